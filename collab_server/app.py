@@ -1,0 +1,217 @@
+"""The server application and the ``collab-server`` command.
+
+:class:`CollabServer` is a jupyter_server ``ExtensionApp``: everything jupyter_server does
+(contents, kernels, sessions, terminals, its REST API, traitlets configuration from the
+command line and from ``collab_server_config.py``) stays, with identity and authorization
+routed through the operator's provider and the collaboration endpoints served by our rooms.
+
+It wires the concerns together and holds their configuration; it owns no behaviour itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Float, Integer, Type, Unicode, default
+
+from . import logs
+from .auth.jupyter import PROVIDER_SETTING
+from .contents import FileIdStore
+from .db import open_database
+from .rooms import (
+    MANAGER_SETTING,
+    RoomHandler,
+    RoomManager,
+    RoomSettings,
+    SessionHandler,
+    UpdateStore,
+)
+
+_CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
+
+
+class CollabServer(ExtensionApp):
+    """A multi-tenant, real-time collaborative Jupyter notebook server."""
+
+    name = "collab_server"
+    description = __doc__
+    extension_url = "/"
+    load_other_extensions = True
+
+    serverapp_config = {
+        "identity_provider_class": "collab_server.auth.jupyter.CollabIdentityProvider",
+        "authorizer_class": "collab_server.auth.jupyter.CollabAuthorizer",
+        # jupyter-collaboration's server extension serves the same routes: never load both.
+        "jpserver_extensions": {"jupyter_server_ydoc": False, "jupyter_collaboration": False},
+        # Containers and CI run as root; refusing to start there helps nobody. Kernels still
+        # run with the server's rights, which is why ``execute`` is a separate permission.
+        "allow_root": True,
+    }
+
+    aliases = {
+        "root-dir": "ServerApp.root_dir",
+        "data-dir": "CollabServer.data_dir",
+        "ip": "ServerApp.ip",
+        "port": "ServerApp.port",
+    }
+    flags = {
+        "no-browser": ({"ServerApp": {"open_browser": False}}, "Do not open a browser."),
+    }
+
+    authorization_provider_class = Type(
+        default_value="collab_server.auth.single_token.SingleTokenProvider",
+        klass=object,
+        help="The authorization provider: a class with persistent_id(token) and "
+        "allowed(token, action, resource), imported from sys.path.",
+    ).tag(config=True)
+
+    data_dir = Unicode(help="Where the SQLite database and secrets live.").tag(config=True)
+
+    save_delay = Float(1.0, help="Seconds after the last change before the file is saved.").tag(
+        config=True
+    )
+    max_save_interval = Float(
+        10.0, help="While people keep typing, save at least this often (seconds)."
+    ).tag(config=True)
+    file_poll_interval = Float(
+        1.0, help="Seconds between checks of open files for changes made outside the server."
+    ).tag(config=True)
+    room_cleanup_delay = Float(
+        60.0, help="Seconds an empty room stays in memory before it is closed."
+    ).tag(config=True)
+    max_message_size = Integer(
+        8 * 1024 * 1024, help="Largest websocket message accepted (bytes); larger closes 1009."
+    ).tag(config=True)
+    max_client_backlog = Integer(
+        32 * 1024 * 1024,
+        help="Bytes queued for one client before it is disconnected as too slow.",
+    ).tag(config=True)
+    compact_max_updates = Integer(
+        1000, help="Compact a document's update log once it holds this many updates."
+    ).tag(config=True)
+    compact_min_bytes = Integer(
+        64 * 1024, help="…or once the log is larger than both the snapshot and this many bytes."
+    ).tag(config=True)
+    sqlite_synchronous = Unicode(
+        "NORMAL", help="SQLite synchronous mode: NORMAL survives a crash, FULL a power cut."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return os.path.join(jupyter_data_dir(), "collab_server")
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def initialize_settings(self) -> None:
+        logs.install(self.log)
+        if self.serverapp is not None:
+            logs.install(self.serverapp.log)
+        self.provider = self._make_provider()
+        data_dir = Path(self.data_dir).expanduser()
+        self.db = open_database(data_dir / "collab.sqlite", self.sqlite_synchronous)
+        self.file_ids = FileIdStore(self.db)
+        self.store = UpdateStore(self.db)
+        self.rooms = RoomManager(
+            store=self.store,
+            file_ids=self.file_ids,
+            contents_manager=self.serverapp.contents_manager,
+            settings=RoomSettings(
+                save_delay=self.save_delay,
+                max_save_interval=self.max_save_interval,
+                poll_interval=self.file_poll_interval,
+                compact_max_updates=self.compact_max_updates,
+                compact_min_bytes=self.compact_min_bytes,
+            ),
+            cleanup_delay=self.room_cleanup_delay,
+            max_message_size=self.max_message_size,
+            max_client_backlog=self.max_client_backlog,
+            log=logging.getLogger("collab_server.rooms"),
+        )
+        self.settings.update({PROVIDER_SETTING: self.provider, MANAGER_SETTING: self.rooms})
+        self.serverapp.event_logger.add_listener(
+            schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
+        )
+        # jupyter_server prints its own start-up URL with this token.
+        startup_token = getattr(self.provider, "startup_token", None)
+        self.serverapp.identity_provider.token = startup_token() if startup_token else ""
+        self.log.info("Database: %s", data_dir / "collab.sqlite")
+        self.serverapp.io_loop.add_callback(self._announce_url)
+
+    def _announce_url(self) -> None:
+        # Printed, not logged: log lines never carry tokens, but the operator needs this one.
+        token = self.serverapp.identity_provider.token
+        url = self.serverapp.connection_url + (f"?token={token}" if token else "")
+        print(f"\n    collab_server is ready. Open this URL in a browser:\n\n        {url}\n", flush=True)
+
+    def _make_provider(self) -> Any:
+        cls = self.authorization_provider_class
+        try:
+            from traitlets.config import Configurable
+
+            if isinstance(cls, type) and issubclass(cls, Configurable):
+                return cls(parent=self)
+            return cls()
+        except Exception as e:
+            raise SystemExit(f"Cannot construct the authorization provider {cls!r}: {e}") from e
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            [
+                (r"/api/collaboration/session/(.*)", SessionHandler),
+                (r"/api/collaboration/room/(.+)", RoomHandler),
+                (r"/", LandingHandler),
+            ]
+        )
+
+    async def _on_contents_event(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        action, path = data.get("action"), data.get("path", "")
+        if action == "rename" and data.get("source_path") is not None:
+            self.file_ids.move(data["source_path"], path)
+            self.rooms.file_moved(data["source_path"], path)
+        elif action == "delete":
+            self.file_ids.forget(path)
+
+    async def stop_extension(self) -> None:
+        """Save every open room before the process exits (SIGTERM / SIGINT)."""
+        self.log.info("Saving open documents before shutdown")
+        await self.rooms.stop_all()
+        self.db.conn.close()
+
+    def start(self) -> None:  # pragma: no cover - the command line path
+        super().start()
+
+
+class LandingHandler(web.RequestHandler):
+    """``/``: where the printed URL points until the web front end exists."""
+
+    def get(self) -> None:
+        lab = "jupyterlab" in sys.modules or _installed("jupyterlab")
+        if lab:
+            self.redirect(url_path_join(self.settings.get("base_url", "/"), "lab"))
+            return
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            "<!doctype html><title>collab_server</title>"
+            "<h1>collab_server is running</h1>"
+            "<p>Collaboration endpoints: <code>/api/collaboration/session/{path}</code> and "
+            "<code>/api/collaboration/room/{format}:{type}:{fileId}</code>.</p>"
+            "<p>To edit notebooks in the browser with JupyterLab, install "
+            "<code>collab-server[lab]</code> and restart.</p>"
+        )
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+main = launch_new_instance = CollabServer.launch_instance

@@ -1,0 +1,116 @@
+"""The operator's plug-in point: the authorization provider interface.
+
+An operator brings identity and authorization by implementing two methods (sync or async):
+
+* ``persistent_id(token)``: a stable id for the holder of ``token``, or None if the token is
+  not valid (expired, forged, revoked, unknown);
+* ``allowed(token, action, resource)``: may the holder of ``token`` do ``action`` on
+  ``resource``?
+
+and, optionally, ``identity(token)`` returning display fields (``name``, ``display_name``,
+``initials``, ``avatar_url``, ``color``) shown to collaborators.
+
+The server always asks for the exact action it needs. Providers must honour implication
+(``admin → share → write → comment → read`` and ``execute → read``); :func:`implies` does it
+for them.
+
+Resources are ``contents:{path}`` (a POSIX path relative to the root, no leading slash; a
+grant on a folder covers what is below it — :func:`path_covers` checks that),
+``comments:{path}``, ``kernels:{kernel_id}`` (``kernels`` for the list), ``sessions`` and
+``server``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+ACTIONS = ("read", "comment", "write", "share", "admin", "execute")
+
+# Each action and what it directly implies.
+_IMPLIES: dict[str, tuple[str, ...]] = {
+    "admin": ("share",),
+    "share": ("write",),
+    "write": ("comment",),
+    "comment": ("read",),
+    "execute": ("read",),
+    "read": (),
+}
+
+
+def implied_actions(action: str) -> set[str]:
+    """``action`` and every action it implies."""
+    seen: set[str] = set()
+    stack = [action]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(_IMPLIES.get(current, ()))
+    return seen
+
+
+def implies(granted: str, wanted: str) -> bool:
+    """Does holding ``granted`` allow ``wanted``?"""
+    return wanted in implied_actions(granted)
+
+
+def path_covers(granted_path: str, path: str) -> bool:
+    """Does a grant on ``granted_path`` (a file or folder; "" is the root) cover ``path``?"""
+    granted_path = granted_path.strip("/")
+    path = path.strip("/")
+    return granted_path == "" or path == granted_path or path.startswith(granted_path + "/")
+
+
+@runtime_checkable
+class AuthorizationProvider(Protocol):
+    """What an operator implements (see the module docstring)."""
+
+    def persistent_id(self, token: str) -> str | None | Awaitable[str | None]: ...
+
+    def allowed(self, token: str, action: str, resource: str) -> bool | Awaitable[bool]: ...
+
+
+T = TypeVar("T")
+
+
+async def resolve(value: T | Awaitable[T]) -> T:
+    """Await ``value`` if the provider returned an awaitable (providers may be sync or async)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def identity_of(provider: Any, token: str, user_id: str) -> dict[str, Any]:
+    """The provider's display identity for ``token``, with every field filled in."""
+    fields: dict[str, Any] = {}
+    get_identity = getattr(provider, "identity", None)
+    if callable(get_identity):
+        fields = dict(await resolve(get_identity(token)) or {})
+    name = str(fields.get("name") or user_id)
+    display_name = str(fields.get("display_name") or name)
+    initials = fields.get("initials") or "".join(p[0] for p in display_name.split()[:2]).upper()
+    return {
+        "username": user_id,
+        "name": name,
+        "display_name": display_name,
+        "initials": initials or display_name[:1].upper(),
+        "avatar_url": fields.get("avatar_url"),
+        "color": fields.get("color") or color_for(user_id),
+    }
+
+
+_PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+    "#17becf", "#e377c2", "#8c564b", "#bcbd22", "#7f7f7f",
+)  # fmt: skip
+
+
+def color_for(user_id: str) -> str:
+    """A stable colour per user, so a person keeps their colour across sessions."""
+    import hashlib
+
+    digest = hashlib.sha256(user_id.encode("utf-8")).digest()
+    return _PALETTE[digest[0] % len(_PALETTE)]

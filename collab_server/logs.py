@@ -1,0 +1,61 @@
+"""Keeping secrets out of log lines.
+
+Tokens arrive in ``?token=`` query strings (what JupyterLab sends on websockets) and in
+``Authorization`` headers. tornado and jupyter_server put request URLs in warnings and errors
+(a 403 line names the full URL), so a filter on every log handler of the server rewrites any
+record that carries a secret before it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PATTERNS = [
+    # token=…, auth=…, … in query strings and form bodies
+    (re.compile(r"((?:^|[?&;\s'\"])(?:token|auth|access_token|password)=)[^&\s'\";]+", re.I),
+     r"\1[secret]"),
+    # Authorization: Bearer …
+    (re.compile(r"((?:bearer|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I), r"\1[secret]"),
+]  # fmt: skip
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class SecretScrubbingFilter(logging.Filter):
+    """Rewrites a record's message (with its arguments) when it contains a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+def install(logger: logging.Logger) -> None:
+    """Add the filter to ``logger``'s handlers and to the loggers that propagate into it."""
+    secret_filter = SecretScrubbingFilter()
+    seen: set[int] = set()
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if id(handler) not in seen and not any(
+                isinstance(f, SecretScrubbingFilter) for f in handler.filters
+            ):
+                handler.addFilter(secret_filter)
+            seen.add(id(handler))
+        current = current.parent if current.propagate else None
+    for name in ("tornado.access", "tornado.application", "tornado.general", "collab_server"):
+        named = logging.getLogger(name)
+        if not any(isinstance(f, SecretScrubbingFilter) for f in named.filters):
+            named.addFilter(secret_filter)

@@ -1,0 +1,218 @@
+"""The collaboration endpoints, compatible with jupyter-collaboration's wire contract.
+
+* ``PUT /api/collaboration/session/{path}`` gives a file its stable id and returns the
+  room's session id (the document's lineage). It needs ``read``, not ``write``: viewers open
+  rooms too.
+* ``WS /api/collaboration/room/{format}:{type}:{fileId}`` and
+  ``WS /api/collaboration/room/JupyterLab:globalAwareness``.
+
+The websocket handler authorizes *before* the upgrade (401/403/404 with no side effect: no
+room is created and no file is read), then enforces per message what the connection may do.
+Handlers stay thin: rooms live in :class:`~.manager.RoomManager`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import ensure_async
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..auth.jupyter import is_allowed, normalize_api_path
+from .disk import FileLoadError
+from .document import SUPPORTED_KINDS
+from .manager import RoomAddress, RoomManager, RoomNotFound
+from .protocol import ProtocolError, decode_message
+from .room import Room
+
+MANAGER_SETTING = "collab_rooms"
+
+# RFC 6455: a close reason is at most 123 bytes of UTF-8.
+_MAX_CLOSE_REASON = 123
+
+
+def _close_reason(text: str) -> str:
+    data = text.encode("utf-8")[:_MAX_CLOSE_REASON]
+    return data.decode("utf-8", errors="ignore")
+
+
+def _manager(handler: web.RequestHandler) -> RoomManager:
+    return handler.settings[MANAGER_SETTING]
+
+
+class SessionHandler(APIHandler):
+    """``PUT /api/collaboration/session/{path}`` → ``{format, type, fileId, sessionId}``."""
+
+    async def put(self, path: str) -> None:
+        if self.current_user is None:
+            raise web.HTTPError(401, reason="Authentication required: send a valid token")
+        try:
+            body = json.loads(self.request.body or b"")
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise web.HTTPError(400, reason="The request body is not valid JSON") from e
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, reason='Expected a JSON object {"format":…, "type":…}')
+        file_format, file_type = body.get("format"), body.get("type")
+        if (file_format, file_type) not in SUPPORTED_KINDS:
+            supported = ", ".join(f'format "{f}" with type "{t}"' for f, t in SUPPORTED_KINDS)
+            raise web.HTTPError(400, reason=f"Unsupported document kind; use {supported}")
+        api_path = normalize_api_path(path)
+        if api_path is None:
+            raise web.HTTPError(404, reason="No such file")
+        if not await is_allowed(self, "read", f"contents:{api_path}"):
+            raise web.HTTPError(403, reason="You may not open this file")
+        manager = _manager(self)
+        if not await ensure_async(self.contents_manager.file_exists(api_path)):
+            raise web.HTTPError(404, reason=f"File {api_path!r} does not exist")
+        file_id, created = manager.file_ids.index(api_path)
+        room_id = f"{file_format}:{file_type}:{file_id}"
+        self.set_status(201 if created else 200)
+        self.finish(
+            {
+                "format": file_format,
+                "type": file_type,
+                "fileId": file_id,
+                "sessionId": manager.store.lineage(room_id),
+            }
+        )
+
+
+class RoomHandler(WebSocketHandler, JupyterHandler):
+    """One client connection to one room."""
+
+    room: Room | None = None
+    address: RoomAddress
+    file_path: str | None = None
+    user: dict[str, Any]
+    can_write: bool = False
+    label: str = "?"
+    _backlog: int = 0
+
+    # -- before the upgrade: authorize with no side effect -----------------------------
+
+    async def get(self, room_id: str, *args: Any, **kwargs: Any) -> None:
+        user = self.current_user
+        if user is None:
+            raise web.HTTPError(401, reason="Authentication required: send a valid token")
+        try:
+            self.address = RoomAddress.parse(room_id)
+        except RoomNotFound as e:
+            raise web.HTTPError(404, reason=str(e)) from e
+        manager = _manager(self)
+        if self.address.file_id is not None:
+            self.file_path = manager.file_ids.get_path(self.address.file_id)
+            if self.file_path is None:
+                raise web.HTTPError(404, reason="Unknown file id")
+            resource = f"contents:{self.file_path}"
+            if not await is_allowed(self, "read", resource):
+                raise web.HTTPError(403, reason="You may not open this file")
+            self.can_write = await is_allowed(self, "write", resource)
+        self.user = {
+            "username": user.username,
+            "name": user.name,
+            "display_name": user.display_name,
+            "initials": user.initials,
+            "avatar_url": user.avatar_url,
+            "color": user.color,
+        }
+        self.label = f"{user.username}@{self.request.remote_ip}"
+        await super().get(room_id, *args, **kwargs)
+
+    @property
+    def max_message_size(self) -> int:  # type: ignore[override]
+        # Tornado closes the socket with 1009 (message too big) above this.
+        return _manager(self).max_message_size
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": self._reason, "reason": self._reason}))
+
+    # -- after the upgrade --------------------------------------------------------------
+
+    async def open(self, room_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.set_nodelay(True)  # Nagle's algorithm adds ~40 ms to small frames
+        manager = _manager(self)
+        if self.address.kind is not None:
+            session_id = self.get_query_argument("sessionId", None)
+            lineage = manager.store.lineage(self.address.room_id)
+            if session_id and session_id != lineage:
+                # The client's document comes from another history of this file; merging it
+                # would duplicate cells. It must reload.
+                self.close(
+                    1003,
+                    _close_reason(json.dumps({"reason": "unknown_session", "reloadable": True})),
+                )
+                return
+        try:
+            room = await manager.open(self.address, self.file_path)
+        except FileLoadError as e:
+            self.log.warning("Cannot open %s for %s: %s", self.file_path, self.label, e.message)
+            self.close(e.close_code, _close_reason(e.message))
+            return
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            manager.release(room)
+            return
+        self.room = room
+        room.join(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        room = self.room
+        if room is None:
+            return
+        if isinstance(message, str):
+            self.close(1003, "Text frames are not part of the protocol; send binary frames")
+            return
+        try:
+            pending = room.handle(self, decode_message(message))
+        except ProtocolError as e:
+            self.log.warning("Closing %s in %s: %s", self.label, room.room_id, e)
+            self.close(1002, _close_reason(f"Protocol error: {e}"))
+            return
+        if pending is not None:
+            task = asyncio.ensure_future(pending)
+            task.add_done_callback(_log_failure)
+
+    def on_close(self) -> None:
+        room, self.room = self.room, None
+        if room is not None:
+            room.leave(self)
+            _manager(self).release(room)
+
+    # -- the Connection protocol used by rooms -------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        """Queue ``frame``; a client that falls too far behind is disconnected, not waited for."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        limit = _manager(self).max_client_backlog
+        if self._backlog + len(frame) > limit:
+            self.log.warning(
+                "Disconnecting %s: more than %d bytes unsent (client too slow)", self.label, limit
+            )
+            self.close(1013, "Client too slow to keep up; reconnect to resync")
+            return
+        try:
+            future = self.write_message(frame, binary=True)
+        except WebSocketClosedError:
+            return
+        self._backlog += len(frame)
+        size = len(frame)
+
+        def written(f: Any) -> None:
+            self._backlog -= size
+            f.exception()  # retrieve it: a closed socket is not an error worth logging
+
+        future.add_done_callback(written)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        import logging
+
+        logging.getLogger("collab_server").error(
+            "A websocket task failed", exc_info=task.exception()
+        )

@@ -1,0 +1,153 @@
+"""The room manager: which rooms are open, opening them once, closing them when idle.
+
+A room is opened by the first connection and shared by all later ones (a lock per room id
+makes concurrent first connections load the file once). When its last connection leaves,
+the room saves at once and stays in memory for ``cleanup_delay`` seconds, so a reload or a
+brief network drop does not pay for a reload; then it is stopped and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..contents import FileIdStore
+from .disk import DiskFile
+from .document import SUPPORTED_KINDS, DocumentKind
+from .room import Room, RoomSettings
+from .store import UpdateStore
+
+GLOBAL_AWARENESS = "JupyterLab:globalAwareness"
+
+
+class RoomNotFound(Exception):
+    """The room id names no known file (or is not a room id at all)."""
+
+
+@dataclass(frozen=True)
+class RoomAddress:
+    """What a room id names: a document (kind + file id) or the global presence room."""
+
+    room_id: str
+    kind: DocumentKind | None
+    file_id: str | None
+
+    @classmethod
+    def parse(cls, room_id: str) -> RoomAddress:
+        if room_id == GLOBAL_AWARENESS:
+            return cls(room_id, None, None)
+        parts = room_id.split(":", 2)
+        if len(parts) != 3 or not parts[2]:
+            raise RoomNotFound(f"{room_id!r} is not a room id ({{format}}:{{type}}:{{fileId}})")
+        kind = SUPPORTED_KINDS.get((parts[0], parts[1]))
+        if kind is None:
+            supported = ", ".join(f"{f}:{t}" for f, t in SUPPORTED_KINDS)
+            raise RoomNotFound(f"unsupported document kind {parts[0]}:{parts[1]} ({supported})")
+        return cls(room_id, kind, parts[2])
+
+
+class RoomManager:
+    """Owns every open room of the server."""
+
+    def __init__(
+        self,
+        *,
+        store: UpdateStore,
+        file_ids: FileIdStore,
+        contents_manager: Any,
+        settings: RoomSettings,
+        cleanup_delay: float,
+        max_message_size: int,
+        max_client_backlog: int,
+        log: logging.Logger,
+    ) -> None:
+        self.store = store
+        self.file_ids = file_ids
+        self.contents_manager = contents_manager
+        self.settings = settings
+        self.cleanup_delay = cleanup_delay
+        self.max_message_size = max_message_size
+        self.max_client_backlog = max_client_backlog
+        self.log = log
+        self.rooms: dict[str, Room] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._unload_timers: dict[str, asyncio.TimerHandle] = {}
+        self._stopping = False
+
+    async def open(self, address: RoomAddress, path: str | None) -> Room:
+        """The running room at ``address``, started if needed (raises FileLoadError)."""
+        self._cancel_unload(address.room_id)
+        lock = self._locks.setdefault(address.room_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(address.room_id)
+            if room is not None and not room.stopped:
+                return room
+            disk = None
+            if address.kind is not None:
+                assert path is not None
+                disk = DiskFile(self.contents_manager, path, address.kind)
+            room = Room(
+                address.room_id,
+                kind=address.kind,
+                disk=disk,
+                store=self.store if address.kind is not None else None,
+                settings=self.settings,
+                log=self.log,
+            )
+            await room.start()
+            self.rooms[address.room_id] = room
+            return room
+
+    def release(self, room: Room) -> None:
+        """Called when a connection left; schedules the room's unload once it is empty."""
+        if room.connections or self._stopping:
+            return
+        self._cancel_unload(room.room_id)
+        loop = asyncio.get_running_loop()
+        self._unload_timers[room.room_id] = loop.call_later(
+            self.cleanup_delay, lambda: asyncio.ensure_future(self._unload(room.room_id))
+        )
+
+    async def _unload(self, room_id: str) -> None:
+        self._unload_timers.pop(room_id, None)
+        lock = self._locks.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(room_id)
+            if room is None or room.connections:
+                return
+            del self.rooms[room_id]
+            await room.stop()
+            self.log.debug("Closed idle room %s", room_id)
+
+    def _cancel_unload(self, room_id: str) -> None:
+        timer = self._unload_timers.pop(room_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def file_moved(self, old_path: str, new_path: str) -> None:
+        """Follow a rename: open rooms keep saving to the file under its new name."""
+        old_path, new_path = old_path.strip("/"), new_path.strip("/")
+        for room in self.rooms.values():
+            if room.disk is None:
+                continue
+            if room.disk.path == old_path:
+                room.disk.path = new_path
+            elif room.disk.path.startswith(old_path + "/"):
+                room.disk.path = new_path + room.disk.path[len(old_path) :]
+
+    async def stop_all(self) -> None:
+        """Save and stop every room (server shutdown)."""
+        self._stopping = True
+        for timer in self._unload_timers.values():
+            timer.cancel()
+        self._unload_timers.clear()
+        for room_id, room in list(self.rooms.items()):
+            try:
+                await room.stop()
+            except Exception:
+                self.log.exception("Stopping room %s failed", room_id)
+            for conn in list(room.connections):
+                conn.close(1001, "server shutting down")
+        self.rooms.clear()

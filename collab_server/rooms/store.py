@@ -1,0 +1,198 @@
+"""The update store: a snapshot plus a bounded log of updates per document, in SQLite.
+
+What this module promises:
+
+* ``append`` writes a batch of updates in **one** transaction and returns only after the
+  commit, so the room can broadcast them knowing a crash cannot lose them.
+* ``compact`` replaces snapshot + log with a new snapshot taken from the live document in
+  one transaction. The live document holds exactly what was appended (the room applies an
+  update before it appends it, on the same thread), so compaction is lossless by
+  construction; tests check the state is identical before and after. We compact by
+  *applying* updates to a document and encoding it, never with ``merge_updates`` (which is
+  quadratic and is where the reference store lost data).
+* Each document has a *lineage*: a random id created with its first snapshot and returned
+  as the ``sessionId`` of the collaboration session. A client whose CRDT state comes from
+  another lineage (the store was reset) must not merge it into ours, or cells duplicate.
+* The last content saved to disk (its hash and a compressed copy) is kept as the base of
+  three-way merges with changes made to the file outside the server.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+
+@dataclass
+class StoredDocument:
+    lineage: str
+    snapshot: bytes | None
+    updates: list[bytes]
+    saved_hash: str | None
+    saved_content: Any | None  # the JSON-able content last written to (or read from) disk
+
+    @property
+    def empty(self) -> bool:
+        return self.snapshot is None and not self.updates
+
+
+@dataclass
+class LogSize:
+    """How big a document's update log is, to decide when to compact."""
+
+    count: int = 0
+    bytes: int = 0
+    snapshot_bytes: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class UpdateStore:
+    """All documents' snapshots and update logs, in the ``documents`` and ``updates`` tables."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._db = db
+        self._conn = db.conn
+        self._conn.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS documents (
+                room_id TEXT PRIMARY KEY,
+                lineage TEXT NOT NULL,
+                snapshot BLOB,
+                saved_hash TEXT,
+                saved_content BLOB
+            );
+            CREATE TABLE IF NOT EXISTS updates (
+                room_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                data BLOB NOT NULL,
+                PRIMARY KEY (room_id, seq)
+            ) WITHOUT ROWID;
+            """
+        )
+        self._next_seq: dict[str, int] = {}
+        self.sizes: dict[str, LogSize] = {}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def lineage(self, room_id: str) -> str:
+        """The lineage (session id) of a document, created on first use."""
+        row = self._conn.execute(
+            "SELECT lineage FROM documents WHERE room_id = ?", [room_id]
+        ).fetchone()
+        if row:
+            return str(row[0])
+        lineage = str(uuid.uuid4())
+        self._conn.execute(
+            "INSERT OR IGNORE INTO documents (room_id, lineage) VALUES (?, ?)", [room_id, lineage]
+        )
+        return self.lineage(room_id)
+
+    def load(self, room_id: str) -> StoredDocument:
+        lineage = self.lineage(room_id)
+        snapshot, saved_hash, saved_blob = self._conn.execute(
+            "SELECT snapshot, saved_hash, saved_content FROM documents WHERE room_id = ?",
+            [room_id],
+        ).fetchone()
+        rows = self._conn.execute(
+            "SELECT seq, data FROM updates WHERE room_id = ? ORDER BY seq", [room_id]
+        ).fetchall()
+        updates = [bytes(r[1]) for r in rows]
+        self._next_seq[room_id] = (rows[-1][0] + 1) if rows else 0
+        self.sizes[room_id] = LogSize(
+            count=len(updates),
+            bytes=sum(len(u) for u in updates),
+            snapshot_bytes=len(snapshot) if snapshot else 0,
+        )
+        saved_content = json.loads(zlib.decompress(saved_blob)) if saved_blob else None
+        return StoredDocument(
+            lineage=lineage,
+            snapshot=bytes(snapshot) if snapshot is not None else None,
+            updates=updates,
+            saved_hash=saved_hash,
+            saved_content=saved_content,
+        )
+
+    def total_bytes(self, room_id: str) -> int:
+        """Bytes the store holds for a document (snapshot + log + saved copy)."""
+        row = self._conn.execute(
+            "SELECT COALESCE(length(snapshot), 0) + COALESCE(length(saved_content), 0)"
+            " FROM documents WHERE room_id = ?",
+            [room_id],
+        ).fetchone()
+        log = self._conn.execute(
+            "SELECT COALESCE(SUM(length(data)), 0) FROM updates WHERE room_id = ?", [room_id]
+        ).fetchone()
+        return int((row[0] if row else 0) + log[0])
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, room_id: str, updates: list[bytes]) -> None:
+        """Durably append updates (one transaction, committed when this returns)."""
+        if not updates:
+            return
+        seq = self._next_seq.get(room_id)
+        if seq is None:
+            row = self._conn.execute(
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM updates WHERE room_id = ?", [room_id]
+            ).fetchone()
+            seq = int(row[0])
+        rows = [(room_id, seq + i, u) for i, u in enumerate(updates)]
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.executemany(
+                "INSERT INTO updates (room_id, seq, data) VALUES (?, ?, ?)", rows
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._next_seq[room_id] = seq + len(updates)
+        size = self.sizes.setdefault(room_id, LogSize())
+        size.count += len(updates)
+        size.bytes += sum(len(u) for u in updates)
+
+    def compact(self, room_id: str, snapshot: bytes) -> None:
+        """Replace the log with ``snapshot``, the full state of the live document."""
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.execute(
+                "UPDATE documents SET snapshot = ? WHERE room_id = ?", [snapshot, room_id]
+            )
+            self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._next_seq[room_id] = 0
+        self.sizes[room_id] = LogSize(snapshot_bytes=len(snapshot))
+
+    def needs_compaction(self, room_id: str, max_updates: int, min_bytes: int) -> bool:
+        """True when the log is long, or larger than the snapshot (and than ``min_bytes``)."""
+        size = self.sizes.get(room_id)
+        if size is None or size.count == 0:
+            return False
+        return size.count >= max_updates or size.bytes > max(size.snapshot_bytes, min_bytes)
+
+    def mark_saved(self, room_id: str, content_hash: str | None, content: Any) -> None:
+        blob = zlib.compress(json.dumps(content).encode("utf-8"))
+        self._conn.execute(
+            "UPDATE documents SET saved_hash = ?, saved_content = ? WHERE room_id = ?",
+            [content_hash, blob, room_id],
+        )
+
+    def forget(self, room_id: str) -> None:
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+            self._conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._next_seq.pop(room_id, None)
+        self.sizes.pop(room_id, None)

@@ -1,0 +1,54 @@
+"""Fixtures: a real server on 127.0.0.1 (shared, or fresh for crash tests) and notebooks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from support.server import ServerProcess
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that do not restart it."""
+    process = ServerProcess(tmp_path_factory.mktemp("shared")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of this test's own, which the test may kill and restart."""
+    process = ServerProcess(tmp_path).start()
+    yield process
+    if process.alive():
+        process.stop()
+
+
+def write_notebook(root: Path, sources: list[str], name: str | None = None) -> str:
+    """Write a notebook with one code cell per source; returns its API path."""
+    name = name or f"nb{next(_names)}.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return name
+
+
+@pytest.fixture
+def make_notebook(server: ServerProcess) -> Callable[..., str]:
+    def make(sources: list[str] | None = None, name: str | None = None) -> str:
+        return write_notebook(server.root, sources if sources is not None else ["x = 1"], name)
+
+    return make
+
+
+def read_notebook(root: Path, path: str) -> nbformat.NotebookNode:
+    return nbformat.read(root / path, as_version=4)

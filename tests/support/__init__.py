@@ -1,0 +1,1 @@
+"""Helpers for the test suite: a real server process and real clients."""

@@ -1,0 +1,134 @@
+"""Start the real ``collab-server`` on 127.0.0.1 in a child process, stop it, crash it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+
+USERS: dict[str, dict[str, Any]] = {
+    "admin-token": {"id": "admin", "name": "Ada Admin", "grants": [["", "admin"], ["*", "admin"]]},
+    "alice-token": {"id": "alice", "name": "Alice Editor", "grants": [["", "write"]]},
+    "bob-token": {"id": "bob", "name": "Bob Editor", "grants": [["", "write"]]},
+    "carol-token": {"id": "carol", "name": "Carol Editor", "grants": [["", "write"]]},
+    "viewer-token": {"id": "victor", "name": "Victor Viewer", "grants": [["", "read"]]},
+    "tenant-a-token": {"id": "tenant-a", "name": "Tenant A", "grants": [["team-a", "write"]]},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """One ``collab-server`` process with its own root, data and Jupyter directories."""
+
+    def __init__(self, base: Path, extra_args: list[str] | None = None) -> None:
+        self.base = base
+        self.root = base / "root"
+        self.data = base / "data"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.extra_args = extra_args or []
+        self.port = free_port()
+        self.log_path = base / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]),
+                "COLLAB_TEST_USERS": json.dumps(USERS),
+                "JUPYTER_CONFIG_DIR": str(self.base / "jupyter-config"),
+                "JUPYTER_DATA_DIR": str(self.base / "jupyter-data"),
+                "JUPYTER_RUNTIME_DIR": str(self.base / "jupyter-runtime"),
+                "JUPYTER_PLATFORM_DIRS": "1",
+            }
+        )
+        args = [
+            sys.executable,
+            "-m",
+            "collab_server",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--root-dir={self.root}",
+            f"--data-dir={self.data}",
+            "--no-browser",
+            "--CollabServer.authorization_provider_class=support.providers.TableProvider",
+            "--CollabServer.save_delay=0.3",
+            "--CollabServer.file_poll_interval=0.2",
+            "--CollabServer.room_cleanup_delay=1",
+            *self.extra_args,
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
+        self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                r = httpx.get(
+                    f"{self.http_url}/api/status",
+                    headers={"Authorization": "token admin-token"},
+                    timeout=1,
+                )
+                if r.status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def restart(self) -> ServerProcess:
+        self.port = free_port()
+        return self.start()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, token: str = "alice-token") -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.http_url, headers={"Authorization": f"token {token}"}, timeout=10
+        )

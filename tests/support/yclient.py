@@ -1,0 +1,212 @@
+"""A Python collaboration client: pycrdt documents over a real websocket.
+
+It speaks the y-websocket protocol with pycrdt's own sync helpers, so it checks the server
+against an implementation that is not ours. It never echoes updates it received (the trap
+of pycrdt's ``Provider``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import websockets
+from jupyter_ydoc import YNotebook, YUnicode
+from pycrdt import Doc, Text, TransactionEvent, create_sync_message, handle_sync_message
+
+from collab_server.rooms.protocol import (
+    AwarenessEntry,
+    MessageType,
+    Reader,
+    awareness_frame,
+    decode_awareness,
+    encode_awareness,
+    save_request,
+)
+
+
+async def open_session(
+    http_url: str, path: str, token: str, kind: tuple[str, str] = ("json", "notebook")
+) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.put(
+            f"{http_url}/api/collaboration/session/{path}",
+            json={"format": kind[0], "type": kind[1]},
+            headers={"Authorization": f"token {token}"},
+        )
+
+
+class YClient:
+    def __init__(self) -> None:
+        self.doc = Doc()
+        self.ws: Any = None
+        self.synced = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.awareness: dict[int, dict[str, Any] | None] = {}
+        self.save_replies: dict[int, dict[str, Any]] = {}
+        self.raw_messages: list[Any] = []
+        self._applying = False
+        self._reader: asyncio.Task[None] | None = None
+        self._clock = 0
+        self.received_frames = 0
+
+    @classmethod
+    async def connect(
+        cls,
+        server: Any,
+        path: str,
+        token: str = "alice-token",
+        kind: tuple[str, str] = ("json", "notebook"),
+        session_id: str | None = None,
+        wait_synced: bool = True,
+    ) -> YClient:
+        r = await open_session(server.http_url, path, token, kind)
+        r.raise_for_status()
+        info = r.json()
+        room = f"{kind[0]}:{kind[1]}:{info['fileId']}"
+        sid = session_id if session_id is not None else info["sessionId"]
+        client = cls()
+        client.file_id = info["fileId"]
+        client.session_id = info["sessionId"]
+        await client.open(f"{server.ws_url}/api/collaboration/room/{room}?sessionId={sid}&token={token}")
+        if wait_synced:
+            await asyncio.wait_for(client.synced.wait(), 10)
+        return client
+
+    async def open(self, url: str) -> None:
+        self.ws = await websockets.connect(url, max_size=None)
+        self.doc.observe(self._on_local_change)
+        self._reader = asyncio.create_task(self._read())
+        await self.ws.send(create_sync_message(self.doc))
+
+    # -- views --------------------------------------------------------------------------
+
+    @property
+    def notebook(self) -> YNotebook:
+        return YNotebook(self.doc)
+
+    def content(self) -> Any:
+        return self.notebook.get()
+
+    def text(self, cell: int) -> str:
+        return str(self.notebook.ycells[cell]["source"])
+
+    def file_text(self) -> str:
+        return YUnicode(self.doc).get()
+
+    # -- edits (positions are in code points; pycrdt wants UTF-8 bytes) ------------------
+
+    def insert(self, cell: int, position: int | None, text: str) -> None:
+        ytext: Text = self.notebook.ycells[cell]["source"]
+        current = str(ytext)
+        position = len(current) if position is None else position
+        ytext.insert(len(current[:position].encode("utf-8")), text)
+
+    def delete(self, cell: int, start: int, end: int) -> None:
+        ytext: Text = self.notebook.ycells[cell]["source"]
+        current = str(ytext)
+        a = len(current[:start].encode("utf-8"))
+        b = len(current[:end].encode("utf-8"))
+        del ytext[a:b]
+
+    def append_cell(self, source: str, cell_type: str = "code") -> None:
+        cell: dict[str, Any] = {"cell_type": cell_type, "source": source, "metadata": {}}
+        if cell_type == "code":
+            cell.update(outputs=[], execution_count=None)
+        self.notebook.append_cell(cell)
+
+    # -- protocol -----------------------------------------------------------------------
+
+    def _on_local_change(self, event: TransactionEvent) -> None:
+        if self._applying or self.ws is None:
+            return
+        from pycrdt import create_update_message
+
+        message = create_update_message(event.update)
+        asyncio.get_running_loop().create_task(self._send(message))
+
+    async def _send(self, frame: bytes) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(frame)
+
+    async def send_raw(self, frame: bytes | str) -> None:
+        await self.ws.send(frame)
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self.received_frames += 1
+                if isinstance(frame, str):
+                    continue
+                kind = frame[0]
+                if kind == MessageType.SYNC:
+                    self._applying = True
+                    try:
+                        reply = handle_sync_message(frame[1:], self.doc)
+                    finally:
+                        self._applying = False
+                    if reply is not None:
+                        await self._send(reply)
+                    if frame[1] == 1:
+                        self.synced.set()
+                elif kind == MessageType.AWARENESS:
+                    reader = Reader(frame[1:])
+                    for entry in decode_awareness(reader.var_bytes()):
+                        self.awareness[entry.client_id] = entry.state
+                elif kind == MessageType.RAW:
+                    import json
+
+                    reader = Reader(frame[1:])
+                    payload = json.loads(reader.var_string())
+                    self.raw_messages.append(payload)
+                    if payload.get("type") == "save":
+                        self.save_replies[payload["responseTo"]] = payload
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    async def save(self, request_id: int = 1, timeout: float = 10) -> dict[str, Any]:
+        await self.ws.send(save_request(request_id))
+        await wait_until(lambda: request_id in self.save_replies, timeout)
+        return self.save_replies[request_id]
+
+    async def set_awareness(self, state: dict[str, Any] | None, client_id: int | None = None) -> None:
+        self._clock += 1
+        entry = AwarenessEntry(client_id or self.doc.client_id, self._clock, state)
+        await self.ws.send(awareness_frame(encode_awareness([entry])))
+
+    @property
+    def close_code(self) -> int | None:
+        return self.ws.close_code if self.ws is not None else None
+
+    @property
+    def close_reason(self) -> str:
+        return self.ws.close_reason if self.ws is not None else ""
+
+    async def wait_closed(self, timeout: float = 10) -> int | None:
+        await asyncio.wait_for(self.closed.wait(), timeout)
+        return self.close_code
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 5)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,114 @@
+"""Real-time sync between real clients: Python (pycrdt) and JavaScript (what JupyterLab runs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conftest import read_notebook
+from support.jsclient import JsClient
+from support.yclient import YClient, open_session, wait_until
+
+
+async def test_session_endpoint_gives_stable_ids(server, make_notebook):
+    path = make_notebook()
+    first = await open_session(server.http_url, path, "alice-token")
+    assert first.status_code == 201
+    again = await open_session(server.http_url, path, "alice-token")
+    assert again.status_code == 200
+    assert again.json()["fileId"] == first.json()["fileId"]
+    assert again.json()["sessionId"] == first.json()["sessionId"]
+    assert set(first.json()) == {"format", "type", "fileId", "sessionId"}
+
+
+async def test_viewer_may_open_a_session(server, make_notebook):
+    r = await open_session(server.http_url, make_notebook(), "viewer-token")
+    assert r.status_code == 201
+
+
+async def test_three_clients_converge_python_and_js(server, make_notebook):
+    path = make_notebook(["", "", ""])
+    a = await YClient.connect(server, path, "alice-token")
+    b = await YClient.connect(server, path, "bob-token")
+    js = await JsClient.start()
+    try:
+        await js.connect(server, a.file_id, a.session_id, "carol-token")
+        # Everyone types into every cell at once.
+        for i in range(20):
+            a.insert(0, None, "a")
+            b.insert(1, 0, "b")
+            await js.call("insertText", cell=2, index=0, text="c")
+            if i % 5 == 0:
+                await asyncio.sleep(0)
+        await js.call("addCell", index=3, source="from js")
+        a.append_cell("from python")
+
+        def same() -> bool:
+            return a.content()["cells"] == b.content()["cells"]
+
+        await wait_until(lambda: len(a.content()["cells"]) == 5 and same(), 10)
+        js_cells = None
+
+        async def js_matches() -> bool:
+            nonlocal js_cells
+            js_cells = (await js.content())["cells"]
+            return [c["source"] for c in js_cells] == [c["source"] for c in a.content()["cells"]]
+
+        for _ in range(200):
+            if await js_matches():
+                break
+            await asyncio.sleep(0.05)
+        sources = [c["source"] for c in a.content()["cells"]]
+        assert [c["source"] for c in js_cells] == sources
+        assert sources[0] == "a" * 20 and sources[1] == "b" * 20 and sources[2] == "c" * 20
+        assert sorted(sources[3:]) == ["from js", "from python"]
+    finally:
+        await a.close()
+        await b.close()
+        await js.close()
+
+
+async def test_save_request_writes_the_file(server, make_notebook):
+    path = make_notebook(["print(1)"])
+    a = await YClient.connect(server, path)
+    try:
+        a.insert(0, None, "\nprint(2)")
+        reply = await a.save(7)
+        assert reply == {"type": "save", "responseTo": 7, "status": "success"}
+        assert read_notebook(server.root, path).cells[0].source == "print(1)\nprint(2)"
+        await wait_until(lambda: a.doc.get("state", type=__import__("pycrdt").Map).get("dirty") is False)
+    finally:
+        await a.close()
+
+
+async def test_autosave_after_the_last_change(server, make_notebook):
+    path = make_notebook(["x"])
+    a = await YClient.connect(server, path)
+    try:
+        a.insert(0, None, "yz")
+        await wait_until(lambda: read_notebook(server.root, path).cells[0].source == "xyz", 5)
+    finally:
+        await a.close()
+
+
+async def test_non_ascii_text_is_identical_everywhere(server, make_notebook):
+    path = make_notebook(["start"])
+    a = await YClient.connect(server, path)
+    js = await JsClient.start()
+    try:
+        await js.connect(server, a.file_id, a.session_id, "bob-token")
+        a.insert(0, None, " é😀中文")
+        await wait_until(lambda: True)
+        for _ in range(100):
+            if (await js.content())["cells"][0]["source"] == "start é😀中文":
+                break
+            await asyncio.sleep(0.05)
+        # The browser counts UTF-16 units: "start é😀中文" has 😀 as two of them.
+        await js.call("insertText", cell=0, index=len("start é😀中文".encode("utf-16-le")) // 2, text="ß👍")
+        expected = "start é😀中文ß👍"
+        await wait_until(lambda: a.text(0) == expected, 5)
+        assert (await js.content())["cells"][0]["source"] == expected
+        assert (await a.save(1))["status"] == "success"
+        assert read_notebook(server.root, path).cells[0].source == expected
+    finally:
+        await a.close()
+        await js.close()
