@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,15 @@ class CollabServer(ExtensionApp):
         self.serverapp.identity_provider.token = startup_token() if startup_token else ""
         self.log.info("Database: %s", data_dir / "collab.sqlite")
         self.serverapp.io_loop.add_callback(self._announce_url)
+        signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        # jupyter_server asks "are you sure?" on a terminal and, without one, lets the
+        # KeyboardInterrupt skip every shutdown hook (open documents would not be saved).
+        # One Ctrl+C stops cleanly, as SIGTERM does; a second one interrupts at once.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.log.critical("Interrupted: saving open documents and stopping")
+        self.serverapp.stop(from_signal=True)
 
     def _announce_url(self) -> None:
         # Printed, not logged: log lines never carry tokens, but the operator needs this one.

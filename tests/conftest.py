@@ -23,12 +23,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server of this test's own, which the test may kill and restart."""
-    process = ServerProcess(tmp_path).start()
-    yield process
-    if process.alive():
-        process.stop()
+def spawn_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers of this test's own (extra command-line args allowed); the test may kill
+    and restart them."""
+    started: list[ServerProcess] = []
+
+    def spawn(*args: str, name: str = "server") -> ServerProcess:
+        process = ServerProcess(tmp_path / name, list(args)).start()
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        if process.alive():
+            process.stop()
 
 
 def write_notebook(root: Path, sources: list[str], name: str | None = None) -> str:

@@ -119,7 +119,7 @@ class ServerProcess:
         return self.process.returncode
 
     def restart(self) -> ServerProcess:
-        self.port = free_port()
+        """Start again on the same port (clients reconnect to the URL they know)."""
         return self.start()
 
     def alive(self) -> bool:

@@ -78,10 +78,20 @@ class YClient:
         return client
 
     async def open(self, url: str) -> None:
+        self.url = url
         self.ws = await websockets.connect(url, max_size=None)
-        self.doc.observe(self._on_local_change)
+        if not getattr(self, "_observing", False):
+            self.doc.observe(self._on_local_change)
+            self._observing = True
+        self.synced = asyncio.Event()
+        self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         await self.ws.send(create_sync_message(self.doc))
+
+    async def reconnect(self, url: str | None = None) -> None:
+        """Connect again with the same document (and whatever was edited while offline)."""
+        await self.open(url or self.url)
+        await asyncio.wait_for(self.synced.wait(), 10)
 
     # -- views --------------------------------------------------------------------------
 
@@ -122,8 +132,8 @@ class YClient:
     # -- protocol -----------------------------------------------------------------------
 
     def _on_local_change(self, event: TransactionEvent) -> None:
-        if self._applying or self.ws is None:
-            return
+        if self._applying or self.ws is None or self.closed.is_set():
+            return  # offline edits are sent by the sync handshake on reconnect
         from pycrdt import create_update_message
 
         message = create_update_message(event.update)

@@ -1,0 +1,193 @@
+"""Authorization per connection and per message (reference defects #324, #291) and pinned
+identities in awareness (forged names)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import websockets
+from pycrdt import Doc, Text, create_update_message
+
+from conftest import read_notebook
+from support.jsclient import JsClient
+from support.yclient import YClient, open_session, wait_until
+
+
+async def test_viewer_update_is_dropped_everywhere(server, make_notebook):
+    path = make_notebook(["original"])
+    editor = await YClient.connect(server, path, "alice-token")
+    viewer = await YClient.connect(server, path, "viewer-token")
+    try:
+        # The viewer edits its own copy; the update goes over the wire as SYNC UPDATE.
+        viewer.insert(0, None, " HACKED")
+        # And a hand-made STEP2 carrying its whole state.
+        await viewer.send_raw(bytes([0, 1]) + _var_bytes(viewer.doc.get_update()))
+        # A save request from the viewer is refused.
+        reply = await viewer.save(3)
+        assert reply["status"] == "failed"
+        # Give the server every chance to (wrongly) apply and broadcast it.
+        editor.insert(0, None, "!")
+        await wait_until(lambda: viewer.text(0).endswith("!"), 5)
+        assert editor.text(0) == "original!"
+        assert (await editor.save(1))["status"] == "success"
+        assert read_notebook(server.root, path).cells[0].source == "original!"
+        # A fresh client sees no trace of it either.
+        fresh = await YClient.connect(server, path, "bob-token")
+        assert fresh.text(0) == "original!"
+        await fresh.close()
+    finally:
+        await editor.close()
+        await viewer.close()
+
+
+async def test_viewer_still_receives_everything_and_may_send_awareness(server, make_notebook):
+    path = make_notebook(["a"])
+    editor = await YClient.connect(server, path, "alice-token")
+    viewer = await YClient.connect(server, path, "viewer-token")
+    try:
+        editor.insert(0, None, "bc")
+        await wait_until(lambda: viewer.text(0) == "abc", 5)
+        await viewer.set_awareness({"cursor": {"cell": 0, "index": 1}})
+        await wait_until(lambda: viewer.doc.client_id in editor.awareness, 5)
+        assert editor.awareness[viewer.doc.client_id]["user"]["username"] == "victor"
+    finally:
+        await editor.close()
+        await viewer.close()
+
+
+async def test_js_viewer_edit_never_reaches_disk(server, make_notebook):
+    path = make_notebook(["keep me"])
+    r = await open_session(server.http_url, path, "viewer-token")
+    info = r.json()
+    js = await JsClient.start()
+    editor = await YClient.connect(server, path, "alice-token")
+    try:
+        await js.connect(server, info["fileId"], info["sessionId"], "viewer-token")
+        await js.call("insertText", cell=0, index=0, text="EVIL ")
+        await js.call("addCell", index=1, source="evil cell")
+        await asyncio.sleep(0.5)
+        assert editor.text(0) == "keep me"
+        assert len(editor.content()["cells"]) == 1
+        await asyncio.sleep(0.5)  # past the autosave delay
+        assert read_notebook(server.root, path).cells[0].source == "keep me"
+    finally:
+        await js.close()
+        await editor.close()
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [(None, 401), ("forged-token", 401), ("tenant-a-token", 403)],
+)
+async def test_unauthorized_upgrade_is_refused_before_any_room_exists(server, make_notebook, token, status):
+    path = make_notebook(["secret"])
+    info = (await open_session(server.http_url, path, "alice-token")).json()
+    url = f"{server.ws_url}/api/collaboration/room/json:notebook:{info['fileId']}"
+    if token:
+        url += f"?token={token}"
+    with pytest.raises(websockets.InvalidStatus) as caught:
+        await websockets.connect(url)
+    assert caught.value.response.status_code == status
+    # No side effect: the file was never loaded into a room.
+    log = server.log()
+    assert f"Loaded {path}" not in log
+
+
+async def test_identity_in_awareness_is_pinned_by_the_server(server, make_notebook):
+    path = make_notebook(["x"])
+    alice = await YClient.connect(server, path, "alice-token")
+    bob = await YClient.connect(server, path, "bob-token")
+    try:
+        await bob.set_awareness({"user": {"name": "Alice Editor", "username": "alice"}, "cursor": 1})
+        await wait_until(lambda: bob.doc.client_id in alice.awareness, 5)
+        seen = alice.awareness[bob.doc.client_id]
+        assert seen["user"]["username"] == "bob"
+        assert seen["user"]["display_name"] == "Bob Editor"
+        assert seen["cursor"] == 1
+        # Bob cannot speak for Alice's awareness id either.
+        await alice.set_awareness({"cursor": 5})
+        await wait_until(lambda: alice.doc.client_id in bob.awareness, 5)
+        await bob.set_awareness(None, client_id=alice.doc.client_id)
+        await bob.set_awareness({"cursor": 99, "user": {"name": "x"}}, client_id=alice.doc.client_id)
+        await asyncio.sleep(0.3)
+        assert alice.awareness[alice.doc.client_id]["cursor"] == 5
+        assert alice.awareness[alice.doc.client_id]["user"]["username"] == "alice"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_js_awareness_user_is_overwritten(server, make_notebook):
+    path = make_notebook(["x"])
+    info = (await open_session(server.http_url, path, "bob-token")).json()
+    watcher = await YClient.connect(server, path, "alice-token")
+    js = await JsClient.start()
+    try:
+        await js.connect(server, info["fileId"], info["sessionId"], "bob-token")
+        await js.call("setUser", user={"name": "Mallory", "username": "alice", "display_name": "Alice"})
+        js_id = (await js.call("awareness"))["clientId"]
+        await wait_until(
+            lambda: (watcher.awareness.get(js_id) or {}).get("user", {}).get("username") == "bob", 5
+        )
+        assert watcher.awareness[js_id]["user"]["display_name"] == "Bob Editor"
+    finally:
+        await js.close()
+        await watcher.close()
+
+
+async def test_joining_client_receives_present_states_and_closed_states_vanish(server, make_notebook):
+    path = make_notebook(["x"])
+    alice = await YClient.connect(server, path, "alice-token")
+    await alice.set_awareness({"cursor": 3})
+    await asyncio.sleep(0.2)
+    bob = await YClient.connect(server, path, "bob-token")
+    try:
+        await wait_until(lambda: alice.doc.client_id in bob.awareness, 5)
+        assert bob.awareness[alice.doc.client_id]["user"]["username"] == "alice"
+        await alice.close()
+        # Removed at once, not after the 30 s awareness timeout.
+        await wait_until(lambda: bob.awareness.get(alice.doc.client_id, "gone") is None, 2)
+    finally:
+        await bob.close()
+
+
+async def test_global_awareness_room(server):
+    url = f"{server.ws_url}/api/collaboration/room/JupyterLab:globalAwareness?token=alice-token"
+    a = YClient()
+    await a.open(url)
+    b = YClient()
+    await b.open(url.replace("alice", "bob"))
+    try:
+        await asyncio.wait_for(a.synced.wait(), 5)
+        await b.set_awareness({"current": "nb.ipynb"})
+        await wait_until(lambda: b.doc.client_id in a.awareness, 5)
+        assert a.awareness[b.doc.client_id]["user"]["username"] == "bob"
+        # Document updates in a presence-only room go nowhere.
+        doc = Doc()
+        doc.get("t", type=Text).insert(0, "junk")
+        await b.send_raw(create_update_message(doc.get_update()))
+        await asyncio.sleep(0.2)
+        assert a.doc.get_update() == Doc().get_update() or str(a.doc.get("t", type=Text)) == ""
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_session_endpoint_checks_read_not_write(server, make_notebook):
+    path = make_notebook(name="team-b/private.ipynb")
+    r = await open_session(server.http_url, path, "tenant-a-token")
+    assert r.status_code == 403
+    async with httpx.AsyncClient() as c:
+        r = await c.put(
+            f"{server.http_url}/api/collaboration/session/{path}",
+            json={"format": "json", "type": "notebook"},
+        )
+    assert r.status_code in (401, 403)
+
+
+def _var_bytes(data: bytes) -> bytes:
+    from collab_server.rooms.protocol import write_var_bytes
+
+    return write_var_bytes(data)
