@@ -10,7 +10,6 @@ It wires the concerns together and holds their configuration; it owns no behavio
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -134,7 +133,7 @@ class CollabServer(ExtensionApp):
             cleanup_delay=self.room_cleanup_delay,
             max_message_size=self.max_message_size,
             max_client_backlog=self.max_client_backlog,
-            log=logging.getLogger("collab_server.rooms"),
+            log=self.log.getChild("rooms"),
         )
         self.settings.update({PROVIDER_SETTING: self.provider, MANAGER_SETTING: self.rooms})
         self.serverapp.event_logger.add_listener(
@@ -224,4 +223,29 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-main = launch_new_instance = CollabServer.launch_instance
+def main(argv: list[str] | None = None) -> None:
+    """The ``collab-server`` command."""
+    CollabServer.launch_instance(argv)
+    _let_pending_callbacks_run()
+
+
+def _let_pending_callbacks_run() -> None:
+    # jupyter_server stops the event loop from inside its shutdown coroutine, so callbacks
+    # scheduled after that never run. AnyIO stops its worker threads (which the contents
+    # manager uses for file I/O) in such callbacks, when the task that started them ends;
+    # those non-daemon threads would otherwise keep the process alive after a clean
+    # shutdown. Everything is saved by now: give the loop one more turn, then tell any
+    # worker still waiting for work to finish.
+    import asyncio
+    import threading
+
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        loop.run_until_complete(asyncio.sleep(0.05))
+    for thread in threading.enumerate():
+        stop = getattr(thread, "stop", None)
+        if thread.name == "AnyIO worker thread" and callable(stop):
+            stop()

@@ -159,7 +159,7 @@ async def test_shutdown_saves_open_documents(spawn_server, sig):
     client.insert(0, None, " after")
     await asyncio.sleep(0.3)
     assert read_notebook(server.root, path).cells[0].source == "before"
-    server.stop(sig)
+    assert server.stop(sig) == 0  # a clean, prompt exit (not killed after the timeout)
     assert read_notebook(server.root, path).cells[0].source == "before after"
     await client.close()
 
