@@ -174,6 +174,8 @@ def merge_external_change(kind: DocumentKind, ydoc: Doc, base: Any, disk: Any) -
     disk = normalize_notebook(disk)
     base_cells = {c["id"]: c for c in base.get("cells", [])}
     disk_cells = {c["id"]: c for c in disk.get("cells", [])}
+    # Made before the transaction: building a YNotebook inside one panics in pycrdt.
+    notebook = YNotebook(ydoc)
     ymeta = ydoc.get("meta", type=Map)
     ycells = ydoc.get("cells", type=Array)
     with ydoc.transaction():
@@ -201,7 +203,7 @@ def merge_external_change(kind: DocumentKind, ydoc: Doc, base: Any, disk: Any) -
             if before == after:
                 continue
             report.changed += 1
-            report.conflicts += _merge_cell(ydoc, ycell, before, after)
+            report.conflicts += _merge_cell(notebook, ycell, before, after)
 
         # Added on disk: after the nearest preceding disk cell that the room has.
         present = [ycells[i].get("id") for i in range(len(ycells))]
@@ -210,7 +212,7 @@ def merge_external_change(kind: DocumentKind, ydoc: Doc, base: Any, disk: Any) -
             cell_id = cell["id"]
             if cell_id not in base_cells and cell_id not in present:
                 position = present.index(previous_id) + 1 if previous_id in present else 0
-                ycells.insert(position, YNotebook(ydoc).create_ycell(cell))
+                ycells.insert(position, notebook.create_ycell(cell))
                 present.insert(position, cell_id)
                 report.added += 1
             if cell_id in present:
@@ -218,7 +220,7 @@ def merge_external_change(kind: DocumentKind, ydoc: Doc, base: Any, disk: Any) -
     return report
 
 
-def _merge_cell(ydoc: Doc, ycell: Map, before: dict[str, Any], after: dict[str, Any]) -> int:
+def _merge_cell(notebook: YNotebook, ycell: Map, before: dict[str, Any], after: dict[str, Any]) -> int:
     """Apply one cell's outside change; returns 1 if the room had also edited its source."""
     conflict = 0
     for key in set(before) | set(after):
@@ -236,12 +238,13 @@ def _merge_cell(ydoc: Doc, ycell: Map, before: dict[str, Any], after: dict[str, 
             else:
                 ycell["source"] = Text(new_source)
         elif key not in after:
-            del ycell[key]
+            if key in ycell:
+                del ycell[key]
         elif key == "metadata":
             ycell["metadata"] = Map(copy.deepcopy(new_value))
         elif key == "outputs":
             # jupyter_ydoc's own conversion, so stream outputs get their Text as JupyterLab expects.
-            YNotebook(ydoc)._set_ycell_outputs(ycell, new_value or [])
+            notebook._set_ycell_outputs(ycell, new_value or [])
         else:
             ycell[key] = copy.deepcopy(new_value)
     return conflict

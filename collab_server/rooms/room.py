@@ -391,9 +391,8 @@ class Room:
                     self._disk_modified = loaded.modified
                     if loaded.hash != self._saved_hash:
                         self._merge_from_disk(loaded.content, loaded.hash)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except BaseException as e:  # pycrdt panics are BaseExceptions
+                _reraise_if_fatal(e)
                 self.log.exception("Checking %s for outside changes failed", self.path)
 
     def _merge_from_disk(self, content: Any, content_hash: str | None) -> None:
@@ -421,9 +420,8 @@ class Room:
         async def run() -> None:
             try:
                 await awaitable
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except BaseException as e:  # pycrdt panics are BaseExceptions
+                _reraise_if_fatal(e)
                 self.log.exception("Background work in room %s failed", self.room_id)
 
         task = asyncio.create_task(run())

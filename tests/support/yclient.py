@@ -86,7 +86,7 @@ class YClient:
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
-        await self.ws.send(create_sync_message(self.doc))
+        await self._send(create_sync_message(self.doc))  # the server may already have closed
 
     async def reconnect(self, url: str | None = None) -> None:
         """Connect again with the same document (and whatever was edited while offline)."""
