@@ -104,6 +104,10 @@ class CollabServer(ExtensionApp):
         "NORMAL", help="SQLite synchronous mode: NORMAL survives a crash, FULL a power cut."
     ).tag(config=True)
 
+    def _config_file_name_default(self) -> str:
+        # ``collab_server_config.py`` in any Jupyter config directory (``jupyter --paths``).
+        return "collab_server_config"
+
     @default("data_dir")
     def _default_data_dir(self) -> str:
         return os.path.join(jupyter_data_dir(), "collab_server")
@@ -111,9 +115,10 @@ class CollabServer(ExtensionApp):
     # -- wiring ---------------------------------------------------------------------------
 
     def initialize_settings(self) -> None:
+        serverapp = self.serverapp
+        assert serverapp is not None, "the extension is loaded by a ServerApp"
         logs.install(self.log)
-        if self.serverapp is not None:
-            logs.install(self.serverapp.log)
+        logs.install(serverapp.log)
         self.provider = self._make_provider()
         data_dir = Path(self.data_dir).expanduser()
         self.db = open_database(data_dir / "collab.sqlite", self.sqlite_synchronous)
@@ -122,7 +127,7 @@ class CollabServer(ExtensionApp):
         self.rooms = RoomManager(
             store=self.store,
             file_ids=self.file_ids,
-            contents_manager=self.serverapp.contents_manager,
+            contents_manager=serverapp.contents_manager,
             settings=RoomSettings(
                 save_delay=self.save_delay,
                 max_save_interval=self.max_save_interval,
@@ -136,14 +141,15 @@ class CollabServer(ExtensionApp):
             log=self.log.getChild("rooms"),
         )
         self.settings.update({PROVIDER_SETTING: self.provider, MANAGER_SETTING: self.rooms})
-        self.serverapp.event_logger.add_listener(
+        assert serverapp.event_logger is not None
+        serverapp.event_logger.add_listener(
             schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
         )
         # jupyter_server prints its own start-up URL with this token.
         startup_token = getattr(self.provider, "startup_token", None)
-        self.serverapp.identity_provider.token = startup_token() if startup_token else ""
+        serverapp.identity_provider.token = startup_token() if startup_token else ""
         self.log.info("Database: %s", data_dir / "collab.sqlite")
-        self.serverapp.io_loop.add_callback(self._announce_url)
+        serverapp.io_loop.add_callback(self._announce_url)
         signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
@@ -152,16 +158,21 @@ class CollabServer(ExtensionApp):
         # One Ctrl+C stops cleanly, as SIGTERM does; a second one interrupts at once.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.log.critical("Interrupted: saving open documents and stopping")
+        assert self.serverapp is not None
         self.serverapp.stop(from_signal=True)
 
     def _announce_url(self) -> None:
         # Printed, not logged: log lines never carry tokens, but the operator needs this one.
+        assert self.serverapp is not None
         token = self.serverapp.identity_provider.token
         url = self.serverapp.connection_url + (f"?token={token}" if token else "")
-        print(f"\n    collab_server is ready. Open this URL in a browser:\n\n        {url}\n", flush=True)
+        print(
+            f"\n    collab_server is ready. Open this URL in a browser:\n\n        {url}\n",
+            flush=True,
+        )
 
     def _make_provider(self) -> Any:
-        cls = self.authorization_provider_class
+        cls: Any = self.authorization_provider_class
         try:
             from traitlets.config import Configurable
 

@@ -135,7 +135,9 @@ async def test_broken_notebook_json(server):
     ],
 )
 async def test_session_endpoint_bad_requests(server, path, body, status):
-    (server.root / "x.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    (server.root / "x.ipynb").write_text(
+        '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
     async with httpx.AsyncClient() as c:
         r = await c.put(
             f"{server.http_url}/api/collaboration/session/{path}",
@@ -180,9 +182,13 @@ async def test_no_token_ever_reaches_the_log(server, make_notebook):
     await client.wait_closed()
     # REST errors with the token in the query string and in the header.
     async with httpx.AsyncClient() as c:
-        await c.put(f"{server.http_url}/api/collaboration/session/{path}?token=carol-token", content=b"{")
+        await c.put(
+            f"{server.http_url}/api/collaboration/session/{path}?token=carol-token", content=b"{"
+        )
         await c.get(f"{server.http_url}/api/contents/nope?token=forged-token")
-        await c.get(f"{server.http_url}/api/contents/nope", headers={"Authorization": "Bearer forged-token"})
+        await c.get(
+            f"{server.http_url}/api/contents/nope", headers={"Authorization": "Bearer forged-token"}
+        )
     log = server.log()
     assert "403" in log and "401" in log
     for token in [*USERS, "forged-token"]:

@@ -140,7 +140,15 @@ async def test_cell_ids_are_given_deterministically_to_old_notebooks():
         "nbformat": 4,
         "nbformat_minor": 4,
         "metadata": {},
-        "cells": [{"cell_type": "code", "source": "a", "metadata": {}, "outputs": [], "execution_count": None}],
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "a",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            }
+        ],
     }
     kind = DocumentKind("json", "notebook")
     one, two = Doc(), Doc()

@@ -94,7 +94,7 @@ async def test_outside_change_to_a_text_file(server):
         (server.root / "notes.txt").write_text("hello\nworld é\n")
         await wait_until(lambda: client.file_text() == "hello\nworld é\n", 5)
         YClient_insert = client.doc.get("source", type=__import__("pycrdt").Text)
-        YClient_insert.insert(0, "> ".encode().decode())
+        YClient_insert.insert(0, b"> ".decode())
         assert (await client.save(2))["status"] == "success"
         assert (server.root / "notes.txt").read_text() == "> hello\nworld é\n"
     finally:

@@ -29,7 +29,7 @@ async def test_viewer_update_is_dropped_everywhere(server, make_notebook):
         assert reply["status"] == "failed"
         # Give the server every chance to (wrongly) apply and broadcast it.
         editor.insert(0, None, "!")
-        await wait_until(lambda: viewer.text(0).endswith("!"), 5)
+        await wait_until(lambda: "!" in viewer.text(0), 5)  # order vs. its own edit varies
         assert editor.text(0) == "original!"
         assert (await editor.save(1))["status"] == "success"
         assert read_notebook(server.root, path).cells[0].source == "original!"
@@ -81,7 +81,9 @@ async def test_js_viewer_edit_never_reaches_disk(server, make_notebook):
     ("token", "status"),
     [(None, 401), ("forged-token", 401), ("tenant-a-token", 403)],
 )
-async def test_unauthorized_upgrade_is_refused_before_any_room_exists(server, make_notebook, token, status):
+async def test_unauthorized_upgrade_is_refused_before_any_room_exists(
+    server, make_notebook, token, status
+):
     path = make_notebook(["secret"])
     info = (await open_session(server.http_url, path, "alice-token")).json()
     url = f"{server.ws_url}/api/collaboration/room/json:notebook:{info['fileId']}"
@@ -100,7 +102,9 @@ async def test_identity_in_awareness_is_pinned_by_the_server(server, make_notebo
     alice = await YClient.connect(server, path, "alice-token")
     bob = await YClient.connect(server, path, "bob-token")
     try:
-        await bob.set_awareness({"user": {"name": "Alice Editor", "username": "alice"}, "cursor": 1})
+        await bob.set_awareness(
+            {"user": {"name": "Alice Editor", "username": "alice"}, "cursor": 1}
+        )
         await wait_until(lambda: bob.doc.client_id in alice.awareness, 5)
         seen = alice.awareness[bob.doc.client_id]
         assert seen["user"]["username"] == "bob"
@@ -110,7 +114,9 @@ async def test_identity_in_awareness_is_pinned_by_the_server(server, make_notebo
         await alice.set_awareness({"cursor": 5})
         await wait_until(lambda: alice.doc.client_id in bob.awareness, 5)
         await bob.set_awareness(None, client_id=alice.doc.client_id)
-        await bob.set_awareness({"cursor": 99, "user": {"name": "x"}}, client_id=alice.doc.client_id)
+        await bob.set_awareness(
+            {"cursor": 99, "user": {"name": "x"}}, client_id=alice.doc.client_id
+        )
         await asyncio.sleep(0.3)
         assert alice.awareness[alice.doc.client_id]["cursor"] == 5
         assert alice.awareness[alice.doc.client_id]["user"]["username"] == "alice"
@@ -126,7 +132,9 @@ async def test_js_awareness_user_is_overwritten(server, make_notebook):
     js = await JsClient.start()
     try:
         await js.connect(server, info["fileId"], info["sessionId"], "bob-token")
-        await js.call("setUser", user={"name": "Mallory", "username": "alice", "display_name": "Alice"})
+        await js.call(
+            "setUser", user={"name": "Mallory", "username": "alice", "display_name": "Alice"}
+        )
         js_id = (await js.call("awareness"))["clientId"]
         await wait_until(
             lambda: (watcher.awareness.get(js_id) or {}).get("user", {}).get("username") == "bob", 5
@@ -137,7 +145,9 @@ async def test_js_awareness_user_is_overwritten(server, make_notebook):
         await watcher.close()
 
 
-async def test_joining_client_receives_present_states_and_closed_states_vanish(server, make_notebook):
+async def test_joining_client_receives_present_states_and_closed_states_vanish(
+    server, make_notebook
+):
     path = make_notebook(["x"])
     alice = await YClient.connect(server, path, "alice-token")
     await alice.set_awareness({"cursor": 3})

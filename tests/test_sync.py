@@ -75,7 +75,9 @@ async def test_save_request_writes_the_file(server, make_notebook):
         reply = await a.save(7)
         assert reply == {"type": "save", "responseTo": 7, "status": "success"}
         assert read_notebook(server.root, path).cells[0].source == "print(1)\nprint(2)"
-        await wait_until(lambda: a.doc.get("state", type=__import__("pycrdt").Map).get("dirty") is False)
+        await wait_until(
+            lambda: a.doc.get("state", type=__import__("pycrdt").Map).get("dirty") is False
+        )
     finally:
         await a.close()
 
@@ -103,12 +105,37 @@ async def test_non_ascii_text_is_identical_everywhere(server, make_notebook):
                 break
             await asyncio.sleep(0.05)
         # The browser counts UTF-16 units: "start é😀中文" has 😀 as two of them.
-        await js.call("insertText", cell=0, index=len("start é😀中文".encode("utf-16-le")) // 2, text="ß👍")
+        await js.call(
+            "insertText", cell=0, index=len("start é😀中文".encode("utf-16-le")) // 2, text="ß👍"
+        )
         expected = "start é😀中文ß👍"
         await wait_until(lambda: a.text(0) == expected, 5)
         assert (await js.content())["cells"][0]["source"] == expected
         assert (await a.save(1))["status"] == "success"
         assert read_notebook(server.root, path).cells[0].source == expected
+    finally:
+        await a.close()
+        await js.close()
+
+
+async def test_text_files_collaborate_too(server):
+    (server.root / "script.py").write_text("print('hi')\n")
+    a = await YClient.connect(server, "script.py", "alice-token", kind=("text", "file"))
+    js = await JsClient.start()
+    try:
+        await js.connect(server, a.file_id, a.session_id, "bob-token", kind="file")
+        await js.call("insertText", cell=0, index=0, text="# ünïcode 😀\n")
+        await wait_until(lambda: a.file_text().startswith("# ünïcode 😀\n"), 5)
+        text = a.doc.get("source", type=__import__("pycrdt").Text)
+        text.insert(len(str(text).encode()), "print('bye')\n")
+        expected = "# ünïcode 😀\nprint('hi')\nprint('bye')\n"
+        for _ in range(100):
+            if (await js.content()) == expected:
+                break
+            await asyncio.sleep(0.05)
+        assert await js.content() == expected
+        assert (await a.save(1))["status"] == "success"
+        assert (server.root / "script.py").read_text() == expected
     finally:
         await a.close()
         await js.close()

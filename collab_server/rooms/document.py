@@ -89,7 +89,7 @@ def deterministic_load(kind: DocumentKind, content: Any) -> bytes:
     """The CRDT update that builds a document for ``content`` from nothing, deterministically."""
     if kind.is_notebook:
         content = normalize_notebook(content)
-    source = Doc(client_id=content_client_id(content))
+    source: Doc = Doc(client_id=content_client_id(content))
     wrap(kind, source).set(content)
     return source.get_update()
 
@@ -118,9 +118,7 @@ def replace_text(ytext: Text, old: str, new: str) -> None:
     while prefix < limit and old[prefix] == new[prefix]:
         prefix += 1
     suffix = 0
-    while (
-        suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]
-    ):
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
         suffix += 1
     start = _utf8_len(old[:prefix])
     removed = old[prefix : len(old) - suffix]
@@ -220,7 +218,9 @@ def merge_external_change(kind: DocumentKind, ydoc: Doc, base: Any, disk: Any) -
     return report
 
 
-def _merge_cell(notebook: YNotebook, ycell: Map, before: dict[str, Any], after: dict[str, Any]) -> int:
+def _merge_cell(
+    notebook: YNotebook, ycell: Map, before: dict[str, Any], after: dict[str, Any]
+) -> int:
     """Apply one cell's outside change; returns 1 if the room had also edited its source."""
     conflict = 0
     for key in set(before) | set(after):

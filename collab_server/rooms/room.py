@@ -97,7 +97,7 @@ class Room:
         self.store = store
         self.settings = settings
         self.log = log
-        self.doc = Doc()
+        self.doc: Doc = Doc()
         self.awareness = AwarenessTable()
         self.connections: set[Connection] = set()
         self.lineage: str | None = None

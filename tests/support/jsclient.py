@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from pathlib import Path
@@ -43,7 +44,9 @@ class JsClient:
                     raise RuntimeError(f"JS client: {reply['error']}")
                 return reply
 
-    async def connect(self, server: Any, file_id: str, session_id: str, token: str, kind: str = "notebook") -> None:
+    async def connect(
+        self, server: Any, file_id: str, session_id: str, token: str, kind: str = "notebook"
+    ) -> None:
         room = f"json:notebook:{file_id}" if kind == "notebook" else f"text:file:{file_id}"
         await self.call(
             "connect",
@@ -57,10 +60,8 @@ class JsClient:
         return (await self.call("get"))["content"]
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             await self.call("exit", timeout=5)
-        except Exception:
-            pass
         try:
             await asyncio.wait_for(self.process.wait(), 5)
         except TimeoutError:

@@ -35,10 +35,20 @@ def free_port() -> int:
 class ServerProcess:
     """One ``collab-server`` process with its own root, data and Jupyter directories."""
 
-    def __init__(self, base: Path, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        base: Path,
+        extra_args: list[str] | None = None,
+        provider: str | None = "support.providers.TableProvider",
+        ready_token: str | None = "admin-token",
+    ) -> None:
+        self.provider = provider
+        self.ready_token = ready_token
         self.base = base
         self.root = base / "root"
         self.data = base / "data"
+        self.config_dir = base / "jupyter-config"
+        self.config_dir.mkdir(parents=True, exist_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
         self.extra_args = extra_args or []
@@ -60,7 +70,7 @@ class ServerProcess:
             {
                 "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]),
                 "COLLAB_TEST_USERS": json.dumps(USERS),
-                "JUPYTER_CONFIG_DIR": str(self.base / "jupyter-config"),
+                "JUPYTER_CONFIG_DIR": str(self.config_dir),
                 "JUPYTER_DATA_DIR": str(self.base / "jupyter-data"),
                 "JUPYTER_RUNTIME_DIR": str(self.base / "jupyter-runtime"),
                 "JUPYTER_PLATFORM_DIRS": "1",
@@ -76,22 +86,29 @@ class ServerProcess:
             f"--root-dir={self.root}",
             f"--data-dir={self.data}",
             "--no-browser",
-            "--CollabServer.authorization_provider_class=support.providers.TableProvider",
             "--CollabServer.save_delay=0.3",
             "--CollabServer.file_poll_interval=0.2",
             "--CollabServer.room_cleanup_delay=1",
             *self.extra_args,
         ]
+        if self.provider:
+            args.append(f"--CollabServer.authorization_provider_class={self.provider}")
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
         self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
+            if self.ready_token is None:
+                # No token known in advance: ready once the URL to open is printed.
+                if "Open this URL in a browser" in self.log():
+                    return self
+                time.sleep(0.1)
+                continue
             try:
                 r = httpx.get(
                     f"{self.http_url}/api/status",
-                    headers={"Authorization": "token admin-token"},
+                    headers={"Authorization": f"token {self.ready_token}"},
                     timeout=1,
                 )
                 if r.status_code == 200:

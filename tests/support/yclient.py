@@ -72,7 +72,9 @@ class YClient:
         client = cls()
         client.file_id = info["fileId"]
         client.session_id = info["sessionId"]
-        await client.open(f"{server.ws_url}/api/collaboration/room/{room}?sessionId={sid}&token={token}")
+        await client.open(
+            f"{server.ws_url}/api/collaboration/room/{room}?sessionId={sid}&token={token}"
+        )
         if wait_synced:
             await asyncio.wait_for(client.synced.wait(), 10)
         return client
@@ -85,6 +87,10 @@ class YClient:
             self._observing = True
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
+        self._outbox: asyncio.Queue[bytes | str] = asyncio.Queue()
+        if getattr(self, "_writer", None) is not None:
+            self._writer.cancel()
+        self._writer = asyncio.create_task(self._write())
         self._reader = asyncio.create_task(self._read())
         await self._send(create_sync_message(self.doc))  # the server may already have closed
 
@@ -136,15 +142,23 @@ class YClient:
             return  # offline edits are sent by the sync handshake on reconnect
         from pycrdt import create_update_message
 
-        message = create_update_message(event.update)
-        asyncio.get_running_loop().create_task(self._send(message))
+        # Queued, not sent from a new task: frames must leave in the order they were made
+        # (an edit, then the save request that expects it).
+        self._outbox.put_nowait(create_update_message(event.update))
 
-    async def _send(self, frame: bytes) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await self.ws.send(frame)
+    async def _write(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.ws.send(frame)
+            self._outbox.task_done()
+
+    async def _send(self, frame: bytes | str) -> None:
+        self._outbox.put_nowait(frame)
+        await self._outbox.join()
 
     async def send_raw(self, frame: bytes | str) -> None:
-        await self.ws.send(frame)
+        await self._send(frame)
 
     async def _read(self) -> None:
         try:
@@ -181,14 +195,16 @@ class YClient:
             self.closed.set()
 
     async def save(self, request_id: int = 1, timeout: float = 10) -> dict[str, Any]:
-        await self.ws.send(save_request(request_id))
+        await self._send(save_request(request_id))
         await wait_until(lambda: request_id in self.save_replies, timeout)
         return self.save_replies[request_id]
 
-    async def set_awareness(self, state: dict[str, Any] | None, client_id: int | None = None) -> None:
+    async def set_awareness(
+        self, state: dict[str, Any] | None, client_id: int | None = None
+    ) -> None:
         self._clock += 1
         entry = AwarenessEntry(client_id or self.doc.client_id, self._clock, state)
-        await self.ws.send(awareness_frame(encode_awareness([entry])))
+        await self._send(awareness_frame(encode_awareness([entry])))
 
     @property
     def close_code(self) -> int | None:
@@ -203,6 +219,10 @@ class YClient:
         return self.close_code
 
     async def close(self) -> None:
+        if getattr(self, "_writer", None) is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._outbox.join(), 5)
+            self._writer.cancel()
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
@@ -210,7 +230,9 @@ class YClient:
                 await asyncio.wait_for(self._reader, 5)
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02) -> Any:
+async def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02
+) -> Any:
     """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,0 +1,43 @@
+"""The command itself: default provider, configuration file, start-up URL, status."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from support.server import ServerProcess
+
+
+def test_default_provider_with_a_config_file(tmp_path):
+    server = ServerProcess(tmp_path, provider=None, ready_token="from-config-file")
+    (server.config_dir / "collab_server_config.py").write_text(
+        'c.SingleTokenProvider.token = "from-config-file"\n'
+    )
+    server.start()
+    try:
+        ok = httpx.get(f"{server.http_url}/api/status?token=from-config-file")
+        assert ok.status_code == 200
+        assert httpx.get(f"{server.http_url}/api/status?token=nope").status_code == 401
+        assert httpx.get(f"{server.http_url}/api/status").status_code in (401, 403)
+        # The URL to open is printed with its token (and the token is in no log line).
+        log = server.log()
+        assert "Open this URL in a browser" in log
+        assert "?token=from-config-file" in log
+        assert log.count("from-config-file") == 1
+    finally:
+        assert server.stop() == 0
+
+
+def test_generated_token_is_printed(tmp_path, monkeypatch):
+    monkeypatch.delenv("COLLAB_SERVER_TOKEN", raising=False)
+    server = ServerProcess(tmp_path, provider=None, ready_token=None).start()
+    try:
+        match = re.search(r"\?token=([\w-]+)", server.log())
+        assert match, server.log()
+        token = match.group(1)
+        assert len(token) >= 24
+        assert httpx.get(f"{server.http_url}/api/status?token={token}").status_code == 200
+        assert httpx.get(f"{server.http_url}/api/status?token={token}x").status_code == 401
+    finally:
+        server.stop()
