@@ -49,12 +49,24 @@ class CollabServer(ExtensionApp):
     serverapp_config = {
         "identity_provider_class": "collab_server.auth.jupyter.CollabIdentityProvider",
         "authorizer_class": "collab_server.auth.jupyter.CollabAuthorizer",
-        # jupyter-collaboration's server extension serves the same routes: never load both.
-        "jpserver_extensions": {"jupyter_server_ydoc": False, "jupyter_collaboration": False},
         # Containers and CI run as root; refusing to start there helps nobody. Kernels still
         # run with the server's rights, which is why ``execute`` is a separate permission.
         "allow_root": True,
     }
+
+    @classmethod
+    def make_serverapp(cls, **kwargs: Any) -> Any:
+        # Set when the ServerApp is made, before any extension is linked (serverapp_config is
+        # applied later, and naming jpserver_extensions there would stop jupyter_server from
+        # finding other extensions such as JupyterLab).
+        extensions = dict(kwargs.pop("jpserver_extensions", None) or {})
+        # jupyter-collaboration's server extension serves the same routes: never load both.
+        extensions.update({"jupyter_server_ydoc": False, "jupyter_collaboration": False})
+        kwargs["jpserver_extensions"] = extensions
+        # A server whose extension failed to load would run without its collaboration routes
+        # or its authorizer: refuse to start instead, and say why.
+        kwargs.setdefault("reraise_server_extension_failures", True)
+        return super().make_serverapp(**kwargs)
 
     aliases = {
         "root-dir": "ServerApp.root_dir",

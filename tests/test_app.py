@@ -41,3 +41,14 @@ def test_generated_token_is_printed(tmp_path, monkeypatch):
         assert httpx.get(f"{server.http_url}/api/status?token={token}x").status_code == 401
     finally:
         server.stop()
+
+
+def test_a_provider_that_cannot_be_loaded_stops_the_server(tmp_path):
+    server = ServerProcess(tmp_path, provider="no_such_module.Provider", ready_token=None)
+    try:
+        server.start()
+        raise AssertionError("the server started without its provider")
+    except RuntimeError as e:
+        assert "exited early" in str(e)
+    assert server.process is not None and server.process.returncode != 0
+    assert "no_such_module" in server.log()

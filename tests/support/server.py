@@ -76,23 +76,23 @@ class ServerProcess:
                 "JUPYTER_PLATFORM_DIRS": "1",
             }
         )
-        args = [
-            sys.executable,
-            "-m",
-            "collab_server",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--ServerApp.port_retries=0",
-            f"--root-dir={self.root}",
-            f"--data-dir={self.data}",
-            "--no-browser",
-            "--CollabServer.save_delay=0.3",
-            "--CollabServer.file_poll_interval=0.2",
-            "--CollabServer.room_cleanup_delay=1",
-            *self.extra_args,
-        ]
+        options = {
+            "--ip": "127.0.0.1",
+            "--port": str(self.port),
+            "--ServerApp.port_retries": "0",
+            "--root-dir": str(self.root),
+            "--data-dir": str(self.data),
+            "--CollabServer.save_delay": "0.3",
+            "--CollabServer.file_poll_interval": "0.2",
+            "--CollabServer.room_cleanup_delay": "1",
+        }
         if self.provider:
-            args.append(f"--CollabServer.authorization_provider_class={self.provider}")
+            options["--CollabServer.authorization_provider_class"] = self.provider
+        for arg in self.extra_args:  # a test's own options replace the defaults
+            key, _, value = arg.partition("=")
+            options[key] = value
+        args = [sys.executable, "-m", "collab_server", "--no-browser"]
+        args += [f"{key}={value}" for key, value in options.items()]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
         self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
