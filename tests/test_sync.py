@@ -139,3 +139,26 @@ async def test_text_files_collaborate_too(server):
     finally:
         await a.close()
         await js.close()
+
+
+async def test_file_id_follows_renames_and_open_rooms_save_to_the_new_name(server, make_notebook):
+    path = make_notebook(["v1"], name="folder-r/old.ipynb")
+    client = await YClient.connect(server, path, "alice-token")
+    try:
+        async with server.client("alice-token") as http:
+            r = await http.patch("/api/contents/folder-r", json={"path": "folder-s"})
+            assert r.status_code == 200
+            r = await http.patch(
+                "/api/contents/folder-s/old.ipynb", json={"path": "folder-s/new.ipynb"}
+            )
+            assert r.status_code == 200
+        again = await open_session(server.http_url, "folder-s/new.ipynb", "alice-token")
+        assert again.status_code == 200
+        assert again.json()["fileId"] == client.file_id
+        assert again.json()["sessionId"] == client.session_id
+        client.insert(0, None, " v2")
+        assert (await client.save(1))["status"] == "success"
+        assert read_notebook(server.root, "folder-s/new.ipynb").cells[0].source == "v1 v2"
+        assert not (server.root / "folder-r").exists()
+    finally:
+        await client.close()
