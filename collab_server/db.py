@@ -23,6 +23,9 @@ def open_database(path: Path, synchronous: str = "NORMAL") -> sqlite_utils.Datab
     # isolation_level=None: we open transactions explicitly with BEGIN, so a batch of updates
     # is one commit and nothing is committed behind our back.
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    # Compaction deletes many rows at once; incremental auto-vacuum lets the store give those
+    # pages back to the file system (it only takes effect on a database created with it).
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")

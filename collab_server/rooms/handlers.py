@@ -20,7 +20,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import ensure_async
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
 from ..auth.jupyter import is_allowed, normalize_api_path
 from .disk import FileLoadError
@@ -132,6 +132,9 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         # Tornado closes the socket with 1009 (message too big) above this.
         return _manager(self).max_message_size
 
+    def get_compression_options(self) -> None:
+        return None  # pre-framed broadcasts (see send) rely on uncompressed frames
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": self._reason, "reason": self._reason}))
@@ -191,7 +194,8 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
 
     def send(self, frame: bytes) -> None:
         """Queue ``frame``; a client that falls too far behind is disconnected, not waited for."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
             return
         limit = _manager(self).max_client_backlog
         if self._backlog + len(frame) > limit:
@@ -200,18 +204,45 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             )
             self.close(1013, "Client too slow to keep up; reconnect to resync")
             return
+        # A broadcast hands the same bytes to every connection: frame them once and write the
+        # same buffer to each socket (tornado's write_message would build a frame per socket).
+        # We never negotiate compression, so a plain binary frame is always valid here.
+        wire = _websocket_frame(frame)
         try:
-            future = self.write_message(frame, binary=True)
-        except WebSocketClosedError:
+            future = connection.stream.write(wire)  # type: ignore[union-attr]
+        except Exception:  # StreamClosedError: the close handler cleans up
             return
-        self._backlog += len(frame)
-        size = len(frame)
+        size = len(wire)
+        self._backlog += size
 
         def written(f: Any) -> None:
             self._backlog -= size
             f.exception()  # retrieve it: a closed socket is not an error worth logging
 
         future.add_done_callback(written)
+
+
+_last_message: bytes | None = None
+_last_frame: bytes = b""
+
+
+def _websocket_frame(message: bytes) -> bytes:
+    """An unmasked, final, binary websocket frame (RFC 6455 5.2) carrying ``message``.
+
+    Remembers the last message it framed (by identity), so a broadcast frames once.
+    """
+    global _last_message, _last_frame
+    if message is _last_message:
+        return _last_frame
+    length = len(message)
+    if length < 126:
+        header = bytes((0x82, length))
+    elif length < 1 << 16:
+        header = bytes((0x82, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x82, 127)) + length.to_bytes(8, "big")
+    _last_message, _last_frame = message, header + message
+    return _last_frame
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

@@ -76,6 +76,19 @@ class RoomSettings:
     poll_interval: float = 1.0  # how often to look for changes made outside the server
     compact_max_updates: int = 1000
     compact_min_bytes: int = 64 * 1024
+    # Broadcast coalescing. Every broadcast costs one socket write per connection, so in a
+    # crowded room updates are gathered for a moment and sent as one message: the window
+    # grows with the room (30 µs per connection, at most 5 ms) and is zero in rooms of up to
+    # 16 people, where each update goes out on the next loop tick. Measured with 100 typing
+    # clients: p99 66 → 45 ms for +3 ms at p50 (bench/).
+    coalesce_from: int = 16
+    coalesce_per_connection: float = 30e-6
+    coalesce_max: float = 0.005
+
+    def coalesce_window(self, connections: int) -> float:
+        if connections <= self.coalesce_from:
+            return 0.0
+        return min(self.coalesce_max, connections * self.coalesce_per_connection)
 
 
 class Room:
@@ -142,8 +155,9 @@ class Room:
         stored = self.store.load(self.room_id)
         self.lineage = stored.lineage
         if stored.empty:
-            self.doc.apply_update(deterministic_load(self.kind, loaded.content))
-            self.store.compact(self.room_id, self.doc.get_update())
+            first_load = deterministic_load(self.kind, loaded.content)
+            self.doc.apply_update(first_load)
+            self.store.compact(self.room_id, first_load)  # it is the whole document
             self.store.mark_saved(self.room_id, loaded.hash, loaded.content)
             self._saved_content, self._saved_hash = loaded.content, loaded.hash
             self.log.info("Loaded %s from the file", self.path)
@@ -279,7 +293,12 @@ class Room:
         self._queue.append((self._origin, update))
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            window = self.settings.coalesce_window(len(self.connections))
+            loop = asyncio.get_running_loop()
+            if window > 0:
+                loop.call_later(window, self._flush)
+            else:
+                loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """Store everything queued (one transaction), then broadcast it (one message)."""
