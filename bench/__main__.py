@@ -403,7 +403,7 @@ def main() -> int:
                 " ms",
             )
         table.add(
-            f"typing, {n} clients: updates dropped",
+            f"typing, {n} clients: updates undelivered at the end",
             get(ours, f"type{n}", "dropped"),
             get(stock, f"type{n}", "dropped"),
             note=f"of {get(ours, f'type{n}', 'expected')} / {get(stock, f'type{n}', 'expected')}",
@@ -418,7 +418,7 @@ def main() -> int:
         "flood, 10 clients: p99", get(ours, "flood", "p99"), get(stock, "flood", "p99"), " ms"
     )
     table.add(
-        "flood, 10 clients: updates dropped",
+        "flood, 10 clients: updates undelivered at the end",
         get(ours, "flood", "dropped"),
         get(stock, "flood", "dropped"),
     )

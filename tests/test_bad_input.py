@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 import websockets
@@ -193,3 +195,39 @@ async def test_no_token_ever_reaches_the_log(server, make_notebook):
     assert "403" in log and "401" in log
     for token in [*USERS, "forged-token"]:
         assert token not in log
+
+
+async def test_a_client_that_stops_reading_is_disconnected_not_waited_for(spawn_server):
+    """A stalled client must not hold updates back (or make the server buffer without bound)."""
+    from conftest import write_notebook
+
+    server = spawn_server("--CollabServer.max_client_backlog=1048576")
+    path = write_notebook(server.root, ["", ""])
+    writer = await YClient.connect(server, path, "alice-token")
+    reader = await YClient.connect(server, path, "bob-token")
+    info = (await open_session(server.http_url, path, "carol-token")).json()
+    # A raw socket that syncs, then never reads again.
+    stalled = await websockets.connect(
+        f"{server.ws_url}/api/collaboration/room/json:notebook:{info['fileId']}"
+        f"?sessionId={info['sessionId']}&token=carol-token",
+        max_queue=1,
+    )
+    await stalled.send(b"\x00\x00\x01\x00")
+    # ~40 MB of updates at a pace a reading client keeps up with, more than the socket
+    # buffers between the server and the stalled client hold. Each chunk is inserted and
+    # deleted again, so the document itself stays small.
+    chunk = "x" * 20_000
+    for i in range(1000):
+        writer.insert(0, 0, chunk)
+        writer.delete(0, 0, len(chunk))
+        await asyncio.sleep(0.004)
+        if i % 50 == 0 and "client too slow" in server.log():
+            break
+    writer.insert(0, 0, "done")
+    # Everyone else got everything, promptly; the stalled client was cut off.
+    await wait_until(lambda: reader.text(0) == "done", 60)
+    await wait_until(lambda: "client too slow" in server.log(), 10)
+    assert server.alive()
+    await writer.close()
+    await reader.close()
+    stalled.transport.abort()
