@@ -49,6 +49,8 @@ class CollabServer(ExtensionApp):
     serverapp_config = {
         "identity_provider_class": "collab_server.auth.jupyter.CollabIdentityProvider",
         "authorizer_class": "collab_server.auth.jupyter.CollabAuthorizer",
+        # Saves that never leave a half-written file for other readers (see the module).
+        "contents_manager_class": "collab_server.contents.atomic.AtomicFileContentsManager",
         # Containers and CI run as root; refusing to start there helps nobody. Kernels still
         # run with the server's rights, which is why ``execute`` is a separate permission.
         "allow_root": True,

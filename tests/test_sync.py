@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from conftest import read_notebook
 from support.jsclient import JsClient
@@ -90,6 +91,42 @@ async def test_autosave_after_the_last_change(server, make_notebook):
         await wait_until(lambda: read_notebook(server.root, path).cells[0].source == "xyz", 5)
     finally:
         await a.close()
+
+
+async def test_readers_never_see_a_half_written_file(server, make_notebook):
+    """Another program reading the file while the server saves sees the old or the new one."""
+    path = make_notebook(["x"])
+    file = server.root / path
+    file.chmod(0o640)
+    a = await YClient.connect(server, path)
+    broken: list[str] = []
+    reads = 0
+    stop = False
+
+    def read_continuously() -> None:
+        nonlocal reads
+        while not stop:
+            text = file.read_text(encoding="utf-8")
+            reads += 1
+            try:
+                json.loads(text)
+            except ValueError:
+                broken.append(text[:80])
+
+    reader = asyncio.get_running_loop().run_in_executor(None, read_continuously)
+    try:
+        for i in range(40):
+            a.insert(0, None, "x" * 2000 + str(i))
+            await a.save(request_id=i + 1)
+    finally:
+        stop = True
+        await reader
+        await a.close()
+    assert reads > 100
+    assert broken == []
+    assert file.stat().st_mode & 0o777 == 0o640  # the replaced file keeps its mode
+    assert not [p.name for p in file.parent.iterdir() if p.name.startswith(".~")]
+    assert read_notebook(server.root, path).cells[0].source.endswith("39")
 
 
 async def test_non_ascii_text_is_identical_everywhere(server, make_notebook):
