@@ -173,7 +173,7 @@ def open_times(server: Server) -> tuple[float, float]:
 
     path = write_notebook(server.root, "large.ipynb", cells=500, output_bytes=10_000)
     cold = asyncio.run(_open_and_sync(server, path))
-    time.sleep(4)  # both servers close an empty room after 1 s here
+    time.sleep(2.5)  # both servers close an empty room after 1 s here
     warm = asyncio.run(_open_and_sync(server, path))
     return cold, warm
 
@@ -214,7 +214,7 @@ def memory_per_room(kind: type[Server], base: Path, counts: list[int]) -> dict[i
             ]
             # Warm up: the first room pays for imports and caches, not for being a room.
             asyncio.run(_hold_rooms(server, paths[:1], lambda: None))
-            time.sleep(2)
+            time.sleep(1)
             before = server.rss()
             measured: list[int] = []
             rss = server.rss
@@ -344,10 +344,8 @@ def main() -> int:
         return 2
 
     client_counts = [2, 10, 50] if quick else [2, 10, 50, 100]
-    duration = 2.0 if quick else 10.0
-    rates = (
-        [50, 200, 800, 3200, 12800] if quick else [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800]
-    )
+    duration = 1.5 if quick else 10.0
+    rates = [200, 800, 3200, 12800] if quick else [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800]
     room_counts = [100] if quick else [1, 100, 1000]
     edits = 10_000
 
@@ -371,9 +369,9 @@ def main() -> int:
                 r["rate"] = sustained_rate(server, rates, 1.5 if quick else 5.0)
                 print(f"  sustained: {r['rate']}", flush=True)
                 r["open"] = open_times(server)
-                r["save"] = save_latency(server, 3 if quick else 10)
+                r["save"] = save_latency(server, 2 if quick else 10)
                 # Last on this server: a flood leaves the reference server busy for a while.
-                r["flood"] = flood(server, 10, *((2.0, 3.0) if quick else (5.0, 10.0)))
+                r["flood"] = flood(server, 10, *((1.5, 3.0) if quick else (5.0, 10.0)))
                 print(f"  flood: {r['flood']}", flush=True)
             finally:
                 server.stop()

@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import Float, Integer, Type, Unicode, default
 
 from . import logs
+from .auth.cli import SUBCOMMANDS
+from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING
 from .contents import FileIdStore
+from .contents.handlers import contents_handlers
 from .db import open_database
 from .rooms import (
     MANAGER_SETTING,
@@ -50,7 +54,7 @@ class CollabServer(ExtensionApp):
         "identity_provider_class": "collab_server.auth.jupyter.CollabIdentityProvider",
         "authorizer_class": "collab_server.auth.jupyter.CollabAuthorizer",
         # Saves that never leave a half-written file for other readers (see the module).
-        "contents_manager_class": "collab_server.contents.atomic.AtomicFileContentsManager",
+        "contents_manager_class": "collab_server.contents.manager.CollabFileContentsManager",
         # Containers and CI run as root; refusing to start there helps nobody. Kernels still
         # run with the server's rights, which is why ``execute`` is a separate permission.
         "allow_root": True,
@@ -81,7 +85,7 @@ class CollabServer(ExtensionApp):
     }
 
     authorization_provider_class = Type(
-        default_value="collab_server.auth.single_token.SingleTokenProvider",
+        default_value="collab_server.auth.accounts.AccountsProvider",
         klass=object,
         help="The authorization provider: a class with persistent_id(token) and "
         "allowed(token, action, resource), imported from sys.path.",
@@ -113,6 +117,11 @@ class CollabServer(ExtensionApp):
     ).tag(config=True)
     compact_min_bytes = Integer(
         64 * 1024, help="…or once the log is larger than both the snapshot and this many bytes."
+    ).tag(config=True)
+    reauthorize_interval = Float(
+        2.0,
+        help="Seconds between re-checks of each open websocket's rights: a revoked token or "
+        "share closes (or makes read-only) the connection within this time.",
     ).tag(config=True)
     sqlite_synchronous = Unicode(
         "NORMAL", help="SQLite synchronous mode: NORMAL survives a crash, FULL a power cut."
@@ -152,6 +161,7 @@ class CollabServer(ExtensionApp):
             cleanup_delay=self.room_cleanup_delay,
             max_message_size=self.max_message_size,
             max_client_backlog=self.max_client_backlog,
+            reauthorize_interval=self.reauthorize_interval,
             log=self.log.getChild("rooms"),
         )
         self.settings.update({PROVIDER_SETTING: self.provider, MANAGER_SETTING: self.rooms})
@@ -201,6 +211,8 @@ class CollabServer(ExtensionApp):
             [
                 (r"/api/collaboration/session/(.*)", SessionHandler),
                 (r"/api/collaboration/room/(.+)", RoomHandler),
+                *auth_handlers(),
+                *contents_handlers(),
                 (r"/", LandingHandler),
             ]
         )
@@ -210,6 +222,10 @@ class CollabServer(ExtensionApp):
         if action == "rename" and data.get("source_path") is not None:
             self.file_ids.move(data["source_path"], path)
             self.rooms.file_moved(data["source_path"], path)
+            # Access follows the file: a renamed notebook keeps who may see it.
+            moved = getattr(self.provider, "file_moved", None)
+            if callable(moved):
+                moved(data["source_path"], path)
         elif action == "delete":
             self.file_ids.forget(path)
 
@@ -223,10 +239,16 @@ class CollabServer(ExtensionApp):
         super().start()
 
 
-class LandingHandler(web.RequestHandler):
+class LandingHandler(JupyterHandler):
     """``/``: where the printed URL points until the web front end exists."""
 
+    @web.authenticated
     def get(self) -> None:
+        if self.get_query_argument("token", ""):
+            # The token signed the browser in (a session cookie); keep it out of the address
+            # bar, the history and any Referer header.
+            self.redirect(self.request.path)
+            return
         lab = "jupyterlab" in sys.modules or _installed("jupyterlab")
         if lab:
             self.redirect(url_path_join(self.settings.get("base_url", "/"), "lab"))
@@ -249,7 +271,10 @@ def _installed(module: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The ``collab-server`` command."""
+    """The ``collab-server`` command (and its sub-commands, such as ``create-user``)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in SUBCOMMANDS:
+        raise SystemExit(SUBCOMMANDS[args[0]](args[1:]))
     CollabServer.launch_instance(argv)
     _let_pending_callbacks_run()
 

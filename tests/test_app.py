@@ -9,9 +9,11 @@ import httpx
 from support.server import ServerProcess
 
 
-def test_default_provider_with_a_config_file(tmp_path):
+def test_provider_chosen_in_a_config_file(tmp_path):
     server = ServerProcess(tmp_path, provider=None, ready_token="from-config-file")
     (server.config_dir / "collab_server_config.py").write_text(
+        "c.CollabServer.authorization_provider_class = "
+        '"collab_server.auth.single_token.SingleTokenProvider"\n'
         'c.SingleTokenProvider.token = "from-config-file"\n'
     )
     server.start()
@@ -29,16 +31,20 @@ def test_default_provider_with_a_config_file(tmp_path):
         assert server.stop() == 0
 
 
-def test_generated_token_is_printed(tmp_path, monkeypatch):
-    monkeypatch.delenv("COLLAB_SERVER_TOKEN", raising=False)
+def test_first_start_prints_a_sign_in_link_for_the_admin(tmp_path):
+    """The default (local accounts) on an empty database: the printed URL signs in as admin."""
     server = ServerProcess(tmp_path, provider=None, ready_token=None).start()
     try:
         match = re.search(r"\?token=([\w-]+)", server.log())
         assert match, server.log()
         token = match.group(1)
-        assert len(token) >= 24
-        assert httpx.get(f"{server.http_url}/api/status?token={token}").status_code == 200
+        assert len(token) >= 40
+        me = httpx.get(f"{server.http_url}/api/collab/me?token={token}")
+        assert me.status_code == 200
+        assert me.json()["identity"]["username"] == "admin"
+        assert me.json()["server_admin"] is True
         assert httpx.get(f"{server.http_url}/api/status?token={token}x").status_code == 401
+        assert server.log().count(token) == 1  # printed once, in no log line
     finally:
         server.stop()
 

@@ -6,24 +6,30 @@ Operators implement :class:`AuthorizationProvider` (see ``provider.py``) and sel
 
 from .provider import (
     ACTIONS,
+    ROLE_ACTIONS,
     AuthorizationProvider,
     color_for,
+    decide_by_roles,
     identity_of,
     implied_actions,
     implies,
     path_covers,
     resolve,
+    strongest_role,
 )
 from .single_token import SingleTokenProvider
 
 __all__ = [
     "ACTIONS",
+    "ROLE_ACTIONS",
     "AuthorizationProvider",
     "SingleTokenProvider",
     "color_for",
+    "decide_by_roles",
     "identity_of",
     "implied_actions",
     "implies",
     "path_covers",
     "resolve",
+    "strongest_role",
 ]

@@ -19,16 +19,23 @@ from typing import Any
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.services.api.handlers import IdentityHandler
 from tornado import web
+from traitlets import default
 
 from .provider import identity_of, resolve
 
 PROVIDER_SETTING = "collab_provider"
 
+# The browser's session: a signed, HttpOnly cookie holding the caller's token.
+SESSION_COOKIE = "collab_session"
+
 _AUTH_HEADER = re.compile(r"^\s*(?:token|bearer)\s+(\S+)\s*$", re.IGNORECASE)
 
 # jupyter_server resource kinds that name a file or folder through the handler's ``path``.
-_PATH_RESOURCES = {"contents", "nbconvert"}
+_PATH_RESOURCES = {"contents", "nbconvert", "files"}
+# Kinds that reveal everyone's activity or give a shell: administration, whatever the action.
+_ADMIN_RESOURCES = {"events", "terminals"}
 
 
 def provider_of(handler: web.RequestHandler) -> Any:
@@ -38,12 +45,55 @@ def provider_of(handler: web.RequestHandler) -> Any:
     return provider
 
 
-def token_from_request(handler: web.RequestHandler) -> str:
-    """The caller's token: ``Authorization: Bearer|token …``, else ``?token=``."""
+def token_and_source(handler: web.RequestHandler) -> tuple[str, str]:
+    """The caller's token and where it came from: ``header``, ``query``, ``cookie`` or ``""``.
+
+    ``Authorization: Bearer|token …`` first, then ``?token=`` (what JupyterLab puts on
+    websocket URLs), then the browser's session cookie.
+    """
+    cached = getattr(handler, "_collab_token", None)
+    if cached is not None:
+        return cached
     match = _AUTH_HEADER.match(handler.request.headers.get("Authorization", ""))
     if match:
-        return match.group(1)
-    return handler.get_query_argument("token", "") or ""
+        found = (match.group(1), "header")
+    elif handler.get_query_argument("token", ""):
+        found = (handler.get_query_argument("token", "") or "", "query")
+    else:
+        cookie = _read_session_cookie(handler)
+        found = (cookie, "cookie") if cookie else ("", "")
+    handler._collab_token = found  # type: ignore[attr-defined]
+    return found
+
+
+def token_from_request(handler: web.RequestHandler) -> str:
+    """The caller's token (see :func:`token_and_source`)."""
+    return token_and_source(handler)[0]
+
+
+def _read_session_cookie(handler: web.RequestHandler) -> str:
+    if not handler.settings.get("cookie_secret"):
+        return ""
+    value = handler.get_secure_cookie(SESSION_COOKIE, max_age_days=365)
+    return value.decode("utf-8") if value else ""
+
+
+def set_session_cookie(handler: web.RequestHandler, token: str, days: float = 14) -> None:
+    """Sign the browser in: HttpOnly (no script can read it), SameSite=Lax (not sent on
+    cross-site POSTs or sub-requests), Secure when the page came over TLS."""
+    handler.set_secure_cookie(
+        SESSION_COOKIE,
+        token,
+        expires_days=days,
+        httponly=True,
+        samesite="Lax",
+        secure=handler.request.protocol == "https",
+        path=handler.settings.get("base_url", "/"),
+    )
+
+
+def clear_session_cookie(handler: web.RequestHandler) -> None:
+    handler.clear_cookie(SESSION_COOKIE, path=handler.settings.get("base_url", "/"))
 
 
 def normalize_api_path(path: str) -> str | None:
@@ -66,6 +116,9 @@ def concrete_resource(handler: web.RequestHandler, kind: str) -> str | None:
         raw = kwargs.get("path")
         if raw is None:
             raw = args[-1] if args else ""
+        if isinstance(handler, IdentityHandler):
+            # ``GET /api/me?permissions=…&path=P``: what the caller may do on P.
+            raw = handler.get_query_argument("path", "") or ""
         path = normalize_api_path(raw or "")
         return None if path is None else f"contents:{path}"
     if kind == "kernels":
@@ -76,12 +129,23 @@ def concrete_resource(handler: web.RequestHandler, kind: str) -> str | None:
     return "server"
 
 
+def concrete_action(kind: str, action: str) -> str:
+    """The action asked of the provider for a jupyter_server (kind, action)."""
+    return "admin" if kind in _ADMIN_RESOURCES else action
+
+
+def anonymous_allowed(provider: Any) -> bool:
+    """Does the operator let requests without a token in (the provider decides what they get)?"""
+    return bool(getattr(provider, "allow_anonymous", False))
+
+
 async def is_allowed(handler: web.RequestHandler, action: str, resource: str) -> bool:
     """Ask the provider whether the caller of ``handler`` may do ``action`` on ``resource``."""
     token = token_from_request(handler)
-    if not token:
+    provider = provider_of(handler)
+    if not token and not anonymous_allowed(provider):
         return False
-    return bool(await resolve(provider_of(handler).allowed(token, action, resource)))
+    return bool(await resolve(provider.allowed(token, action, resource)))
 
 
 class CollabIdentityProvider(IdentityProvider):
@@ -97,20 +161,35 @@ class CollabIdentityProvider(IdentityProvider):
     def login_available(self) -> bool:
         return False
 
+    @default("updatable_fields")
+    def _no_updatable_fields(self) -> list[str]:
+        # Identity comes from the provider: nobody renames or recolours themselves through
+        # PATCH /api/me (collaborators would see a name the provider never vouched for).
+        return []
+
     async def get_user(self, handler: web.RequestHandler) -> User | None:  # type: ignore[override]
-        token = token_from_request(handler)
-        if not token:
-            return None
+        token, source = token_and_source(handler)
         provider = provider_of(handler)
+        if not token and not anonymous_allowed(provider):
+            return None
         user_id = await resolve(provider.persistent_id(token))
         if not user_id:
+            if source == "cookie":
+                # A stale browser session (revoked, expired): forget it and go to login.
+                clear_session_cookie(handler)
+                return None
             # A token was presented and is not valid: say so, rather than treating the request
             # as anonymous (which surfaces as a confusing XSRF or permission error).
             raise web.HTTPError(401, reason="Invalid or expired token")
         fields = await identity_of(provider, token, str(user_id))
-        # Token-authenticated requests skip XSRF checks in jupyter_server (a script cannot be
-        # tricked into sending a header or a token it does not have).
-        handler._token_authenticated = True  # type: ignore[attr-defined]
+        # Requests with a token in a header or the URL skip XSRF checks in jupyter_server: a
+        # page on another site cannot make a browser send a token it does not know. Requests
+        # that ride on the session cookie are exactly what XSRF protection is for.
+        handler._token_authenticated = source in ("header", "query")  # type: ignore[attr-defined]
+        if source == "query" and _is_page_request(handler):
+            # ?token= on a page signs the browser in, as in Jupyter (our pages then redirect
+            # to the address without the token).
+            set_session_cookie(handler, token)
         return User(
             username=fields["username"],
             name=fields["name"],
@@ -125,6 +204,14 @@ class CollabIdentityProvider(IdentityProvider):
         return None
 
 
+def _is_page_request(handler: web.RequestHandler) -> bool:
+    request = handler.request
+    if request.method != "GET" or request.headers.get("Upgrade", "").lower() == "websocket":
+        return False
+    base = handler.settings.get("base_url", "/")
+    return not request.path.startswith(base.rstrip("/") + "/api/")
+
+
 class CollabAuthorizer(Authorizer):
     """Authorizes every jupyter_server handler through the provider, per concrete resource."""
 
@@ -134,4 +221,4 @@ class CollabAuthorizer(Authorizer):
         concrete = concrete_resource(handler, resource)
         if concrete is None:
             return False
-        return await is_allowed(handler, action, concrete)
+        return await is_allowed(handler, concrete_action(resource, action), concrete)

@@ -23,7 +23,7 @@ grant on a folder covers what is below it — :func:`path_covers` checks that),
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 ACTIONS = ("read", "comment", "write", "share", "admin", "execute")
@@ -62,6 +62,67 @@ def path_covers(granted_path: str, path: str) -> bool:
     granted_path = granted_path.strip("/")
     path = path.strip("/")
     return granted_path == "" or path == granted_path or path.startswith(granted_path + "/")
+
+
+# The roles of the built-in providers and the action each one grants, weakest first.
+ROLE_ACTIONS: dict[str, str] = {
+    "viewer": "read",
+    "commenter": "comment",
+    "editor": "write",
+    "owner": "share",
+}
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLE_ACTIONS)}
+
+
+def strongest_role(grants: Iterable[tuple[str, str]], path: str) -> str | None:
+    """The strongest role among ``(granted_path, role)`` grants that cover ``path``."""
+    best: str | None = None
+    for granted_path, role in grants:
+        stronger = best is None or ROLE_RANK.get(role, -1) > ROLE_RANK[best]
+        if role in ROLE_RANK and path_covers(granted_path, path) and stronger:
+            best = role
+    return best
+
+
+def decide_by_roles(
+    action: str,
+    resource: str,
+    *,
+    is_admin: bool,
+    may_execute: bool,
+    role_on: Callable[[str], str | None],
+    leads_to_grant: Callable[[str], bool] | None = None,
+) -> bool:
+    """The built-in providers' policy, given who the caller is and their role on a path.
+
+    * admins may do everything;
+    * ``kernels…``, ``sessions`` and ``execute`` need ``may_execute`` — a kernel runs with the
+      server's rights and can read any file, so running code is granted per person, not by
+      sharing a notebook (executing a notebook also needs to be able to read it);
+    * ``server``: ``read`` (kernel specs, settings) for anyone signed in, the rest for admins;
+    * ``contents:{path}`` and ``comments:{path}``: what the caller's role on the path implies;
+      a folder that only *leads to* something shared may be listed (``leads_to_grant``).
+    """
+    if is_admin:
+        return True
+    kind, _, path = resource.partition(":")
+    if action == "execute" or kind in ("kernels", "sessions"):
+        if not may_execute:
+            return False
+        if kind not in ("contents", "comments"):
+            return True
+        action = "read"
+    if kind == "server":
+        return action == "read"
+    if kind not in ("contents", "comments"):
+        return False
+    role = role_on(path)
+    if role is not None:
+        return implies(ROLE_ACTIONS[role], action)
+    return (
+        action == "read" and kind == "contents" and leads_to_grant is not None
+        and leads_to_grant(path)
+    )  # fmt: skip
 
 
 @runtime_checkable

@@ -1,6 +1,7 @@
-"""The default provider until accounts exist: one secret token that may do everything.
+"""A one-person provider: one secret token that may do everything.
 
-It is what ``collab-server`` uses when the operator configures nothing: the token is taken
+For a private server (``--CollabServer.authorization_provider_class=
+collab_server.auth.single_token.SingleTokenProvider``): the token is taken
 from ``--SingleTokenProvider.token``, else the ``COLLAB_SERVER_TOKEN`` environment variable,
 else generated at start and printed in the URL to open (as Jupyter does). There is no
 anonymous access: a request without the token is refused.

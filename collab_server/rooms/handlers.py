@@ -22,7 +22,8 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
-from ..auth.jupyter import is_allowed, normalize_api_path
+from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
+from ..auth.provider import resolve
 from .disk import FileLoadError
 from .document import SUPPORTED_KINDS
 from .manager import RoomAddress, RoomManager, RoomNotFound
@@ -123,8 +124,9 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         await super().get(room_id, *args, **kwargs)
 
     def check_origin(self, origin: str = "") -> bool:
-        # tornado's rule: a browser page may only open a socket to the host it came from.
-        # Clients that are not browsers send no Origin and authenticate with a token.
+        # tornado's rule: a browser page may only open a socket to the host it came from —
+        # whatever the credential, and above all for the session cookie, which a browser
+        # would send along from any site. Clients that are not browsers send no Origin.
         return WebSocketHandler.check_origin(self, origin)
 
     @property
@@ -166,6 +168,38 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             return
         self.room = room
         room.join(self)
+        self._reauthorizer = asyncio.ensure_future(self._reauthorize_periodically())
+
+    async def _reauthorize_periodically(self) -> None:
+        """Re-check this connection's rights, so revoking a token or a share takes effect on
+        open sockets too: no longer readable → closed; no longer writable → read-only."""
+        interval = _manager(self).reauthorize_interval
+        provider = provider_of(self)
+        token = token_from_request(self)
+        while self.room is not None and interval > 0:
+            await asyncio.sleep(interval)
+            if self.room is None:
+                return
+            try:
+                user_id = await resolve(provider.persistent_id(token))
+                readable = user_id == self.user["username"] and (
+                    self.file_path is None
+                    or await is_allowed(self, "read", f"contents:{self.file_path}")
+                )
+                writable = readable and (
+                    self.file_path is not None
+                    and await is_allowed(self, "write", f"contents:{self.file_path}")
+                )
+            except Exception:  # a provider outage must not look like a revocation
+                self.log.exception("Re-checking the rights of %s failed", self.label)
+                continue
+            if not readable:
+                self.log.info("Closing %s: access revoked", self.label)
+                self.close(4403, "Access revoked")
+                return
+            if writable != self.can_write:
+                self.log.info("%s may %s write", self.label, "now" if writable else "no longer")
+                self.can_write = writable
 
     def on_message(self, message: str | bytes) -> None:
         room = self.room
@@ -185,6 +219,9 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             task.add_done_callback(_log_failure)
 
     def on_close(self) -> None:
+        reauthorizer = getattr(self, "_reauthorizer", None)
+        if reauthorizer is not None:
+            reauthorizer.cancel()
         room, self.room = self.room, None
         if room is not None:
             room.leave(self)

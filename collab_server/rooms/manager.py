@@ -61,6 +61,7 @@ class RoomManager:
         cleanup_delay: float,
         max_message_size: int,
         max_client_backlog: int,
+        reauthorize_interval: float = 2.0,
         log: logging.Logger,
     ) -> None:
         self.store = store
@@ -70,6 +71,7 @@ class RoomManager:
         self.cleanup_delay = cleanup_delay
         self.max_message_size = max_message_size
         self.max_client_backlog = max_client_backlog
+        self.reauthorize_interval = reauthorize_interval
         self.log = log
         self.rooms: dict[str, Room] = {}
         self._locks: dict[str, asyncio.Lock] = {}

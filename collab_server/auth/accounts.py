@@ -1,0 +1,533 @@
+"""The default provider: local accounts, groups, tokens and grants in the server's SQLite file.
+
+What it keeps (tables prefixed ``auth_``):
+
+* users — a name (the persistent id), a display name, a password hash (scrypt, a
+  memory-hard KDF: 16 MiB and ~50 ms per guess), ``is_admin`` and ``may_execute``;
+* group memberships;
+* tokens — browser sessions (made by logging in) and personal API tokens. A token is
+  ``cs1_{id}_{secret}``; only a SHA-256 of the secret is stored (a 256-bit random secret needs
+  no slow hash), compared in constant time, so a copy of the database logs nobody in;
+* grants — ``(principal, path, role)`` where the principal is ``user:NAME`` or ``group:NAME``,
+  the path a file or a folder ("" is the root), and the role one of :data:`ROLES`.
+
+How a request is decided:
+
+* ``contents:{path}`` and ``comments:{path}``: the strongest role among the grants whose path
+  covers ``path``, for the user and each of their groups; each role allows the actions its
+  action implies (a commenter may ``comment`` and ``read``);
+* ``kernels…``, ``sessions`` and ``execute`` on anything: users with ``may_execute`` only — a
+  kernel runs with the server's rights and can read any file, so running code is granted
+  deliberately, per person, not by sharing a notebook;
+* ``server``: ``read`` for any signed-in user (kernel specs, settings), anything more for
+  admins;
+* admins may do everything.
+
+Nobody is anonymous unless ``allow_anonymous`` is on; then requests without a token act as the
+user ``anonymous``, with whatever was granted to ``user:anonymous``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Float, Integer, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..db import open_database
+from .provider import ROLE_ACTIONS, ROLE_RANK, decide_by_roles, path_covers, strongest_role
+
+ROLES = ROLE_ACTIONS
+
+ANONYMOUS = "anonymous"
+_TOKEN_PREFIX = "cs1"
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
+
+# scrypt with n=2**14, r=8: 16 MiB of memory per guess (OWASP's minimum recommendation).
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message is shown to the person."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    """Does ``password`` match ``stored``? Takes the same time when there is no such user."""
+    if not stored:
+        # Spend the same effort as a real check, so timing does not reveal who exists.
+        hashlib.scrypt(b"x", salt=b"0" * 16, **_SCRYPT)  # type: ignore[arg-type]
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        computed = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 1024 * 1024,
+            dklen=len(bytes.fromhex(digest)),
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(computed.hex(), digest)
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def check_name(name: str, what: str = "user name") -> str:
+    name = name.strip()
+    if not name or len(name) > 64 or not set(name.lower()) <= _NAME_OK or name != name.lower():
+        raise AccountError(
+            f"A {what} is 1–64 lower-case letters, digits, '.', '_', '-' or '@' (got {name!r})"
+        )
+    return name
+
+
+class AccountStore:
+    """The tables and the queries; no policy. Safe to use from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = open_database(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self.db.conn.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS auth_users (
+                    name TEXT PRIMARY KEY, display_name TEXT NOT NULL, password_hash TEXT,
+                    is_admin INTEGER NOT NULL DEFAULT 0, may_execute INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS auth_members (
+                    group_name TEXT NOT NULL, user_name TEXT NOT NULL
+                        REFERENCES auth_users(name) ON DELETE CASCADE,
+                    PRIMARY KEY (group_name, user_name));
+                CREATE TABLE IF NOT EXISTS auth_tokens (
+                    id TEXT PRIMARY KEY, user_name TEXT NOT NULL
+                        REFERENCES auth_users(name) ON DELETE CASCADE,
+                    kind TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
+                    secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
+                    expires_at REAL, last_used_at TEXT);
+                CREATE INDEX IF NOT EXISTS auth_tokens_user ON auth_tokens(user_name);
+                CREATE TABLE IF NOT EXISTS auth_grants (
+                    principal TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL,
+                    granted_by TEXT, created_at TEXT NOT NULL,
+                    PRIMARY KEY (principal, path));
+                """
+            )
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self.db.conn.execute(sql, tuple(params)).fetchall()
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        with self._lock:
+            return self.db.conn.execute(sql, tuple(params)).rowcount
+
+    # -- users and groups -------------------------------------------------------------
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        rows = self._query(
+            "SELECT name, display_name, password_hash, is_admin, may_execute FROM auth_users "
+            "WHERE name = ?",
+            (name,),
+        )
+        if not rows:
+            return None
+        name, display, pw, admin, execute = rows[0]
+        return {
+            "name": name,
+            "display_name": display,
+            "password_hash": pw,
+            "is_admin": bool(admin),
+            "may_execute": bool(execute),
+        }
+
+    def users(self) -> list[dict[str, Any]]:
+        rows = self._query("SELECT name, display_name, is_admin FROM auth_users ORDER BY name")
+        return [{"name": n, "display_name": d, "is_admin": bool(a)} for n, d, a in rows]
+
+    def put_user(
+        self,
+        name: str,
+        password: str | None,
+        *,
+        display_name: str | None = None,
+        admin: bool = False,
+        may_execute: bool = False,
+        groups: Iterable[str] = (),
+    ) -> None:
+        """Create the user, or update them (password, flags, groups) if they exist."""
+        name = check_name(name)
+        groups = [check_name(g, "group name") for g in groups]
+        pw = hash_password(password) if password else None
+        with self._lock:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.conn.execute(
+                    "INSERT INTO auth_users (name, display_name, password_hash, is_admin, "
+                    "may_execute, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name, "
+                    "password_hash = COALESCE(excluded.password_hash, password_hash), "
+                    "is_admin = excluded.is_admin, may_execute = excluded.may_execute",
+                    (name, display_name or name, pw, int(admin), int(may_execute or admin), now()),
+                )
+                for group in groups:
+                    self.db.conn.execute(
+                        "INSERT OR IGNORE INTO auth_members (group_name, user_name) VALUES (?, ?)",
+                        (group, name),
+                    )
+                self.db.conn.execute("COMMIT")
+            except BaseException:
+                self.db.conn.execute("ROLLBACK")
+                raise
+
+    def any_password(self) -> bool:
+        return bool(self._query("SELECT 1 FROM auth_users WHERE password_hash IS NOT NULL"))
+
+    def groups_of(self, name: str) -> list[str]:
+        return [g for (g,) in self._query(
+            "SELECT group_name FROM auth_members WHERE user_name = ?", (name,)
+        )]  # fmt: skip
+
+    def group_exists(self, group: str) -> bool:
+        return bool(self._query("SELECT 1 FROM auth_members WHERE group_name = ?", (group,)))
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def new_token(
+        self, user: str, kind: str, label: str = "", lifetime: float | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Make a token for ``user``; returns the token (shown once) and its public record."""
+        token_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        expires = time.time() + lifetime if lifetime else None
+        created = now()
+        self._write(
+            "INSERT INTO auth_tokens (id, user_name, kind, label, secret_hash, created_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, user, kind, label, _secret_hash(secret), created, expires),
+        )
+        record: dict[str, Any] = {"id": token_id, "kind": kind, "label": label}
+        record["created_at"] = created
+        record["expires_at"] = _iso(expires)
+        return f"{_TOKEN_PREFIX}_{token_id}_{secret}", record
+
+    def token_user(self, token: str) -> tuple[str, str] | None:
+        """(user name, token id) of a valid token, or None."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != _TOKEN_PREFIX:
+            return None
+        _, token_id, secret = parts
+        rows = self._query(
+            "SELECT user_name, secret_hash, expires_at FROM auth_tokens WHERE id = ?", (token_id,)
+        )
+        if not rows:
+            _secret_hash(secret)  # same work whether or not the id exists
+            return None
+        user, stored, expires = rows[0]
+        if not hmac.compare_digest(_secret_hash(secret), stored):
+            return None
+        if expires is not None and expires < time.time():
+            return None
+        return user, token_id
+
+    def touch_token(self, token_id: str) -> None:
+        self._write("UPDATE auth_tokens SET last_used_at = ? WHERE id = ?", (now(), token_id))
+
+    def tokens(self, user: str, kind: str = "api") -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT id, label, created_at, expires_at, last_used_at FROM auth_tokens "
+            "WHERE user_name = ? AND kind = ? ORDER BY created_at",
+            (user, kind),
+        )
+        return [
+            {"id": i, "kind": kind, "label": lab, "created_at": c, "expires_at": _iso(e),
+             "last_used_at": u}
+            for i, lab, c, e, u in rows
+        ]  # fmt: skip
+
+    def revoke_token(self, user: str, token_id: str) -> bool:
+        return self._write(
+            "DELETE FROM auth_tokens WHERE id = ? AND user_name = ?", (token_id, user)
+        ) > 0  # fmt: skip
+
+    def forget_expired_tokens(self) -> None:
+        self._write("DELETE FROM auth_tokens WHERE expires_at IS NOT NULL AND expires_at < ?",
+                    (time.time(),))  # fmt: skip
+
+    # -- grants ---------------------------------------------------------------------------
+
+    def grants_for(self, principals: list[str]) -> list[tuple[str, str]]:
+        """(path, role) of every grant to any of ``principals``."""
+        marks = ",".join("?" * len(principals))
+        return [(p, r) for p, r in self._query(
+            f"SELECT path, role FROM auth_grants WHERE principal IN ({marks})", principals
+        )]  # fmt: skip
+
+    def grants_on(self, path: str) -> list[dict[str, Any]]:
+        """Every grant that covers ``path`` (on it or on a folder above it)."""
+        rows = self._query(
+            "SELECT principal, path, role, granted_by, created_at FROM auth_grants "
+            "ORDER BY path, principal"
+        )
+        return [
+            {"principal": pr, "path": p, "role": r, "granted_by": g, "created_at": c}
+            for pr, p, r, g, c in rows
+            if path_covers(p, path)
+        ]
+
+    def put_grant(self, principal: str, path: str, role: str, granted_by: str | None) -> None:
+        if role not in ROLES:
+            raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}")
+        self._write(
+            "INSERT INTO auth_grants (principal, path, role, granted_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(principal, path) DO UPDATE SET "
+            "role = excluded.role, granted_by = excluded.granted_by, "
+            "created_at = excluded.created_at",
+            (principal, path.strip("/"), role, granted_by, now()),
+        )
+
+    def delete_grant(self, principal: str, path: str) -> bool:
+        return self._write(
+            "DELETE FROM auth_grants WHERE principal = ? AND path = ?", (principal, path.strip("/"))
+        ) > 0  # fmt: skip
+
+    def move_grants(self, old: str, new: str) -> None:
+        """A file or folder was renamed: its grants (and those below it) follow it."""
+        old, new = old.strip("/"), new.strip("/")
+        rows = self._query("SELECT principal, path FROM auth_grants")
+        with self._lock:
+            for principal, path in rows:
+                if path == old or path.startswith(old + "/"):
+                    self.db.conn.execute(
+                        "UPDATE OR REPLACE auth_grants SET path = ? WHERE principal = ? "
+                        "AND path = ?",
+                        (new + path[len(old) :], principal, path),
+                    )
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
+
+
+class AccountsProvider(LoggingConfigurable):
+    """Local accounts: the default :class:`~collab_server.auth.AuthorizationProvider`."""
+
+    database_path = Unicode(
+        help="The SQLite file with the accounts (default: the server's database)."
+    ).tag(config=True)
+    allow_anonymous = Bool(
+        False,
+        help="Let requests without a token in, as the user 'anonymous' with the grants given "
+        "to user:anonymous. Off by default: nothing is public unless the operator says so.",
+    ).tag(config=True)
+    session_lifetime = Float(14 * 24 * 3600.0, help="Seconds a browser login stays valid.").tag(
+        config=True
+    )
+    max_login_failures = Integer(
+        10, help="Failed logins per user name within login_failure_window before refusing."
+    ).tag(config=True)
+    login_failure_window = Float(
+        300.0, help="Seconds over which failed logins are counted (then the count resets)."
+    ).tag(config=True)
+
+    @default("database_path")
+    def _default_database_path(self) -> str:
+        data_dir = getattr(self.parent, "data_dir", None)
+        if not data_dir:
+            raise AccountError("AccountsProvider needs database_path or a parent with data_dir")
+        return str(Path(data_dir).expanduser() / "collab.sqlite")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = AccountStore(Path(self.database_path))
+        self.store.forget_expired_tokens()
+        self._failures: dict[str, list[float]] = {}
+        self._touched: dict[str, float] = {}
+
+    def startup_token(self) -> str:
+        """A sign-in link for the URL printed at start, while nobody has a password yet.
+
+        The first start creates the admin ``admin`` without a password and prints a link that
+        signs the browser in as them (as Jupyter prints its token). Once any account has a
+        password, the printed URL is the login page.
+        """
+        if self.store.any_password():
+            return ""
+        if self.store.user("admin") is None:
+            self.store.put_user("admin", None, display_name="Admin", admin=True)
+        token, _ = self.store.new_token("admin", "session", "start-up link", self.session_lifetime)
+        return token
+
+    # -- the provider interface ----------------------------------------------------------
+
+    def persistent_id(self, token: str) -> str | None:
+        if not token:
+            return ANONYMOUS if self.allow_anonymous else None
+        found = self.store.token_user(token)
+        if found is None:
+            return None
+        user_name, token_id = found
+        # "Last used" is shown next to API tokens; once a minute is precise enough and spares
+        # a write per request.
+        if self._touched.get(token_id, 0) < time.monotonic() - 60:
+            self._touched[token_id] = time.monotonic()
+            self.store.touch_token(token_id)
+        return user_name
+
+    def allowed(self, token: str, action: str, resource: str) -> bool:
+        user_name = self.persistent_id(token)
+        if user_name is None:
+            return False
+        user = self.store.user(user_name)
+        if user is None and user_name != ANONYMOUS:
+            return False
+        return decide_by_roles(
+            action,
+            resource,
+            is_admin=bool(user and user["is_admin"]),
+            may_execute=bool(user and user["may_execute"]),
+            role_on=lambda path: self.role(user_name, path),
+            leads_to_grant=lambda path: self._leads_to_grant(user_name, path),
+        )
+
+    def identity(self, token: str) -> dict[str, Any]:
+        user_name = self.persistent_id(token)
+        user = self.store.user(user_name) if user_name else None
+        if user is None:
+            return {"name": user_name or "", "display_name": (user_name or "").title()}
+        return {"name": user["name"], "display_name": user["display_name"]}
+
+    # -- what the rest of the server asks beyond the interface ----------------------------
+
+    def role(self, user_name: str, path: str) -> str | None:
+        """The strongest role ``user_name`` holds on ``path`` (through any grant), or None."""
+        return strongest_role(self.store.grants_for(self._principals(user_name)), path)
+
+    def _leads_to_grant(self, user_name: str, folder: str) -> bool:
+        folder = folder.strip("/")
+        return any(
+            granted != folder and path_covers(folder, granted)
+            for granted, _ in self.store.grants_for(self._principals(user_name))
+        )
+
+    def _principals(self, user_name: str) -> list[str]:
+        return [f"user:{user_name}"] + [f"group:{g}" for g in self.store.groups_of(user_name)]
+
+    def shared_with(self, token: str) -> list[dict[str, str]]:
+        """The paths shared with the caller (where a person starts browsing)."""
+        user_name = self.persistent_id(token)
+        if user_name is None:
+            return []
+        user = self.store.user(user_name)
+        if user is not None and user["is_admin"]:
+            return [{"path": "", "role": "owner"}]
+        principals = self._principals(user_name)
+        best: dict[str, str] = {}
+        for path, role in self.store.grants_for(principals):
+            if role in ROLE_RANK and ROLE_RANK[role] > ROLE_RANK.get(best.get(path, ""), -1):
+                best[path] = role
+        return [{"path": p, "role": r} for p, r in sorted(best.items())]
+
+    def login(self, user_name: str, password: str) -> tuple[str, dict[str, Any]]:
+        """Check a password (slow on purpose: run it off the event loop); return a session.
+
+        Raises :class:`AccountError` with one message for any wrong name or password, and
+        :class:`TooManyAttempts` after ``max_login_failures`` within the window.
+        """
+        key = user_name.strip().lower()
+        recent = [
+            t for t in self._failures.get(key, []) if t > time.time() - self.login_failure_window
+        ]
+        if len(recent) >= self.max_login_failures:
+            retry = int(recent[0] + self.login_failure_window - time.time()) + 1
+            raise TooManyAttempts(retry)
+        user = self.store.user(key)
+        if not check_password(password, user["password_hash"] if user else None):
+            recent.append(time.time())
+            self._failures[key] = recent
+            raise AccountError("Wrong user name or password")
+        self._failures.pop(key, None)
+        return self.store.new_token(key, "session", "browser", self.session_lifetime)
+
+    def logout(self, token: str) -> None:
+        found = self.store.token_user(token)
+        if found:
+            self.store.revoke_token(found[0], found[1])
+
+    # shares: the REST handlers check share rights first; these only record.
+    def list_shares(self, path: str) -> list[dict[str, Any]]:
+        return self.store.grants_on(path)
+
+    def add_share(self, path: str, principal: str, role: str, granted_by: str) -> None:
+        kind, _, name = principal.partition(":")
+        if kind == "user":
+            if self.store.user(name) is None and name != ANONYMOUS:
+                raise LookupError(f"No user named {name!r}")
+        elif kind == "group":
+            if not self.store.group_exists(name):
+                raise LookupError(f"No group named {name!r}")
+        else:
+            raise AccountError('A principal is "user:NAME" or "group:NAME"')
+        self.store.put_grant(principal, path, role, granted_by)
+
+    def remove_share(self, path: str, principal: str) -> bool:
+        return self.store.delete_grant(principal, path)
+
+    def share_role(self, path: str, principal: str) -> str | None:
+        for grant in self.store.grants_on(path):
+            if grant["principal"] == principal and grant["path"] == path.strip("/"):
+                return str(grant["role"])
+        return None
+
+    def file_moved(self, old: str, new: str) -> None:
+        self.store.move_grants(old, new)
+
+    # personal API tokens
+    def create_token(self, token: str, label: str, lifetime: float | None) -> tuple[str, Any]:
+        user_name = self.persistent_id(token)
+        if user_name is None or user_name == ANONYMOUS:
+            raise AccountError("Sign in to create tokens")
+        return self.store.new_token(user_name, "api", label, lifetime)
+
+    def list_tokens(self, token: str) -> list[dict[str, Any]]:
+        user_name = self.persistent_id(token)
+        return self.store.tokens(user_name) if user_name else []
+
+    def revoke_token(self, token: str, token_id: str) -> bool:
+        user_name = self.persistent_id(token)
+        return bool(user_name) and self.store.revoke_token(str(user_name), token_id)
+
+
+class TooManyAttempts(AccountError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
