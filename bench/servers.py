@@ -117,6 +117,10 @@ class Ours(Server):
             f"--data-dir={self.base / 'collab-data'}",
             "--no-browser",
             "--CollabServer.room_cleanup_delay=1",
+            # The same one-token authentication as the stock server gets.
+            "--CollabServer.authorization_provider_class="
+            "collab_server.auth.single_token.SingleTokenProvider",
+            f"--SingleTokenProvider.token={TOKEN}",
         ]
 
     def store_bytes(self) -> int:
