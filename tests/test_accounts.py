@@ -132,6 +132,14 @@ def test_token_on_a_page_signs_the_browser_in_and_leaves_the_address(accounts):
     assert "collab_session=" in r.headers["set-cookie"]
 
 
+def test_token_on_any_page_opened_by_a_browser_is_taken_out_of_the_address(accounts):
+    url = f"{accounts.server.http_url}/login?next=%2Fx&token={accounts.tokens['carl']}"
+    r = httpx.get(url, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["location"] == "/login?next=%2Fx"
+    assert "collab_session=" in r.headers["set-cookie"]
+
+
 def test_pages_send_people_without_a_session_to_the_login_page(accounts):
     r = httpx.get(f"{accounts.server.http_url}/", follow_redirects=False)
     assert r.status_code == 302 and "/login" in r.headers["location"]
@@ -472,3 +480,28 @@ def test_no_token_or_password_reaches_the_log(accounts):
     for password in PASSWORDS.values():
         assert password not in log
     assert os.path.getsize(accounts.server.log_path) > 0
+
+
+def test_anonymous_access_only_when_turned_on_and_only_to_what_is_granted(tmp_path):
+    server = ServerProcess(
+        tmp_path, provider=None, ready_token=None,
+        extra_args=["--AccountsProvider.allow_anonymous=True"],
+    )  # fmt: skip
+    assert create_user(server, "root", "--admin").returncode == 0
+    write_notebook(server.root, ["for everyone"], "public/hello.ipynb")
+    write_notebook(server.root, ["not for everyone"], "private/plan.ipynb")
+    server.start()
+    try:
+        acc = Accounts(server)
+        acc.tokens["root"] = acc.login("root").json()["token"]
+        assert acc.share("root", "public", "user:anonymous", "viewer").status_code == 201
+        base = server.http_url
+        assert httpx.get(f"{base}/api/contents/public/hello.ipynb").status_code == 200
+        assert httpx.get(f"{base}/api/contents/private/plan.ipynb").status_code == 403
+        assert httpx.put(f"{base}/api/contents/public/hello.ipynb", json={}).status_code == 403
+        assert httpx.get(f"{base}/api/kernels").status_code == 403
+        # A wrong token is still an error, not a quiet fall-back to anonymous.
+        bad = {"Authorization": "token cs1_nope_nope"}
+        assert httpx.get(f"{base}/api/contents/public/hello.ipynb", headers=bad).status_code == 401
+    finally:
+        server.stop()

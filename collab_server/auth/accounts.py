@@ -112,6 +112,9 @@ class AccountStore:
     def __init__(self, path: Path) -> None:
         self.db = open_database(path)
         self._lock = threading.RLock()
+        # Bumped by every change that may take rights away (grants, tokens, users), so open
+        # websockets are re-checked only when something changed (see permissions_revision).
+        self.revision = 0
         with self._lock:
             self.db.conn.executescript(
                 """
@@ -141,9 +144,12 @@ class AccountStore:
         with self._lock:
             return self.db.conn.execute(sql, tuple(params)).fetchall()
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+    def _write(self, sql: str, params: Iterable[Any] = (), *, changes_rights: bool = True) -> int:
         with self._lock:
-            return self.db.conn.execute(sql, tuple(params)).rowcount
+            count = self.db.conn.execute(sql, tuple(params)).rowcount
+            if changes_rights:
+                self.revision += 1
+            return count
 
     # -- users and groups -------------------------------------------------------------
 
@@ -199,6 +205,7 @@ class AccountStore:
                         (group, name),
                     )
                 self.db.conn.execute("COMMIT")
+                self.revision += 1
             except BaseException:
                 self.db.conn.execute("ROLLBACK")
                 raise
@@ -254,7 +261,11 @@ class AccountStore:
         return user, token_id
 
     def touch_token(self, token_id: str) -> None:
-        self._write("UPDATE auth_tokens SET last_used_at = ? WHERE id = ?", (now(), token_id))
+        self._write(
+            "UPDATE auth_tokens SET last_used_at = ? WHERE id = ?",
+            (now(), token_id),
+            changes_rights=False,
+        )
 
     def tokens(self, user: str, kind: str = "api") -> list[dict[str, Any]]:
         rows = self._query(
@@ -372,6 +383,11 @@ class AccountsProvider(LoggingConfigurable):
         self.store.forget_expired_tokens()
         self._failures: dict[str, list[float]] = {}
         self._touched: dict[str, float] = {}
+
+    def permissions_revision(self) -> int:
+        """Changes whenever a right may have been taken away (optional provider method: open
+        websockets are re-checked when it changes, and at least once a minute anyway)."""
+        return self.store.revision
 
     def startup_token(self) -> str:
         """A sign-in link for the URL printed at start, while nobody has a password yet.

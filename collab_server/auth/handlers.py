@@ -29,6 +29,7 @@ from .jupyter import (
     is_allowed,
     normalize_api_path,
     provider_of,
+    public_identity,
     set_session_cookie,
     token_and_source,
     token_from_request,
@@ -159,14 +160,7 @@ class MeHandler(APIHandler):
             shared = await resolve(shared_with(token_from_request(self)))
         self.finish(
             {
-                "identity": {
-                    "username": user.username,
-                    "name": user.name,
-                    "display_name": user.display_name,
-                    "initials": user.initials,
-                    "avatar_url": user.avatar_url,
-                    "color": user.color,
-                },
+                "identity": public_identity(user),
                 "path": path,
                 "permissions": permissions,
                 "server_admin": await is_allowed(self, "admin", "server"),

@@ -15,6 +15,7 @@ The provider instance lives in the web application's settings under ``collab_pro
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode
 from typing import Any
 
 from jupyter_server.auth.authorizer import Authorizer
@@ -187,9 +188,13 @@ class CollabIdentityProvider(IdentityProvider):
         # that ride on the session cookie are exactly what XSRF protection is for.
         handler._token_authenticated = source in ("header", "query")  # type: ignore[attr-defined]
         if source == "query" and _is_page_request(handler):
-            # ?token= on a page signs the browser in, as in Jupyter (our pages then redirect
-            # to the address without the token).
+            # ?token= on a page signs the browser in, as in Jupyter. A browser navigating to
+            # the page is then sent to the address without the token, so it stays out of the
+            # address bar, the history and Referer headers.
             set_session_cookie(handler, token)
+            if "text/html" in handler.request.headers.get("Accept", ""):
+                handler.redirect(_without_token(handler.request))
+                raise web.Finish()
         return User(
             username=fields["username"],
             name=fields["name"],
@@ -202,6 +207,23 @@ class CollabIdentityProvider(IdentityProvider):
     def validate_security(self, app: Any, ssl_options: dict[str, Any] | None = None) -> None:
         # Anonymous access is impossible with this provider: nothing to warn about.
         return None
+
+
+def public_identity(user: User) -> dict[str, Any]:
+    """What collaborators and the caller are shown of a verified user."""
+    return {
+        "username": user.username,
+        "name": user.name,
+        "display_name": user.display_name,
+        "initials": user.initials,
+        "avatar_url": user.avatar_url,
+        "color": user.color,
+    }
+
+
+def _without_token(request: Any) -> str:
+    query = [(k, v) for k, v in parse_qsl(request.query, keep_blank_values=True) if k != "token"]
+    return request.path + (f"?{urlencode(query)}" if query else "")
 
 
 def _is_page_request(handler: web.RequestHandler) -> bool:

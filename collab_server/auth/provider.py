@@ -8,7 +8,10 @@ An operator brings identity and authorization by implementing two methods (sync 
   ``resource``?
 
 and, optionally, ``identity(token)`` returning display fields (``name``, ``display_name``,
-``initials``, ``avatar_url``, ``color``) shown to collaborators.
+``initials``, ``avatar_url``, ``color``) shown to collaborators, and
+``permissions_revision()`` returning a value that changes whenever a right may have been taken
+away: open websockets are then re-checked only when it changes (and once a minute), instead of
+every ``CollabServer.reauthorize_interval``.
 
 The server always asks for the exact action it needs. Providers must honour implication
 (``admin → share → write → comment → read`` and ``execute → read``); :func:`implies` does it

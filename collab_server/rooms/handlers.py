@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -22,7 +23,13 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
-from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
+from ..auth.jupyter import (
+    is_allowed,
+    normalize_api_path,
+    provider_of,
+    public_identity,
+    token_from_request,
+)
 from ..auth.provider import resolve
 from .disk import FileLoadError
 from .document import SUPPORTED_KINDS
@@ -31,6 +38,9 @@ from .protocol import ProtocolError, decode_message
 from .room import Room
 
 MANAGER_SETTING = "collab_rooms"
+
+# Seconds between full re-checks of a socket's rights when the provider reports no change.
+_FULL_RECHECK = 60.0
 
 # RFC 6455: a close reason is at most 123 bytes of UTF-8.
 _MAX_CLOSE_REASON = 123
@@ -112,14 +122,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             if not await is_allowed(self, "read", resource):
                 raise web.HTTPError(403, reason="You may not open this file")
             self.can_write = await is_allowed(self, "write", resource)
-        self.user = {
-            "username": user.username,
-            "name": user.name,
-            "display_name": user.display_name,
-            "initials": user.initials,
-            "avatar_url": user.avatar_url,
-            "color": user.color,
-        }
+        self.user = public_identity(user)
         self.label = f"{user.username}@{self.request.remote_ip}"
         await super().get(room_id, *args, **kwargs)
 
@@ -176,10 +179,20 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         interval = _manager(self).reauthorize_interval
         provider = provider_of(self)
         token = token_from_request(self)
+        # A provider that can say when rights changed spares a check per socket per interval;
+        # a full check still runs every minute for rights that lapse with time (expiry).
+        revision = getattr(provider, "permissions_revision", None)
+        seen = revision() if callable(revision) else None
+        checked_at = time.monotonic()
         while self.room is not None and interval > 0:
             await asyncio.sleep(interval)
             if self.room is None:
                 return
+            if callable(revision):
+                current = revision()
+                if current == seen and time.monotonic() - checked_at < _FULL_RECHECK:
+                    continue
+                seen, checked_at = current, time.monotonic()
             try:
                 user_id = await resolve(provider.persistent_id(token))
                 readable = user_id == self.user["username"] and (
