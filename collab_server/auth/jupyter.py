@@ -15,8 +15,8 @@ The provider instance lives in the web application's settings under ``collab_pro
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
