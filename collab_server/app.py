@@ -27,6 +27,9 @@ from . import logs
 from .auth.cli import SUBCOMMANDS
 from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING
+from .comments import CommentsService
+from .comments.handlers import SERVICE_SETTING as COMMENTS_SETTING
+from .comments.handlers import comments_handlers
 from .contents import FileIdStore
 from .contents.handlers import contents_handlers
 from .db import open_database
@@ -164,7 +167,14 @@ class CollabServer(ExtensionApp):
             reauthorize_interval=self.reauthorize_interval,
             log=self.log.getChild("rooms"),
         )
-        self.settings.update({PROVIDER_SETTING: self.provider, MANAGER_SETTING: self.rooms})
+        self.comments = CommentsService(self.rooms, self.db, self.log.getChild("comments"))
+        self.settings.update(
+            {
+                PROVIDER_SETTING: self.provider,
+                MANAGER_SETTING: self.rooms,
+                COMMENTS_SETTING: self.comments,
+            }
+        )
         assert serverapp.event_logger is not None
         serverapp.event_logger.add_listener(
             schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
@@ -212,6 +222,7 @@ class CollabServer(ExtensionApp):
                 (r"/api/collaboration/session/(.*)", SessionHandler),
                 (r"/api/collaboration/room/(.+)", RoomHandler),
                 *auth_handlers(),
+                *comments_handlers(),
                 *contents_handlers(),
                 (r"/", LandingHandler),
             ]

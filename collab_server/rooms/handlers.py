@@ -33,7 +33,7 @@ from ..auth.jupyter import (
 from ..auth.provider import resolve
 from .disk import FileLoadError
 from .document import SUPPORTED_KINDS
-from .manager import RoomAddress, RoomManager, RoomNotFound
+from .manager import COMMENTS_KIND, RoomAddress, RoomManager, RoomNotFound
 from .protocol import ProtocolError, decode_message
 from .room import Room
 
@@ -118,7 +118,9 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             self.file_path = manager.file_ids.get_path(self.address.file_id)
             if self.file_path is None:
                 raise web.HTTPError(404, reason="Unknown file id")
-            resource = f"contents:{self.file_path}"
+            # A comments document is read with the notebook's comment rights; nobody writes it.
+            comments = self.address.kind is COMMENTS_KIND
+            resource = f"{'comments' if comments else 'contents'}:{self.file_path}"
             if not await is_allowed(self, "read", resource):
                 raise web.HTTPError(403, reason="You may not open this file")
             self.can_write = await is_allowed(self, "write", resource)
@@ -149,7 +151,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
     async def open(self, room_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         self.set_nodelay(True)  # Nagle's algorithm adds ~40 ms to small frames
         manager = _manager(self)
-        if self.address.kind is not None:
+        if self.address.kind is not None and self.address.kind is not COMMENTS_KIND:
             session_id = self.get_query_argument("sessionId", None)
             lineage = manager.store.lineage(self.address.room_id)
             if session_id and session_id != lineage:

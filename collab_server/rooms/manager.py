@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..contents import FileIdStore
 from .disk import DiskFile
 from .document import SUPPORTED_KINDS, DocumentKind
-from .room import Room, RoomSettings
+from .room import FileFilter, Room, RoomSettings
 from .store import UpdateStore
 
 GLOBAL_AWARENESS = "JupyterLab:globalAwareness"
+
+# ``json:comments:{fileId}``: a notebook's comment threads, written only by the server.
+COMMENTS_KIND = DocumentKind("json", "comments")
 
 
 class RoomNotFound(Exception):
@@ -42,6 +46,8 @@ class RoomAddress:
         if len(parts) != 3 or not parts[2]:
             raise RoomNotFound(f"{room_id!r} is not a room id ({{format}}:{{type}}:{{fileId}})")
         kind = SUPPORTED_KINDS.get((parts[0], parts[1]))
+        if (parts[0], parts[1]) == (COMMENTS_KIND.format, COMMENTS_KIND.type):
+            kind = COMMENTS_KIND
         if kind is None:
             supported = ", ".join(f"{f}:{t}" for f, t in SUPPORTED_KINDS)
             raise RoomNotFound(f"unsupported document kind {parts[0]}:{parts[1]} ({supported})")
@@ -74,6 +80,10 @@ class RoomManager:
         self.reauthorize_interval = reauthorize_interval
         self.log = log
         self.rooms: dict[str, Room] = {}
+        # Set by the comments service: keeps comments out of notebook documents (see Room),
+        # and fills a comments document from its notebook's file the first time it opens.
+        self.notebook_filter: FileFilter | None = None
+        self.comments_initializer: Callable[[Room, str], Awaitable[None]] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
         self._stopping = False
@@ -87,9 +97,11 @@ class RoomManager:
             if room is not None and not room.stopped:
                 return room
             disk = None
-            if address.kind is not None:
+            comments = address.kind is COMMENTS_KIND
+            if address.kind is not None and not comments:
                 assert path is not None
                 disk = DiskFile(self.contents_manager, path, address.kind)
+            notebook = address.kind is not None and address.kind.is_notebook
             room = Room(
                 address.room_id,
                 kind=address.kind,
@@ -97,8 +109,14 @@ class RoomManager:
                 store=self.store if address.kind is not None else None,
                 settings=self.settings,
                 log=self.log,
+                server_authoritative=comments,
+                file_filter=self.notebook_filter if notebook else None,
             )
             await room.start()
+            if comments and self.comments_initializer is not None:
+                assert path is not None
+                await self.comments_initializer(room, path)
+                room.flush()
             self.rooms[address.room_id] = room
             return room
 

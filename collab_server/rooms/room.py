@@ -57,6 +57,19 @@ from .store import UpdateStore
 _EMPTY_UPDATE = b"\x00\x00"
 
 
+class FileFilter(Protocol):
+    """Keeps part of a notebook file out of the shared document (comments live in a room of
+    their own) and puts it back on every save."""
+
+    def strip(self, content: Any) -> Any:
+        """``content`` without what the filter owns (a copy; ``content`` is not changed)."""
+        ...
+
+    async def before_save(self, room: Room, content: Any) -> Any:
+        """The file content to write for the document content ``content``."""
+        ...
+
+
 class Connection(Protocol):
     """What a room needs from a client connection (the websocket handler implements it)."""
 
@@ -103,11 +116,17 @@ class Room:
         store: UpdateStore | None,
         settings: RoomSettings,
         log: logging.Logger,
+        server_authoritative: bool = False,
+        file_filter: FileFilter | None = None,
     ) -> None:
         self.room_id = room_id
         self.kind = kind
         self.disk = disk
         self.store = store
+        # Only the server changes a server-authoritative document (clients' updates are
+        # dropped whatever their rights); it has no file of its own.
+        self.server_authoritative = server_authoritative
+        self.file_filter = file_filter
         self.settings = settings
         self.log = log
         self.doc: Doc = Doc()
@@ -150,12 +169,22 @@ class Room:
         if self.kind is None:
             self._subscription = self.doc.observe(self._on_transaction)
             return
+        if self.server_authoritative:
+            assert self.store is not None
+            stored = self.store.load(self.room_id)
+            self.lineage = stored.lineage
+            if stored.snapshot is not None:
+                self.doc.apply_update(stored.snapshot)
+            for update in stored.updates:
+                self.doc.apply_update(update)
+            self._subscription = self.doc.observe(self._on_transaction)
+            return
         assert self.disk is not None and self.store is not None
         loaded = await self.disk.load()
         stored = self.store.load(self.room_id)
         self.lineage = stored.lineage
         if stored.empty:
-            first_load = deterministic_load(self.kind, loaded.content)
+            first_load = deterministic_load(self.kind, self._strip(loaded.content))
             self.doc.apply_update(first_load)
             self.store.compact(self.room_id, first_load)  # it is the whole document
             self.store.mark_saved(self.room_id, loaded.hash, loaded.content)
@@ -236,7 +265,7 @@ class Room:
                     _reraise_if_fatal(e)
                     raise ProtocolError("invalid state vector") from e
                 conn.send(sync_step2(reply))
-            elif not conn.can_write or not self.is_document:
+            elif not conn.can_write or not self.is_document or self.server_authoritative:
                 self.log.warning(
                     "Dropped an update from %s in %s: no write permission",
                     conn.label,
@@ -273,7 +302,7 @@ class Room:
 
     async def _answer_save(self, conn: Connection, request_id: int) -> None:
         reply: dict[str, Any] = {"type": "save", "responseTo": request_id}
-        if not conn.can_write or not self.is_document:
+        if not conn.can_write or not self.is_document or self.disk is None:
             self.log.warning("Refused a save from %s: no write permission", conn.label)
             conn.send(raw_json({**reply, "status": "failed"}))
             return
@@ -361,9 +390,9 @@ class Room:
 
     async def save(self, reason: str) -> str:
         """Write the document to its file if it changed; returns the ``save`` reply status."""
-        if not self.is_document:
+        if not self.is_document or self.disk is None:
             return "skipped"
-        assert self.disk is not None and self.kind is not None and self.store is not None
+        assert self.kind is not None and self.store is not None
         async with self._save_lock:
             if self._save_timer is not None:
                 self._save_timer.cancel()
@@ -373,6 +402,8 @@ class Room:
             if version == self._saved_version and reason != "requested":
                 return "skipped"  # nothing changed here since the last save
             content = read_content(self.kind, self.doc)
+            if self.file_filter is not None:
+                content = await self.file_filter.before_save(self, content)
             if content == self._saved_content:
                 self._saved_version = version
                 self._set_clean(version)
@@ -416,7 +447,9 @@ class Room:
 
     def _merge_from_disk(self, content: Any, content_hash: str | None) -> None:
         assert self.kind is not None and self.store is not None
-        report = merge_external_change(self.kind, self.doc, self._saved_content, content)
+        report = merge_external_change(
+            self.kind, self.doc, self._strip(self._saved_content), self._strip(content)
+        )
         self.log.info(
             "Merged an outside change to %s: %d cells added, %d removed, %d changed"
             " (%d also edited here), metadata %s",
@@ -432,6 +465,23 @@ class Room:
         self._flush()
         if self._version == self._saved_version:
             self._set_clean(self._version)
+
+    def flush(self) -> None:
+        """Store and broadcast every queued change now (the server's own changes are then
+        durable before it answers the request that made them)."""
+        self._flush()
+
+    def request_save(self) -> None:
+        """Something the file carries besides the document changed (comments): save soon."""
+        if self.disk is None or self.stopped:
+            return
+        self._version += 1
+        self._schedule_save()
+
+    def _strip(self, content: Any) -> Any:
+        if self.file_filter is None or content is None:
+            return content
+        return self.file_filter.strip(content)
 
     # -- helpers --------------------------------------------------------------------------
 

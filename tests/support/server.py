@@ -22,6 +22,8 @@ USERS: dict[str, dict[str, Any]] = {
     "bob-token": {"id": "bob", "name": "Bob Editor", "grants": [["", "write"]]},
     "carol-token": {"id": "carol", "name": "Carol Editor", "grants": [["", "write"]]},
     "viewer-token": {"id": "victor", "name": "Victor Viewer", "grants": [["", "read"]]},
+    "commenter-token": {"id": "cora", "name": "Cora Commenter", "grants": [["", "comment"]]},
+    "commenter2-token": {"id": "carl", "name": "Carl Commenter", "grants": [["", "comment"]]},
     "tenant-a-token": {"id": "tenant-a", "name": "Tenant A", "grants": [["team-a", "write"]]},
 }
 

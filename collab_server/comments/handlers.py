@@ -1,0 +1,193 @@
+"""The comments REST API (DESIGN section 4). Thin: checks rights, parses, calls the service.
+
+* ``GET    /api/collab/comments?status=open&mine=1`` — threads across every notebook you may read
+* ``GET    /api/collab/comments/{path}?status=open|resolved|all``
+* ``POST   /api/collab/comments/{path}`` ``{"target", "body"}`` → 201 thread
+* ``POST   /api/collab/comments/{path}/{threadId}/replies`` ``{"body"}`` → 201 comment
+* ``PATCH  /api/collab/comments/{path}/{threadId}`` ``{"status": "resolved"|"open"}``
+* ``PATCH  /api/collab/comments/{path}/{threadId}/replies/{commentId}`` ``{"body"}`` (author)
+* ``DELETE /api/collab/comments/{path}/{threadId}/replies/{commentId}`` (author; a tombstone)
+* ``DELETE /api/collab/comments/{path}/{threadId}`` (editors, and the thread's author)
+
+Rights are asked on ``comments:{path}``: ``read`` sees, ``comment`` writes, ``write`` deletes any
+thread. They are checked before the notebook is looked up, so a file you may not read answers
+403 whether or not it exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import ensure_async
+from tornado import web
+
+from ..api import json_object
+from ..auth.jupyter import is_allowed, normalize_api_path
+from ..rooms.disk import FileLoadError
+from . import model
+from .model import CommentError
+from .service import CommentsService, NotebookComments
+
+SERVICE_SETTING = "collab_comments"
+
+
+class CommentsHandler(APIHandler):
+    """Every ``/api/collab/comments/…`` route (the path is split here: it contains slashes)."""
+
+    @property
+    def service(self) -> CommentsService:
+        return self.settings[SERVICE_SETTING]
+
+    def _me(self) -> dict[str, str]:
+        return model.person(
+            {"username": self.current_user.username, "display_name": self.current_user.display_name}
+        )
+
+    async def _authorize(self, path: str, action: str) -> str:
+        if self.current_user is None:
+            raise web.HTTPError(401, "Sign in first")
+        api_path = normalize_api_path(path)
+        if api_path is None or not api_path:
+            raise web.HTTPError(400, "Name a notebook: /api/collab/comments/{path}")
+        if not await is_allowed(self, action, f"comments:{api_path}"):
+            verb = {"read": "see", "comment": "comment on", "write": "delete threads of"}[action]
+            raise web.HTTPError(403, f"You may not {verb} this notebook's comments")
+        return api_path
+
+    async def _run(self, path: str, action: str, work: Any, status: int = 200) -> None:
+        """Authorize, open the notebook's comments, run ``work(comments)``, answer."""
+        api_path = await self._authorize(path, action)
+        if not api_path.endswith(".ipynb"):
+            raise web.HTTPError(400, f"{api_path!r} is not a notebook (.ipynb)")
+        if not await ensure_async(self.contents_manager.file_exists(api_path)):
+            raise web.HTTPError(404, f"No notebook {api_path!r}")
+        try:
+            async with self.service.session(api_path) as comments:
+                result = await work(comments)
+        except CommentError as e:
+            raise web.HTTPError(e.status, e.message) from e
+        except FileLoadError as e:
+            raise web.HTTPError(404 if e.close_code == 4404 else 400, e.message) from e
+        self.set_status(status)
+        if result is None:
+            self.finish()
+        else:
+            self.finish(result)
+
+    # -- routes -----------------------------------------------------------------------------------
+
+    async def get(self, rest: str = "") -> None:
+        if not rest:
+            await self._overview()
+            return
+        status = self.get_query_argument("status", "all")
+        if status not in ("open", "resolved", "all"):
+            raise web.HTTPError(400, '"status" is open, resolved or all')
+
+        async def work(comments: NotebookComments) -> dict[str, Any]:
+            return {"threads": comments.threads(status)}
+
+        await self._run(rest, "read", work)
+
+    async def post(self, rest: str = "") -> None:
+        body = json_object(self)
+        parts = rest.split("/")
+        if len(parts) >= 3 and parts[-1] == "replies":
+            path, thread_id = "/".join(parts[:-2]), parts[-2]
+            text = _checked(model.body_of, body)
+
+            async def reply(comments: NotebookComments) -> dict[str, Any]:
+                return comments.reply(thread_id, self._me(), text)
+
+            await self._run(path, "comment", reply, 201)
+            return
+        target = _checked(model.target_of, body)
+        text = _checked(model.body_of, body)
+
+        async def create(comments: NotebookComments) -> dict[str, Any]:
+            return comments.create(self._me(), target, text)
+
+        await self._run(rest, "comment", create, 201)
+
+    async def patch(self, rest: str = "") -> None:
+        body = json_object(self)
+        parts = rest.split("/")
+        if len(parts) >= 4 and parts[-2] == "replies":
+            path, thread_id, comment_id = "/".join(parts[:-3]), parts[-3], parts[-1]
+            text = _checked(model.body_of, body)
+
+            async def edit(comments: NotebookComments) -> dict[str, Any]:
+                return comments.edit(thread_id, comment_id, self._me()["id"], text)
+
+            await self._run(path, "comment", edit)
+            return
+        path, thread_id = _split_thread(parts)
+        status = body.get("status")
+        if status not in model.STATUSES:
+            raise web.HTTPError(400, '"status" must be "resolved" or "open"')
+
+        async def set_status(comments: NotebookComments) -> dict[str, Any]:
+            return comments.set_status(thread_id, status, self._me())
+
+        await self._run(path, "comment", set_status)
+
+    async def delete(self, rest: str = "") -> None:
+        parts = rest.split("/")
+        if len(parts) >= 4 and parts[-2] == "replies":
+            path, thread_id, comment_id = "/".join(parts[:-3]), parts[-3], parts[-1]
+
+            async def remove_comment(comments: NotebookComments) -> dict[str, Any]:
+                return comments.delete_comment(thread_id, comment_id, self._me()["id"])
+
+            await self._run(path, "comment", remove_comment)
+            return
+        path, thread_id = _split_thread(parts)
+        may_delete_any = await is_allowed(
+            self, "write", f"comments:{normalize_api_path(path) or ''}"
+        )
+
+        async def remove_thread(comments: NotebookComments) -> None:
+            thread = comments.thread(thread_id)
+            if not may_delete_any and thread["author"]["id"] != self._me()["id"]:
+                raise CommentError(403, "Only editors and the thread's author may delete it")
+            comments.delete_thread(thread_id)
+
+        await self._run(path, "comment", remove_thread, 204)
+
+    async def _overview(self) -> None:
+        """Threads across notebooks (``status``, ``mine=1``), only where the caller may read."""
+        if self.current_user is None:
+            raise web.HTTPError(401, "Sign in first")
+        status = self.get_query_argument("status", "open")
+        if status not in ("open", "resolved", "all"):
+            raise web.HTTPError(400, '"status" is open, resolved or all')
+        mine = self.get_query_argument("mine", "0") in ("1", "true", "yes")
+        found = self.service.indexed(
+            None if status == "all" else status, self._me()["id"] if mine else None
+        )
+        readable: dict[str, bool] = {}
+        threads = []
+        for path, thread in found:
+            if path not in readable:
+                readable[path] = await is_allowed(self, "read", f"comments:{path}")
+            if readable[path]:
+                threads.append({"path": path, **thread})
+        self.finish({"threads": threads})
+
+
+def _checked(parse: Any, body: dict[str, Any]) -> Any:
+    try:
+        return parse(body)
+    except CommentError as e:
+        raise web.HTTPError(e.status, e.message) from e
+
+
+def _split_thread(parts: list[str]) -> tuple[str, str]:
+    if len(parts) < 2 or not parts[-1]:
+        raise web.HTTPError(400, "Name a thread: /api/collab/comments/{path}/{threadId}")
+    return "/".join(parts[:-1]), parts[-1]
+
+
+def comments_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    return [(r"/api/collab/comments/?(.*)", CommentsHandler)]
