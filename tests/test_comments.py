@@ -65,6 +65,18 @@ async def test_commenter_creates_replies_resolves_and_reopens(server, make_noteb
     assert [c["body"] for c in listed["comments"]] == ["Why **1**?", "Because."]
 
 
+async def test_threads_on_an_output(server):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(1)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="1\n")])]  # fmt: skip
+    nbformat.write(nb, server.root / "with-output.ipynb")
+    cell = nb.cells[0].id
+    thread = await new_thread(server, "with-output.ipynb", {"type": "output", "cellId": cell,
+                                                            "index": 0}, "odd output")  # fmt: skip
+    assert thread["target"] == {"type": "output", "cellId": cell, "index": 0}
+    assert thread["anchor"] == "attached"
+
+
 async def test_viewer_reads_but_cannot_comment(server, make_notebook):
     path = make_notebook(["x"])
     await new_thread(server, path, {"type": "notebook"})
@@ -187,7 +199,8 @@ async def open_comments_room(server: Any, path: str, token: str) -> YClient:
 async def test_comments_room_is_live_and_refuses_client_writes(server, make_notebook):
     path = make_notebook(["x"])
     watcher = await open_comments_room(server, path, "viewer-token")
-    forger = await open_comments_room(server, path, "alice-token")  # an editor, even
+    forger = await open_comments_room(server, path, "commenter-token")
+    editor = await open_comments_room(server, path, "alice-token")
     try:
         thread = await new_thread(server, path, {"type": "notebook"}, "live")
         stored = watcher.doc.get("threads", type=Map)
@@ -195,12 +208,14 @@ async def test_comments_room_is_live_and_refuses_client_writes(server, make_note
         assert json.loads(stored[thread["id"]])["comments"][0]["body"] == "live"
         forged = {**thread, "id": "forged", "author": {"id": "ceo", "name": "The CEO"}}
         forger.doc.get("threads", type=Map)["forged"] = json.dumps(forged)
+        editor.doc.get("threads", type=Map)["forged-too"] = json.dumps(forged)  # editors neither
         await asyncio.sleep(1)
-        assert "forged" not in stored
+        assert "forged" not in stored and "forged-too" not in stored
         assert [t["id"] for t in await threads(server, path)] == [thread["id"]]
     finally:
         await watcher.close()
         await forger.close()
+        await editor.close()
 
 
 async def test_commenter_cannot_edit_cells(server, make_notebook):
