@@ -505,3 +505,48 @@ def test_anonymous_access_only_when_turned_on_and_only_to_what_is_granted(tmp_pa
         assert httpx.get(f"{base}/api/contents/public/hello.ipynb", headers=bad).status_code == 401
     finally:
         server.stop()
+
+
+def _self_signed(folder: Any) -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return str(cert_path), str(key_path)
+
+
+def test_session_cookie_is_secure_over_tls(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    server = ServerProcess(
+        tmp_path / "tls", provider=None, ready_token=None,
+        extra_args=[f"--ServerApp.certfile={cert}", f"--ServerApp.keyfile={key}"],
+    )  # fmt: skip
+    assert create_user(server, "root", "--admin").returncode == 0
+    server.start()
+    try:
+        r = httpx.post(
+            f"https://127.0.0.1:{server.port}/api/collab/login",
+            json={"username": "root", "password": PASSWORDS["root"]},
+            verify=False,
+        )
+        assert r.status_code == 200
+        cookie = r.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    finally:
+        server.stop()

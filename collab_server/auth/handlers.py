@@ -71,7 +71,10 @@ class LoginHandler(APIHandler):
         super().write_error(status_code, **kwargs)
 
     async def prepare(self) -> None:  # type: ignore[override]
-        # No identity is needed (or wanted: a stale cookie must not stop a new login).
+        # No identity is needed (or wanted: a stale cookie must not stop a new login), but
+        # jupyter_server's Host check (DNS-rebinding protection) still applies.
+        if not self.check_host():
+            raise web.HTTPError(403, "Host not allowed")
         self._jupyter_current_user = None
 
     async def post(self) -> None:
