@@ -17,10 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
-from jupyter_server.utils import url_path_join
-from tornado import web
 from traitlets import Float, Integer, Type, Unicode, default
 
 from . import logs
@@ -33,6 +30,7 @@ from .comments.handlers import comments_handlers
 from .contents import FileIdStore
 from .contents.handlers import contents_handlers
 from .db import open_database
+from .pages import page_handlers
 from .rooms import (
     MANAGER_SETTING,
     RoomHandler,
@@ -224,7 +222,7 @@ class CollabServer(ExtensionApp):
                 *auth_handlers(),
                 *comments_handlers(),
                 *contents_handlers(),
-                (r"/", LandingHandler),
+                *page_handlers(),
             ]
         )
 
@@ -248,37 +246,6 @@ class CollabServer(ExtensionApp):
 
     def start(self) -> None:  # pragma: no cover - the command line path
         super().start()
-
-
-class LandingHandler(JupyterHandler):
-    """``/``: where the printed URL points until the web front end exists."""
-
-    @web.authenticated
-    def get(self) -> None:
-        if self.get_query_argument("token", ""):
-            # The token signed the browser in (a session cookie); keep it out of the address
-            # bar, the history and any Referer header.
-            self.redirect(self.request.path)
-            return
-        lab = "jupyterlab" in sys.modules or _installed("jupyterlab")
-        if lab:
-            self.redirect(url_path_join(self.settings.get("base_url", "/"), "lab"))
-            return
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(
-            "<!doctype html><title>collab_server</title>"
-            "<h1>collab_server is running</h1>"
-            "<p>Collaboration endpoints: <code>/api/collaboration/session/{path}</code> and "
-            "<code>/api/collaboration/room/{format}:{type}:{fileId}</code>.</p>"
-            "<p>To edit notebooks in the browser with JupyterLab, install "
-            "<code>collab-server[lab]</code> and restart.</p>"
-        )
-
-
-def _installed(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,23 @@ echo "==> Python environment (.venv)"
 .venv/bin/pip install --quiet -e ".[test]"
 echo "==> JavaScript test client (y-websocket + @jupyter/ydoc)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+echo "==> Chromium for the browser tests (Debian's package)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing and cannot be installed here: the browser tests will be skipped" >&2
+  fi
+fi
+echo "==> Web front end: the committed bundle is built from frontend/"
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm run --silent build)
+if ! git diff --quiet -- collab_server/static 2>/dev/null; then
+  echo "collab_server/static/ is not what frontend/ builds: run 'cd frontend && npm run build' and commit" >&2
+  git --no-pager diff --stat -- collab_server/static >&2
+  exit 1
+fi
 echo "==> Lint"
 .venv/bin/ruff check collab_server tests bench examples
 .venv/bin/ruff format --check collab_server tests bench examples

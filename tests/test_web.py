@@ -1,0 +1,150 @@
+"""The web page in real Chromium (Debian's, driven by Playwright): two people editing one
+notebook, presence and cursors, connection and save state, read-only viewers, sandboxed HTML
+output, keyboard, the notebook browser, a narrow window."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nbformat
+import pytest
+
+from conftest import read_notebook, write_notebook
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+# CI installs chromium (scripts/test.sh); elsewhere the browser tests are skipped without it.
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium") and not os.environ.get("CI"), reason="Debian's chromium is needed"
+)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def open_page(browser: Any, server: Any, url: str, token: str, width: int = 1280) -> Any:
+    context = await browser.new_context(viewport={"width": width, "height": 800})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    await page.goto(f"{server.http_url}{url}?token={token}")
+    return page
+
+
+async def open_notebook(browser: Any, server: Any, path: str, token: str, **kw: Any) -> Any:
+    page = await open_page(browser, server, f"/notebooks/{path}", token, **kw)
+    await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await page.wait_for_selector(".cell")
+    return page
+
+
+async def test_two_people_edit_one_notebook(browser, server):
+    path = write_notebook(server.root, ["first cell"], "web/together.ipynb")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    bob = await open_notebook(browser, server, path, "bob-token")
+    assert "token" not in alice.url  # the token signed the browser in and left the address
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("End")
+    await alice.keyboard.type(" from alice")
+    await bob.wait_for_function(
+        "document.querySelector('.cell .cm-content').innerText.includes('first cell from alice')"
+    )
+    # Presence: both people, in the identity the server vouches for; alice's caret at bob's.
+    await bob.wait_for_selector('[data-testid="presence"] [data-username="alice"]')
+    await bob.wait_for_selector('[data-testid="presence"] [data-username="bob"]')
+    await bob.wait_for_selector(".cm-ySelectionCaret")
+    # Bob adds a cell; alice sees it.
+    await bob.click("text=+ Code")
+    await bob.keyboard.type("x = 2")
+    await alice.wait_for_function("document.querySelectorAll('.cell').length === 2")
+    await alice.wait_for_function(
+        "document.querySelectorAll('.cell .cm-content')[1].innerText.includes('x = 2')"
+    )
+    # Saved: the page says so, and the file has it.
+    await alice.keyboard.press("Control+s")
+    await alice.wait_for_selector('[data-testid="save-state"]:has-text("All changes saved")')
+    nb = read_notebook(server.root, path)
+    assert [c.source for c in nb.cells] == ["first cell from alice", "x = 2"]
+    assert alice.errors == [] and bob.errors == []
+
+
+async def test_viewers_see_a_read_only_notebook(browser, server):
+    path = write_notebook(server.root, ["look, do not touch"], "web/readonly.ipynb")
+    page = await open_notebook(browser, server, path, "viewer-token")
+    await page.wait_for_selector('[data-testid="read-only"]')
+    assert await page.get_attribute(".cell .cm-content", "contenteditable") == "false"
+    assert await page.query_selector("text=+ Code") is None
+    await page.click(".cell .cm-content")
+    await page.keyboard.type("HACK")
+    assert "HACK" not in await page.inner_text(".cell .cm-content")
+    assert read_notebook(server.root, path).cells[0].source == "look, do not touch"
+
+
+async def test_html_output_runs_sandboxed(browser, server):
+    nb = nbformat.v4.new_notebook()
+    html = (
+        "<b id='inside'>hi</b><script>try { parent.document.title = 'pwned' } catch (e) {}</script>"
+    )
+    nb.cells = [nbformat.v4.new_code_cell("show()", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/html": html, "text/plain": "hi"}),
+        nbformat.v4.new_output("stream", name="stdout", text="plain text out\n"),
+    ])]  # fmt: skip
+    (server.root / "web").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "web/output.ipynb")
+    page = await open_notebook(browser, server, "web/output.ipynb", "alice-token")
+    frame = await page.wait_for_selector("iframe.output.html")
+    assert await frame.get_attribute("sandbox") == "allow-scripts"
+    inner = await frame.content_frame()
+    await inner.wait_for_selector("#inside")
+    assert await page.title() != "pwned"
+    assert "plain text out" in await page.inner_text(".outputs")
+
+
+async def test_markdown_and_keyboard(browser, server):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\nSome *text*"),
+        nbformat.v4.new_code_cell("a"),
+    ]
+    (server.root / "web").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "web/keys.ipynb")
+    page = await open_notebook(browser, server, "web/keys.ipynb", "alice-token")
+    await page.wait_for_selector(".markdown h1:has-text('Title')")  # rendered, not editing
+    await page.dblclick(".markdown")
+    await page.keyboard.press("Shift+Enter")  # to the next cell
+    await page.keyboard.type("bc")
+    assert "bc" in await page.inner_text(".cell.code .cm-content")
+    assert "bc" not in await page.inner_text(".cell.markdown")
+    await page.keyboard.press("Escape")
+    await page.wait_for_selector(".markdown h1:has-text('Title')")
+
+
+async def test_notebook_browser_lists_searches_and_fits_a_narrow_window(browser, server):
+    write_notebook(server.root, ["x"], "shelf/alpha.ipynb")
+    write_notebook(server.root, ["y"], "shelf/beta.ipynb")
+    page = await open_page(browser, server, "/", "alice-token", width=400)
+    await page.goto(f"{server.http_url}/?path=shelf")
+    await page.wait_for_selector(".entry a:has-text('alpha.ipynb')")
+    await page.fill('input[type="search"]', "bet")
+    await page.wait_for_function("document.querySelectorAll('.entry').length === 1")
+    listed = await page.inner_text(".entries")
+    assert "beta.ipynb" in listed and "alpha.ipynb" not in listed
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.click(".entry a:has-text('beta.ipynb')")
+    await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    assert page.url.endswith("/notebooks/shelf/beta.ipynb")
