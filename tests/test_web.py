@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from conftest import read_notebook, write_notebook
+from support.yclient import wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -148,3 +149,69 @@ async def test_notebook_browser_lists_searches_and_fits_a_narrow_window(browser,
     await page.click(".entry a:has-text('beta.ipynb')")
     await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
     assert page.url.endswith("/notebooks/shelf/beta.ipynb")
+
+
+async def test_comment_on_selected_text_live_reply_resolve(browser, server):
+    path = write_notebook(server.root, ["total = price * quantity"], "web/comments.ipynb")
+    cora = await open_notebook(browser, server, path, "commenter-token")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    # A commenter selects "price" and comments on it (her editor takes a selection, not edits).
+    await cora.evaluate("""() => {
+        const line = document.querySelector('.cell .cm-line');
+        const node = line.firstChild.nodeType === 3 ? line.firstChild : line.firstChild.firstChild;
+        const text = line.textContent, start = text.indexOf('price');
+        const range = document.createRange();
+        const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+        let offset = 0, startNode, startOff, endNode, endOff, n;
+        while ((n = walker.nextNode())) {
+          const len = n.textContent.length;
+          if (!startNode && start < offset + len) { startNode = n; startOff = start - offset; }
+          if (!endNode && start + 5 <= offset + len) { endNode = n; endOff = start + 5 - offset; }
+          offset += len;
+        }
+        range.setStart(startNode, startOff); range.setEnd(endNode, endOff);
+        document.querySelector('.cell .cm-content').focus();
+        const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range);
+    }""")
+    await cora.wait_for_timeout(200)
+    await cora.click('.cell button[title^="Comment on the selected text"]')
+    await cora.fill(".compose textarea", "Is this **with** tax?")
+    await cora.click(".compose button[type=submit]")
+    # Alice sees it live, with the quote, highlighted in her editor.
+    thread = await alice.wait_for_selector(".thread")
+    assert "price" in await thread.inner_text()
+    assert "Is this with tax?" in await thread.inner_text()
+    await alice.wait_for_selector(".cm-comment-range:has-text('price')")
+    # The highlight moves with typing before it.
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("Home")
+    await alice.keyboard.type("grand_")
+    await alice.wait_for_selector(".cm-comment-range:has-text('price')")
+    # Alice replies; Cora sees the reply; Cora resolves; it leaves the open list for both.
+    await alice.fill(".reply input", "Yes, VAT included")
+    await alice.press(".reply input", "Enter")
+    await cora.wait_for_selector(".thread:has-text('Yes, VAT included')")
+    await cora.click(".thread button:has-text('Resolve')")
+    await alice.wait_for_selector(".threads:has-text('No open comments.')")
+    await alice.check(".toggle input")
+    await alice.wait_for_selector(".thread.resolved:has-text('resolved by')")
+    assert "commenter" not in await cora.inner_text(".cell .cm-content")
+    await wait_until(
+        lambda: read_notebook(server.root, path).cells[0].source.startswith("grand_"), 5
+    )
+
+
+async def test_deleted_text_shows_a_detached_thread_with_its_quote(browser, server):
+    path = write_notebook(server.root, ["keep drop keep"], "web/detached.ipynb")
+    cell = read_notebook(server.root, path).cells[0].id
+    async with server.client("commenter-token") as c:
+        target = {"type": "text", "cellId": cell, "start": 5, "end": 9}
+        r = await c.post(f"/api/collab/comments/{path}", json={"target": target, "body": "why?"})
+        assert r.status_code == 201
+    alice = await open_notebook(browser, server, path, "alice-token")
+    await alice.wait_for_selector(".cm-comment-range:has-text('drop')")
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("End")
+    for _ in range(10):
+        await alice.keyboard.press("Backspace")
+    await alice.wait_for_selector(".thread.detached:has-text('drop')", timeout=10_000)

@@ -18,6 +18,7 @@ import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
 
 import { api, base, el, encodePath, me, roleOf } from "./api";
+import { CommentsPanel, codePoints, commentRanges, highlight } from "./comments";
 import { renderOutputs } from "./outputs";
 
 const RAW = 2;
@@ -28,6 +29,8 @@ interface Page {
   notebook: YNotebook;
   provider: WebsocketProvider;
   writable: boolean;
+  canComment: boolean;
+  comments: CommentsPanel;
   views: Map<Cell, CellView>;
   list: HTMLElement;
   save: () => void;
@@ -68,10 +71,14 @@ export async function showEditor(root: HTMLElement, path: string): Promise<void>
     `json:notebook:${session.fileId}`, notebook.ydoc,
     { params: { sessionId: session.sessionId }, awareness: notebook.awareness });
   const list = el("div", { class: "cells", "data-testid": "cells" });
-  main.append(list);
+  const canComment = !!who.permissions.comment;
+  const comments = new CommentsPanel(path, session.fileId, who.identity, canComment, writable);
+  const column = el("div", { class: "column" }, list);
+  main.classList.add("with-comments");
+  main.append(column, comments.node);
   let requestId = 0;
   const page: Page = {
-    notebook, provider, writable, views: new Map(), list,
+    notebook, provider, writable, canComment, comments, views: new Map(), list,
     save: () => {
       if (!writable || !provider.ws || provider.ws.readyState !== WebSocket.OPEN) return;
       const encoder = encoding.createEncoder();
@@ -157,7 +164,8 @@ export async function showEditor(root: HTMLElement, path: string): Promise<void>
       page.save();
     }
   });
-  main.append(addButtons(page, () => notebook.cells.length));
+  column.append(addButtons(page, () => notebook.cells.length));
+  comments.onChange(() => page.views.forEach((view) => view.highlight()));
 }
 
 function addButtons(page: Page, at: () => number): HTMLElement {
@@ -205,7 +213,7 @@ class CellView {
   constructor(private page: Page, private cell: Cell) {
     const isMarkdown = cell.cell_type === "markdown";
     this.node = el("section", { class: `cell ${cell.cell_type}`, "data-cell-id": cell.getId() });
-    if (page.writable) this.node.append(this.toolbar());
+    if (page.writable || page.canComment) this.node.append(this.toolbar());
     const ysource = cell.ysource;
     this.undo = new Y.UndoManager(ysource);
     this.editor = new EditorView({
@@ -225,13 +233,16 @@ class CellView {
           isMarkdown ? [] : lineNumbers(),
           EditorView.lineWrapping,
           EditorState.readOnly.of(!page.writable),
-          EditorView.editable.of(page.writable),
+          // Commenters select text to comment on it: their editor takes a selection, not edits.
+          EditorView.editable.of(page.writable || page.canComment),
+          commentRanges,
           yCollab(ysource, page.notebook.awareness, { undoManager: this.undo }),
           EditorView.domEventHandlers({ blur: () => { if (isMarkdown) this.showMarkdown(); } }),
         ],
       }),
     });
     this.editor.dom.setAttribute("data-testid", "cell-editor");
+    this.highlight();
     if (isMarkdown) this.showMarkdown();
     if (cell.cell_type === "code") {
       this.showOutputs();
@@ -246,9 +257,13 @@ class CellView {
     const index = () => this.page.notebook.cells.indexOf(this.cell);
     const action = (label: string, title: string, run: () => void) => {
       const button = el("button", { class: "button quiet small", title, "aria-label": title }, label);
+      // Keep the editor's selection: a click on a toolbar button must not take the focus.
+      button.addEventListener("mousedown", (e) => e.preventDefault());
       button.addEventListener("click", run);
       bar.append(button);
     };
+    if (this.page.canComment) action("💬", "Comment on the selected text, or on the cell", () => this.comment());
+    if (!this.page.writable) return bar;
     action("↑", "Move cell up", () => { const i = index(); if (i > 0) this.page.notebook.moveCell(i, i - 1); });
     action("↓", "Move cell down", () => {
       const i = index();
@@ -284,6 +299,24 @@ class CellView {
     if (this.outputs) this.outputs.replaceWith(next);
     else this.node.append(next);
     this.outputs = next;
+  }
+
+  highlight(): void {
+    highlight(this.editor, this.cell.getId(), this.page.comments.threads);
+  }
+
+  private comment(): void {
+    const selection = this.editor.state.selection.main;
+    const text = this.editor.state.doc.toString();
+    if (selection.empty) {
+      this.page.comments.compose({ type: "cell", cellId: this.cell.getId() }, "this cell");
+      return;
+    }
+    const start = codePoints(text, selection.from);
+    const end = codePoints(text, selection.to);
+    const quote = text.slice(selection.from, selection.to);
+    this.page.comments.compose({ type: "text", cellId: this.cell.getId(), start, end },
+      `“${quote.length > 40 ? quote.slice(0, 40) + "…" : quote}”`);
   }
 
   focus(): void {
