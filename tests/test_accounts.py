@@ -11,7 +11,6 @@ import asyncio
 import http.client
 import os
 import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -33,13 +32,7 @@ PASSWORDS = {
 
 
 def create_user(server: ServerProcess, name: str, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "collab_server", "create-user", name, "--password-stdin",
-         "--data-dir", str(server.data), *flags],
-        input=(PASSWORDS.get(name, "short") + "\n").encode(),
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
+    return server.create_user(name, PASSWORDS.get(name, "short"), *flags)
 
 
 class Accounts:

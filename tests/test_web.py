@@ -9,6 +9,7 @@ import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import nbformat
 import pytest
 
@@ -215,3 +216,99 @@ async def test_deleted_text_shows_a_detached_thread_with_its_quote(browser, serv
     for _ in range(10):
         await alice.keyboard.press("Backspace")
     await alice.wait_for_selector(".thread.detached:has-text('drop')", timeout=10_000)
+
+
+async def test_owner_shares_a_notebook_in_the_share_dialog(browser, tmp_path):
+    from support.server import ServerProcess
+
+    server = ServerProcess(tmp_path, provider=None, ready_token=None)
+    for name, flags in (("olga", ()), ("bob", ()), ("root", ("--admin",))):
+        assert server.create_user(name, f"{name}-password-1", *flags).returncode == 0
+    path = write_notebook(server.root, ["plans"], "team/plan.ipynb")
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url) as c:
+            root = (
+                await c.post(
+                    "/api/collab/login", json={"username": "root", "password": "root-password-1"}
+                )
+            ).json()
+            headers = {"Authorization": f"token {root['token']}"}
+            r = await c.post("/api/collab/shares/team", headers=headers,
+                             json={"principal": "user:olga", "role": "owner"})  # fmt: skip
+            assert r.status_code == 201
+            olga = (
+                await c.post(
+                    "/api/collab/login", json={"username": "olga", "password": "olga-password-1"}
+                )
+            ).json()
+        page = await open_notebook(browser, server, path, olga["token"])
+        await page.click('[data-testid="share"]')
+        await page.wait_for_selector(".shares li[data-principal='user:olga']:has-text('via team')")
+        await page.fill(".share-dialog input", "bob")
+        await page.select_option('.share-dialog select[aria-label="Role"]', "commenter")
+        await page.click(".share-dialog button[type=submit]")
+        await page.wait_for_selector(".shares li[data-principal='user:bob']:has-text('commenter')")
+        await page.fill(".share-dialog input", "nobody")
+        await page.click(".share-dialog button[type=submit]")
+        await page.wait_for_selector(".share-dialog .error:has-text('No user named')")
+        async with httpx.AsyncClient(base_url=server.http_url) as c:
+            bob = (
+                await c.post(
+                    "/api/collab/login", json={"username": "bob", "password": "bob-password-1"}
+                )
+            ).json()
+            auth = {"Authorization": f"token {bob['token']}"}
+            me = (await c.get(f"/api/collab/me?path={path}", headers=auth)).json()
+        assert me["permissions"]["comment"] is True and me["permissions"]["write"] is False
+        await page.click(".shares li[data-principal='user:bob'] button:has-text('Remove')")
+        await page.wait_for_selector(".shares li[data-principal='user:bob']", state="detached")
+    finally:
+        server.stop()
+
+
+async def test_offline_edits_are_kept_and_sent_on_reconnect(browser, server):
+    path = write_notebook(server.root, ["online"], "web/offline.ipynb")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    bob = await open_notebook(browser, server, path, "bob-token", width=400)  # a narrow window
+    assert await bob.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await alice.context.set_offline(True)
+    await alice.wait_for_selector('[data-testid="connection"][data-state="offline"]')
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("End")
+    await alice.keyboard.type(" and offline")
+    await alice.context.set_offline(False)
+    await alice.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await bob.wait_for_function(
+        "document.querySelector('.cell .cm-content').innerText === 'online and offline'"
+    )
+
+
+async def test_move_and_delete_cells_and_manage_own_comments(browser, server):
+    path = write_notebook(server.root, ["one", "two"], "web/manage.ipynb")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    cells = "[...document.querySelectorAll('.cell .cm-content')].map(e => e.innerText).join('|')"
+    await alice.wait_for_function(f"{cells} === 'one|two'")
+    await alice.click(".cell:nth-child(2) button[title='Move cell up']")
+    await alice.wait_for_function(f"{cells} === 'two|one'")
+    await alice.click(".cell:nth-child(2) button[title='Delete cell']")
+    await alice.wait_for_function(f"{cells} === 'two'")
+    await wait_until(
+        lambda: [c.source for c in read_notebook(server.root, path).cells] == ["two"], 5
+    )
+    # A comment on the cell: edit it, reopen after resolving, delete it (a tombstone).
+    await alice.click(".cell button[title^='Comment on the selected text']")
+    await alice.fill(".compose textarea", "first thought")
+    await alice.click(".compose button[type=submit]")
+    await alice.wait_for_selector(".thread:has-text('On a cell'):has-text('first thought')")
+    await alice.click(".comment button:has-text('Edit')")
+    await alice.fill(".compose textarea", "second thought")
+    await alice.click(".compose button[type=submit]")
+    await alice.wait_for_selector(".thread:has-text('second thought'):has-text('(edited)')")
+    await alice.click(".thread button:has-text('Resolve')")
+    await alice.check(".toggle input")
+    await alice.click(".thread button:has-text('Reopen')")
+    await alice.wait_for_selector(".thread.open")
+    await alice.click(".comment button:has-text('Delete')")
+    await alice.wait_for_selector(".comment:has-text('deleted')")
+    assert alice.errors == []

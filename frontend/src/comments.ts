@@ -98,6 +98,8 @@ export class CommentsPanel {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.provider = new WebsocketProvider(`${scheme}//${location.host}${base}api/collaboration/room`,
       `json:comments:${fileId}`, doc);
+    window.addEventListener("offline", () => this.provider.disconnect());
+    window.addEventListener("online", () => this.provider.connect());
     const stored = doc.getMap<string>("threads");
     stored.observe(() => {
       this.threads = [...stored.values()].map((raw) => JSON.parse(raw) as Thread)

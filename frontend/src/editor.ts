@@ -20,6 +20,7 @@ import * as Y from "yjs";
 import { api, base, el, encodePath, me, roleOf } from "./api";
 import { CommentsPanel, codePoints, commentRanges, highlight } from "./comments";
 import { renderOutputs } from "./outputs";
+import { shareButton } from "./share";
 
 const RAW = 2;
 
@@ -49,7 +50,8 @@ export async function showEditor(root: HTMLElement, path: string): Promise<void>
       el("a", { href: back, class: "brand", title: "Back to the folder" }, "←"),
       el("h1", { class: "title" }, title),
       el("span", { class: "badge", "data-testid": "role" }, roleOf(who.permissions)),
-      el("span", { class: "grow" }), presence, saveState, connection));
+      el("span", { class: "grow" }), presence, saveState, connection,
+      who.permissions.share ? shareButton(path) : ""));
   const main = el("main", { class: "editor" });
   root.append(main);
   if (!who.permissions.read) {
@@ -116,8 +118,17 @@ export async function showEditor(root: HTMLElement, path: string): Promise<void>
     lastStatus = event.status;
     showConnection(lastStatus);
   });
-  window.addEventListener("online", () => showConnection(lastStatus));
-  window.addEventListener("offline", () => showConnection(lastStatus));
+  // Going offline drops the socket on purpose: a socket that merely stalls could swallow what
+  // is typed meanwhile, while a fresh connection always re-syncs both ways (our edits made
+  // offline go up, theirs come down).
+  window.addEventListener("offline", () => {
+    provider.disconnect();
+    showConnection(lastStatus);
+  });
+  window.addEventListener("online", () => {
+    provider.connect();
+    showConnection(lastStatus);
+  });
   provider.on("connection-close", (event: CloseEvent | null) => {
     if (!event) return;
     if (event.code === 1003 && event.reason.includes("unknown_session")) location.reload();

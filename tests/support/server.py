@@ -147,6 +147,16 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def create_user(self, name: str, password: str, *flags: str) -> subprocess.CompletedProcess:
+        """``collab-server create-user`` on this server's data directory."""
+        return subprocess.run(
+            [sys.executable, "-m", "collab_server", "create-user", name, "--password-stdin",
+             "--data-dir", str(self.data), *flags],
+            input=(password + "\n").encode(),
+            capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+
     def client(self, token: str = "alice-token") -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.http_url, headers={"Authorization": f"token {token}"}, timeout=10
