@@ -218,6 +218,14 @@ async def test_deleted_text_shows_a_detached_thread_with_its_quote(browser, serv
     await alice.wait_for_selector(".thread.detached:has-text('drop')", timeout=10_000)
 
 
+async def sign_in(server: Any, name: str) -> str:
+    async with httpx.AsyncClient(base_url=server.http_url) as c:
+        r = await c.post(
+            "/api/collab/login", json={"username": name, "password": f"{name}-password-1"}
+        )
+        return str(r.json()["token"])
+
+
 async def test_owner_shares_a_notebook_in_the_share_dialog(browser, tmp_path):
     from support.server import ServerProcess
 
@@ -227,22 +235,12 @@ async def test_owner_shares_a_notebook_in_the_share_dialog(browser, tmp_path):
     path = write_notebook(server.root, ["plans"], "team/plan.ipynb")
     server.start()
     try:
-        async with httpx.AsyncClient(base_url=server.http_url) as c:
-            root = (
-                await c.post(
-                    "/api/collab/login", json={"username": "root", "password": "root-password-1"}
-                )
-            ).json()
-            headers = {"Authorization": f"token {root['token']}"}
-            r = await c.post("/api/collab/shares/team", headers=headers,
-                             json={"principal": "user:olga", "role": "owner"})  # fmt: skip
+        async with server.client(await sign_in(server, "root")) as c:
+            r = await c.post(
+                "/api/collab/shares/team", json={"principal": "user:olga", "role": "owner"}
+            )
             assert r.status_code == 201
-            olga = (
-                await c.post(
-                    "/api/collab/login", json={"username": "olga", "password": "olga-password-1"}
-                )
-            ).json()
-        page = await open_notebook(browser, server, path, olga["token"])
+        page = await open_notebook(browser, server, path, await sign_in(server, "olga"))
         await page.click('[data-testid="share"]')
         await page.wait_for_selector(".shares li[data-principal='user:olga']:has-text('via team')")
         await page.fill(".share-dialog input", "bob")
@@ -252,14 +250,8 @@ async def test_owner_shares_a_notebook_in_the_share_dialog(browser, tmp_path):
         await page.fill(".share-dialog input", "nobody")
         await page.click(".share-dialog button[type=submit]")
         await page.wait_for_selector(".share-dialog .error:has-text('No user named')")
-        async with httpx.AsyncClient(base_url=server.http_url) as c:
-            bob = (
-                await c.post(
-                    "/api/collab/login", json={"username": "bob", "password": "bob-password-1"}
-                )
-            ).json()
-            auth = {"Authorization": f"token {bob['token']}"}
-            me = (await c.get(f"/api/collab/me?path={path}", headers=auth)).json()
+        async with server.client(await sign_in(server, "bob")) as c:
+            me = (await c.get(f"/api/collab/me?path={path}")).json()
         assert me["permissions"]["comment"] is True and me["permissions"]["write"] is False
         await page.click(".shares li[data-principal='user:bob'] button:has-text('Remove')")
         await page.wait_for_selector(".shares li[data-principal='user:bob']", state="detached")
