@@ -438,9 +438,11 @@ class AccountsProvider(LoggingConfigurable):
     def identity(self, token: str) -> dict[str, Any]:
         user_name = self.persistent_id(token)
         user = self.store.user(user_name) if user_name else None
+        # jupyter_server's ``name`` is a person's full name (cursor labels in JupyterLab and in
+        # our page show it); the user name stays in ``username``.
         if user is None:
-            return {"name": user_name or "", "display_name": (user_name or "").title()}
-        return {"name": user["name"], "display_name": user["display_name"]}
+            return {"name": (user_name or "").title(), "display_name": (user_name or "").title()}
+        return {"name": user["display_name"], "display_name": user["display_name"]}
 
     # -- what the rest of the server asks beyond the interface ----------------------------
 

@@ -216,4 +216,4 @@ class JwtProvider(LoggingConfigurable):
     async def identity(self, token: str) -> dict[str, Any]:
         claims = await self.claims(token) or {}
         name = claims.get(self.name_claim)
-        return {"display_name": name} if isinstance(name, str) and name else {}
+        return {"name": name, "display_name": name} if isinstance(name, str) and name else {}
