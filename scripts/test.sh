@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 echo "==> Python environment (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -e ".[test]"
+.venv/bin/pip install --quiet -e ".[test,lab]"  # lab: stock JupyterLab, tested against our rooms
 echo "==> JavaScript test client (y-websocket + @jupyter/ydoc)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 echo "==> Chromium for the browser tests (Debian's package)"

@@ -11,6 +11,9 @@ import pytest
 
 from support.server import ServerProcess
 
+# The ``browser`` fixture (Debian's Chromium through Playwright) for tests/browser/.
+pytest_plugins = ["support.browser"]
+
 _names = itertools.count()
 
 
