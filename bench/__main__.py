@@ -149,11 +149,7 @@ async def _open_and_sync(server: Server, path: str) -> float:
     from pycrdt import Doc, create_sync_message, handle_sync_message
 
     started = time.perf_counter()
-    info = server.session(path)
-    url = (
-        f"{server.room_url}/json:notebook:{info['fileId']}"
-        f"?sessionId={info['sessionId']}&token={TOKEN}"
-    )
+    url = server.notebook_room(path)
     doc = Doc()
     async with websockets.connect(url, max_size=None) as ws:
         await ws.send(create_sync_message(doc))
@@ -184,11 +180,7 @@ async def _hold_rooms(server: Server, paths: list[str], hold: Callable[[], None]
     sockets = []
     try:
         for path in paths:
-            info = server.session(path)
-            url = (
-                f"{server.room_url}/json:notebook:{info['fileId']}"
-                f"?sessionId={info['sessionId']}&token={TOKEN}"
-            )
+            url = server.notebook_room(path)
             ws = await websockets.connect(url, max_size=None)
             await ws.send(b"\x00\x00\x01\x00")  # STEP1 with an empty state vector
             await ws.recv()
@@ -229,11 +221,7 @@ async def _type_chars(server: Server, path: str, edits: int) -> None:
     import websockets
     from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
 
-    info = server.session(path)
-    url = (
-        f"{server.room_url}/json:notebook:{info['fileId']}"
-        f"?sessionId={info['sessionId']}&token={TOKEN}"
-    )
+    url = server.notebook_room(path)
     doc = Doc()
     async with websockets.connect(url, max_size=None) as ws:
         await ws.send(create_sync_message(doc))
@@ -294,11 +282,7 @@ def save_latency(server: Server, samples: int) -> float:
         from pycrdt import Array, Doc, create_sync_message, create_update_message
         from pycrdt import handle_sync_message as handle
 
-        info = server.session(path)
-        url = (
-            f"{server.room_url}/json:notebook:{info['fileId']}"
-            f"?sessionId={info['sessionId']}&token={TOKEN}"
-        )
+        url = server.notebook_room(path)
         doc = Doc()
         times = []
         async with websockets.connect(url, max_size=None) as ws:

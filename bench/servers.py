@@ -89,6 +89,14 @@ class Server:
                     return int(line.split()[1]) * 1024
         return 0
 
+    def notebook_room(self, path: str) -> str:
+        """The websocket URL of the notebook at ``path``'s room (its session opened first)."""
+        info = self.session(path)
+        return (
+            f"{self.room_url}/json:notebook:{info['fileId']}"
+            f"?sessionId={info['sessionId']}&token={TOKEN}"
+        )
+
     def session(self, path: str) -> dict[str, str]:
         r = httpx.put(
             f"{self.http_url}/api/collaboration/session/{path}?token={TOKEN}",
