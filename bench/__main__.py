@@ -217,19 +217,26 @@ def memory_per_room(kind: type[Server], base: Path, counts: list[int]) -> dict[i
     return results
 
 
+async def _sync(ws: Any, doc: Any) -> None:
+    """Send STEP1 and apply the server's STEP2: ``doc`` then holds the whole document."""
+    from pycrdt import create_sync_message, handle_sync_message
+
+    await ws.send(create_sync_message(doc))
+    while True:
+        frame = await ws.recv()
+        if isinstance(frame, bytes) and frame[:2] == b"\x00\x01":
+            handle_sync_message(frame[1:], doc)
+            return
+
+
 async def _type_chars(server: Server, path: str, edits: int) -> None:
     import websockets
-    from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
+    from pycrdt import Doc, Text, create_update_message
 
     url = server.notebook_room(path)
     doc = Doc()
     async with websockets.connect(url, max_size=None) as ws:
-        await ws.send(create_sync_message(doc))
-        while True:
-            frame = await ws.recv()
-            if isinstance(frame, bytes) and frame[:2] == b"\x00\x01":
-                handle_sync_message(frame[1:], doc)
-                break
+        await _sync(ws, doc)
         from pycrdt import Array
 
         source: Text = doc.get("cells", type=Array)[0]["source"]
@@ -279,19 +286,13 @@ def save_latency(server: Server, samples: int) -> float:
 
     async def measure() -> list[float]:
         import websockets
-        from pycrdt import Array, Doc, create_sync_message, create_update_message
-        from pycrdt import handle_sync_message as handle
+        from pycrdt import Array, Doc, create_update_message
 
         url = server.notebook_room(path)
         doc = Doc()
         times = []
         async with websockets.connect(url, max_size=None) as ws:
-            await ws.send(create_sync_message(doc))
-            while True:
-                frame = await ws.recv()
-                if isinstance(frame, bytes) and frame[:2] == b"\x00\x01":
-                    handle(frame[1:], doc)
-                    break
+            await _sync(ws, doc)
             updates: list[bytes] = []
             doc.observe(lambda event: updates.append(event.update))
             for n in range(samples):

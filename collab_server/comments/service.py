@@ -244,13 +244,12 @@ class CommentsService:
         self, status: str | None, participant: str | None
     ) -> list[tuple[str, dict[str, Any]]]:
         """(path, thread) of indexed threads, by status and participant, newest first."""
+        sql = "SELECT file_id, participants, thread FROM comment_threads"
         rows = self.db.conn.execute(
-            "SELECT file_id, status, participants, thread FROM comment_threads"
+            sql + (" WHERE status = ?" if status else ""), (status,) if status else ()
         ).fetchall()
         found = []
-        for file_id, row_status, participants, thread in rows:
-            if status and row_status != status:
-                continue
+        for file_id, participants, thread in rows:
             if participant and participant not in json.loads(participants):
                 continue
             path = self.file_ids.get_path(file_id)
