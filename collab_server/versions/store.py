@@ -246,10 +246,10 @@ class VersionStore:
         blob_ids = [skeleton_id, *_unpack(bytes(packed))]
         keys = self._keys(blob_ids)
         data = self.backend.get_many(list(set(keys.values())))
-        parts = {k: json.loads(zlib.decompress(v)) for k, v in data.items()}
-        nb: dict[str, Any] = dict(parts[keys[skeleton_id]])
-        # Each cell is its own object even where one blob backs several equal cells.
-        nb["cells"] = [json.loads(json.dumps(parts[keys[i]])) for i in blob_ids[1:]]
+        raw = {k: zlib.decompress(v) for k, v in data.items()}
+        nb: dict[str, Any] = json.loads(raw[keys[skeleton_id]])
+        # Parsed per position: each cell is its own object even where one blob backs several.
+        nb["cells"] = [json.loads(raw[keys[i]]) for i in blob_ids[1:]]
         return nb
 
     def _keys(self, blob_ids: Sequence[int]) -> dict[int, str]:
