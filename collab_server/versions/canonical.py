@@ -38,42 +38,61 @@ def _is_json_mime(mime: str) -> bool:
     )
 
 
-def _join_bundle(bundle: Any) -> None:
+def _joined_bundle(bundle: Any) -> Any:
+    """``bundle`` with its multi-line strings joined; the same object if there were none."""
     if not isinstance(bundle, dict):
-        return
-    for mime, value in list(bundle.items()):
-        if (
-            not _is_json_mime(mime)
-            and isinstance(value, list)
-            and all(isinstance(line, str) for line in value)
-        ):
-            bundle[mime] = "".join(value)
+        return bundle
+    split = [
+        mime
+        for mime, value in bundle.items()
+        if not _is_json_mime(mime)
+        and isinstance(value, list)
+        and all(isinstance(line, str) for line in value)
+    ]
+    if not split:
+        return bundle
+    return {m: "".join(v) if m in split else v for m, v in bundle.items()}
 
 
-def normalize_cell(cell: Cell) -> Cell:
-    """A copy of ``cell`` with its multi-line strings joined (nbformat's ``rejoin_lines``)."""
-    cell = copy.deepcopy(cell)
-    if isinstance(cell.get("source"), list):
-        cell["source"] = "".join(cell["source"])
-    attachments = cell.get("attachments")
+def _joined_output(output: Any) -> Any:
+    if not isinstance(output, dict):
+        return output
+    if output.get("output_type") in ("execute_result", "display_data"):
+        data = _joined_bundle(output.get("data"))
+        return output if data is output.get("data") else {**output, "data": data}
+    if isinstance(output.get("text"), list):
+        return {**output, "text": "".join(output["text"])}
+    return output
+
+
+def shared_cell(cell: Any) -> Any:
+    """``cell`` with its multi-line strings joined (nbformat's ``rejoin_lines``), as a new
+    top-level dict that may share nested values with ``cell``: read it, do not mutate it."""
+    if not isinstance(cell, dict):
+        return cell
+    out = dict(cell)
+    if isinstance(out.get("source"), list):
+        out["source"] = "".join(out["source"])
+    attachments = out.get("attachments")
     if isinstance(attachments, dict):
-        for bundle in attachments.values():
-            _join_bundle(bundle)
-    for output in cell.get("outputs") or ():
-        if not isinstance(output, dict):
-            continue
-        if output.get("output_type") in ("execute_result", "display_data"):
-            _join_bundle(output.get("data"))
-        elif isinstance(output.get("text"), list):
-            output["text"] = "".join(output["text"])
-    return cell
+        out["attachments"] = {k: _joined_bundle(v) for k, v in attachments.items()}
+    outputs = out.get("outputs")
+    if isinstance(outputs, list):
+        out["outputs"] = [_joined_output(o) for o in outputs]
+    return out
+
+
+def shared_view(nb: Notebook) -> Notebook:
+    """``nb`` in canonical shape without copying what is already canonical (fast on large
+    notebooks): nested values may be shared with ``nb``, so read it, do not mutate it."""
+    out = {k: v for k, v in nb.items() if k != "cells"}
+    out["cells"] = [shared_cell(c) for c in nb.get("cells") or ()]
+    return out
 
 
 def normalize(nb: Notebook) -> Notebook:
     """A copy of ``nb`` in canonical shape (see the module docstring); ``nb`` is not changed."""
-    out = {k: copy.deepcopy(v) for k, v in nb.items() if k != "cells"}
-    out["cells"] = [normalize_cell(c) for c in nb.get("cells") or ()]
-    return out
+    return copy.deepcopy(shared_view(nb))
 
 
 def dumps(value: Any) -> bytes:
@@ -89,7 +108,7 @@ def sha256(data: bytes) -> str:
 
 def canonical_json(nb: Notebook) -> bytes:
     """The canonical JSON bytes of a notebook."""
-    return dumps(normalize(nb))
+    return dumps(shared_view(nb))
 
 
 def content_id(nb: Notebook) -> str:
@@ -99,12 +118,13 @@ def content_id(nb: Notebook) -> str:
 
 def strip_outputs(nb: Notebook) -> Notebook:
     """A copy of ``nb`` with every code cell's outputs and execution count cleared."""
-    out = normalize(nb)
-    for cell in out["cells"]:
-        if cell.get("cell_type") == "code":
+    view = shared_view(nb)
+    # Cleared on the view's own top-level cell dicts, then copied: no output is ever copied.
+    for cell in view["cells"]:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-    return out
+    return copy.deepcopy(view)
 
 
 def _where(path: Any) -> str:
@@ -135,7 +155,7 @@ def validate(nb: Any) -> None:
         # which it accepts as valid; so do we, and the caller's notebook is left alone.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            nbformat.validate(normalize(nb))
+            nbformat.validate(normalize(nb))  # a deep copy: nbformat may repair it in place
     except ValidationError as err:
         path = list(getattr(err, "absolute_path", None) or getattr(err, "path", None) or ())
         raise InvalidNotebook(f"invalid notebook at {_where(path)}: {_reason(err)}") from None
