@@ -15,8 +15,8 @@ How cells are matched (nbdime matches every cell with every other by similarity,
 costly comparisons: 4.3 MB took 8 minutes, nbdime#540):
 
 1. by ``id`` (the first cell with a given id on each side);
-2. the cells still unmatched, by exact content (so a cut-and-pasted cell with a new id, or a
-   notebook without ids, still matches);
+2. the cells still unmatched, by exact content apart from the id (so a cut-and-pasted cell
+   with a new id, or a notebook without ids, still matches);
 3. matched pairs in the same order on both sides (a longest increasing subsequence) stay in
    place and become a ``patch`` if they differ; a matched pair out of order is a **move**, shown
    as ``removerange`` at its old place plus ``addrange`` at its new one (nbdime's format has no
@@ -223,6 +223,12 @@ def _cell_id(cell: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _content_key(cell: Any) -> str:
+    if isinstance(cell, dict) and "id" in cell:
+        return _key({k: v for k, v in cell.items() if k != "id"})
+    return _key(cell)
+
+
 def _cell_type(cell: Any) -> Any:
     return cell.get("cell_type") if isinstance(cell, dict) else None
 
@@ -233,8 +239,13 @@ def diff_cells(
     """The sequence diff of two lists of cells (see the module docstring)."""
     a = [_cell_view(c, outputs) for c in a_cells]
     b = [_cell_view(c, outputs) for c in b_cells]
-    a_keys = [_key(c) for c in a]
-    b_keys = [_key(c) for c in b]
+    # Content keys leave the id out, so a cell pasted back under a new id matches by content;
+    # a matched pair differs if its content key or its id does.
+    a_keys = [_content_key(c) for c in a]
+    b_keys = [_content_key(c) for c in b]
+
+    def differs(x: int, y: int) -> bool:
+        return a_keys[x] != b_keys[y] or _cell_id(a[x]) != _cell_id(b[y])
 
     match: dict[int, int] = {}
     taken: set[int] = set()
@@ -285,7 +296,7 @@ def diff_cells(
             )
         ):
             for x, y in zip(gap_a, gap_b, strict=True):
-                if a_keys[x] != b_keys[y]:
+                if differs(x, y):
                     ops.append({"op": "patch", "key": x, "diff": _patch_value(a[x], b[y])})
         else:
             if gap_b:
@@ -298,7 +309,7 @@ def diff_cells(
                 if any(x in moved_to for x in gap_a):
                     removed["moved_to"] = [moved_to.get(x) for x in gap_a]
                 ops.append(removed)
-        if i < len(a) and a_keys[i] != b_keys[j]:
+        if i < len(a) and differs(i, j):
             ops.append({"op": "patch", "key": i, "diff": _patch_value(a[i], b[j])})
         ai, bj = i + 1, j + 1
     return ops

@@ -50,13 +50,8 @@ def to_drop(rows: Iterable[RowInfo], now: datetime, policy: RetentionPolicy) -> 
     kept_buckets: set[tuple[str, datetime]] = set()
     drop: list[int] = []
     for row in reversed(ordered):
-        if (
-            row.number == head
-            or row.labelled
-            or row.pinned
-            or row.kind not in policy.thinnable_kinds
-        ):
-            continue
+        if row.labelled or row.pinned or row.kind not in policy.thinnable_kinds:
+            continue  # kept for their own reason; they do not stand for their hour or day
         created = _utc(row.created)
         age = now - created
         if age < policy.keep_all_for:
@@ -65,7 +60,8 @@ def to_drop(rows: Iterable[RowInfo], now: datetime, policy: RetentionPolicy) -> 
             bucket = ("hour", created.replace(minute=0, second=0, microsecond=0))
         else:
             bucket = ("day", created.replace(hour=0, minute=0, second=0, microsecond=0))
-        if bucket in kept_buckets:
+        # The head is always kept, and being the newest it is its bucket's representative.
+        if bucket in kept_buckets and row.number != head:
             drop.append(row.number)
         else:
             kept_buckets.add(bucket)
