@@ -8,6 +8,11 @@ under keys. S3 (or any object store) fits the same Protocol: keys are object nam
 
 Contract: ``put`` of an existing key is a no-op (same key, same content); ``get_many`` raises
 ``KeyError`` for a key it does not hold; ``delete`` ignores keys it does not hold.
+``transactional`` says whether writes join the store's SQLite transaction (the SQLite back end
+does). For one that does not (S3), the store writes blobs before committing the index that
+references them and deletes them only after committing the index that no longer does, so a
+crash can leave unreferenced objects (a sweep may delete keys absent from ``version_blobs``)
+but never an index entry without its bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import sqlite_utils
 
 class BlobBackend(Protocol):
     """Immutable bytes under content-address keys."""
+
+    transactional: bool
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None: ...
 
@@ -34,6 +41,8 @@ class SQLiteBlobs:
     It uses the caller's connection and opens no transaction of its own, so its writes commit
     (or roll back) with the version index that references them.
     """
+
+    transactional = True
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self._conn = db.conn

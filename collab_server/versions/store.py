@@ -7,9 +7,11 @@ Scheme (content-addressed, deduplicated at the cell level):
   zlib-compressed, in a :class:`~collab_server.versions.blobs.BlobBackend` under the sha256 of
   its JSON. ``version_blobs`` indexes them with a small integer id, a reference count and sizes.
 * A version is a row of ``versions``: the skeleton's blob id plus the list of the cells' blob
-  ids (delta-encoded and compressed: a few dozen bytes for 100 cells), so a version that
-  changed one cell costs that cell's compressed JSON plus under a hundred bytes, not a copy of
-  the notebook.
+  ids (delta-encoded and compressed: 12 bytes for 100 cells stored together, up to ~250 once
+  every cell has changed at a different time), so a version that changed one cell costs that
+  cell's compressed JSON plus a few hundred bytes at most, not a copy of the notebook.
+* Blobs are reference counted (one count per use in a version); dropping versions (retention,
+  ``forget``) deletes the blobs that no version uses any more.
 * A version's ``id`` is the sha256 of the notebook's canonical JSON (its content address):
   rebuilding skeleton + cells gives those bytes back, so the id checks the content.
 
@@ -33,7 +35,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -101,7 +103,6 @@ class StoreSize:
     raw_bytes: int = 0  # uncompressed JSON of the distinct blobs
     stored_bytes: int = 0  # compressed bytes of the distinct blobs
     index_bytes: int = 0  # packed cell lists of the version rows
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def _now() -> str:
@@ -414,8 +415,13 @@ class VersionStore:
 
     # -- dropping ------------------------------------------------------------------------
 
-    def _drop_rows(self, file_id: str, numbers: Sequence[int]) -> int:
-        """Delete rows and release their blobs (inside a transaction); returns blobs freed."""
+    def _drop_rows(self, file_id: str, numbers: Sequence[int]) -> builtins.list[str]:
+        """Delete rows and release their blobs (inside a transaction).
+
+        Returns the keys of blobs nothing uses any more, already deleted from a transactional
+        back end; the caller deletes them from any other back end once the index is committed
+        (deleting first and then rolling back would lose bytes that versions still use).
+        """
         released: Counter[int] = Counter()
         for number in numbers:
             row = self._conn.execute(
@@ -433,13 +439,23 @@ class VersionStore:
             "UPDATE version_blobs SET refs = refs - ? WHERE id = ?",
             [(n, i) for i, n in released.items()],
         )
-        dead = self._conn.execute("SELECT id, key FROM version_blobs WHERE refs <= 0").fetchall()
-        if dead:
-            self.backend.delete([key for _, key in dead])
-            self._conn.executemany(
-                "DELETE FROM version_blobs WHERE id = ?", [(i,) for i, _ in dead]
-            )
-        return len(dead)
+        dead: builtins.list[tuple[int, str]] = []
+        touched = [*released]
+        for start in range(0, len(touched), 500):
+            chunk = touched[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            dead += self._conn.execute(
+                f"SELECT id, key FROM version_blobs WHERE id IN ({marks}) AND refs <= 0", chunk
+            ).fetchall()
+        self._conn.executemany("DELETE FROM version_blobs WHERE id = ?", [(i,) for i, _ in dead])
+        keys = [key for _, key in dead]
+        if keys and self.backend.transactional:
+            self.backend.delete(keys)
+        return keys
+
+    def _delete_after_commit(self, keys: Sequence[str]) -> None:
+        if keys and not self.backend.transactional:
+            self.backend.delete(keys)
 
     def forget(self, file_id: str) -> None:
         """Drop every version of a file (it was deleted) and the blobs nothing else uses."""
@@ -450,7 +466,8 @@ class VersionStore:
                     "SELECT number FROM versions WHERE file_id = ?", [file_id]
                 )
             ]
-            self._drop_rows(file_id, numbers)
+            dead = self._drop_rows(file_id, numbers)
+        self._delete_after_commit(dead)
 
     def apply_retention(
         self, file_id: str, policy: RetentionPolicy, now: datetime | None = None
@@ -502,7 +519,8 @@ class VersionStore:
                         ],
                     )
                     carried = []
-            self._drop_rows(file_id, sorted(drop))
+            dead = self._drop_rows(file_id, sorted(drop))
+        self._delete_after_commit(dead)
         return sorted(drop)
 
     # -- measuring -----------------------------------------------------------------------

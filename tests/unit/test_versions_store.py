@@ -249,3 +249,40 @@ def test_a_failed_write_records_nothing(tmp_path):
     assert store.size().blobs == 0
     # The connection is not left inside a transaction: the next writer works.
     assert VersionStore(db).add("f1", nb, "save").number == 1
+
+
+class ObjectStore:
+    """A non-transactional back end, as S3 would be: a dict of objects under content keys."""
+
+    transactional = False
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_many(self, items):
+        self.objects.update(items)
+
+    def get_many(self, keys):
+        return {k: self.objects[k] for k in keys}
+
+    def delete(self, keys):
+        for key in keys:
+            self.objects.pop(key, None)
+
+
+def test_an_object_store_back_end_behind_the_same_protocol(tmp_path):
+    objects = ObjectStore()
+    store = VersionStore(open_database(tmp_path / "db.sqlite"), backend=objects)
+    a = notebook(3)
+    b = copy.deepcopy(a)
+    b["cells"][0]["source"] = "x\n"
+    store.add("f1", a, "auto", created="2026-01-01T00:00:00+00:00")
+    store.add("f1", b, "auto", created="2026-01-01T00:10:00+00:00")
+    store.add("f1", a, "auto")
+    assert len(objects.objects) == 5  # skeleton + 3 cells + the edited cell
+    assert content_id(store.get("f1", content_id(b))) == content_id(b)
+    dropped = store.apply_retention("f1", RetentionPolicy(), now=datetime(2026, 1, 3, tzinfo=UTC))
+    assert dropped == [1]  # same hour as version 2; version 3 is the head
+    assert len(objects.objects) == 5  # version 1's content is still version 3's
+    store.forget("f1")
+    assert objects.objects == {}
