@@ -44,6 +44,8 @@ from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 from typing import Any
 
+from collab_server.versions.canonical import shared_cell
+
 Entry = dict[str, Any]
 
 # Above this many lines (or outputs) in the differing middle, let difflib treat very common
@@ -56,49 +58,12 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _joined(value: Any) -> Any:
-    return "".join(value) if isinstance(value, list) else value
-
-
-def _is_json_mime(mime: str) -> bool:
-    return mime == "application/json" or (
-        mime.startswith("application/") and mime.endswith("+json")
-    )
-
-
-def _output_view(output: Any) -> Any:
-    # Join multi-line strings the way nbformat holds them in memory, copying only what changes.
-    if not isinstance(output, dict):
-        return output
-    out = output
-    if isinstance(output.get("text"), list):
-        out = {**output, "text": _joined(output["text"])}
-    data = output.get("data")
-    if isinstance(data, dict) and any(isinstance(v, list) for v in data.values()):
-        out = {
-            **out,
-            "data": {
-                m: v if _is_json_mime(m) or not isinstance(v, list) else _joined(v)
-                for m, v in data.items()
-            },
-        }
-    return out
-
-
 def _cell_view(cell: Any, outputs: bool) -> Any:
-    """The cell as compared: source joined; without outputs when they are ignored."""
-    if not isinstance(cell, dict):
-        return cell
-    view = dict(cell)
-    if isinstance(view.get("source"), list):
-        view["source"] = "".join(view["source"])
-    if view.get("cell_type") == "code":
-        if outputs:
-            if isinstance(view.get("outputs"), list):
-                view["outputs"] = [_output_view(o) for o in view["outputs"]]
-        else:
-            view["outputs"] = []
-            view["execution_count"] = None
+    """The cell as compared: canonical shape; without outputs when they are ignored."""
+    view = shared_cell(cell)  # a new top-level dict: setting its keys is safe
+    if isinstance(view, dict) and view.get("cell_type") == "code" and not outputs:
+        view["outputs"] = []
+        view["execution_count"] = None
     return view
 
 

@@ -202,11 +202,14 @@ def test_added_cells_carry_no_outputs_when_outputs_are_ignored():
     assert added["valuelist"][0]["outputs"] == [stream("x" * 1000)]
 
 
-def test_source_as_a_list_of_lines_equals_the_joined_string():
+def test_lines_as_lists_equal_the_joined_strings():
     b = copy.deepcopy(BASE)
     for cell in b["cells"]:
         cell["source"] = cell["source"].splitlines(True)
+        for output in cell.get("outputs", []):
+            output["text"] = output["text"].splitlines(True)
     assert diff_notebooks(BASE, b) == []
+    assert diff_notebooks(BASE, b, outputs=True) == []
 
 
 def test_notebooks_without_ids_match_by_content_then_in_order():
