@@ -1,0 +1,276 @@
+"""The S3 back end of the version store, against moto's S3 server: a real HTTP endpoint on
+127.0.0.1 (started once for this file), reached through boto3 like any S3.
+
+The version store's own tests run again here with their ``store`` on S3; after each of them the
+bucket must hold exactly the blobs the index references (nothing orphaned, nothing missing).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from unit import test_versions_store as sqlite_suite
+from unit.test_versions_store import ANN, notebook
+
+from collab_server.db import open_database
+from collab_server.versions.canonical import canonical_json, content_id
+from collab_server.versions.retention import RetentionPolicy
+from collab_server.versions.s3 import S3Blobs, S3Error, S3Options
+from collab_server.versions.store import VersionStore
+
+# The same behaviours as on SQLite: every test of the SQLite suite that takes just ``store``
+# runs again with this file's ``store`` (a new one there is picked up here by itself), except
+# two that cost 700-1,000 S3 round trips each (half a minute on a loaded machine): their S3
+# side is checked by the smaller tests below (1,000 versions' objects; retention's deletes).
+HEAVY = {
+    "test_a_thousand_small_edits_cost_about_the_edits",
+    "test_retention_thins_the_store_and_keeps_named_published_restore",
+}
+REUSED = [
+    f
+    for name, f in vars(sqlite_suite).items()
+    if name.startswith("test_")
+    and name not in HEAVY
+    and f.__code__.co_varnames[: f.__code__.co_argcount] == ("store",)
+]
+
+BUCKET = "collab-versions"
+# moto accepts any key; a recognisable secret lets the tests prove it never leaks.
+KEY_ID, SECRET = "AKIDTESTONLY", "s3cr3t/with+chars"
+CREDS = f"{KEY_ID}:{SECRET.replace('/', '%2F').replace('+', '%2B')}@"
+
+
+@pytest.fixture(scope="session")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    ).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+def s3_url(endpoint: str, bucket: str = BUCKET, prefix: str | None = None, **extra: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"endpoint": endpoint, **extra}.items())
+    return f"s3://{CREDS}{bucket}/{prefix or uuid.uuid4().hex}?{query}"
+
+
+@pytest.fixture
+def store(endpoint: str, tmp_path: Path) -> Iterator[VersionStore]:
+    """A version store whose blobs live under a fresh prefix of the bucket."""
+    db = open_database(tmp_path / "db.sqlite")
+    backend = S3Blobs(S3Options.from_url(s3_url(endpoint, region="us-east-1")).under("versions"))
+    backend.check()
+    yield VersionStore(db, backend=backend)
+    indexed = {key for (key,) in db.execute("SELECT key FROM version_blobs").fetchall()}
+    assert set(backend.keys()) == indexed  # every referenced blob there, and nothing else
+    backend.close()
+
+
+@pytest.mark.parametrize("behaviour", REUSED, ids=lambda f: f.__name__.removeprefix("test_"))
+def test_store_behaviour_on_s3(behaviour, store):
+    behaviour(store)
+
+
+def test_a_thousand_small_versions_store_about_one_object_per_distinct_cell(store):
+    """1,000 versions of a 20-cell notebook, each a small edit of one cell, some undone."""
+    rng = random.Random(11)
+    nb = notebook(20, lines=4)
+    distinct = {canonical_json({"cells": [c]}) for c in nb["cells"]}
+    store.add("f1", nb, "auto", [ANN])
+    for _ in range(999):
+        cell = nb["cells"][rng.randrange(20)]
+        if cell["source"].endswith("#\n") and rng.random() < 0.3:
+            cell["source"] = cell["source"][:-2]  # an undo: content seen before
+        else:
+            cell["source"] += "#\n"
+        distinct.add(canonical_json({"cells": [cell]}))
+        store.add("f1", nb, "auto", [ANN])
+    objects = list(store.backend.keys())  # type: ignore[attr-defined]
+    assert store.size("f1").versions == 1000
+    # One object per distinct cell, plus the one skeleton they all share.
+    assert len(objects) == len(distinct) + 1 < 1000
+    head = store.head("f1")
+    assert head is not None and content_id(store.get("f1", head.id)) == head.id
+
+
+def test_retention_deletes_objects_only_when_no_version_uses_them(store):
+    a = notebook(3)
+    b = copy.deepcopy(a)
+    b["cells"][0]["source"] = "x\n"
+    store.add("f1", a, "auto", created="2026-01-01T00:00:00+00:00")
+    store.add("f1", b, "auto", created="2026-01-01T00:10:00+00:00")
+    store.add("f1", a, "auto")
+    store.add("f1", b, "auto")
+    store.add("f1", a, "auto")
+    objects = set(store.backend.keys())  # type: ignore[attr-defined]
+    assert len(objects) == 5  # skeleton + 3 cells + the edited cell
+    dropped = store.apply_retention("f1", RetentionPolicy(), now=datetime(2026, 1, 3, tzinfo=UTC))
+    assert dropped == [1]  # same hour as version 2; the rest are recent
+    assert set(store.backend.keys()) == objects  # version 1's content is still the head's
+    c = copy.deepcopy(a)
+    c["cells"][1]["source"] = "only here\n"
+    store.add("f2", c, "save")
+    store.forget("f1")
+    # f1's own cell (b's) went; what f2 shares stayed, and f2 reads back whole.
+    assert len(set(store.backend.keys())) == 4  # type: ignore[attr-defined]
+    assert content_id(store.get("f2", content_id(c))) == content_id(c)
+
+
+def test_a_put_of_a_key_already_there_writes_nothing(endpoint):
+    blobs = S3Blobs(S3Options.from_url(s3_url(endpoint)))
+    key = "a" * 64
+    blobs.put_many([(key, b"first")])
+    # A second put of the same key is skipped by the server (If-None-Match), whatever it holds.
+    blobs.put_many([(key, b"second"), ("b" * 64, b"other")])
+    assert blobs.get_many([key, key]) == {key: b"first"}
+    with pytest.raises(KeyError, match="1 version blob"):
+        blobs.get_many([key, "c" * 64])
+    blobs.delete([key, "c" * 64])  # a key it does not hold is ignored
+    assert list(blobs.keys()) == ["b" * 64]
+
+
+def test_credentials_from_the_environment(endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    options = S3Options.from_url(f"s3://{BUCKET}/env?endpoint={endpoint}")
+    assert options.access_key_id is None
+    blobs = S3Blobs(options)
+    blobs.check()
+    blobs.put_many([("d" * 64, b"x")])
+    assert blobs.get_many(["d" * 64]) == {"d" * 64: b"x"}
+
+
+def assert_no_secret(text: str) -> None:
+    assert SECRET not in text and KEY_ID not in text and "s3cr3t" not in text
+
+
+def test_a_missing_bucket_is_a_clear_error_and_records_nothing(endpoint, tmp_path):
+    blobs = S3Blobs(S3Options.from_url(s3_url(endpoint, bucket="no-such-bucket")))
+    with pytest.raises(S3Error) as checked:
+        blobs.check()
+    assert checked.value.reason == "no-bucket"
+    assert "'no-such-bucket'" in str(checked.value) and "does not exist" in str(checked.value)
+    assert_no_secret(str(checked.value))
+    store = VersionStore(open_database(tmp_path / "db.sqlite"), backend=blobs)
+    with pytest.raises(S3Error, match="does not exist") as saving:
+        store.add("f1", notebook(3), "save", [ANN])
+    assert saving.value.reason == "no-bucket"
+    # botocore's exception is not chained (a traceback in a log shows only ours)
+    assert saving.value.__cause__ is None and saving.value.__suppress_context__
+    assert store.head("f1") is None and store.size().blobs == 0
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_endpoint_that_is_down_fails_quickly_and_clearly(tmp_path):
+    url = s3_url(f"http://127.0.0.1:{closed_port()}", connect_timeout="1", max_attempts="2")
+    blobs = S3Blobs(S3Options.from_url(url))
+    store = VersionStore(open_database(tmp_path / "db.sqlite"), backend=blobs)
+    started = time.monotonic()
+    with pytest.raises(S3Error) as failed:
+        store.add("f1", notebook(3), "save", [ANN])
+    assert time.monotonic() - started < 5
+    assert failed.value.reason == "unreachable"
+    assert "unreachable" in str(failed.value) and "2 attempt(s)" in str(failed.value)
+    assert_no_secret(str(failed.value))
+    assert store.head("f1") is None and store.size().blobs == 0
+    with pytest.raises(S3Error, match="unreachable"):
+        blobs.check()
+
+
+def test_an_endpoint_that_accepts_but_never_answers_times_out(tmp_path):
+    """A hung S3 (connection accepted, no reply): the read timeout and retry bound apply."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)  # the kernel accepts connections; nobody reads or answers
+        port = hung.getsockname()[1]
+        url = s3_url(f"http://127.0.0.1:{port}", read_timeout="0.5", max_attempts="2")
+        blobs = S3Blobs(S3Options.from_url(url))
+        started = time.monotonic()
+        with pytest.raises(S3Error) as failed:
+            blobs.get_many(["e" * 64])
+        elapsed = time.monotonic() - started
+    assert failed.value.reason == "unreachable"
+    assert 0.9 < elapsed < 5  # two tries of 0.5 s each (plus a short backoff), not minutes
+    assert_no_secret(str(failed.value))
+
+
+# -- the option (pure parsing, no server) ------------------------------------------------
+
+
+def test_the_url_gives_the_options_and_defaults():
+    o = S3Options.from_url("s3://my-bucket")
+    assert (o.bucket, o.prefix, o.endpoint_url, o.region, o.addressing) == (
+        "my-bucket",
+        "",
+        None,
+        None,
+        "auto",
+    )
+    assert (o.connect_timeout, o.read_timeout, o.max_attempts, o.concurrency) == (3, 20, 3, 16)
+    assert o.access_key_id is None and o.secret_access_key is None
+    o = S3Options.from_url(
+        f"s3://{CREDS}my-bucket//team/nb//?endpoint=http://127.0.0.1:9000&region=eu-west-3"
+        "&max_attempts=5&read_timeout=2.5&concurrency=4&profile=ci"
+    )
+    assert o.prefix == "team/nb/" and o.endpoint_url == "http://127.0.0.1:9000"
+    assert o.addressing == "path"  # a custom endpoint: no bucket.host DNS names
+    assert (o.region, o.profile, o.max_attempts, o.read_timeout, o.concurrency) == (
+        "eu-west-3",
+        "ci",
+        5,
+        2.5,
+        4,
+    )
+    assert (o.access_key_id, o.secret_access_key) == (KEY_ID, SECRET)
+    assert o.under("versions").prefix == "team/nb/versions/"
+    assert o.under("published").prefix == "team/nb/published/"
+    assert S3Options.from_url("s3://my-bucket").under("versions").prefix == "versions/"
+    for shown in (str(o), repr(o), o.where()):
+        assert_no_secret(shown)
+    assert str(o) == "s3://my-bucket/team/nb/?endpoint=http://127.0.0.1:9000&region=eu-west-3"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://my-bucket/x", "must start with s3://"),
+        ("s3://My_Bucket/x", "is not an S3 bucket name"),
+        ("s3://my-bucket/x?bucket=other", "unknown option 'bucket'"),
+        ("s3://key@my-bucket/x", "both an access key id and a secret"),
+        ("s3://my-bucket/x?endpoint=127.0.0.1:9000", "http:// or https://"),
+        ("s3://my-bucket/x?addressing=dns", "auto, path or virtual"),
+        ("s3://my-bucket/x?max_attempts=many", "max_attempts must be a number"),
+        ("s3://my-bucket/x?read_timeout=0", "read_timeout must be positive"),
+    ],
+)
+def test_a_bad_url_says_what_is_wrong(url, message):
+    with pytest.raises(ValueError, match=message):
+        S3Options.from_url(url)
+
+
+def test_the_sqlite_suite_is_reused():
+    assert len(REUSED) >= 7  # guard: a change to how that file names its fixture shows here
