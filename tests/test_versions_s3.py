@@ -259,6 +259,9 @@ def test_the_url_gives_the_options_and_defaults():
     [
         ("https://my-bucket/x", "must start with s3://"),
         ("s3://My_Bucket/x", "is not an S3 bucket name"),
+        ("s3://MyBucket/x", "'MyBucket' is not an S3 bucket name"),
+        ("s3://my-bucket:9000/x", "is not an S3 bucket name"),
+        ("s3:///x", "'' is not an S3 bucket name"),
         ("s3://my-bucket/x?bucket=other", "unknown option 'bucket'"),
         ("s3://key@my-bucket/x", "both an access key id and a secret"),
         ("s3://my-bucket/x?endpoint=127.0.0.1:9000", "http:// or https://"),

@@ -84,7 +84,8 @@ class S3Options:
         parts = urlsplit(url.strip())
         if parts.scheme != "s3":
             raise ValueError("the versions S3 URL must start with s3:// (s3://bucket/prefix)")
-        bucket = parts.hostname or ""
+        # Not ``parts.hostname``: it lower-cases, and "MyBucket" must fail, not name another.
+        bucket = parts.netloc.rpartition("@")[2]
         if not _BUCKET.match(bucket):
             raise ValueError(
                 f"{bucket!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots"
