@@ -25,7 +25,14 @@ on the network. Their async call sites should run them with ``asyncio.to_thread`
 store shares the server's one SQLite connection, the store must first move its S3 calls out of
 its ``BEGIN IMMEDIATE`` … ``COMMIT`` (upload the blobs the index lacks *before* opening the
 transaction, re-check inside it), so no thread holds the database's write transaction across a
-network round trip and no other statement on the shared connection lands inside it.
+network round trip and no other statement on the shared connection lands inside it. Until the
+store handles it, run its calls one at a time (one lock): a ``forget`` deleting key K after its
+commit, interleaved with an ``add`` of a cell with key K (absent from the index, so uploaded;
+present in the bucket, so the PUT is skipped), would leave the new version without K's bytes.
+
+Sharing: deletions follow one database's index, so each database needs a prefix of its own
+(:meth:`S3Options.under` gives each user of the bucket one); two servers with separate
+databases on one prefix would delete each other's blobs.
 """
 
 from __future__ import annotations
