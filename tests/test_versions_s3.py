@@ -8,6 +8,7 @@ bucket must hold exactly the blobs the index references (nothing orphaned, nothi
 from __future__ import annotations
 
 import copy
+import json
 import random
 import socket
 import time
@@ -15,9 +16,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import boto3
 import pytest
+from moto.core.authorization import enable_iam_authentication
 from moto.server import ThreadedMotoServer
 from unit import test_versions_store as sqlite_suite
 from unit.test_versions_store import ANN, notebook
@@ -47,7 +50,7 @@ REUSED = [
 BUCKET = "collab-versions"
 # moto accepts any key; a recognisable secret lets the tests prove it never leaks.
 KEY_ID, SECRET = "AKIDTESTONLY", "s3cr3t/with+chars"
-CREDS = f"{KEY_ID}:{SECRET.replace('/', '%2F').replace('+', '%2B')}@"
+CREDS = f"{KEY_ID}:{quote(SECRET, safe='')}@"
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +179,60 @@ def test_a_missing_bucket_is_a_clear_error_and_records_nothing(endpoint, tmp_pat
     assert saving.value.reason == "no-bucket"
     # botocore's exception is not chained (a traceback in a log shows only ours)
     assert saving.value.__cause__ is None and saving.value.__suppress_context__
+    assert store.head("f1") is None and store.size().blobs == 0
+
+
+def test_access_denied_is_a_clear_error_and_records_nothing(endpoint, tmp_path):
+    """A key that may read but not write, and a key the endpoint does not know."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    )
+    user = f"reader-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="read-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    reader_secret = key["SecretAccessKey"]
+    reader = f"{key['AccessKeyId']}:{quote(reader_secret, safe='')}@"
+    url = f"s3://{reader}{BUCKET}/{uuid.uuid4().hex}?endpoint={endpoint}"
+    store = VersionStore(
+        open_database(tmp_path / "db.sqlite"), backend=S3Blobs(S3Options.from_url(url))
+    )
+    stranger = S3Blobs(S3Options.from_url(s3_url(endpoint)))
+    # moto checks signatures and IAM policies only inside this block (its own switch).
+    with enable_iam_authentication():
+        with pytest.raises(S3Error) as writing:
+            store.add("f1", notebook(3), "save", [ANN])
+        with pytest.raises(S3Error) as unknown:
+            stranger.put_many([("f" * 64, b"x")])
+        with pytest.raises(S3Error) as checking:
+            stranger.check()  # a HEAD: the answer has a status and no body
+    for failed in (writing.value, unknown.value, checking.value):
+        assert failed.reason == "access-denied"
+        assert f"access to S3 bucket '{BUCKET}'" in str(failed) and "denied" in str(failed)
+        assert_no_secret(str(failed))
+        assert key["AccessKeyId"] not in str(failed) and reader_secret not in str(failed)
+    assert "(AccessDenied)" in str(writing.value)
+    assert "(InvalidAccessKeyId)" in str(unknown.value)
+    assert "(HTTP 403)" in str(checking.value)
     assert store.head("f1") is None and store.size().blobs == 0
 
 

@@ -377,6 +377,8 @@ class S3Blobs:
                 f" {self.options.max_attempts} attempt(s)); is the endpoint right and up?",
             )
         code, status = _code(exc)
+        # A HEAD's answer has no body: botocore then gives the status as the code.
+        said = code if code and not code.isdigit() else f"HTTP {status}"
         if code == "NoSuchBucket" or (doing == "check" and status == 404):
             return S3Error("no-bucket", f"{where} does not exist; create it or fix the URL")
         if status == 403 or code in (
@@ -389,14 +391,14 @@ class S3Blobs:
         ):
             return S3Error(
                 "access-denied",
-                f"access to {where} was denied ({code or status}): check the credentials and"
+                f"access to {where} was denied ({said}): check the credentials and"
                 " that they allow s3:ListBucket, s3:GetObject, s3:PutObject and"
                 " s3:DeleteObject there",
             )
         if status == 301 or code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
             return S3Error("wrong-region", f"{where} is in another region: set ?region= in the URL")
         if code:
-            return S3Error("error", f"S3 {doing} failed on {where}: {code} (HTTP {status})")
+            return S3Error("error", f"S3 {doing} failed on {where} ({said})")
         return S3Error("error", f"S3 {doing} failed on {where}: {type(exc).__name__}")
 
 
