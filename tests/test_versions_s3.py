@@ -138,7 +138,7 @@ def test_retention_deletes_objects_only_when_no_version_uses_them(store):
 
 
 def test_a_put_of_a_key_already_there_writes_nothing(endpoint):
-    blobs = S3Blobs(S3Options.from_url(s3_url(endpoint)))
+    blobs = S3Blobs(S3Options.from_url(s3_url(endpoint, cache_mb="0")))  # what S3 holds
     key = "a" * 64
     blobs.put_many([(key, b"first")])
     # A second put of the same key is skipped by the server (If-None-Match), whatever it holds.
@@ -148,6 +148,35 @@ def test_a_put_of_a_key_already_there_writes_nothing(endpoint):
         blobs.get_many([key, "c" * 64])
     blobs.delete([key, "c" * 64])  # a key it does not hold is ignored
     assert list(blobs.keys()) == ["b" * 64]
+
+
+def test_recent_blobs_are_read_from_memory_until_deleted(endpoint):
+    url = s3_url(endpoint, cache_mb="0.001")  # 1,048 bytes: a blob over 131 is not kept
+    blobs = S3Blobs(S3Options.from_url(url))
+    direct = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    )
+    small, large, read = "1" * 64, "2" * 64, "3" * 64
+    blobs.put_many([(small, b"s" * 100), (large, b"L" * 200)])
+    direct.put_object(Bucket=BUCKET, Key=blobs.options.prefix + read, Body=b"r" * 100)
+    assert blobs.get_many([read]) == {read: b"r" * 100}
+    # Removed behind the back end's back: what it wrote or read recently still reads.
+    for key in (small, large, read):
+        direct.delete_object(Bucket=BUCKET, Key=blobs.options.prefix + key)
+    assert blobs.get_many([small, read]) == {small: b"s" * 100, read: b"r" * 100}
+    with pytest.raises(KeyError):
+        blobs.get_many([large])  # too large to keep
+    blobs.delete([small])  # deleting forgets it
+    with pytest.raises(KeyError):
+        blobs.get_many([small])
+    for k in range(20):  # 2,000 bytes of other blobs push the oldest out
+        blobs.put_many([(f"{k:064d}", b"n" * 100)])
+    with pytest.raises(KeyError):
+        blobs.get_many([read])
 
 
 def test_credentials_from_the_environment(endpoint, monkeypatch):
@@ -288,6 +317,7 @@ def test_the_url_gives_the_options_and_defaults():
         "auto",
     )
     assert (o.connect_timeout, o.read_timeout, o.max_attempts, o.concurrency) == (3, 20, 3, 16)
+    assert o.cache_mb == 32 and S3Options.from_url("s3://my-bucket?cache_mb=0").cache_mb == 0
     assert o.access_key_id is None and o.secret_access_key is None
     o = S3Options.from_url(
         f"s3://{CREDS}my-bucket//team/nb//?endpoint=http://127.0.0.1:9000&region=eu-west-3"
@@ -325,6 +355,7 @@ def test_the_url_gives_the_options_and_defaults():
         ("s3://my-bucket/x?addressing=dns", "auto, path or virtual"),
         ("s3://my-bucket/x?max_attempts=many", "max_attempts must be a number"),
         ("s3://my-bucket/x?read_timeout=0", "read_timeout must be positive"),
+        ("s3://my-bucket/x?cache_mb=-1", "cache_mb must be zero or more"),
     ],
 )
 def test_a_bad_url_says_what_is_wrong(url, message):

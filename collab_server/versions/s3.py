@@ -4,7 +4,7 @@
 ``CollabServer.versions_s3_url``)::
 
     s3://[ACCESS_KEY_ID:SECRET@]BUCKET[/PREFIX][?endpoint=URL&region=R&profile=P&addressing=path
-        &connect_timeout=S&read_timeout=S&max_attempts=N&concurrency=N]
+        &connect_timeout=S&read_timeout=S&max_attempts=N&concurrency=N&cache_mb=M]
 
 Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, the
 shared credentials file and ``profile=``, an instance or container role) unless the URL carries
@@ -12,12 +12,12 @@ a key and secret (percent-encoded); they never appear in ``repr``, ``str`` or an
 
 :class:`S3Blobs` implements :class:`~collab_server.versions.blobs.BlobBackend`: objects are
 named ``{prefix}{sha256}`` (the store's content keys), written once (a conditional PUT: a key
-already there is left alone), read concurrently, deleted in batches of 1,000 — and, since S3
-does not join the SQLite transaction (``transactional = False``), the store writes objects
-before committing the index that references them and deletes them only after committing the
-index that no longer does. Failures become :class:`S3Error`, an ``OSError`` whose message says
-what is wrong (no such bucket, access denied, endpoint unreachable, no credentials) and holds
-no secret.
+already there is left alone), read concurrently, deleted in batches of 1,000; the recently used
+ones stay in memory (``cache_mb``: a key's bytes never change). S3 does not join the SQLite
+transaction (``transactional = False``), so the store writes objects before committing the
+index that references them and deletes them only after committing the index that no longer
+does. Failures become :class:`S3Error`, an ``OSError`` whose message says what is wrong (no
+such bucket, access denied, endpoint unreachable, no credentials) and holds no secret.
 
 Blocking: boto3 is synchronous and so is the store today. ``VersionStore.add`` (PUTs in
 ``_intern``), ``get`` (GETs) and ``forget``/``apply_retention`` (DELETEs after the commit) wait
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,7 @@ _QUERY_KEYS = {
     "read_timeout",
     "max_attempts",
     "concurrency",
+    "cache_mb",
 }
 # DeleteObjects takes at most 1,000 keys a request.
 _DELETE_BATCH = 1000
@@ -84,6 +86,9 @@ class S3Options:
     read_timeout: float = 20.0
     max_attempts: int = 3  # total tries per request, the first included
     concurrency: int = 16  # parallel requests of one put_many / get_many
+    # Blobs never change under their key, so recently read or written ones are kept in memory:
+    # a diff or restore reads two versions that share most cells. 0 turns it off.
+    cache_mb: float = 32.0
 
     @classmethod
     def from_url(cls, url: str) -> S3Options:
@@ -129,6 +134,7 @@ class S3Options:
             read_timeout=_number(query, "read_timeout", cls.read_timeout, float),
             max_attempts=_number(query, "max_attempts", cls.max_attempts, int),
             concurrency=_number(query, "concurrency", cls.concurrency, int),
+            cache_mb=_number(query, "cache_mb", cls.cache_mb, float, zero=True),
         )
         return options
 
@@ -159,15 +165,17 @@ def _prefix(path: str) -> str:
     return f"{cleaned}/" if cleaned else ""
 
 
-def _number(query: dict[str, str], name: str, default: T, kind: Callable[[str], T]) -> T:
+def _number(
+    query: dict[str, str], name: str, default: T, kind: Callable[[str], T], zero: bool = False
+) -> T:
     if name not in query:
         return default
     try:
         value = kind(query[name])
     except ValueError:
         raise ValueError(f"{name} must be a number, not {query[name]!r}") from None
-    if not value > 0:  # type: ignore[operator]
-        raise ValueError(f"{name} must be positive")
+    if not (value >= 0 if zero else value > 0):  # type: ignore[operator]
+        raise ValueError(f"{name} must be {'zero or more' if zero else 'positive'}")
     return value
 
 
@@ -179,6 +187,42 @@ def _public_endpoint(url: str | None) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return parts._replace(netloc=netloc).geturl()
+
+
+class _Recent:
+    """The most recently used blobs, up to ``limit`` bytes in all (thread-safe)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        # One large blob (a cell full of images) must not flush everything else.
+        if len(data) > self._limit // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._size += len(data) - (len(old) if old is not None else 0)
+            self._items[key] = data
+            while self._size > self._limit:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            for key in keys:
+                old = self._items.pop(key, None)
+                if old is not None:
+                    self._size -= len(old)
 
 
 class S3Error(OSError):
@@ -230,6 +274,7 @@ class S3Blobs:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._conditional_put = True
+        self._recent = _Recent(int(options.cache_mb * 1024 * 1024))
 
     # -- the BlobBackend protocol --------------------------------------------------------
 
@@ -237,15 +282,18 @@ class S3Blobs:
         self._each(lambda item: self._put(*item), list(dict(items).items()))
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
-        wanted = list(dict.fromkeys(keys))
-        found = dict(zip(wanted, self._each(self._get, wanted), strict=True))
+        found: dict[str, bytes | None] = {k: self._recent.get(k) for k in dict.fromkeys(keys)}
+        fetch = [k for k, v in found.items() if v is None]
+        found.update(zip(fetch, self._each(self._get, fetch), strict=True))
         missing = [k for k, v in found.items() if v is None]
         if missing:
             raise KeyError(f"{len(missing)} version blob(s) missing, e.g. {missing[0]}")
         return {k: v for k, v in found.items() if v is not None}
 
     def delete(self, keys: Iterable[str]) -> None:
-        names = [self.options.prefix + k for k in dict.fromkeys(keys)]
+        unique = list(dict.fromkeys(keys))
+        self._recent.drop(unique)
+        names = [self.options.prefix + k for k in unique]
         for start in range(0, len(names), _DELETE_BATCH):
             chunk = names[start : start + _DELETE_BATCH]
             try:
@@ -311,7 +359,9 @@ class S3Blobs:
         except Exception as exc:
             code, status = _code(exc)
             if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                return  # present already (or being written with the same bytes)
+                # Present already (or being written): not cached, as these bytes were not
+                # the ones stored.
+                return
             if self._conditional_put and (status == 501 or code == "NotImplemented"):
                 # An S3 implementation without conditional writes: overwriting a content
                 # address with the same bytes is harmless.
@@ -319,18 +369,21 @@ class S3Blobs:
                 self._put(key, data)
                 return
             raise self._explain(exc, "write") from None
+        self._recent.put(key, data)
 
     def _get(self, key: str) -> bytes | None:
         try:
             answer = self._client.get_object(
                 Bucket=self.options.bucket, Key=self.options.prefix + key
             )
-            return bytes(answer["Body"].read())
+            data = bytes(answer["Body"].read())
         except Exception as exc:
             code, status = _code(exc)
             if code in ("NoSuchKey", "404") or (status == 404 and code != "NoSuchBucket"):
                 return None
             raise self._explain(exc, "read") from None
+        self._recent.put(key, data)
+        return data
 
     def _list(self) -> Iterator[tuple[str, int]]:
         paginator = self._client.get_paginator("list_objects_v2")
