@@ -33,18 +33,52 @@ export interface Page {
   insertCell(index: number, type: "code" | "markdown"): void;
 }
 
+// Cells are created lazily: a placeholder of about the right height until the cell comes near
+// the screen, then its editor and outputs (a 24 MB notebook shows its first cell at once).
+const observer = "IntersectionObserver" in window
+  ? new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.isIntersecting) mounters.get(entry.target)?.();
+    }
+  }, { rootMargin: "1200px 0px" })
+  : null;
+const mounters = new WeakMap<Element, () => void>();
+
+/** A guess of a cell's height before it is drawn (CSS pixels). */
+function estimateHeight(cell: Cell): number {
+  const lines = cell.getSource().split("\n").length;
+  const outputs = cell.cell_type === "code" ? Math.min(420, 24 * ((cell as any).ymodel?.get("outputs")?.length ?? 0)) : 0;
+  return 40 + 20 * Math.min(lines, 400) + outputs;
+}
+
 export class CellView {
   node: HTMLElement;
-  private editor: EditorView;
+  private editor: EditorView | null = null;
   private rendered: HTMLElement | null = null;
   private outputs: HTMLElement | null = null;
-  private undo: Y.UndoManager;
+  private undo: Y.UndoManager | null = null;
   private access = new Compartment();
   private readonly isMarkdown: boolean;
 
   constructor(private page: Page, private cell: Cell) {
     this.isMarkdown = cell.cell_type === "markdown";
-    this.node = el("section", { class: `cell ${cell.cell_type}`, "data-cell-id": cell.getId() });
+    this.node = el("section", { class: `cell ${cell.cell_type} pending`, "data-cell-id": cell.getId() });
+    if (observer) {
+      this.node.style.minHeight = `${estimateHeight(cell)}px`;
+      mounters.set(this.node, () => this.mount());
+      observer.observe(this.node);
+    } else {
+      this.mount();
+    }
+  }
+
+  /** Draw the cell: toolbar, editor, outputs (once). */
+  mount(): EditorView {
+    if (this.editor) return this.editor;
+    const { page, cell } = this;
+    observer?.unobserve(this.node);
+    this.node.classList.remove("pending");
+    this.node.style.minHeight = "";
     if (page.writable || page.canComment) this.node.append(this.toolbar());
     const ysource = cell.ysource;
     this.undo = new Y.UndoManager(ysource);
@@ -76,10 +110,13 @@ export class CellView {
     if (this.isMarkdown) this.showMarkdown();
     if (cell.cell_type === "code") {
       this.showOutputs();
-      cell.changed.connect((_, change: any) => {
-        if (change.outputsChange || change.executionCountChange) this.showOutputs();
-      });
+      cell.changed.connect(this.onChange, this);
     }
+    return this.editor;
+  }
+
+  private onChange(_: unknown, change: any): void {
+    if (change.outputsChange || change.executionCountChange) this.showOutputs();
   }
 
   private accessExtensions() {
@@ -92,7 +129,7 @@ export class CellView {
 
   /** The page became read-only (the notebook was deleted, or access changed). */
   refreshAccess(): void {
-    this.editor.dispatch({ effects: this.access.reconfigure(this.accessExtensions()) });
+    this.editor?.dispatch({ effects: this.access.reconfigure(this.accessExtensions()) });
   }
 
   private toolbar(): HTMLElement {
@@ -144,12 +181,13 @@ export class CellView {
   }
 
   highlight(): void {
-    highlight(this.editor, this.cell.getId(), this.page.comments.threads);
+    if (this.editor) highlight(this.editor, this.cell.getId(), this.page.comments.threads);
   }
 
   private comment(): void {
-    const selection = this.editor.state.selection.main;
-    const text = this.editor.state.doc.toString();
+    const editor = this.mount();
+    const selection = editor.state.selection.main;
+    const text = editor.state.doc.toString();
     if (selection.empty) {
       this.page.comments.compose({ type: "cell", cellId: this.cell.getId() }, "this cell");
       return;
@@ -162,12 +200,13 @@ export class CellView {
   }
 
   focus(): void {
+    const editor = this.mount();
     this.node.classList.add("editing");
-    this.editor.focus();
+    editor.focus();
   }
 
   private leave(): void {
-    this.editor.contentDOM.blur();
+    this.editor?.contentDOM.blur();
     if (this.isMarkdown) this.showMarkdown();
   }
 
@@ -180,8 +219,10 @@ export class CellView {
   }
 
   destroy(): void {
-    this.editor.destroy();
-    this.undo.destroy();
+    observer?.unobserve(this.node);
+    if (this.cell.cell_type === "code") this.cell.changed.disconnect(this.onChange, this);
+    this.editor?.destroy();
+    this.undo?.destroy();
     this.node.remove();
   }
 }
