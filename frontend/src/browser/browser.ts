@@ -62,7 +62,7 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
 
   const search = el("input", { type: "search", placeholder: "Search by name", "aria-label": "Search by name" });
   const sort = el("select", { "aria-label": "Sort by" },
-    el("option", { value: "name" }, "Name"), el("option", { value: "modified" }, "Last modified"));
+    el("option", { value: "name" }, "Sort by name"), el("option", { value: "modified" }, "Newest first"));
   const tools = el("div", { class: "tools" }, search, sort);
   if (who.permissions.write) {
     const create = el("button", { class: "button" }, "New notebook");
@@ -80,27 +80,78 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
     });
     tools.append(create);
   }
+  if (who.permissions.write) {
+    const file = el("input", { type: "file", accept: ".ipynb,application/x-ipynb+json", hidden: "", "aria-label": "Notebook file to upload" });
+    const upload = iconButton("upload", "Upload a notebook (.ipynb)", "Upload");
+    upload.addEventListener("click", () => file.click());
+    file.addEventListener("change", async () => {
+      const chosen = file.files?.[0];
+      file.value = "";
+      if (!chosen) return;
+      const made = await uploadNotebook(folder, chosen, entries, (what, e) => fail(what, e));
+      if (made) {
+        entries = entries.filter((e) => e.path !== made.path).concat([made]);
+        status.className = "status";
+        status.setAttribute("role", "status");
+        status.textContent = `Uploaded ${made.name}.`;
+        render();
+      }
+    });
+    tools.append(upload, file);
+  }
   main.append(tools, status);
   const list = el("ul", { class: "entries" });
   main.append(list);
 
+  // Search: names in this folder at once; the folders below, read through the contents API
+  // (only what this person may list) up to a bound, as they type.
+  let found: Entry[] | null = null;
+  let searching = 0;
+  let busy = false;
+  const searchTree = async () => {
+    const wanted = search.value.trim().toLowerCase();
+    const mine = ++searching;
+    if (!wanted) {
+      found = null;
+      busy = false;
+      render();
+      return;
+    }
+    found = [];
+    busy = true;
+    render();
+    const results = await findBelow(folder, wanted, () => mine !== searching);
+    if (mine !== searching) return;
+    found = results;
+    busy = false;
+    render();
+  };
   const render = () => {
     const wanted = search.value.trim().toLowerCase();
     const byModified = (sort as HTMLSelectElement).value === "modified";
     entries.sort((a, b) => (a.type !== b.type ? (a.type === "directory" ? -1 : 1)
       : byModified ? b.last_modified.localeCompare(a.last_modified) : a.name.localeCompare(b.name)));
     list.replaceChildren();
-    const shown = entries.filter((e) => e.name.toLowerCase().includes(wanted));
-    if (!shown.length) list.append(el("li", { class: "empty" }, wanted ? "No name matches." : "This folder is empty."));
-    for (const entry of shown) list.append(row(entry));
+    const here = entries.filter((e) => e.name.toLowerCase().includes(wanted));
+    const below = wanted && found ? found.filter((f) => !here.some((e) => e.path === f.path)) : [];
+    if (!here.length && !below.length) {
+      list.append(el("li", { class: "empty" }, wanted ? (busy ? "Searching the folders below…" : "No name matches.") : "This folder is empty."));
+    }
+    for (const entry of here) list.append(row(entry));
+    for (const entry of below) list.append(row(entry, true));
   };
-  const row = (entry: Entry): HTMLElement => {
+  const row = (entry: Entry, elsewhere = false): HTMLElement => {
     const href = base + (entry.type === "directory" ? folderPage(entry.path) : notebookPage(entry.path));
     const item = el("li", { class: `entry ${entry.type}` },
       icon(entry.type === "directory" ? "folder" : "notebook"),
-      el("a", { href }, entry.name), el("span", { class: "grow" }),
+      el("a", { href }, elsewhere ? entry.path : entry.name), el("span", { class: "grow" }),
       el("span", { class: "meta" }, describe(entry)));
-    if (who.permissions.write) {
+    if (entry.type === "notebook") {
+      const download = iconButton("download", `Download ${entry.name}`);
+      download.addEventListener("click", () => void downloadNotebook(entry, (what, e) => fail(what, e)));
+      item.append(download);
+    }
+    if (who.permissions.write && !elsewhere) {
       const rename = iconButton("edit", `Rename ${entry.name}`, "Rename");
       rename.addEventListener("click", async () => {
         const name = await askText(`Rename ${entry.name}`, "New name", entry.name, validName);
@@ -129,9 +180,86 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
     }
     return item;
   };
-  search.addEventListener("input", render);
+  let debounce: number | undefined;
+  search.addEventListener("input", () => {
+    render();
+    window.clearTimeout(debounce);
+    debounce = window.setTimeout(() => void searchTree(), 250);
+  });
   sort.addEventListener("change", render);
   render();
+}
+
+/** How far the search reads below the current folder. */
+const SEARCH_MAX_FOLDERS = 200;
+const SEARCH_MAX_RESULTS = 100;
+
+/** Notebooks and folders below ``folder`` whose name contains ``wanted`` (breadth first,
+ * bounded; folders this person may not list are skipped). */
+async function findBelow(folder: string, wanted: string, cancelled: () => boolean): Promise<Entry[]> {
+  const queue = [folder];
+  const results: Entry[] = [];
+  let read = 0;
+  while (queue.length && read < SEARCH_MAX_FOLDERS && results.length < SEARCH_MAX_RESULTS) {
+    const next = queue.shift()!;
+    read++;
+    let listing: { content: Entry[] };
+    try {
+      listing = await api<{ content: Entry[] }>("GET", `${contentsUrl(next)}?content=1`);
+    } catch {
+      continue; // not ours to list
+    }
+    if (cancelled()) return results;
+    for (const entry of listing.content) {
+      if (entry.type === "directory") queue.push(entry.path);
+      if ((entry.type === "directory" || entry.type === "notebook") && entry.name.toLowerCase().includes(wanted)) {
+        results.push(entry);
+      }
+    }
+  }
+  return results.slice(0, SEARCH_MAX_RESULTS);
+}
+
+/** Upload a .ipynb file into ``folder`` (asks before replacing one of the same name). */
+async function uploadNotebook(folder: string, file: File, entries: Entry[],
+                              fail: (what: string, e: any) => void): Promise<Entry | null> {
+  let content: any;
+  try {
+    content = JSON.parse(await file.text());
+  } catch {
+    content = null;
+  }
+  if (!file.name.endsWith(".ipynb") || !content || typeof content !== "object" || !Array.isArray(content.cells)
+      || typeof content.nbformat !== "number") {
+    fail(`Could not upload ${file.name}`, new Error("it is not a Jupyter notebook (.ipynb)."));
+    return null;
+  }
+  if (entries.some((e) => e.name === file.name)
+      && !(await confirmAction(`Replace ${file.name} with the uploaded file?`, "Replace"))) {
+    return null;
+  }
+  const path = folder ? `${folder}/${file.name}` : file.name;
+  try {
+    return await api<Entry>("PUT", contentsUrl(path), { type: "notebook", format: "json", content });
+  } catch (e) {
+    fail(`Could not upload ${file.name}`, e);
+    return null;
+  }
+}
+
+async function downloadNotebook(entry: Entry, fail: (what: string, e: any) => void): Promise<void> {
+  try {
+    const model = await api<{ content: unknown }>("GET", `${contentsUrl(entry.path)}?content=1&type=notebook`);
+    const blob = new Blob([JSON.stringify(model.content, null, 1) + "\n"], { type: "application/x-ipynb+json" });
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: entry.name, hidden: "" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    fail(`Could not download ${entry.name}`, e);
+  }
 }
 
 function describe(entry: Entry): string {
