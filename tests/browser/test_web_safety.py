@@ -16,6 +16,7 @@ import nbformat
 from collab_server.rooms.protocol import raw_json
 from conftest import read_notebook, write_notebook
 from support.browser import needs_chromium
+from support.yclient import wait_until
 
 pytestmark = needs_chromium
 
@@ -286,3 +287,16 @@ async def test_viewers_never_show_a_save_state(browser, server):
     page = await open_notebook(browser, server, path, "viewer-token")
     await page.wait_for_selector(".cell .cm-content")
     assert await page.inner_text('[data-testid="save-state"]') == ""
+
+
+async def test_a_storage_failure_is_shown_and_the_page_comes_back(browser, server):
+    path = write_notebook(server.root, ["x"], "web/storage.ipynb")
+    socket = Socket()
+    page = await open_routed(browser, server, path, "alice-token", socket)
+    await socket.close(1011, "internal error")  # an older server: a close code, no notice
+    await page.wait_for_selector('[data-testid="banner"]:has-text("storage")')
+    await wait_until(lambda: len(socket.routes) == 2, 10)  # it retries (with back-off)
+    await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await page.keyboard.press("Control+s")
+    await page.wait_for_selector('[data-testid="save-state"]:has-text("All changes saved")')
+    await page.wait_for_selector('[data-testid="banner"]', state="detached")

@@ -105,11 +105,12 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   room.onNoticeReceived((n: Notice) => {
     if (n.type === "renamed" && typeof n.path === "string") followRename(n.path);
     else if (n.type === "error" && n.reason === "store_unavailable") {
-      say("error", `The server cannot reach its storage right now; your edits are kept and will be sent when it is back. ${n.message || ""}`.trim());
+      say("storage", `The server cannot reach its storage right now; your edits are kept here and sent when it is back. ${n.message || ""}`.trim());
     } else if (n.type === "save_failed") {
-      say("error", `The server could not save this notebook: ${n.message || "unknown error"}`);
-    } else if (n.type === "saved" && banner.querySelector("[data-kind=error]")) {
-      banner.replaceChildren();
+      say("storage", `The server could not save this notebook: ${n.message || "unknown error"}`);
+    } else if ((n.type === "saved" || (n.type === "save" && n.status !== "failed"))
+               && banner.querySelector("[data-kind=storage]")) {
+      banner.replaceChildren(); // saving works again
     }
   });
   room.onStopped((s: Stopped) => {
@@ -135,10 +136,6 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     tracker?.halt(s.reason === "too_large" ? "Not saved: the change is too large" : "Not saved");
     stopEditing();
     if (s.reason === "deleted" || s.reason === "forbidden") comments.freeze();
-  });
-  // A socket that opens but is closed again at once, over and over, is a server problem.
-  room.provider.on("status", (e: { status: string }) => {
-    if (e.status === "connected" && banner.querySelector("[data-kind=warn]")) banner.replaceChildren();
   });
 
   const render = () => {

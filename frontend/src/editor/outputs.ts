@@ -20,9 +20,9 @@ function text(value: unknown): string {
   return Array.isArray(value) ? value.join("") : String(value ?? "");
 }
 
-const frames = new Map<Window, HTMLIFrameElement>();
+const frames = new WeakMap<object, HTMLIFrameElement>(); // the frame's window → the frame
 window.addEventListener("message", (event) => {
-  const frame = event.source ? frames.get(event.source as Window) : undefined;
+  const frame = event.source ? frames.get(event.source) : undefined;
   if (!frame || !frame.isConnected) return; // only our output frames may size themselves
   const height = Number(event.data?.collabOutputHeight);
   if (!Number.isFinite(height)) return;

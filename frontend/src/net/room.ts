@@ -74,10 +74,6 @@ export class Room {
     window.addEventListener("online", () => this.reconnectNow());
   }
 
-  get connected(): boolean {
-    return !!this.provider.ws && this.provider.ws.readyState === WebSocket.OPEN && this.provider.wsconnected;
-  }
-
   get stoppedFor(): Stopped | null {
     return this.stopped;
   }
@@ -143,6 +139,10 @@ export class Room {
     if (final) {
       this.stop({ reason: final, message: (notice?.message as string) || "" });
       return;
+    }
+    if (code === 1011 && !notice) {
+      // An older server says only "internal error": most often its storage is unavailable.
+      this.onNotice({ type: "error", reason: "store_unavailable", message: "" });
     }
     if (!navigator.onLine) return; // "online" reconnects
     const delay = backoff(this.attempts++);
