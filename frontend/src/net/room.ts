@@ -10,6 +10,7 @@ import type * as Y from "yjs";
 import type { Awareness } from "y-protocols/awareness";
 
 import { base } from "./api";
+import { backoff } from "./backoff";
 
 const RAW = 2;
 
@@ -32,16 +33,6 @@ const FINAL: Record<number, Stopped["reason"]> = {
   4404: "deleted",
   1009: "too_large", // resending the same change would fail the same way
 };
-
-export const MIN_DELAY_MS = 500;
-export const MAX_DELAY_MS = 30_000;
-
-/** Delay before reconnect attempt ``n`` (0-based): doubling from 0.5 s up to 30 s, with
- * "equal jitter" so many pages dropped together do not come back in step. */
-export function backoff(n: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** n);
-  return ceiling / 2 + random() * (ceiling / 2);
-}
 
 export class Room {
   readonly provider: WebsocketProvider;
