@@ -142,7 +142,7 @@ export class CellView {
       button.addEventListener("click", run);
       bar.append(button);
     };
-    if (this.page.canComment) action("comment", "Comment on the selected text, or on the cell", () => this.comment());
+    if (this.page.canComment) action("comment", "Comment on the selected text, or on the cell", () => this.comment(), "comment-only");
     if (!this.page.writable) return bar;
     action("up", "Move cell up", () => { const i = index(); if (i > 0) this.page.notebook.moveCell(i, i - 1); }, "edit-only");
     action("down", "Move cell down", () => {

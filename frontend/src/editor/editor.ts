@@ -33,7 +33,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   root.append(main);
   document.title = `${nameOf(path)} · collab_server`;
   if (!who.permissions.read) {
-    main.replaceWith(notFound(path));
+    root.replaceChildren(notFound(path));
     return;
   }
   let session: { fileId: string; sessionId: string };
@@ -41,7 +41,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     session = await api("PUT", sessionUrl(path), { format: "json", type: "notebook" });
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
-      main.replaceWith(notFound(path));
+      root.replaceChildren(notFound(path));
       return;
     }
     throw e;
@@ -135,7 +135,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     }
     tracker?.halt(s.reason === "too_large" ? "Not saved: the change is too large" : "Not saved");
     stopEditing();
-    if (s.reason === "deleted" || s.reason === "forbidden") comments.freeze();
+    if (s.reason !== "too_large") comments.freeze();
   });
 
   const render = () => {
