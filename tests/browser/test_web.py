@@ -32,7 +32,8 @@ async def test_two_people_edit_one_notebook(browser, server):
     await alice.keyboard.press("End")
     await alice.keyboard.type(" from alice")
     await bob.wait_for_function(
-        "document.querySelector('.cell .cm-content').innerText.includes('first cell from alice')"
+        "() => document.querySelector('.cell .cm-content').innerText"
+        ".includes('first cell from alice')"
     )
     # Presence: both people, in the identity the server vouches for; alice's caret at bob's.
     await bob.wait_for_selector('[data-testid="presence"] [data-username="alice"]')
@@ -41,9 +42,9 @@ async def test_two_people_edit_one_notebook(browser, server):
     # Bob adds a cell; alice sees it.
     await bob.click("text=+ Code")
     await bob.keyboard.type("x = 2")
-    await alice.wait_for_function("document.querySelectorAll('.cell').length === 2")
+    await alice.wait_for_function("() => document.querySelectorAll('.cell').length === 2")
     await alice.wait_for_function(
-        "document.querySelectorAll('.cell .cm-content')[1].innerText.includes('x = 2')"
+        "() => document.querySelectorAll('.cell .cm-content')[1].innerText.includes('x = 2')"
     )
     # Saved: the page says so, and the file has it.
     await alice.keyboard.press("Control+s")
@@ -111,7 +112,7 @@ async def test_notebook_browser_lists_searches_and_fits_a_narrow_window(browser,
     await page.goto(f"{server.http_url}/?path=shelf")
     await page.wait_for_selector(".entry a:has-text('alpha.ipynb')")
     await page.fill('input[type="search"]', "bet")
-    await page.wait_for_function("document.querySelectorAll('.entry').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('.entry').length === 1")
     listed = await page.inner_text(".entries")
     assert "beta.ipynb" in listed and "alpha.ipynb" not in listed
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -240,14 +241,16 @@ async def test_offline_edits_are_kept_and_sent_on_reconnect(browser, server):
     await alice.context.set_offline(False)
     await alice.wait_for_selector('[data-testid="connection"][data-state="connected"]')
     await bob.wait_for_function(
-        "document.querySelector('.cell .cm-content').innerText === 'online and offline'"
+        "() => document.querySelector('.cell .cm-content').innerText === 'online and offline'"
     )
 
 
 async def test_move_and_delete_cells_and_manage_own_comments(browser, server):
     path = write_notebook(server.root, ["one", "two"], "web/manage.ipynb")
     alice = await open_notebook(browser, server, path, "alice-token")
-    cells = "[...document.querySelectorAll('.cell .cm-content')].map(e => e.innerText).join('|')"
+    cells = (
+        "() => [...document.querySelectorAll('.cell .cm-content')].map(e => e.innerText).join('|')"
+    )
     await alice.wait_for_function(f"{cells} === 'one|two'")
     await alice.click(".cell:nth-child(2) button[title='Move cell up']")
     await alice.wait_for_function(f"{cells} === 'two|one'")

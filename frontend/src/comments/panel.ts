@@ -1,15 +1,18 @@
 // Comments beside the cells: threads live in the server's comments document (room
-// json:comments:{fileId}, which we only read); every change goes through the REST API.
-// Text ranges are highlighted in the cell editors and move with edits between updates.
+// json:comments:{fileId}, which we only read); every change goes through the REST API, and
+// every failure is shown to the person. Thread and comment ids come from a file (anyone who
+// could edit it chose them): they only ever reach an address through net/paths.
 
-import { StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
-import { Decoration, DecorationSet, EditorView } from "@codemirror/view";
-import DOMPurify from "dompurify";
-import { marked } from "marked";
-import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
 
-import { api, base, el, encodePath } from "./api";
+import { api } from "../net/api";
+import { commentsUrl } from "../net/paths";
+import { Room } from "../net/room";
+import { confirmAction } from "../ui/dialog";
+import { el } from "../ui/dom";
+import { attempt } from "../ui/toast";
+import { renderMarkdown } from "../ui/markdown";
+import "./comments.css";
 
 export interface Thread {
   id: string;
@@ -24,50 +27,15 @@ export interface Thread {
               editedAt: string | null; deleted: boolean }[];
 }
 
-// -- highlights in the editors ------------------------------------------------------------
-
-const setRanges = StateEffect.define<{ from: number; to: number; id: string }[]>();
-const mark = (id: string) => Decoration.mark({ class: "cm-comment-range", attributes: { "data-thread": id } });
-
-export const commentRanges = StateField.define<DecorationSet>({
-  create: () => Decoration.none,
-  update(ranges, tr) {
-    ranges = ranges.map(tr.changes); // follow edits at once; the server's update follows
-    for (const effect of tr.effects) {
-      if (effect.is(setRanges)) {
-        const builder = new RangeSetBuilder<Decoration>();
-        const length = tr.state.doc.length;
-        for (const r of [...effect.value].sort((a, b) => a.from - b.from)) {
-          if (r.from < r.to && r.to <= length) builder.add(r.from, r.to, mark(r.id));
-        }
-        ranges = builder.finish();
-      }
-    }
-    return ranges;
-  },
-  provide: (field) => EditorView.decorations.from(field),
-});
-
-/** Code points → UTF-16 offset in ``text`` (the server counts code points). */
-export function utf16(text: string, codePoints: number): number {
-  return Array.from(text).slice(0, codePoints).join("").length;
+/** Where a thread is, in words. */
+export function placeOf(t: Thread): string {
+  switch (t.target.type) {
+    case "text": return "On text in a cell";
+    case "cell": return "On a cell";
+    case "output": return `On output ${(t.target.index ?? 0) + 1} of a cell`;
+    default: return "On the notebook";
+  }
 }
-
-/** UTF-16 offset → code points. */
-export function codePoints(text: string, offset: number): number {
-  return Array.from(text.slice(0, offset)).length;
-}
-
-export function highlight(view: EditorView, cellId: string, threads: Thread[]): void {
-  const text = view.state.doc.toString();
-  const ranges = threads
-    .filter((t) => t.target.type === "text" && t.target.cellId === cellId && t.anchor === "attached"
-      && t.status === "open")
-    .map((t) => ({ from: utf16(text, t.target.start!), to: utf16(text, t.target.end!), id: t.id }));
-  view.dispatch({ effects: setRanges.of(ranges) });
-}
-
-// -- the panel --------------------------------------------------------------------------------
 
 export class CommentsPanel {
   node: HTMLElement;
@@ -75,9 +43,9 @@ export class CommentsPanel {
   private list: HTMLElement;
   private showResolved = false;
   private listeners: (() => void)[] = [];
-  private provider: WebsocketProvider;
+  readonly room: Room;
 
-  constructor(private path: string, fileId: string, private me: { username: string },
+  constructor(private path: () => string, fileId: string, private me: { username: string },
               private canComment: boolean, private canDeleteAny: boolean) {
     this.node = el("aside", { class: "comments", "aria-label": "Comments", "data-testid": "comments" });
     const toggle = el("label", { class: "toggle" }, el("input", { type: "checkbox" }), " Show resolved");
@@ -86,8 +54,7 @@ export class CommentsPanel {
       this.render();
     });
     this.list = el("div", { class: "threads" });
-    const head = el("div", { class: "comments-head" }, el("h2", {}, "Comments"), toggle);
-    this.node.append(head);
+    this.node.append(el("div", { class: "comments-head" }, el("h2", {}, "Comments"), toggle));
     if (canComment) {
       const general = el("button", { class: "button quiet small" }, "Comment on the notebook");
       general.addEventListener("click", () => this.compose({ type: "notebook" }, "the notebook"));
@@ -95,11 +62,7 @@ export class CommentsPanel {
     }
     this.node.append(this.list);
     const doc = new Y.Doc();
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.provider = new WebsocketProvider(`${scheme}//${location.host}${base}api/collaboration/room`,
-      `json:comments:${fileId}`, doc);
-    window.addEventListener("offline", () => this.provider.disconnect());
-    window.addEventListener("online", () => this.provider.connect());
+    this.room = new Room(`json:comments:${fileId}`, doc);
     const stored = doc.getMap<string>("threads");
     stored.observe(() => {
       this.threads = [...stored.values()].map((raw) => JSON.parse(raw) as Thread)
@@ -113,8 +76,11 @@ export class CommentsPanel {
     this.listeners.push(listener);
   }
 
-  private url(rest = ""): string {
-    return `api/collab/comments/${encodePath(this.path)}${rest}`;
+  /** Commenting stops (the notebook was deleted). */
+  freeze(): void {
+    this.canComment = false;
+    this.node.querySelectorAll("button, input, textarea").forEach((b) => ((b as HTMLButtonElement).disabled = true));
+    this.room.stop({ reason: "deleted", message: "" });
   }
 
   /** A box to write the first comment of a new thread on ``target``. */
@@ -129,7 +95,7 @@ export class CommentsPanel {
     box.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
-        await api("POST", this.url(), { target, body: input.value });
+        await api("POST", commentsUrl(this.path()), { target, body: input.value });
         box.remove();
       } catch (err: any) {
         error.textContent = err.message;
@@ -150,10 +116,7 @@ export class CommentsPanel {
 
   private thread(t: Thread): HTMLElement {
     const node = el("article", { class: `thread ${t.status} ${t.anchor}`, "data-thread": t.id });
-    let where = "the notebook";
-    if (t.target.type === "cell") where = "a cell";
-    if (t.target.type === "output") where = `output ${(t.target.index ?? 0) + 1} of a cell`;
-    const head = el("div", { class: "thread-head" }, el("span", { class: "where" }, `On ${where}`));
+    const head = el("div", { class: "thread-head" }, el("span", { class: "where" }, placeOf(t)));
     if (t.target.type === "text") head.append(el("q", { class: "quote" }, t.target.exact || ""));
     if (t.anchor === "detached") head.append(el("span", { class: "badge warn" }, "detached: its text was deleted"));
     if (t.status === "resolved") head.append(el("span", { class: "badge" }, `resolved by ${t.resolvedBy?.name ?? "?"}`));
@@ -165,13 +128,14 @@ export class CommentsPanel {
           c.editedAt && !c.deleted ? " (edited)" : ""));
       const body = el("div", { class: "body" });
       if (c.deleted) body.append(el("i", {}, "deleted"));
-      else body.innerHTML = DOMPurify.sanitize(marked.parse(c.body) as string);
+      else body.innerHTML = renderMarkdown(c.body);
       item.append(body);
       if (!c.deleted && c.author.id === this.me.username && this.canComment) {
         const edit = el("button", { class: "button quiet small" }, "Edit");
         edit.addEventListener("click", () => this.edit(t, c.id, c.body, item));
         const del = el("button", { class: "button quiet small danger" }, "Delete");
-        del.addEventListener("click", () => api("DELETE", this.url(`/${t.id}/replies/${c.id}`)));
+        del.addEventListener("click", () => attempt("Could not delete the comment",
+          () => api("DELETE", commentsUrl(this.path(), t.id, "replies", c.id))));
         item.append(el("div", { class: "row" }, edit, del));
       }
       node.append(item);
@@ -183,16 +147,18 @@ export class CommentsPanel {
       reply.addEventListener("submit", async (e) => {
         e.preventDefault();
         if (!input.value.trim()) return;
-        await api("POST", this.url(`/${t.id}/replies`), { body: input.value });
+        await attempt("Could not send the reply",
+          () => api("POST", commentsUrl(this.path(), t.id, "replies"), { body: input.value }));
       });
       const status = el("button", { class: "button quiet small" }, t.status === "open" ? "Resolve" : "Reopen");
-      status.addEventListener("click", () =>
-        api("PATCH", this.url(`/${t.id}`), { status: t.status === "open" ? "resolved" : "open" }));
+      status.addEventListener("click", () => attempt(`Could not ${t.status === "open" ? "resolve" : "reopen"} the thread`,
+        () => api("PATCH", commentsUrl(this.path(), t.id), { status: t.status === "open" ? "resolved" : "open" })));
       const row = el("div", { class: "row" }, status);
       if (this.canDeleteAny || t.author.id === this.me.username) {
         const remove = el("button", { class: "button quiet small danger" }, "Delete thread");
-        remove.addEventListener("click", () => {
-          if (confirm("Delete this whole thread?")) void api("DELETE", this.url(`/${t.id}`));
+        remove.addEventListener("click", async () => {
+          if (!(await confirmAction("Delete this whole thread?", "Delete thread"))) return;
+          await attempt("Could not delete the thread", () => api("DELETE", commentsUrl(this.path(), t.id)));
         });
         row.append(remove);
       }
@@ -205,10 +171,15 @@ export class CommentsPanel {
     const form = el("form", { class: "compose" });
     const input = el("textarea", { rows: "3", "aria-label": "Edit comment" });
     input.value = body;
-    form.append(input, el("button", { class: "button small", type: "submit" }, "Save"));
+    const error = el("p", { class: "error", role: "alert" });
+    form.append(input, el("button", { class: "button small", type: "submit" }, "Save"), error);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      await api("PATCH", this.url(`/${t.id}/replies/${commentId}`), { body: input.value });
+      try {
+        await api("PATCH", commentsUrl(this.path(), t.id, "replies", commentId), { body: input.value });
+      } catch (err: any) {
+        error.textContent = err.message;
+      }
     });
     item.replaceWith(form);
     input.focus();

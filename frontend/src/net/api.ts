@@ -1,4 +1,5 @@
-// Talking to the server: same-origin fetch with the session cookie and the XSRF token.
+// Talking to the server: same-origin fetch with the session cookie and the XSRF token. Every
+// failure becomes an ApiError with a sentence a person can read (the server's message).
 
 export const base: string = (document.body.dataset.baseUrl || "/").replace(/\/?$/, "/");
 
@@ -13,25 +14,35 @@ export class ApiError extends Error {
   }
 }
 
+const FALLBACK: Record<number, string> = {
+  403: "You are not allowed to do that.",
+  404: "Not found: it does not exist, or you cannot see it.",
+  409: "Someone changed this meanwhile; reload and try again.",
+  413: "That is too large.",
+  500: "The server failed; please try again.",
+};
+
+/** ``path`` is built with net/paths (already encoded). ``body`` is JSON unless it is a string. */
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(base + path.replace(/^\//, ""), {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-XSRFToken": xsrf() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response: Response;
+  try {
+    response = await fetch(base + path.replace(/^\//, ""), {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-XSRFToken": xsrf() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "Could not reach the server. Check your connection and try again.");
+  }
   if (response.status === 401) {
     location.assign(`${base}login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
   if (!response.ok) {
     const data = await response.json().catch(() => ({}));
-    throw new ApiError(response.status, data.message || `${method} ${path}: ${response.status}`);
+    throw new ApiError(response.status, data.message || FALLBACK[response.status] || `The server answered ${response.status}.`);
   }
   return response.status === 204 ? (undefined as T) : response.json();
-}
-
-export function encodePath(path: string): string {
-  return path.split("/").map(encodeURIComponent).join("/");
 }
 
 export interface Me {
@@ -52,15 +63,4 @@ export function roleOf(permissions: Record<string, boolean>): string {
   if (permissions.comment) return "commenter";
   if (permissions.read) return "viewer";
   return "no access";
-}
-
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  node.append(...children);
-  return node;
 }

@@ -1,7 +1,10 @@
 // The share dialog (owners): who has access to this notebook, grant a person or a group a
 // role, remove a grant. Roles above your own cannot be granted (the server refuses them).
 
-import { api, el, encodePath } from "./api";
+import { api } from "../net/api";
+import { nameOf, sharesUrl } from "../net/paths";
+import { el } from "../ui/dom";
+import "./share.css";
 
 interface Share {
   principal: string;
@@ -12,9 +15,9 @@ interface Share {
 
 const ROLES = ["viewer", "commenter", "editor", "owner"];
 
-export function shareButton(path: string): HTMLElement {
+export function shareButton(path: () => string): HTMLElement {
   const button = el("button", { class: "button small", "data-testid": "share" }, "Share");
-  button.addEventListener("click", () => openDialog(path));
+  button.addEventListener("click", () => openDialog(path()));
   return button;
 }
 
@@ -32,12 +35,12 @@ function openDialog(path: string): void {
     el("button", { class: "button small", type: "submit" }, "Grant"));
   const close = el("button", { class: "button quiet small", type: "button" }, "Close");
   close.addEventListener("click", () => dialog.close());
-  dialog.append(el("h2", {}, `Share ${path.split("/").pop()}`), list, form, error, close);
+  dialog.append(el("h2", {}, `Share ${nameOf(path)}`), list, form, error, close);
   dialog.addEventListener("close", () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
 
-  const url = `api/collab/shares/${encodePath(path)}`;
+  const url = sharesUrl(path);
   const load = async () => {
     try {
       const { shares } = await api<{ shares: Share[] }>("GET", url);

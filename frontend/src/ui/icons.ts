@@ -1,0 +1,41 @@
+// Icons as inline SVG (emoji glyphs are missing on many systems and render as empty boxes).
+// Stroke icons on a 24×24 grid, drawn in currentColor. Decorative: buttons carry their own
+// accessible name (``iconButton``).
+
+import { el } from "./dom";
+
+const PATHS = {
+  folder: "M3 6.5A1.5 1.5 0 0 1 4.5 5h4l2 2.5h9A1.5 1.5 0 0 1 21 9v9.5a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 18.5z",
+  notebook: "M6 3h11a1 1 0 0 1 1 1v16a1 1 0 0 1-1 1H6zM6 3v18M4 7h4M4 12h4M4 17h4M11 8h4",
+  comment: "M4 5h16v11H9l-4 4v-4H4z",
+  trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
+  up: "M12 19V5M6 11l6-6 6 6",
+  down: "M12 5v14M6 13l6 6 6-6",
+  plus: "M12 5v14M5 12h14",
+  close: "M6 6l12 12M18 6L6 18",
+  upload: "M12 16V4M7 9l5-5 5 5M4 20h16",
+  download: "M12 4v12M7 11l5 5 5-5M4 20h16",
+  edit: "M4 20h4L19 9l-4-4L4 16zM13 7l4 4",
+  back: "M19 12H5M11 6l-6 6 6 6",
+} as const;
+
+export type IconName = keyof typeof PATHS;
+
+export function icon(name: IconName): SVGSVGElement {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `icon icon-${name}`);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", PATHS[name]);
+  svg.append(path);
+  return svg;
+}
+
+/** A button showing an icon (and optionally a short label), named for screen readers. */
+export function iconButton(name: IconName, title: string, label = "", extra = ""): HTMLButtonElement {
+  const button = el("button", { class: `button quiet small icon-button ${extra}`.trim(), title, "aria-label": title, type: "button" }, icon(name));
+  if (label) button.append(el("span", {}, label));
+  return button;
+}

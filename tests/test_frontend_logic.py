@@ -1,0 +1,62 @@
+"""Pure logic of the web page, run in node (bundled from frontend/src by esbuild): the one
+path encoder every address goes through, and the reconnect back-off."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+FRONTEND = Path(__file__).parent.parent / "frontend"
+ESBUILD = FRONTEND / "node_modules" / ".bin" / "esbuild"
+
+pytestmark = pytest.mark.skipif(
+    not shutil.which("node") or not ESBUILD.exists(), reason="node and frontend/node_modules"
+)
+
+CHECKS = """
+import { segment, encodePath, commentsUrl, contentsUrl, notebookPage } from "SRC/net/paths";
+import { backoff, MAX_DELAY_MS } from "SRC/net/backoff";
+const refused = (f) => { try { f(); return false; } catch { return true; } };
+console.log(JSON.stringify({
+  forged: commentsUrl("a b/nb.ipynb", "../../../../../api/contents/a/victim.ipynb#"),
+  reply: commentsUrl("nb.ipynb", "t?1", "replies", "c%2F"),
+  path: encodePath("/dir/sub dir/ü#?.ipynb/"),
+  root: contentsUrl(""),
+  page: notebookPage("a/b.ipynb"),
+  dots: [".", "..", "%2e%2E", ""].map((s) => refused(() => segment(s))),
+  dotted: refused(() => encodePath("a/../b.ipynb")),
+  fine: segment("...x"),
+  delays: [0, 1, 2, 3, 10, 40].map((n) => [backoff(n, () => 0), backoff(n, () => 1)]),
+  max: MAX_DELAY_MS,
+}));
+"""
+
+
+def test_paths_and_backoff(tmp_path: Path) -> None:
+    entry = tmp_path / "check.ts"
+    entry.write_text(CHECKS.replace("SRC/", f"{FRONTEND / 'src'}/"))
+    out = tmp_path / "check.mjs"
+    subprocess.run(
+        [str(ESBUILD), str(entry), "--bundle", "--format=esm", "--platform=node",
+         f"--outfile={out}", "--log-level=error"],
+        check=True, cwd=FRONTEND,
+    )  # fmt: skip
+    result = json.loads(subprocess.run(["node", str(out)], capture_output=True, text=True,
+                                       check=True).stdout)  # fmt: skip
+    assert result["forged"] == (
+        "api/collab/comments/a%20b/nb.ipynb/..%2F..%2F..%2F..%2F..%2Fapi%2Fcontents%2Fa%2Fvictim.ipynb%23"
+    )
+    assert result["reply"] == "api/collab/comments/nb.ipynb/t%3F1/replies/c%252F"
+    assert result["path"] == "dir/sub%20dir/%C3%BC%23%3F.ipynb"
+    assert result["root"] == "api/contents/"
+    assert result["page"] == "notebooks/a/b.ipynb"
+    assert result["dots"] == [True, True, True, True]
+    assert result["dotted"] is True
+    assert result["fine"] == "...x"
+    delays = result["delays"]
+    assert delays[0] == [250, 500] and delays[1] == [500, 1000] and delays[2] == [1000, 2000]
+    assert delays[-1] == [result["max"] / 2, result["max"]]  # capped, still jittered
