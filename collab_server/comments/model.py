@@ -33,6 +33,7 @@ MAX_NAME = 200  # characters of an imported author's name
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # nbformat 4.5's cell id pattern.
 _CELL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 TARGET_TYPES = ("notebook", "cell", "text", "output")
 STATUSES = ("open", "resolved")
 
@@ -65,11 +66,8 @@ def clean_text(text: str) -> str:
     """``text`` with lone surrogates (which UTF-8 cannot hold) replaced by U+FFFD."""
     if text.isascii():
         return text
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    # A Python string holds a surrogate code point only when it is unpaired.
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def clean_strings(value: Any) -> tuple[Any, bool]:

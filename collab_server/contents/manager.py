@@ -73,10 +73,12 @@ class GuardedFileHandler(AuthenticatedFileHandler):
     (404) as the contents manager does, unless ``follow_symlinks`` is on."""
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str:
-        checked = super().validate_absolute_path(root, absolute_path)
         manager = self.contents_manager
-        if isinstance(manager, CollabFileContentsManager) and manager.refuses(checked):
+        # The path as asked for: tornado resolves links before its own check (a link that
+        # stays inside the root passes it).
+        if isinstance(manager, CollabFileContentsManager) and manager.refuses(absolute_path):
             raise web.HTTPError(404)
+        checked: str = super().validate_absolute_path(root, absolute_path)
         return checked
 
 
