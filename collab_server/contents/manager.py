@@ -28,9 +28,16 @@ directory does not exist: /srv/…", "Unreadable Notebook: /srv/…", an ``OSErr
 **Trust.** jupyter_server signs a notebook on save only when every output in it was trusted
 when loaded, and warns "Notebook … is not trusted" otherwise — on every save and every load
 of a notebook that ever had an output produced elsewhere (and, with collaborative editing,
-on nearly every autosave). The warning carries no news, so it is logged at debug level; the
-decision itself (sign or not; which outputs a trusting front end may render as active
-content) is jupyter_server's, unchanged.
+on nearly every autosave). The warning carries no news, so it is logged at debug level. What
+trust means is unchanged: a notebook is signed only when jupyter_server would sign it, and
+the signature is what makes a front end render its rich outputs (HTML, JavaScript) as active
+content. One saving: a notebook with no rich output at all is not signed, because a signature
+would change nothing it displays — and signing walks the whole notebook in pure Python (with
+2,000 comment threads in its metadata, half a second on the event loop per save).
+
+**Saving notebooks off the event loop.** jupyter_server converts, checks and signs a notebook
+on the event loop before writing it in a thread; for a large notebook that stalls every
+other request. Here the conversion and the trust check run in the worker thread too.
 
 Everything else (hooks, checkpoints, hidden files, root dir) is jupyter_server's. Operators
 who configure their own ``ServerApp.contents_manager_class`` replace this one entirely.
@@ -47,6 +54,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
+import nbformat
+from anyio.to_thread import run_sync
 from jupyter_server.base.handlers import AuthenticatedFileHandler
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado import web
@@ -133,8 +142,43 @@ class CollabFileContentsManager(AsyncLargeFileManager):
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         with self._api_paths():
+            if model.get("type") == "notebook" and "content" in model and not model.get("chunk"):
+                return await self._save_notebook_model(model, path)
             saved: dict[str, Any] = await super().save(model, path)
             return saved
+
+    async def _save_notebook_model(self, model: dict[str, Any], path: str) -> dict[str, Any]:
+        """jupyter_server's ``save`` for a notebook, with the CPU-heavy steps (conversion,
+        trust check, signing, writing) in a worker thread."""
+        path = path.strip("/")
+        self.run_pre_save_hooks(model=model, path=path)
+        os_path = self._get_os_path(path)
+        validation_error: dict[str, Any] = {}
+
+        def prepare() -> tuple[Any, bool]:
+            nb = nbformat.from_dict(model["content"])
+            return nb, self.notary.check_cells(nb)  # (also drops cells' "trusted" flags)
+
+        try:
+            nb, trusted = await run_sync(prepare)
+            # The signature store is an SQLite connection of this thread: sign here.
+            self._sign(nb, trusted, path)
+            await self._save_notebook(os_path, nb, capture_validation_error=validation_error)
+            if not await self.checkpoints.list_checkpoints(path):
+                await self.create_checkpoint(path)
+        except web.HTTPError:
+            raise
+        except Exception as e:
+            self.log.error("Error while saving %s: %s", path, type(e).__name__)
+            raise web.HTTPError(500, f"Unexpected error while saving {path}: {e}") from e
+        self.validate_notebook_model(model, validation_error=validation_error)
+        message = model.get("message")
+        saved: dict[str, Any] = await self.get(path, content=False)
+        if message:
+            saved["message"] = message
+        self.run_post_save_hooks(model=saved, os_path=os_path)
+        self.emit(data={"action": "save", "path": path})
+        return saved
 
     async def delete_file(self, path: str) -> None:
         with self._api_paths():
@@ -157,18 +201,23 @@ class CollabFileContentsManager(AsyncLargeFileManager):
     # -- trust: same decisions, quieter log -----------------------------------------------------
 
     def check_and_sign(self, nb: Any, path: str = "", *, _retrying: bool = False) -> None:
-        # jupyter_server's logic (sign only if every output was trusted), logged at debug.
+        self._sign(nb, self.notary.check_cells(nb), path)
+
+    def _sign(self, nb: Any, trusted: bool, path: str, *, retrying: bool = False) -> None:
+        # jupyter_server's decision (sign only if every output is trusted), logged at debug.
+        if not trusted:
+            self.log.debug("Notebook %s is not trusted; saved without a signature", path)
+            return
+        if not _has_rich_output(nb):
+            return  # nothing whose display depends on a signature
         try:
-            if self.notary.check_cells(nb):
-                self.notary.sign(nb)
-            else:
-                self.log.debug("Notebook %s is not trusted; saved without a signature", path)
+            self.notary.sign(nb)
         except Exception:
-            if _retrying:
+            if retrying:
                 raise
             self.log.warning("The notebook signature store is unavailable; recreating it")
             self.notary.store = self.notary.store_factory()
-            self.check_and_sign(nb, path, _retrying=True)
+            self._sign(nb, trusted, path, retrying=True)
 
     def mark_trusted_cells(self, nb: Any, path: str = "") -> None:
         trusted = self.notary.check_signature(nb)
@@ -236,6 +285,20 @@ class CollabFileContentsManager(AsyncLargeFileManager):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp_path)
             raise
+
+
+def _has_rich_output(nb: Any) -> bool:
+    """Does any code cell show output whose rendering depends on trust (nbformat's rule:
+    an execute_result or display_data with data)?"""
+    safe = {"output_type", "execution_count", "metadata"}
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind in ("execute_result", "display_data") and set(output) - safe:
+                return True
+    return False
 
 
 # True while a folder listing is being built (see _dir_model).
