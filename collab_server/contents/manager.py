@@ -155,9 +155,14 @@ class CollabFileContentsManager(AsyncLargeFileManager):
         os_path = self._get_os_path(path)
         validation_error: dict[str, Any] = {}
 
+        # The notary and its signature store (an SQLite connection, bound to the thread that
+        # opens it) are made lazily: make them here, on the event loop's thread.
+        notary = self.notary
+        _ = notary.store
+
         def prepare() -> tuple[Any, bool]:
             nb = nbformat.from_dict(model["content"])
-            return nb, self.notary.check_cells(nb)  # (also drops cells' "trusted" flags)
+            return nb, notary.check_cells(nb)  # (also drops cells' "trusted" flags)
 
         try:
             nb, trusted = await run_sync(prepare)
