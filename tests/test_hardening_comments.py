@@ -251,9 +251,10 @@ async def test_thread_and_reply_limits_answer_413(server):
 
 
 async def test_a_comment_on_a_crowded_notebook_does_not_stall_others(server):
-    """2,000 threads on one notebook: each new comment, and the save of the notebook it
-    causes, leaves the server responsive for everyone else (before: the save converted,
-    signed and re-serialised every thread on the event loop, ~1 s per comment here)."""
+    """2,000 threads on one notebook (the default limit): each new comment, and the save of
+    the notebook it causes, leaves the server responsive for everyone else. (A smoke test: at
+    this size the code before the fix stalled ~1 s per save, too close to this shared
+    machine's noise to tell apart reliably; the 10,000-thread case needs a configured limit.)"""
     many = [forged_thread(person("x", "X")) for _ in range(1990)]
     await put_notebook(server, "crowded.ipynb", notebook_with(many))
     assert len(await get_threads(server, "crowded.ipynb")) == 1990
