@@ -453,3 +453,64 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         conn.execute("INSERT INTO t VALUES (1)")
         _ = 1 / 0
     assert database.conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_a_change_re_signs_and_re_anchors_only_itself(tmp_path: Path, monkeypatch) -> None:
+    """In process, real rooms and files: with 1,990 genuine threads, one new comment costs one
+    signature and one index row at the next save, not 1,990 (the cache of file forms)."""
+    import logging
+
+    from collab_server import db as database
+    from collab_server.comments import CommentsService, model, signing
+    from collab_server.contents import FileIdStore
+    from collab_server.contents.manager import CollabFileContentsManager
+    from collab_server.rooms import RoomManager, RoomSettings, UpdateStore
+
+    root = tmp_path / "root"
+    root.mkdir()
+    write_notebook(root, ["x = 1"], "big.ipynb")
+    db = database.open_database(tmp_path / "data" / "collab.sqlite")
+    log = logging.getLogger("test")
+    rooms = RoomManager(store=UpdateStore(db), file_ids=FileIdStore(db),
+                        contents_manager=CollabFileContentsManager(root_dir=str(root)),
+                        settings=RoomSettings(save_delay=60, max_save_interval=60),
+                        cleanup_delay=60, max_message_size=1 << 20, max_client_backlog=1 << 20,
+                        log=log)  # fmt: skip
+    service = CommentsService(rooms, db, log)
+    signed: list[str] = []
+    real_sign = signing.sign
+
+    def counting_sign(key: bytes, file_id: str, thread: dict[str, Any]) -> str:
+        signed.append(thread["id"])
+        return real_sign(key, file_id, thread)
+
+    monkeypatch.setattr(signing, "sign", counting_sign)
+    rows: list[int] = []
+
+    async def scenario() -> None:
+        file_id, _ = await rooms.file_ids.ensure("big.ipynb")
+        threads = []
+        for _ in range(1990):
+            thread = forged_thread(person("cora", "Cora"))
+            for who in model.people(thread):
+                who["verified"] = True
+            thread["signature"] = real_sign(service.key, file_id, thread)
+            threads.append(thread)
+        (root / "big.ipynb").write_text(json.dumps(notebook_with(threads)), encoding="utf-8")
+        async with service.session("big.ipynb") as comments:
+            listed = await comments.threads()
+            assert len(listed) == 1990 and all(t["author"]["verified"] for t in listed)
+            signed.clear()  # (verifying computes each signature once)
+            assert await comments.notebook.save("requested") in ("success", "skipped")
+            assert len(signed) == 1990  # the first save signs everything once
+            signed.clear()
+            db.conn.set_trace_callback(lambda sql: rows.append(1) if "INSERT" in sql else None)
+            await comments.create(model.person({"username": "bob"}), {"type": "notebook"}, "hi")
+            assert await comments.notebook.save("requested") == "success"
+            db.conn.set_trace_callback(None)
+        await rooms.stop_all()
+
+    asyncio.run(scenario())
+    assert len(signed) == 1
+    assert 1 <= len(rows) <= 5  # the new thread's index row and the store's own writes
+    assert len(file_threads(root, "big.ipynb")) == 1991

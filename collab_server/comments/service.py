@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -140,8 +141,6 @@ class CommentsService(Configurable):
         self.log = log
         folder = secret_dir or database.database_dir(db)
         if folder is None:
-            import secrets
-
             log.warning("No data directory: comment signatures last only while this runs")
             self.key = secrets.token_bytes(32)
         else:
