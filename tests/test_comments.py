@@ -47,7 +47,7 @@ async def test_commenter_creates_replies_resolves_and_reopens(server, make_noteb
     path = make_notebook(["x = 1"])
     cell = cell_ids(server, path)[0]
     thread = await new_thread(server, path, {"type": "cell", "cellId": cell}, "Why **1**?")
-    assert thread["author"] == {"id": "cora", "name": "Cora Commenter"}
+    assert thread["author"] == {"id": "cora", "name": "Cora Commenter", "verified": True}
     assert thread["status"] == "open" and thread["anchor"] == "attached"
     assert thread["comments"][0]["body"] == "Why **1**?"
     r = await post(

@@ -73,11 +73,17 @@ class _Range:
 
 
 class RangeTracker:
-    """The live text ranges of one notebook document, shifted by every edit to it."""
+    """The live text ranges of one notebook document, shifted by every edit to it.
+
+    Ranges are kept per cell, so an edit costs in proportion to the ranges of its own cell;
+    the keys of ranges whose cell text changed are collected in :attr:`touched` until the
+    comments service refreshes their offsets and quotes."""
 
     def __init__(self, doc: Doc) -> None:
         self.doc = doc
         self._ranges: dict[str, _Range] = {}
+        self._by_cell: dict[str, set[str]] = {}
+        self.touched: set[str] = set()
         self._cells = doc.get("cells", type=Array)
         self._subscription = self._cells.observe_deep(self._on_change)
 
@@ -86,20 +92,33 @@ class RangeTracker:
 
     def add(self, key: str, cell_id: str, text: str, start: int, end: int) -> None:
         """Track code points ``start``..``end`` of ``text`` (the cell's current source)."""
+        self.forget(key)
         self._ranges[key] = _Range(cell_id, _byte_offset(text, start), _byte_offset(text, end))
+        self._by_cell.setdefault(cell_id, set()).add(key)
 
     def forget(self, key: str) -> None:
-        self._ranges.pop(key, None)
+        tracked = self._ranges.pop(key, None)
+        self.touched.discard(key)
+        if tracked is not None:
+            keys = self._by_cell.get(tracked.cell_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_cell[tracked.cell_id]
 
     def __contains__(self, key: str) -> bool:
         return key in self._ranges
 
-    def resolve(self, key: str) -> tuple[int, int, str] | None:
-        """Current (start, end, cell text) in code points, or None if the text or cell is gone."""
+    def resolve(self, key: str, cells: dict[str, Map] | None = None) -> tuple[int, int, str] | None:
+        """Current (start, end, cell text) in code points, or None if the text or cell is gone.
+        ``cells`` (cell id → cell) saves a walk over the cells for each range."""
         tracked = self._ranges.get(key)
         if tracked is None or tracked.end <= tracked.start:
             return None
-        cell = find_cell(self.doc, tracked.cell_id)
+        if cells is not None:
+            cell = cells.get(tracked.cell_id)
+        else:
+            cell = find_cell(self.doc, tracked.cell_id)
         source = cell_source(cell) if cell is not None else None
         if source is None:
             return None
@@ -118,9 +137,21 @@ class RangeTracker:
                 continue
             cell = self._cells[index]
             cell_id = cell.get("id") if isinstance(cell, Map) else None
-            ranges = [r for r in self._ranges.values() if r.cell_id == cell_id]
-            if ranges:
-                _shift(ranges, getattr(event, "delta", []))
+            keys = self._by_cell.get(cell_id) if isinstance(cell_id, str) else None
+            if keys:
+                self.touched.update(keys)  # quotes and context may have changed
+                _shift([self._ranges[k] for k in keys], getattr(event, "delta", []))
+
+
+def cells_by_id(doc: Doc) -> dict[str, Map]:
+    """Every cell of the notebook document by id (one walk over the cells)."""
+    found: dict[str, Map] = {}
+    for cell in doc.get("cells", type=Array):
+        if isinstance(cell, Map):
+            cell_id = cell.get("id")
+            if isinstance(cell_id, str):
+                found[cell_id] = cell
+    return found
 
 
 def _shift(ranges: list[_Range], delta: list[dict[str, Any]]) -> None:

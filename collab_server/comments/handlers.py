@@ -10,8 +10,10 @@
 * ``DELETE /api/collab/comments/{path}/{threadId}`` (editors, and the thread's author)
 
 Rights are asked on ``comments:{path}``: ``read`` sees, ``comment`` writes, ``write`` deletes any
-thread. They are checked before the notebook is looked up, so a file you may not read answers
-403 whether or not it exists.
+thread (and edits or deletes imported comments, whose author is unverified). They are checked
+before the notebook is looked up, so a file you may not read answers 403 whether or not it
+exists. Thread and comment ids in URLs are UUIDs; anything else answers 404. A database held
+by another process past ``db.write``'s bound answers 503.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async
 from tornado import web
 
+from .. import db as database
 from ..api import json_object
 from ..auth.jupyter import is_allowed, normalize_api_path
 from ..rooms.disk import FileLoadError
@@ -67,6 +70,9 @@ class CommentsHandler(APIHandler):
                 result = await work(comments)
         except CommentError as e:
             raise web.HTTPError(e.status, e.message) from e
+        except database.DatabaseBusy as e:
+            self.set_header("Retry-After", "1")
+            raise web.HTTPError(503, database.BUSY_MESSAGE) from e
         except FileLoadError as e:
             raise web.HTTPError(404 if e.close_code == 4404 else 400, e.message) from e
         self.set_status(status)
@@ -86,19 +92,22 @@ class CommentsHandler(APIHandler):
             raise web.HTTPError(400, '"status" is open, resolved or all')
 
         async def work(comments: NotebookComments) -> dict[str, Any]:
-            return {"threads": comments.threads(status)}
+            return {"threads": await comments.threads(status)}
 
         await self._run(rest, "read", work)
+
+    async def _may_write(self, path: str) -> bool:
+        return await is_allowed(self, "write", f"comments:{normalize_api_path(path) or ''}")
 
     async def post(self, rest: str = "") -> None:
         body = json_object(self)
         parts = rest.split("/")
         if len(parts) >= 3 and parts[-1] == "replies":
-            path, thread_id = "/".join(parts[:-2]), parts[-2]
+            path, thread_id = "/".join(parts[:-2]), _id(parts[-2])
             text = _checked(model.body_of, body)
 
             async def reply(comments: NotebookComments) -> dict[str, Any]:
-                return comments.reply(thread_id, self._me(), text)
+                return await comments.reply(thread_id, self._me(), text)
 
             await self._run(path, "comment", reply, 201)
             return
@@ -106,7 +115,7 @@ class CommentsHandler(APIHandler):
         text = _checked(model.body_of, body)
 
         async def create(comments: NotebookComments) -> dict[str, Any]:
-            return comments.create(self._me(), target, text)
+            return await comments.create(self._me(), target, text)
 
         await self._run(rest, "comment", create, 201)
 
@@ -114,11 +123,13 @@ class CommentsHandler(APIHandler):
         body = json_object(self)
         parts = rest.split("/")
         if len(parts) >= 4 and parts[-2] == "replies":
-            path, thread_id, comment_id = "/".join(parts[:-3]), parts[-3], parts[-1]
+            path, thread_id, comment_id = "/".join(parts[:-3]), _id(parts[-3]), _id(parts[-1])
             text = _checked(model.body_of, body)
 
             async def edit(comments: NotebookComments) -> dict[str, Any]:
-                return comments.edit(thread_id, comment_id, self._me()["id"], text)
+                may_write = await self._may_write(path)
+                return await comments.edit(thread_id, comment_id, self._me()["id"], text,
+                                           may_write)  # fmt: skip
 
             await self._run(path, "comment", edit)
             return
@@ -128,30 +139,27 @@ class CommentsHandler(APIHandler):
             raise web.HTTPError(400, '"status" must be "resolved" or "open"')
 
         async def set_status(comments: NotebookComments) -> dict[str, Any]:
-            return comments.set_status(thread_id, status, self._me())
+            return await comments.set_status(thread_id, status, self._me())
 
         await self._run(path, "comment", set_status)
 
     async def delete(self, rest: str = "") -> None:
         parts = rest.split("/")
         if len(parts) >= 4 and parts[-2] == "replies":
-            path, thread_id, comment_id = "/".join(parts[:-3]), parts[-3], parts[-1]
+            path, thread_id, comment_id = "/".join(parts[:-3]), _id(parts[-3]), _id(parts[-1])
 
             async def remove_comment(comments: NotebookComments) -> dict[str, Any]:
-                return comments.delete_comment(thread_id, comment_id, self._me()["id"])
+                may_write = await self._may_write(path)
+                return await comments.delete_comment(thread_id, comment_id, self._me()["id"],
+                                                     may_write)  # fmt: skip
 
             await self._run(path, "comment", remove_comment)
             return
         path, thread_id = _split_thread(parts)
-        may_delete_any = await is_allowed(
-            self, "write", f"comments:{normalize_api_path(path) or ''}"
-        )
 
         async def remove_thread(comments: NotebookComments) -> None:
-            thread = comments.thread(thread_id)
-            if not may_delete_any and thread["author"]["id"] != self._me()["id"]:
-                raise CommentError(403, "Only editors and the thread's author may delete it")
-            comments.delete_thread(thread_id)
+            may_write = await self._may_write(path)
+            await comments.delete_thread(thread_id, self._me()["id"], may_write)
 
         await self._run(path, "comment", remove_thread, 204)
 
@@ -186,7 +194,14 @@ def _checked(parse: Any, body: dict[str, Any]) -> Any:
 def _split_thread(parts: list[str]) -> tuple[str, str]:
     if len(parts) < 2 or not parts[-1]:
         raise web.HTTPError(400, "Name a thread: /api/collab/comments/{path}/{threadId}")
-    return "/".join(parts[:-1]), parts[-1]
+    return "/".join(parts[:-1]), _id(parts[-1])
+
+
+def _id(value: str) -> str:
+    """A thread or comment id from the URL. Anything but a UUID names nothing here; it is
+    still looked up after the rights check (the service answers 404), so a notebook one may
+    not read answers 403 whatever the id."""
+    return value if model.is_uuid(value) else ""
 
 
 def comments_handlers() -> list[tuple[str, type[web.RequestHandler]]]:

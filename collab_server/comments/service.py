@@ -10,15 +10,21 @@ Where things live:
   before the API answers.
 * **Anchors** — sticky positions in the notebook document, in memory (see ``anchors``).
 * **The ``.ipynb``** — every save of the notebook writes the threads, with fresh offsets and
-  quotes, to ``metadata.collab.comments``; the notebook document itself never holds them (its
-  room strips them on load), so there is one source of truth and editors cannot forge
-  comments by editing metadata. A comments document that was never initialized is seeded from
-  the file, re-anchoring each range.
+  quotes, to ``metadata.collab.comments``, each genuine thread signed (``signing``); the
+  notebook document itself never holds them (its room strips them on load), so there is one
+  source of truth. A comments document that was never initialized is seeded from the file,
+  re-anchoring each range; threads whose signature does not verify are *imported* (their
+  people unverified: ``model.import_thread``).
 * **An index** (SQLite table ``comment_threads``) of every thread's status and participants,
   for "my open threads across all notebooks" without opening every notebook.
+* **A cache** of each open comments document's threads, parsed, with the form each takes in
+  the file (signed), so a change costs in proportion to itself: one thread is serialised,
+  indexed, signed; saving re-anchors only the ranges whose cell text changed.
 
-All changes run on the event loop without awaiting between reading a thread and writing it
-back, so concurrent replies never overwrite each other.
+Every change runs as one database transaction that is opened (waiting off the event loop
+while another process holds the lock: ``db.write``) *before* the thread is read, and the
+comments document is written in the same event-loop step as the commit: concurrent replies
+never overwrite each other, and a busy database answers 503 without changing anything.
 """
 
 from __future__ import annotations
@@ -26,24 +32,45 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from pycrdt import Doc, Map
+from traitlets import Integer
+from traitlets.config import Configurable
 
+from .. import db as database
 from ..rooms.manager import COMMENTS_KIND, RoomAddress, RoomManager
 from ..rooms.room import Room
-from . import model
-from .anchors import RangeTracker, cell_outputs, cell_source, find_cell, locate, quote
+from . import model, signing
+from .anchors import RangeTracker, cell_outputs, cell_source, cells_by_id, locate, quote
 from .model import CommentError
 
 NOTEBOOK = "json:notebook"
+# Anchor refreshes update the index as a courtesy (it is a cache): wait less for it.
+_INDEX_REFRESH_BOUND = 2.0
 
 
-def file_threads(content: Any) -> list[dict[str, Any]]:
-    """The threads stored in a notebook file's metadata (malformed ones are left out)."""
+def _create_index(conn: sqlite3.Connection) -> None:
+    # IF NOT EXISTS: databases made before schema versions already have the table.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS comment_threads (file_id TEXT NOT NULL, "
+        "thread_id TEXT NOT NULL, status TEXT NOT NULL, participants TEXT NOT NULL, "
+        "thread TEXT NOT NULL, PRIMARY KEY (file_id, thread_id))"
+    )
+
+
+MIGRATIONS = [_create_index]
+
+
+def file_threads(content: Any) -> list[Any]:
+    """The raw thread entries of a notebook file's metadata (unchecked: see import_thread)."""
     try:
         stored = content["metadata"]["collab"]["comments"]
     except (KeyError, TypeError):
@@ -51,23 +78,76 @@ def file_threads(content: Any) -> list[dict[str, Any]]:
     if not isinstance(stored, dict) or stored.get("schemaVersion") != model.SCHEMA_VERSION:
         return []
     threads = stored.get("threads")
-    return [t for t in threads if model.valid_stored_thread(t)] if isinstance(threads, list) else []
+    return threads if isinstance(threads, list) else []
 
 
-class CommentsService:
+@dataclass
+class _Threads:
+    """The threads of one comments document, parsed. Only this service writes that document,
+    so the cache stays exact; it belongs to one document instance (a reopened room gets a
+    new one)."""
+
+    doc: Doc
+    items: dict[str, dict[str, Any]]
+    file_forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # as saved, signed
+    listing: list[dict[str, Any]] | None = None  # file forms in order (None: rebuild)
+    anchors: RangeTracker | None = None  # the tracker of the last full anchor pass
+    cell_ids: frozenset[str] = frozenset()  # the cells at that time
+
+
+@dataclass
+class Change:
+    """What one API call does to a notebook's threads (applied after the index commit)."""
+
+    put: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+
+
+def _legacy(thread: dict[str, Any]) -> dict[str, Any]:
+    """A thread stored before people carried ``verified``: it came through the API."""
+    for who in model.people(thread):
+        if isinstance(who, dict) and "verified" not in who:
+            who["verified"] = isinstance(who.get("id"), str)
+            if not who["verified"]:
+                who["id"] = None
+    return thread
+
+
+class CommentsService(Configurable):
     """Owns comment threads; rooms call it on save, handlers call it for every change."""
 
-    def __init__(self, rooms: RoomManager, db: sqlite_utils.Database, log: logging.Logger) -> None:
+    max_threads = Integer(
+        2000,
+        help="Most comment threads one notebook may hold; creating another answers 413. "
+        "Also the most read from a notebook file.",
+    ).tag(config=True)
+    max_replies = Integer(500, help="Most replies in one thread; another answers 413.").tag(
+        config=True
+    )
+
+    def __init__(
+        self,
+        rooms: RoomManager,
+        db: sqlite_utils.Database,
+        log: logging.Logger,
+        *,
+        secret_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
         self.rooms = rooms
         self.file_ids = rooms.file_ids
         self.db = db
         self.log = log
+        folder = secret_dir or database.database_dir(db)
+        if folder is None:
+            log.warning("No data directory: comment signatures last only while this runs")
+            self.key = secrets.token_bytes(32)
+        else:
+            self.key = signing.load_key(folder)
         self._anchors: dict[str, RangeTracker] = {}
-        db.conn.execute(
-            "CREATE TABLE IF NOT EXISTS comment_threads (file_id TEXT NOT NULL, "
-            "thread_id TEXT NOT NULL, status TEXT NOT NULL, participants TEXT NOT NULL, "
-            "thread TEXT NOT NULL, PRIMARY KEY (file_id, thread_id))"
-        )
+        self._threads: dict[str, _Threads] = {}
+        database.migrate(db, "comments", MIGRATIONS)
         rooms.notebook_filter = self
         rooms.comments_initializer = self._initialize
 
@@ -92,7 +172,10 @@ class CommentsService:
         file_id = room.room_id.split(":", 2)[2]
         comments_room = await self._open_comments(file_id, room.path or "")
         try:
-            threads = self._refresh(file_id, room, comments_room)
+            changed = self._refresh(file_id, room, comments_room)
+            if changed:
+                await self._reindex(file_id, changed)
+            threads = self._listing(file_id, self._cache(file_id, comments_room), room.path)
         finally:
             self.rooms.release(comments_room)
         if not threads:
@@ -104,6 +187,34 @@ class CommentsService:
         metadata["collab"] = collab
         content["metadata"] = metadata
         return content
+
+    def _listing(self, file_id: str, cache: _Threads, path: str | None) -> list[dict[str, Any]]:
+        """The threads as the file holds them, in order; only changed ones are redone."""
+        if cache.listing is not None:
+            return cache.listing
+        listing = []
+        for thread in sorted(cache.items.values(), key=_order):
+            form = cache.file_forms.get(thread["id"])
+            if form is None:
+                form = self._file_form(file_id, thread, path)
+                cache.file_forms[thread["id"]] = form
+            listing.append(form)
+        cache.listing = listing
+        return listing
+
+    def _file_form(self, file_id: str, thread: dict[str, Any], path: str | None) -> dict[str, Any]:
+        form, repaired = model.clean_strings(thread)
+        if repaired:
+            # Stored before input was checked: the file gets U+FFFD instead (UTF-8 cannot
+            # hold a lone surrogate, and the save would fail).
+            self.log.warning(
+                "Replaced invalid Unicode in comment thread %s of %s while saving",
+                thread["id"],
+                path,
+            )
+        if model.genuine(form):
+            form["signature"] = signing.sign(self.key, file_id, form)
+        return dict(form)
 
     # -- rooms ------------------------------------------------------------------------------
 
@@ -122,33 +233,108 @@ class CommentsService:
         try:
             assert notebook.disk is not None
             loaded = await notebook.disk.load()
-            threads = file_threads(loaded.content)
+            raw_threads = file_threads(loaded.content)
+            threads = self._import(file_id, raw_threads, path)
             anchors = self._anchors_for(file_id, notebook)
+            cells = cells_by_id(notebook.doc)
+            for thread in threads:
+                self._reanchor(thread, cells, anchors)
+            if threads:
+                rows = [_index_row(file_id, t) for t in threads]
+                await database.write(self.db, lambda conn: _upsert(conn, rows))
             with comments_room.doc.transaction():
                 stored = comments_room.doc.get("threads", type=Map)
                 for thread in threads:
-                    self._reanchor(thread, notebook.doc, anchors)
                     stored[thread["id"]] = json.dumps(thread)
-                    self._index(file_id, thread)
                 meta["schemaVersion"] = model.SCHEMA_VERSION
-            if threads:
-                self.log.info("Restored %d comment threads of %s from the file", len(threads), path)
         finally:
             self.rooms.release(notebook)
+
+    def _import(self, file_id: str, raw_threads: list[Any], path: str) -> list[dict[str, Any]]:
+        threads: dict[str, dict[str, Any]] = {}
+        unverified = repaired = dropped = 0
+        for raw in raw_threads:
+            if len(threads) >= self.max_threads:
+                dropped += 1
+                continue
+            verified = signing.verify(self.key, file_id, raw)
+            thread, notes = model.import_thread(raw, verified)
+            if thread is None or thread["id"] in threads:
+                dropped += 1
+                continue
+            if notes:
+                repaired += 1
+                self.log.warning("Comment thread read from %s repaired: %s", path, "; ".join(notes))
+            unverified += not verified
+            threads[thread["id"]] = thread
+        if raw_threads:
+            self.log.info(
+                "Restored %d comment threads of %s from the file (%d imported without this "
+                "server's signature, %d repaired, %d left out)",
+                len(threads),
+                path,
+                unverified,
+                repaired,
+                dropped,
+            )
+        return list(threads.values())
 
     @asynccontextmanager
     async def session(self, path: str) -> AsyncIterator[NotebookComments]:
         """The comments of the notebook at ``path``, with its rooms open for the duration."""
-        file_id, _ = self.file_ids.index(path)
+        file_id, _ = await self.file_ids.ensure(path)
         notebook = await self.rooms.open(RoomAddress.parse(f"{NOTEBOOK}:{file_id}"), path)
         try:
             comments = await self._open_comments(file_id, path)
             try:
+                self._sweep()
                 yield NotebookComments(self, file_id, notebook, comments)
             finally:
                 self.rooms.release(comments)
         finally:
             self.rooms.release(notebook)
+
+    def _sweep(self) -> None:
+        """Forget caches and trackers of documents whose rooms have closed."""
+        open_docs = {id(room.doc) for room in self.rooms.rooms.values()}
+        for file_id, cache in list(self._threads.items()):
+            if id(cache.doc) not in open_docs:
+                del self._threads[file_id]
+        for file_id, anchors in list(self._anchors.items()):
+            if id(anchors.doc) not in open_docs:
+                anchors.close()
+                del self._anchors[file_id]
+
+    # -- the thread cache -------------------------------------------------------------------
+
+    def _cache(self, file_id: str, comments: Room) -> _Threads:
+        cache = self._threads.get(file_id)
+        if cache is None or cache.doc is not comments.doc:
+            stored = comments.doc.get("threads", type=Map)
+            items = {key: _legacy(json.loads(raw)) for key, raw in stored.items()}
+            cache = _Threads(comments.doc, items)
+            self._threads[file_id] = cache
+        return cache
+
+    def _apply(self, file_id: str, comments: Room, change: Change) -> None:
+        """Write ``change`` to the comments document (and the cache), then store it."""
+        cache = self._cache(file_id, comments)
+        stored = comments.doc.get("threads", type=Map)
+        with comments.doc.transaction():
+            for thread in change.put:
+                stored[thread["id"]] = json.dumps(thread)
+                cache.items[thread["id"]] = thread
+                cache.file_forms.pop(thread["id"], None)
+            for thread_id in change.delete:
+                if thread_id in stored:
+                    del stored[thread_id]
+                cache.items.pop(thread_id, None)
+                cache.file_forms.pop(thread_id, None)
+                anchors = self._anchors.get(file_id)
+                if anchors is not None:
+                    anchors.forget(thread_id)
+        cache.listing = None
+        comments.flush()  # in the store (and sent to subscribers) before anyone is answered
 
     # -- anchoring --------------------------------------------------------------------------
 
@@ -163,13 +349,15 @@ class CommentsService:
             self._anchors[file_id] = anchors
         return anchors
 
-    def _reanchor(self, thread: dict[str, Any], doc: Doc, anchors: RangeTracker) -> None:
+    def _reanchor(
+        self, thread: dict[str, Any], cells: dict[str, Map], anchors: RangeTracker
+    ) -> None:
         """Attach ``thread`` to the document from its stored target (in place)."""
         target = thread["target"]
         if target["type"] == "notebook":
             thread["anchor"] = "attached"
             return
-        cell = find_cell(doc, str(target.get("cellId")))
+        cell = cells.get(str(target.get("cellId")))
         if cell is None:
             thread["anchor"] = "detached"
             return
@@ -187,58 +375,68 @@ class CommentsService:
         anchors.add(thread["id"], target["cellId"], text, start, end)
         thread["anchor"] = "attached"
 
-    def _refresh(self, file_id: str, notebook: Room, comments: Room) -> list[dict[str, Any]]:
-        """Bring every thread's anchor up to date with the notebook; return all threads."""
+    def _refresh(self, file_id: str, notebook: Room, comments: Room) -> list[str]:
+        """Bring anchors up to date with the notebook; returns the ids of changed threads.
+
+        Only threads that may have moved are looked at: text ranges whose cell was edited
+        since the last refresh, plus — when cells came or went, or the notebook document is
+        a new instance — every attached thread."""
+        cache = self._cache(file_id, comments)
         anchors = self._anchors_for(file_id, notebook)
-        stored = comments.doc.get("threads", type=Map)
-        threads = []
-        changed: list[dict[str, Any]] = []
-        for raw in stored.values():
-            thread = json.loads(raw)
-            before = json.dumps(thread, sort_keys=True)
-            target = thread["target"]
-            if thread["anchor"] == "attached" and target["type"] != "notebook":
-                if target["type"] == "text" and thread["id"] not in anchors:
-                    self._reanchor(thread, notebook.doc, anchors)
-                elif target["type"] == "text":
-                    place = anchors.resolve(thread["id"])
-                    if place is None:
-                        thread["anchor"] = "detached"  # keeps its last quote
-                        anchors.forget(thread["id"])
-                    else:
-                        start, end, text = place
-                        target.update({"start": start, "end": end, **quote(text, start, end)})
-                elif find_cell(notebook.doc, target["cellId"]) is None:
-                    thread["anchor"] = "detached"
-            if json.dumps(thread, sort_keys=True) != before:
-                changed.append(thread)
-            threads.append(thread)
+        cells = cells_by_id(notebook.doc)
+        cell_ids = frozenset(cells)
+        if cache.anchors is not anchors or cache.cell_ids != cell_ids:
+            candidates: Iterable[str] = list(cache.items)
+        else:
+            candidates = [key for key in anchors.touched if key in cache.items]
+        anchors.touched.clear()
+        changed = []
+        for thread_id in candidates:
+            thread = cache.items[thread_id]
+            if thread["anchor"] != "attached" or thread["target"]["type"] == "notebook":
+                continue
+            updated = copy.deepcopy(thread)
+            self._follow(updated, cells, anchors)
+            if updated != thread:
+                changed.append(updated)
+        cache.anchors, cache.cell_ids = anchors, cell_ids
         if changed:
-            with comments.doc.transaction():
-                for thread in changed:
-                    stored[thread["id"]] = json.dumps(thread)
-                    self._index(file_id, thread)
-        threads.sort(key=lambda t: (t.get("createdAt") or "", t["id"]))
-        return threads
+            self._apply(file_id, comments, Change(put=changed))
+        return [t["id"] for t in changed]
+
+    def _follow(self, thread: dict[str, Any], cells: dict[str, Map], anchors: RangeTracker) -> None:
+        target = thread["target"]
+        if target["type"] != "text":
+            if target["cellId"] not in cells:
+                thread["anchor"] = "detached"
+            return
+        if thread["id"] not in anchors:
+            self._reanchor(thread, cells, anchors)
+            return
+        place = anchors.resolve(thread["id"], cells)
+        if place is None:
+            thread["anchor"] = "detached"  # keeps its last quote
+            anchors.forget(thread["id"])
+            return
+        start, end, text = place
+        target.update({"start": start, "end": end, **quote(text, start, end)})
 
     # -- the cross-notebook index -------------------------------------------------------------
 
-    def _index(self, file_id: str, thread: dict[str, Any]) -> None:
-        participants = sorted(
-            {thread["author"]["id"]} | {c["author"]["id"] for c in thread["comments"]}
-        )
-        self.db.conn.execute(
-            "INSERT INTO comment_threads (file_id, thread_id, status, participants, thread) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(file_id, thread_id) DO UPDATE SET "
-            "status = excluded.status, participants = excluded.participants, "
-            "thread = excluded.thread",
-            (file_id, thread["id"], thread["status"], json.dumps(participants), json.dumps(thread)),
-        )
+    async def _reindex(self, file_id: str, thread_ids: list[str]) -> None:
+        """Update index rows after anchors moved (the current threads, read at commit)."""
+        cache = self._threads.get(file_id)
 
-    def _unindex(self, file_id: str, thread_id: str) -> None:
-        self.db.conn.execute(
-            "DELETE FROM comment_threads WHERE file_id = ? AND thread_id = ?", (file_id, thread_id)
-        )
+        def work(conn: sqlite3.Connection) -> None:
+            if cache is None:
+                return
+            rows = [_index_row(file_id, cache.items[i]) for i in thread_ids if i in cache.items]
+            _upsert(conn, rows)
+
+        try:
+            await database.write(self.db, work, bound=_INDEX_REFRESH_BOUND)
+        except database.DatabaseBusy:
+            self.log.warning("The comment index of file %s is behind: database busy", file_id)
 
     def indexed(
         self, status: str | None, participant: str | None
@@ -254,9 +452,31 @@ class CommentsService:
                 continue
             path = self.file_ids.get_path(file_id)
             if path is not None:
-                found.append((path, json.loads(thread)))
+                parsed = json.loads(thread)
+                if participant and not model.involves(_legacy(parsed), participant):
+                    continue
+                found.append((path, parsed))
         found.sort(key=lambda item: item[1].get("createdAt") or "", reverse=True)
         return found
+
+
+def _order(thread: dict[str, Any]) -> tuple[str, str]:
+    return (thread.get("createdAt") or "", thread["id"])
+
+
+def _index_row(file_id: str, thread: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    participants = json.dumps(model.participants(thread))
+    return (file_id, thread["id"], thread["status"], participants, json.dumps(thread))
+
+
+def _upsert(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str, str]]) -> None:
+    conn.executemany(
+        "INSERT INTO comment_threads (file_id, thread_id, status, participants, thread) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(file_id, thread_id) DO UPDATE SET "
+        "status = excluded.status, participants = excluded.participants, "
+        "thread = excluded.thread",
+        rows,
+    )
 
 
 class NotebookComments:
@@ -267,107 +487,185 @@ class NotebookComments:
         self.file_id = file_id
         self.notebook = notebook
         self.comments = comments
-        self._threads = comments.doc.get("threads", type=Map)
 
     # -- reading ------------------------------------------------------------------------------
 
-    def threads(self, status: str = "all") -> list[dict[str, Any]]:
-        threads = self.service._refresh(self.file_id, self.notebook, self.comments)
-        if status == "all":
-            return threads
-        return [t for t in threads if t["status"] == status]
+    async def threads(self, status: str = "all") -> list[dict[str, Any]]:
+        service = self.service
+        changed = service._refresh(self.file_id, self.notebook, self.comments)
+        if changed:
+            await service._reindex(self.file_id, changed)
+        items = service._cache(self.file_id, self.comments).items.values()
+        return sorted((t for t in items if status in ("all", t["status"])), key=_order)
 
     def thread(self, thread_id: str) -> dict[str, Any]:
-        raw = self._threads.get(thread_id)
-        if raw is None:
-            raise CommentError(404, f"No thread {thread_id!r} on this notebook")
-        return dict(json.loads(raw))
+        """A copy of the thread (to change and put back), or 404."""
+        found = None
+        if model.is_uuid(thread_id):
+            found = self.service._cache(self.file_id, self.comments).items.get(thread_id)
+        if found is None:
+            raise CommentError(404, "No such thread on this notebook")
+        return copy.deepcopy(found)
 
     # -- changing -----------------------------------------------------------------------------
 
-    def _put(self, thread: dict[str, Any]) -> dict[str, Any]:
-        self._threads[thread["id"]] = json.dumps(thread)
-        self.comments.flush()  # in the store (and sent to subscribers) before we answer
-        self.service._index(self.file_id, thread)
+    async def _change(self, work: Callable[[], tuple[Any, Change]]) -> Any:
+        """Run ``work`` (read, check, decide: synchronous) inside one database transaction
+        with the index rows it implies; then apply its change to the comments document in
+        the same event-loop step as the commit."""
+        outcome: list[tuple[Any, Change]] = []
+
+        def in_transaction(conn: sqlite3.Connection) -> None:
+            outcome.clear()
+            result, change = work()
+            _upsert(conn, [_index_row(self.file_id, t) for t in change.put])
+            conn.executemany(
+                "DELETE FROM comment_threads WHERE file_id = ? AND thread_id = ?",
+                [(self.file_id, i) for i in change.delete],
+            )
+            outcome.append((result, change))
+
+        await database.write(self.service.db, in_transaction)
+        # No await since the commit: nothing else has changed these threads meanwhile.
+        result, change = outcome[0]
+        self.service._apply(self.file_id, self.comments, change)
         self.notebook.request_save()  # the file carries the threads
+        return result
+
+    async def create(
+        self, author: dict[str, Any], target: dict[str, Any], body: str
+    ) -> dict[str, Any]:
+        service = self.service
+
+        def work() -> tuple[Any, Change]:
+            count = len(service._cache(self.file_id, self.comments).items)
+            if count >= service.max_threads:
+                raise CommentError(
+                    413,
+                    f"This notebook has {count} comment threads, the most it may hold "
+                    f"({service.max_threads}); delete resolved ones to make room",
+                )
+            chosen = dict(target)
+            text = ""
+            if chosen["type"] != "notebook":
+                cell = cells_by_id(self.notebook.doc).get(chosen["cellId"])
+                if cell is None:
+                    raise CommentError(404, "No cell with that id in this notebook")
+                if chosen["type"] == "output" and chosen["index"] >= cell_outputs(cell):
+                    raise CommentError(
+                        400, f"That cell has no output {chosen['index']} (it has "
+                        f"{cell_outputs(cell)})",
+                    )  # fmt: skip
+                if chosen["type"] == "text":
+                    source = cell_source(cell)
+                    text = str(source) if source is not None else ""
+                    if chosen["end"] > len(text):
+                        raise CommentError(
+                            400,
+                            f"The range {chosen['start']}–{chosen['end']} is outside the "
+                            f"cell's text ({len(text)} characters)",
+                        )
+                    chosen.update(quote(text, chosen["start"], chosen["end"]))
+            thread = model.new_thread(chosen, author, body)
+            source_text[:] = [text]
+            return thread, Change(put=[thread])
+
+        source_text: list[str] = []
+        thread = dict(await self._change(work))
+        # Still the event-loop step of the commit: the text is as ``work`` read it.
+        target = thread["target"]
+        if target["type"] == "text":
+            anchors = service._anchors_for(self.file_id, self.notebook)
+            anchors.add(thread["id"], target["cellId"], source_text[0], target["start"],
+                        target["end"])  # fmt: skip
         return thread
 
-    def create(self, author: dict[str, str], target: dict[str, Any], body: str) -> dict[str, Any]:
-        doc = self.notebook.doc
-        if target["type"] != "notebook":
-            cell = find_cell(doc, target["cellId"])
-            if cell is None:
-                raise CommentError(404, f"No cell with id {target['cellId']!r} in this notebook")
-            if target["type"] == "output" and target["index"] >= cell_outputs(cell):
-                raise CommentError(
-                    400, f"Cell {target['cellId']!r} has no output {target['index']}"
-                )
-            if target["type"] == "text":
-                source = cell_source(cell)
-                text = str(source) if source is not None else ""
-                if target["end"] > len(text):
-                    raise CommentError(
-                        400,
-                        f"The range {target['start']}–{target['end']} is outside the cell's "
-                        f"text ({len(text)} characters)",
-                    )
-                target.update(quote(text, target["start"], target["end"]))
-        thread = model.new_thread(target, author, body)
-        if target["type"] == "text":
-            anchors = self.service._anchors_for(self.file_id, self.notebook)
-            anchors.add(thread["id"], target["cellId"], text, target["start"], target["end"])
-        return self._put(thread)
+    async def reply(self, thread_id: str, author: dict[str, Any], body: str) -> dict[str, Any]:
+        service = self.service
 
-    def reply(self, thread_id: str, author: dict[str, str], body: str) -> dict[str, Any]:
-        thread = self.thread(thread_id)
-        comment = model.new_comment(author, body)
-        thread["comments"].append(comment)
-        self._put(thread)
-        return comment
+        def work() -> tuple[Any, Change]:
+            thread = self.thread(thread_id)
+            replies = len(thread["comments"]) - 1
+            if replies >= service.max_replies:
+                raise CommentError(
+                    413,
+                    f"This thread has {replies} replies, the most one may hold "
+                    f"({service.max_replies}); start a new thread",
+                )
+            comment = model.new_comment(author, body)
+            thread["comments"].append(comment)
+            return comment, Change(put=[thread])
+
+        return dict(await self._change(work))
 
     def _comment(self, thread: dict[str, Any], comment_id: str) -> dict[str, Any]:
-        for comment in thread["comments"]:
-            if comment["id"] == comment_id:
-                return dict(comment)
-        raise CommentError(404, f"No comment {comment_id!r} in this thread")
+        if model.is_uuid(comment_id):
+            for comment in thread["comments"]:
+                if comment["id"] == comment_id:
+                    return dict(comment)
+        raise CommentError(404, "No such comment in this thread")
 
-    def edit(self, thread_id: str, comment_id: str, user_id: str, body: str) -> dict[str, Any]:
-        thread = self.thread(thread_id)
-        comment = self._comment(thread, comment_id)
-        if comment["author"]["id"] != user_id:
-            raise CommentError(403, "You can only edit your own comments")
-        if comment["deleted"]:
-            raise CommentError(400, "This comment was deleted; it cannot be edited")
-        comment.update({"body": body, "editedAt": model.now()})
-        thread["comments"] = [comment if c["id"] == comment_id else c for c in thread["comments"]]
-        self._put(thread)
-        return comment
+    def _may_change(
+        self, comment: dict[str, Any], user_id: str, may_write: bool, verb: str
+    ) -> None:
+        author = comment["author"]
+        if model.is_verified(author):
+            if author["id"] != user_id:
+                raise CommentError(403, f"You can only {verb} your own comments")
+        elif not may_write:
+            raise CommentError(
+                403, f"Only editors may {verb} imported comments (their author is unverified)"
+            )
 
-    def delete_comment(self, thread_id: str, comment_id: str, user_id: str) -> dict[str, Any]:
-        thread = self.thread(thread_id)
-        comment = self._comment(thread, comment_id)
-        if comment["author"]["id"] != user_id:
-            raise CommentError(403, "You can only delete your own comments")
-        # A tombstone: the thread stays readable and replies keep their place.
-        comment.update({"body": "", "deleted": True, "editedAt": model.now()})
-        thread["comments"] = [comment if c["id"] == comment_id else c for c in thread["comments"]]
-        self._put(thread)
-        return comment
+    async def edit(
+        self, thread_id: str, comment_id: str, user_id: str, body: str, may_write: bool
+    ) -> dict[str, Any]:
+        def work() -> tuple[Any, Change]:
+            thread = self.thread(thread_id)
+            comment = self._comment(thread, comment_id)
+            self._may_change(comment, user_id, may_write, "edit")
+            if comment["deleted"]:
+                raise CommentError(400, "This comment was deleted; it cannot be edited")
+            comment.update({"body": body, "editedAt": model.now()})
+            thread["comments"] = [comment if c["id"] == comment_id else c
+                                  for c in thread["comments"]]  # fmt: skip
+            return comment, Change(put=[thread])
 
-    def set_status(self, thread_id: str, status: str, by: dict[str, str]) -> dict[str, Any]:
-        thread = self.thread(thread_id)
-        if status == "resolved":
-            thread.update({"status": "resolved", "resolvedBy": by, "resolvedAt": model.now()})
-        else:
-            thread.update({"status": "open", "resolvedBy": None, "resolvedAt": None})
-        return self._put(thread)
+        return dict(await self._change(work))
 
-    def delete_thread(self, thread_id: str) -> None:
-        self.thread(thread_id)  # 404 if unknown
-        del self._threads[thread_id]
-        self.comments.flush()
-        self.service._unindex(self.file_id, thread_id)
-        anchors = self.service._anchors.get(self.file_id)
-        if anchors is not None:
-            anchors.forget(thread_id)
-        self.notebook.request_save()
+    async def delete_comment(
+        self, thread_id: str, comment_id: str, user_id: str, may_write: bool
+    ) -> dict[str, Any]:
+        def work() -> tuple[Any, Change]:
+            thread = self.thread(thread_id)
+            comment = self._comment(thread, comment_id)
+            self._may_change(comment, user_id, may_write, "delete")
+            # A tombstone: the thread stays readable and replies keep their place.
+            comment.update({"body": "", "deleted": True, "editedAt": model.now()})
+            thread["comments"] = [comment if c["id"] == comment_id else c
+                                  for c in thread["comments"]]  # fmt: skip
+            return comment, Change(put=[thread])
+
+        return dict(await self._change(work))
+
+    async def set_status(self, thread_id: str, status: str, by: dict[str, Any]) -> dict[str, Any]:
+        def work() -> tuple[Any, Change]:
+            thread = self.thread(thread_id)
+            if status == "resolved":
+                thread.update({"status": "resolved", "resolvedBy": by, "resolvedAt": model.now()})
+            else:
+                thread.update({"status": "open", "resolvedBy": None, "resolvedAt": None})
+            return thread, Change(put=[thread])
+
+        return dict(await self._change(work))
+
+    async def delete_thread(self, thread_id: str, user_id: str, may_write: bool) -> None:
+        def work() -> tuple[Any, Change]:
+            thread = self.thread(thread_id)  # 404 if unknown
+            author = thread["author"]
+            own = model.is_verified(author) and author["id"] == user_id
+            if not may_write and not own:
+                raise CommentError(403, "Only editors and the thread's author may delete it")
+            return None, Change(delete=[thread_id])
+
+        await self._change(work)

@@ -3,14 +3,22 @@
 A file gets an id the first time a client asks for a collaboration session on it. Renames
 and moves made through the contents API keep the id (the app forwards jupyter_server's
 contents events here); deleting a file forgets its id.
+
+Writes come in two forms: the ``async`` ones (:meth:`FileIdStore.ensure`, :meth:`moved`,
+:meth:`forgotten`) wait for a database locked by another process without blocking the event
+loop (``db.write``) and raise ``db.DatabaseBusy`` past the bound; the plain ones fail after
+the connection's short busy timeout and are kept for callers that cannot await.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 
 import sqlite_utils
+
+from .. import db as database
 
 
 def normalize_path(path: str) -> str:
@@ -18,17 +26,25 @@ def normalize_path(path: str) -> str:
     return path.strip("/")
 
 
+def _create_files(conn: sqlite3.Connection) -> None:
+    # IF NOT EXISTS: databases made before schema versions already have the table.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS files ("
+        " id TEXT PRIMARY KEY,"
+        " path TEXT NOT NULL UNIQUE,"
+        " created_at TEXT NOT NULL)"
+    )
+
+
+MIGRATIONS = [_create_files]
+
+
 class FileIdStore:
     """Maps file ids to API paths, in the ``files`` table."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self._db = db
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS files ("
-            " id TEXT PRIMARY KEY,"
-            " path TEXT NOT NULL UNIQUE,"
-            " created_at TEXT NOT NULL)"
-        )
+        database.migrate(db, "files", MIGRATIONS)
 
     def get_id(self, path: str) -> str | None:
         row = self._db.execute(
@@ -40,51 +56,75 @@ class FileIdStore:
         row = self._db.execute("SELECT path FROM files WHERE id = ?", [file_id]).fetchone()
         return row[0] if row else None
 
-    def index(self, path: str) -> tuple[str, bool]:
-        """The id of ``path``, creating one if needed; the flag says whether it is new."""
-        path = normalize_path(path)
-        existing = self.get_id(path)
-        if existing is not None:
-            return existing, False
+    # -- writing ------------------------------------------------------------------------------
+
+    def _insert(self, conn: sqlite3.Connection, path: str) -> tuple[str, bool]:
+        row = conn.execute("SELECT id FROM files WHERE path = ?", [path]).fetchone()
+        if row:
+            return str(row[0]), False
         file_id = str(uuid.uuid4())
         now = datetime.now(UTC).isoformat()
-        self._db.execute(
+        conn.execute(
             "INSERT INTO files (id, path, created_at) VALUES (?, ?, ?)", [file_id, path, now]
         )
         return file_id, True
 
-    def move(self, old_path: str, new_path: str) -> None:
-        """Follow a rename or move of a file or a folder (everything below it moves too)."""
-        old_path, new_path = normalize_path(old_path), normalize_path(new_path)
-        conn = self._db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Whatever held the target path before is gone (overwritten by the move).
-            conn.execute("DELETE FROM files WHERE path = ?", [new_path])
-            conn.execute("UPDATE files SET path = ? WHERE path = ?", [new_path, old_path])
-            prefix = old_path + "/"
-            rows = conn.execute(
-                "SELECT id, path FROM files WHERE substr(path, 1, ?) = ?", [len(prefix), prefix]
-            ).fetchall()
-            for file_id, path in rows:
-                conn.execute(
-                    "UPDATE files SET path = ? WHERE id = ?",
-                    [new_path + "/" + path[len(prefix) :], file_id],
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def _move(self, conn: sqlite3.Connection, old_path: str, new_path: str) -> None:
+        # Whatever held the target path before is gone (overwritten by the move).
+        conn.execute("DELETE FROM files WHERE path = ?", [new_path])
+        conn.execute("UPDATE files SET path = ? WHERE path = ?", [new_path, old_path])
+        prefix = old_path + "/"
+        rows = conn.execute(
+            "SELECT id, path FROM files WHERE substr(path, 1, ?) = ?", [len(prefix), prefix]
+        ).fetchall()
+        for file_id, path in rows:
+            conn.execute(
+                "UPDATE files SET path = ? WHERE id = ?",
+                [new_path + "/" + path[len(prefix) :], file_id],
+            )
 
-    def forget(self, path: str) -> list[str]:
-        """Forget a deleted file or folder; returns the ids that were dropped."""
-        path = normalize_path(path)
+    def _forget(self, conn: sqlite3.Connection, path: str) -> list[str]:
         prefix = path + "/"
-        rows = self._db.execute(
+        rows = conn.execute(
             "SELECT id FROM files WHERE path = ? OR substr(path, 1, ?) = ?",
             [path, len(prefix), prefix],
         ).fetchall()
-        ids = [r[0] for r in rows]
-        for file_id in ids:
-            self._db.execute("DELETE FROM files WHERE id = ?", [file_id])
+        ids = [str(r[0]) for r in rows]
+        conn.executemany("DELETE FROM files WHERE id = ?", [[i] for i in ids])
         return ids
+
+    async def ensure(self, path: str) -> tuple[str, bool]:
+        """The id of ``path``, creating one if needed; the flag says whether it is new."""
+        path = normalize_path(path)
+        existing = self.get_id(path)  # a read: never waits for the write lock
+        if existing is not None:
+            return existing, False
+        return await database.write(self._db, lambda conn: self._insert(conn, path))
+
+    async def moved(self, old_path: str, new_path: str) -> None:
+        """Follow a rename or move of a file or a folder (everything below it moves too)."""
+        old, new = normalize_path(old_path), normalize_path(new_path)
+        await database.write(self._db, lambda conn: self._move(conn, old, new))
+
+    async def forgotten(self, path: str) -> list[str]:
+        """Forget a deleted file or folder; returns the ids that were dropped."""
+        path = normalize_path(path)
+        return await database.write(self._db, lambda conn: self._forget(conn, path))
+
+    # Synchronous forms, for callers that cannot await (they fail fast when locked).
+
+    def index(self, path: str) -> tuple[str, bool]:
+        path = normalize_path(path)
+        existing = self.get_id(path)
+        if existing is not None:
+            return existing, False
+        with database.transaction(self._db.conn) as conn:
+            return self._insert(conn, path)
+
+    def move(self, old_path: str, new_path: str) -> None:
+        with database.transaction(self._db.conn) as conn:
+            self._move(conn, normalize_path(old_path), normalize_path(new_path))
+
+    def forget(self, path: str) -> list[str]:
+        with database.transaction(self._db.conn) as conn:
+            return self._forget(conn, normalize_path(path))

@@ -10,18 +10,27 @@ people on one server that leaves three holes, closed here:
 * ``POST {"copy_from": other}`` would copy a file the caller cannot read into their
   folder: the source needs ``read``.
 
+Bodies of ``PUT``/``POST``/``PATCH`` are checked by ``api.parse_json`` before jupyter_server
+sees them (invalid Unicode, absurd nesting, fields of the wrong type: 400 with a message, not
+a 500 or a notebook that can never be saved again), and error messages never carry the
+server's absolute paths (see ``manager.api_paths_in_errors``).
+
 Registered at the same URL as jupyter_server's handler; extension routes take precedence.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jupyter_server.services.contents.handlers import ContentsHandler, default_handlers
 from tornado import web
 
+from ..api import parse_json
 from ..auth.jupyter import is_allowed, normalize_api_path
+from .manager import hide_root
+
+# Notebook outputs (widget state, JSON outputs) nest deeper than our own API bodies.
+MAX_CONTENTS_DEPTH = 512
 
 
 class GuardedContentsHandler(ContentsHandler):
@@ -65,13 +74,35 @@ class GuardedContentsHandler(ContentsHandler):
             await self._require("read", source, "You may not copy that file")
         await super().post(path)  # type: ignore[misc]
 
+    async def put(self, path: str = "") -> None:
+        self._body()
+        await super().put(path)  # type: ignore[misc]
+
+    def _body(self) -> Any:
+        """The checked JSON body (None when there is none), or a 400."""
+        if not (self.request.body or b"").strip():
+            return None
+        return parse_json(self.request.body, "The request body", MAX_CONTENTS_DEPTH)
+
     def _body_field(self, name: str) -> str | None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None  # jupyter_server answers 400 for the malformed body
-        value = body.get(name) if isinstance(body, dict) else None
-        return value if isinstance(value, str) and value else None
+        body = self._body()
+        if body is not None and not isinstance(body, dict):
+            raise web.HTTPError(400, "The request body must be a JSON object")
+        value = body.get(name) if body else None
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise web.HTTPError(400, f'"{name}" must be a path (a string)')
+        return value
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # Errors raised below the contents manager still reach here: say which API path,
+        # never where the root is on the server.
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], web.HTTPError):
+            hidden = hide_root(exc_info[1], self.contents_manager.root_dir)
+            kwargs["exc_info"] = (type(hidden), hidden, exc_info[2])
+        super().write_error(status_code, **kwargs)
 
     async def _require(self, action: str, raw_path: str, refusal: str) -> None:
         path = normalize_api_path(raw_path)
