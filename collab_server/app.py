@@ -24,7 +24,7 @@ from . import __version__, datadir, logs
 from .auth import StartupToken, capability
 from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
-from .auth.jupyter import PROVIDER_SETTING
+from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
 from .comments import CommentsService
 from .comments.handlers import SERVICE_SETTING as COMMENTS_SETTING
 from .comments.handlers import comments_handlers
@@ -177,6 +177,8 @@ class CollabServer(ExtensionApp):
                 PROVIDER_SETTING: self.provider,
                 MANAGER_SETTING: self.rooms,
                 COMMENTS_SETTING: self.comments,
+                # JupyterLab (the [lab] extra) starts no kernel for people who may not run code.
+                "page_config_hook": lab_page_config_hook,
             }
         )
         assert serverapp.event_logger is not None

@@ -358,3 +358,32 @@ def test_the_default_data_directory_belongs_to_the_root_directory(tmp_path, monk
     a, b = default_data_dir(tmp_path / "a"), default_data_dir(tmp_path / "b")
     assert a != b and a.parent == b.parent == tmp_path / "jd" / "collab_server"
     assert default_data_dir(tmp_path / "a" / ".." / "a") == a
+
+
+# -- 7. JupyterLab starts no kernel for people who may not run code ---------------------------
+
+
+def _page_config(server: ServerProcess, token: str) -> dict[str, Any]:
+    page = httpx.get(f"{server.http_url}/lab/tree/proj/a.ipynb",
+                     headers={"Authorization": f"token {token}"})  # fmt: skip
+    if page.status_code == 404:
+        pytest.skip("JupyterLab (the [lab] extra) is not installed")
+    assert page.status_code == 200, page.text
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page.text, re.S)  # fmt: skip
+    assert match
+    return dict(__import__("json").loads(match.group(1)))
+
+
+def test_jupyterlab_opens_notebooks_without_a_kernel_for_people_without_execute(site):
+    server, tokens = site
+    assert _page_config(server, tokens["vic"]).get("notebookStartsKernel") == "false"
+    assert _page_config(server, tokens["root"]).get("notebookStartsKernel") != "false"
+    # What JupyterLab would have sent on opening: still refused, with a message.
+    r = httpx.post(
+        f"{server.http_url}/api/sessions",
+        json={"path": "proj/a.ipynb", "type": "notebook", "name": "a.ipynb",
+              "kernel": {"name": "python3"}},
+        headers={"Authorization": f"token {tokens['vic']}"},
+    )  # fmt: skip
+    assert r.status_code == 403 and r.json()["message"]

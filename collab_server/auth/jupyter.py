@@ -213,6 +213,11 @@ class CollabIdentityProvider(IdentityProvider):
             # as anonymous (which surfaces as a confusing XSRF or permission error).
             raise web.HTTPError(401, reason="Invalid or expired token")
         fields = await identity_of(provider, token, str(user_id))
+        if _is_page_request(handler):
+            # For JupyterLab's page config (lab_page_config_hook), which is built synchronously.
+            handler._collab_may_start_kernels = bool(  # type: ignore[attr-defined]
+                await resolve(provider.allowed(token, "write", "sessions"))
+            )
         # Requests with a token in a header or the URL skip XSRF checks in jupyter_server: a
         # page on another site cannot make a browser send a token it does not know. Requests
         # that ride on the session cookie are exactly what XSRF protection is for.
@@ -256,6 +261,20 @@ def public_identity(user: User) -> dict[str, Any]:
         "avatar_url": user.avatar_url,
         "color": user.color,
     }
+
+
+def lab_page_config_hook(handler: web.RequestHandler, page_config: dict[str, Any]) -> Any:
+    """JupyterLab's page config for this person: no kernel is started on opening a notebook
+    for someone who may not start one.
+
+    JupyterLab (``@jupyterlab/notebook-extension``) reads ``notebookStartsKernel`` once per
+    page load as the notebook factory's ``preferKernel``: with ``"false"`` opening a notebook
+    sends no ``POST /api/sessions`` (which the server refuses without ``execute``, and
+    JupyterLab showed as "Error Starting Kernel"); the notebook opens with "No Kernel".
+    """
+    if getattr(handler, "_collab_may_start_kernels", True) is False:
+        page_config["notebookStartsKernel"] = "false"
+    return page_config
 
 
 def _navigation_from_this_site(handler: web.RequestHandler) -> bool:
