@@ -105,3 +105,17 @@ def test_async_kernel_env_of_the_jwt_provider():
     provider = JwtProvider(secret=secret, audience="a", issuer="i")
     token = jwt.encode({"sub": "ann", "aud": "a", "iss": "i", "exp": time.time() + 60}, secret)
     assert asyncio.run(provider.kernel_env(token)) == {"JUPYTER_AUTH_ID": "ann"}
+
+
+def test_the_accounts_connection_uses_the_servers_database_settings(tmp_path):
+    from traitlets import Unicode
+    from traitlets.config import Configurable
+
+    from collab_server.auth.accounts import AccountsProvider
+
+    class Server(Configurable):
+        data_dir = Unicode(str(tmp_path))
+        sqlite_synchronous = Unicode("FULL")
+
+    provider = AccountsProvider(parent=Server())
+    assert provider.store.db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL

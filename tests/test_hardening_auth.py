@@ -387,3 +387,29 @@ def test_jupyterlab_opens_notebooks_without_a_kernel_for_people_without_execute(
         headers={"Authorization": f"token {tokens['vic']}"},
     )  # fmt: skip
     assert r.status_code == 403 and r.json()["message"]
+
+
+# -- a database held by another process: 503 with a message, the server keeps answering ------
+
+
+async def test_a_locked_database_answers_503_and_blocks_nobody(site):
+    server, tokens = site
+    holder = sqlite3.connect(server.data / "collab.sqlite", isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as c:
+            owen = {"Authorization": f"token {tokens['owen']}"}
+            grant = {"principal": "user:root", "role": "viewer"}
+            share = asyncio.ensure_future(
+                c.post("/api/collab/shares/proj/a.ipynb", json=grant, headers=owen)
+            )
+            # While the write waits for the lock, everyone else is still served.
+            status = await c.get("/api/status", headers=owen)
+            assert status.status_code == 200
+            assert not share.done()
+            answer = await share
+        assert answer.status_code == 503, answer.text
+        assert "busy" in answer.json()["message"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

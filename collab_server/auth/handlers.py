@@ -82,10 +82,13 @@ def _http_error(error: ProviderError) -> web.HTTPError:
 
 
 async def _off_loop(function: Any, *args: Any) -> Any:
-    """Run a blocking provider call (password hashing, database writes) off the event loop;
-    its :class:`ProviderError` becomes the HTTP answer it names."""
+    """Run a provider call that may block (password hashing, database writes that may wait
+    for a lock held by another process) off the event loop; await what an async provider
+    returns. Its :class:`ProviderError` becomes the HTTP answer it names (``Busy`` → 503)."""
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+        return await resolve(
+            await asyncio.get_running_loop().run_in_executor(None, function, *args)
+        )
     except ProviderError as e:
         raise _http_error(e) from e
 
@@ -169,7 +172,7 @@ async def _logout(handler: web.RequestHandler) -> None:
     token, source = token_and_source(handler)
     sessions = capability(provider_of(handler), Sessions)
     if token and source == "cookie" and sessions is not None:
-        await resolve(sessions.logout(token))
+        await _off_loop(sessions.logout, token)
     clear_session_cookie(handler)
 
 
@@ -308,7 +311,7 @@ class SharesHandler(APIHandler):
         # Who has access is the owners' business: a viewer of a file (or of a folder) does not
         # learn who else was given it, nor the grants of the folders above it.
         api_path = await self._resource(path, "share", "Only owners may see who has access")
-        shares = await resolve(_capability(self, Sharing).list_shares(api_path))
+        shares = await _off_loop(_capability(self, Sharing).list_shares, api_path)
         for share in shares:
             share["inherited"] = share["path"] != api_path
         self.finish({"path": api_path, "shares": shares})
@@ -325,9 +328,8 @@ class SharesHandler(APIHandler):
             raise web.HTTPError(403, f"You cannot grant {role}: you do not hold it")
         sharing = _capability(self, Sharing)
         try:
-            await resolve(sharing.add_share(api_path, principal, role, self.current_user.username))
-        except ProviderError as e:
-            raise _http_error(e) from e
+            by = self.current_user.username
+            await _off_loop(sharing.add_share, api_path, principal, role, by)
         except LookupError as e:  # providers written before the generic errors existed
             raise web.HTTPError(404, str(e.args[0])) from e
         except ValueError as e:
@@ -335,7 +337,7 @@ class SharesHandler(APIHandler):
         self.log.info("%s shared %s with %s as %s", self.current_user.username, api_path,
                       principal, role)  # fmt: skip
         self.set_status(201)
-        self.finish({"path": api_path, "shares": await resolve(sharing.list_shares(api_path))})
+        self.finish({"path": api_path, "shares": await _off_loop(sharing.list_shares, api_path)})
 
     async def delete(self, path: str) -> None:
         api_path = await self._resource(path, "share", "Only owners may change who has access")
@@ -343,12 +345,12 @@ class SharesHandler(APIHandler):
         if not principal:
             raise web.HTTPError(400, "Say whose access to remove: ?principal=user:NAME")
         sharing = _capability(self, Sharing)
-        role = await resolve(sharing.share_role(api_path, principal))
+        role = await _off_loop(sharing.share_role, api_path, principal)
         if role in ROLE_ACTIONS and not await is_allowed(
             self, ROLE_ACTIONS[role], f"contents:{api_path}"
         ):
             raise web.HTTPError(403, f"You cannot remove a {role}: you do not hold that role")
-        removed = await resolve(sharing.remove_share(api_path, principal))
+        removed = await _off_loop(sharing.remove_share, api_path, principal)
         if not removed:
             raise web.HTTPError(
                 404,
@@ -364,7 +366,7 @@ class TokensHandler(APIHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        tokens = await resolve(_capability(self, Tokens).list_tokens(token_from_request(self)))
+        tokens = await _off_loop(_capability(self, Tokens).list_tokens, token_from_request(self))
         self.finish({"tokens": tokens})
 
     @web.authenticated
@@ -377,12 +379,9 @@ class TokensHandler(APIHandler):
         ):
             raise web.HTTPError(400, '"expires_in_days" must be a number of days from 1 to 3650')
         tokens = _capability(self, Tokens)
-        try:
-            token, record = await resolve(
-                tokens.create_token(token_from_request(self), label, days * 86400 if days else None)
-            )
-        except ProviderError as e:
-            raise _http_error(e) from e
+        token, record = await _off_loop(
+            tokens.create_token, token_from_request(self), label, days * 86400 if days else None
+        )
         self.set_status(201)
         # The only time the token is shown: only its hash is kept.
         self.finish({"token": token, **record})
@@ -394,7 +393,7 @@ class TokenHandler(APIHandler):
     @web.authenticated
     async def delete(self, token_id: str) -> None:
         tokens = _capability(self, Tokens)
-        revoked = await resolve(tokens.revoke_token(token_from_request(self), token_id))
+        revoked = await _off_loop(tokens.revoke_token, token_from_request(self), token_id)
         if not revoked:
             raise web.HTTPError(404, "You have no token with this id")
         self.set_status(204)
