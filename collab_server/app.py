@@ -209,6 +209,16 @@ class CollabServer(ExtensionApp):
             _refuse_to_start(str(datadir.damaged(data_dir, str(e))))
         except OSError as e:
             _refuse_to_start(f"Cannot use the data directory {data_dir}: {e.strerror}")
+        legacy = data_dir.parent / datadir.DATABASE_NAME
+        root = self.serverapp.root_dir if self.serverapp is not None else "."
+        if data_dir == datadir.default_data_dir(root) and legacy.exists():
+            # Versions before 0.5 shared one default data directory between all root
+            # directories: say where the old accounts are rather than silently start afresh.
+            self.log.warning(
+                "A database of an older version (shared by every root directory) is in the "
+                "folder above this server's data directory; to keep using it, start with "
+                "--data-dir pointing at that folder"
+            )
         if changed:
             self.log.warning(
                 "Made the data directory private (it holds every tenant's documents and "
