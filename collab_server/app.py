@@ -10,20 +10,21 @@ It wires the concerns together and holds their configuration; it owns no behavio
 
 from __future__ import annotations
 
-import os
+import logging
 import signal
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Integer, Type, Unicode, default
 
-from . import logs
-from .auth.cli import SUBCOMMANDS
+from . import __version__, datadir, logs
+from .auth import StartupToken, capability
+from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
-from .auth.jupyter import PROVIDER_SETTING
+from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
 from .comments import CommentsService
 from .comments.handlers import SERVICE_SETTING as COMMENTS_SETTING
 from .comments.handlers import comments_handlers
@@ -92,7 +93,10 @@ class CollabServer(ExtensionApp):
         "allowed(token, action, resource), imported from sys.path.",
     ).tag(config=True)
 
-    data_dir = Unicode(help="Where the SQLite database and secrets live.").tag(config=True)
+    data_dir = Unicode(
+        help="Where the SQLite database and secrets live. Default: a folder of its own per "
+        "root directory, <jupyter data dir>/collab_server/<hash of the resolved root dir>."
+    ).tag(config=True)
 
     save_delay = Float(1.0, help="Seconds after the last change before the file is saved.").tag(
         config=True
@@ -134,7 +138,8 @@ class CollabServer(ExtensionApp):
 
     @default("data_dir")
     def _default_data_dir(self) -> str:
-        return os.path.join(jupyter_data_dir(), "collab_server")
+        root = self.serverapp.root_dir if self.serverapp is not None else "."
+        return str(datadir.default_data_dir(root))
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -143,9 +148,10 @@ class CollabServer(ExtensionApp):
         assert serverapp is not None, "the extension is loaded by a ServerApp"
         logs.install(self.log)
         logs.install(serverapp.log)
-        self.provider = self._make_provider()
+        serverapp.log.addFilter(_JupyterBannerFilter())
         data_dir = Path(self.data_dir).expanduser()
-        self.db = open_database(data_dir / "collab.sqlite", self.sqlite_synchronous)
+        self.db = self._open_data_dir(data_dir)
+        self.provider = self._make_provider()
         self.file_ids = FileIdStore(self.db)
         self.store = UpdateStore(self.db)
         self.rooms = RoomManager(
@@ -171,23 +177,61 @@ class CollabServer(ExtensionApp):
                 PROVIDER_SETTING: self.provider,
                 MANAGER_SETTING: self.rooms,
                 COMMENTS_SETTING: self.comments,
+                # JupyterLab (the [lab] extra) starts no kernel for people who may not run code.
+                "page_config_hook": lab_page_config_hook,
             }
         )
         assert serverapp.event_logger is not None
         serverapp.event_logger.add_listener(
             schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
         )
-        # jupyter_server prints its own start-up URL with this token.
-        startup_token = getattr(self.provider, "startup_token", None)
-        serverapp.identity_provider.token = startup_token() if startup_token else ""
-        self.log.info("Database: %s", data_dir / "collab.sqlite")
+        # jupyter_server's browser-open file (``--ServerApp.open_browser``) leads to this
+        # token's URL; its own printed URLs are dropped (_JupyterBannerFilter): ours is the one.
+        startup = capability(self.provider, StartupToken)
+        serverapp.identity_provider.token = startup.startup_token() if startup else ""
         serverapp.io_loop.add_callback(self._announce_url)
         signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _open_data_dir(self, data_dir: Path) -> Any:
+        """Hold the data directory, make it private, open the database and check it is sound.
+
+        Each failure stops the server with a message (never a traceback): a second server on
+        the same directory would lose edits, and a damaged database would answer 500 later.
+        """
+        try:
+            changed = datadir.secure(data_dir)
+            self._data_dir_lock: IO[bytes] = datadir.lock(data_dir)
+            db = open_database(data_dir / datadir.DATABASE_NAME, self.sqlite_synchronous)
+            datadir.check_integrity(db.conn, data_dir)
+        except datadir.DataDirError as e:
+            _refuse_to_start(str(e))
+        except sqlite3.DatabaseError as e:
+            _refuse_to_start(str(datadir.damaged(data_dir, str(e))))
+        except OSError as e:
+            _refuse_to_start(f"Cannot use the data directory {data_dir}: {e.strerror}")
+        legacy = data_dir.parent / datadir.DATABASE_NAME
+        root = self.serverapp.root_dir if self.serverapp is not None else "."
+        if data_dir == datadir.default_data_dir(root) and legacy.exists():
+            # Versions before 0.5 shared one default data directory between all root
+            # directories: say where the old accounts are rather than silently start afresh.
+            self.log.warning(
+                "A database of an older version (shared by every root directory) is in the "
+                "folder above this server's data directory; to keep using it, start with "
+                "--data-dir pointing at that folder"
+            )
+        if changed:
+            self.log.warning(
+                "Made the data directory private (it holds every tenant's documents and "
+                "password hashes): %s",
+                ", ".join(changed),
+            )
+        return db
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         # jupyter_server asks "are you sure?" on a terminal and, without one, lets the
         # KeyboardInterrupt skip every shutdown hook (open documents would not be saved).
-        # One Ctrl+C stops cleanly, as SIGTERM does; a second one interrupts at once.
+        # One Ctrl+C stops cleanly, as SIGTERM does; a second one interrupts at once (the
+        # banner says so; jupyter_server's "twice to skip confirmation" line is dropped).
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.log.critical("Interrupted: saving open documents and stopping")
         assert self.serverapp is not None
@@ -198,8 +242,12 @@ class CollabServer(ExtensionApp):
         assert self.serverapp is not None
         token = self.serverapp.identity_provider.token
         url = self.serverapp.connection_url + (f"?token={token}" if token else "")
+        once = " (a one-time link: it signs you in as admin)" if token.startswith("cs1_") else ""
         print(
-            f"\n    collab_server is ready. Open this URL in a browser:\n\n        {url}\n",
+            f"\n    collab_server {__version__} is ready. Open this URL in a browser{once}:\n\n"
+            f"        {url}\n\n"
+            f"    Data directory: {Path(self.data_dir).expanduser()}\n"
+            "    Press Control-C once to save open documents and stop.\n",
             flush=True,
         )
 
@@ -253,8 +301,39 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in SUBCOMMANDS:
         raise SystemExit(SUBCOMMANDS[args[0]](args[1:]))
+    if args and args[0] in ("-h", "--help", "help"):
+        print_help()
+        if args[0] == "help":
+            return
     CollabServer.launch_instance(argv)
     _let_pending_callbacks_run()
+
+
+def _refuse_to_start(message: str) -> Any:
+    # SystemExit passes through jupyter_server's extension loading; no traceback is printed.
+    print(f"collab-server cannot start: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
+class _JupyterBannerFilter(logging.Filter):
+    """Drops jupyter_server's start-up URLs and its "Control-C twice" advice.
+
+    Its URLs carry jupyter_server's own idea of the token (or ``?token=...``), its ``file://``
+    page duplicates ours, and its shutdown advice contradicts ours (one Control-C saves and
+    stops): the app prints one URL and one instruction instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage().strip()
+        except Exception:
+            return True
+        if message.startswith(("Use Control-C to stop this server", "To access the server")):
+            return False
+        if message.startswith("Jupyter Server ") and "is running at" in message:
+            return False
+        # The URL lines of running_server_info, each its own record.
+        return not (message.startswith(("http://", "https://")) and " " not in message)
 
 
 def _let_pending_callbacks_run() -> None:

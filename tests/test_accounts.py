@@ -224,7 +224,9 @@ def test_only_owners_share_and_never_more_than_they_hold(accounts):
     assert accounts.share("olga", "team-a", "user:nobody", "viewer").status_code == 404
     assert accounts.share("olga", "team-a", "user:vera", "boss").status_code == 400
     assert accounts.share("olga", "team-b", "user:olga", "viewer").status_code == 403
-    with accounts.client("vera") as c:
+    with accounts.client("vera") as c:  # a viewer does not learn who else has access
+        assert c.get("/api/collab/shares/team-a/plan.ipynb").status_code == 403
+    with accounts.client("olga") as c:
         shares = c.get("/api/collab/shares/team-a/plan.ipynb").json()["shares"]
     assert {(s["principal"], s["role"], s["inherited"]) for s in shares} == {
         ("user:olga", "owner", True),

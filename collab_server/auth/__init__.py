@@ -1,35 +1,85 @@
 """Identity and authorization: the provider interface, built-in providers, the Jupyter adapter.
 
 Operators implement :class:`AuthorizationProvider` (see ``provider.py``) and select it with
-``--CollabServer.authorization_provider_class=package.module.Class``.
+``--CollabServer.authorization_provider_class=package.module.Class``. The optional
+capabilities (``Identity``, ``Sharing``, ``KernelEnv``, …) and the errors a provider raises for
+people to see are declared here too.
 """
 
 from .provider import (
     ACTIONS,
+    CAPABILITIES,
     ROLE_ACTIONS,
+    AnonymousAccess,
     AuthorizationProvider,
+    Busy,
+    Conflict,
+    FileMoves,
+    Identity,
+    KernelEnv,
+    NotAllowed,
+    NotFound,
+    Passwords,
+    PermissionsRevision,
+    ProviderError,
+    Sessions,
+    SharedWith,
+    Sharing,
+    SignInLinks,
+    SignInRefused,
+    StartupToken,
+    Tokens,
+    TooManyAttempts,
+    capability,
     color_for,
     decide_by_roles,
+    has_capability,
     identity_of,
     implied_actions,
     implies,
     path_covers,
+    permissions_revision_of,
     resolve,
     strongest_role,
 )
 from .single_token import SingleTokenProvider
+from .urls import safe_next
 
 __all__ = [
     "ACTIONS",
+    "CAPABILITIES",
     "ROLE_ACTIONS",
+    "AnonymousAccess",
     "AuthorizationProvider",
+    "Busy",
+    "Conflict",
+    "FileMoves",
+    "Identity",
+    "KernelEnv",
+    "NotAllowed",
+    "NotFound",
+    "Passwords",
+    "PermissionsRevision",
+    "ProviderError",
+    "Sessions",
+    "SharedWith",
+    "Sharing",
+    "SignInLinks",
+    "SignInRefused",
     "SingleTokenProvider",
+    "StartupToken",
+    "Tokens",
+    "TooManyAttempts",
+    "capability",
     "color_for",
     "decide_by_roles",
+    "has_capability",
     "identity_of",
     "implied_actions",
     "implies",
     "path_covers",
+    "permissions_revision_of",
     "resolve",
+    "safe_next",
     "strongest_role",
 ]

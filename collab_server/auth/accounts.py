@@ -24,15 +24,27 @@ How a request is decided:
 * admins may do everything.
 
 Nobody is anonymous unless ``allow_anonymous`` is on; then requests without a token act as the
-user ``anonymous``, with whatever was granted to ``user:anonymous``.
+user ``anonymous``, with whatever was granted to ``user:anonymous`` (such a grant is refused
+while anonymous access is off).
+
+Changing a person's password (``create-user`` again, or ``set_password``) revokes every browser
+session and API token they had: a password is changed because it may be known to someone else,
+and whoever knew it may have made tokens with it.
+
+Sign-in attempts are counted before the password is checked (``limits.py``), per account name
+and per client address. The store opens its own connection to the server's database with the
+server's settings (``CollabServer.sqlite_synchronous``); a write that finds the database locked
+by another process raises :class:`~collab_server.auth.Busy` (503) instead of waiting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -43,7 +55,21 @@ from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..db import open_database
-from .provider import ROLE_ACTIONS, ROLE_RANK, decide_by_roles, path_covers, strongest_role
+from .limits import LoginLimiter, MemoryLoginLimiter
+from .provider import (
+    ROLE_ACTIONS,
+    ROLE_RANK,
+    Busy,
+    Conflict,
+    NotAllowed,
+    NotFound,
+    ProviderError,
+    SignInRefused,
+    TooManyAttempts,
+    decide_by_roles,
+    path_covers,
+    strongest_role,
+)
 
 ROLES = ROLE_ACTIONS
 
@@ -55,8 +81,21 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
 
-class AccountError(ValueError):
+MIN_PASSWORD_LENGTH = 8
+# A one-time start-up link stays valid this long (or until used in a browser, or until the
+# account gets a password).
+SETUP_LINK_LIFETIME = 24 * 3600.0
+
+__all__ = ["AccountError", "AccountStore", "AccountsProvider", "TooManyAttempts"]
+
+
+class AccountError(ProviderError):
     """A request about accounts that cannot be done; the message is shown to the person."""
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def now() -> str:
@@ -109,8 +148,8 @@ def check_name(name: str, what: str = "user name") -> str:
 class AccountStore:
     """The tables and the queries; no policy. Safe to use from several threads."""
 
-    def __init__(self, path: Path) -> None:
-        self.db = open_database(path)
+    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+        self.db = open_database(path, synchronous)
         self._lock = threading.RLock()
         # Bumped by every change that may take rights away (grants, tokens, users), so open
         # websockets are re-checked only when something changed (see permissions_revision).
@@ -146,7 +185,10 @@ class AccountStore:
 
     def _write(self, sql: str, params: Iterable[Any] = (), *, changes_rights: bool = True) -> int:
         with self._lock:
-            count = self.db.conn.execute(sql, tuple(params)).rowcount
+            try:
+                count = self.db.conn.execute(sql, tuple(params)).rowcount
+            except sqlite3.OperationalError as e:
+                raise _busy(e) from e
             if changes_rights:
                 self.revision += 1
             return count
@@ -180,16 +222,42 @@ class AccountStore:
         password: str | None,
         *,
         display_name: str | None = None,
-        admin: bool = False,
-        may_execute: bool = False,
+        admin: bool | None = None,
+        may_execute: bool | None = None,
         groups: Iterable[str] = (),
-    ) -> None:
-        """Create the user, or update them (password, flags, groups) if they exist."""
+    ) -> list[str]:
+        """Create the user, or update them if they exist; returns what changed, in words.
+
+        Flags left as None keep their value (new users: off); a new password revokes every
+        session and API token the user had.
+        """
         name = check_name(name)
         groups = [check_name(g, "group name") for g in groups]
         pw = hash_password(password) if password else None
+        old = self.user(name)
+        is_admin = admin if admin is not None else bool(old and old["is_admin"])
+        execute = may_execute if may_execute is not None else bool(old and old["may_execute"])
+        execute = execute or is_admin
+        display = display_name or (old["display_name"] if old else name)
+        changes: list[str] = []
+        if old is None:
+            changes.append("created")
+        else:
+            if pw:
+                changes.append("password changed (their sessions and API tokens are revoked)")
+            if is_admin != old["is_admin"]:
+                changes.append("admin" if is_admin else "no longer admin")
+            if execute != old["may_execute"]:
+                changes.append("may run code" if execute else "may no longer run code")
+            if display != old["display_name"]:
+                changes.append(f"display name {display!r}")
+        added = [g for g in groups if g not in (self.groups_of(name) if old else [])]
+        changes += [f"added to group {g}" for g in added]
         with self._lock:
-            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise _busy(e) from e
             try:
                 self.db.conn.execute(
                     "INSERT INTO auth_users (name, display_name, password_hash, is_admin, "
@@ -197,8 +265,10 @@ class AccountStore:
                     "ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name, "
                     "password_hash = COALESCE(excluded.password_hash, password_hash), "
                     "is_admin = excluded.is_admin, may_execute = excluded.may_execute",
-                    (name, display_name or name, pw, int(admin), int(may_execute or admin), now()),
+                    (name, display, pw, int(is_admin), int(execute), now()),
                 )
+                if pw and old is not None:
+                    self.db.conn.execute("DELETE FROM auth_tokens WHERE user_name = ?", (name,))
                 for group in groups:
                     self.db.conn.execute(
                         "INSERT OR IGNORE INTO auth_members (group_name, user_name) VALUES (?, ?)",
@@ -206,9 +276,29 @@ class AccountStore:
                     )
                 self.db.conn.execute("COMMIT")
                 self.revision += 1
-            except BaseException:
+            except BaseException as e:
                 self.db.conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.OperationalError):
+                    raise _busy(e) from e
                 raise
+        return changes
+
+    def admins_without_password(self) -> list[str]:
+        return [n for (n,) in self._query(
+            "SELECT name FROM auth_users WHERE is_admin = 1 AND password_hash IS NULL "
+            "ORDER BY name != 'admin', name"
+        )]  # fmt: skip
+
+    def revoke_tokens(self, user: str, kind: str | None = None) -> int:
+        if kind is None:
+            return self._write("DELETE FROM auth_tokens WHERE user_name = ?", (user,))
+        return self._write(
+            "DELETE FROM auth_tokens WHERE user_name = ? AND kind = ?", (user, kind)
+        )  # fmt: skip
+
+    def token_kind(self, token_id: str) -> str | None:
+        rows = self._query("SELECT kind FROM auth_tokens WHERE id = ?", (token_id,))
+        return str(rows[0][0]) if rows else None
 
     def any_password(self) -> bool:
         return bool(self._query("SELECT 1 FROM auth_users WHERE password_hash IS NOT NULL"))
@@ -339,6 +429,12 @@ class AccountStore:
                     )
 
 
+def _busy(error: sqlite3.OperationalError) -> Exception:
+    if "locked" in str(error) or "busy" in str(error):
+        return Busy("The account database is busy; try again in a moment")
+    return error
+
+
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
@@ -364,11 +460,27 @@ class AccountsProvider(LoggingConfigurable):
         config=True
     )
     max_login_failures = Integer(
-        10, help="Failed logins per user name within login_failure_window before refusing."
+        10,
+        help="Sign-in attempts per account name within login_failure_window (counted before "
+        "the password is checked; a success does not count) before refusing with 429.",
+    ).tag(config=True)
+    max_login_attempts_per_address = Integer(
+        50,
+        help="Sign-in attempts from one client address within login_failure_window, across "
+        "all account names, before refusing it with 429 (0: no limit). Behind a reverse "
+        "proxy, set ServerApp.trust_xheaders so the address is the client's.",
     ).tag(config=True)
     login_failure_window = Float(
-        300.0, help="Seconds over which failed logins are counted (then the count resets)."
+        300.0, help="Seconds over which sign-in attempts are counted (a sliding window)."
     ).tag(config=True)
+    sqlite_synchronous = Unicode(
+        help="SQLite synchronous mode of the accounts connection (default: the server's "
+        "CollabServer.sqlite_synchronous)."
+    ).tag(config=True)
+
+    @default("sqlite_synchronous")
+    def _default_synchronous(self) -> str:
+        return str(getattr(self.parent, "sqlite_synchronous", "NORMAL") or "NORMAL")
 
     @default("database_path")
     def _default_database_path(self) -> str:
@@ -379,9 +491,11 @@ class AccountsProvider(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.store = AccountStore(Path(self.database_path))
+        self.store = AccountStore(Path(self.database_path), self.sqlite_synchronous)
         self.store.forget_expired_tokens()
-        self._failures: dict[str, list[float]] = {}
+        self.limiter: LoginLimiter = MemoryLoginLimiter(
+            self.max_login_failures, self.max_login_attempts_per_address, self.login_failure_window
+        )
         self._touched: dict[str, float] = {}
 
     def permissions_revision(self) -> int:
@@ -390,18 +504,62 @@ class AccountsProvider(LoggingConfigurable):
         return self.store.revision
 
     def startup_token(self) -> str:
-        """A sign-in link for the URL printed at start, while nobody has a password yet.
+        """A one-time sign-in link for the URL printed at start, while an admin has no password.
 
-        The first start creates the admin ``admin`` without a password and prints a link that
-        signs the browser in as them (as Jupyter prints its token). Once any account has a
-        password, the printed URL is the login page.
+        The first start creates the admin ``admin`` without a password. Every start while an
+        admin has no password prints a new one-time link (the previous one stops working): it
+        signs the browser in as them and asks them to set a password. It works once in a
+        browser, for a day, and until the account has a password. Otherwise the printed URL is
+        the sign-in page.
         """
-        if self.store.any_password():
-            return ""
-        if self.store.user("admin") is None:
+        if self.store.user("admin") is None and not self.store.any_password():
             self.store.put_user("admin", None, display_name="Admin", admin=True)
-        token, _ = self.store.new_token("admin", "session", "start-up link", self.session_lifetime)
+        waiting = self.store.admins_without_password()
+        if not waiting:
+            return ""
+        self.store.revoke_tokens(waiting[0], "setup")
+        token, _ = self.store.new_token(waiting[0], "setup", "start-up link", SETUP_LINK_LIFETIME)
         return token
+
+    def redeem_link(self, token: str) -> tuple[str, bool]:
+        """A token presented in a page's URL: a one-time start-up link is exchanged for a
+        session (and used up); any other token is kept as it is."""
+        found = self.store.token_user(token)
+        if found is None:
+            return token, False
+        user_name, token_id = found
+        user = self.store.user(user_name)
+        must_set = bool(user is not None and not user["password_hash"])
+        if self.store.token_kind(token_id) != "setup":
+            return token, must_set
+        if not self.store.revoke_token(user_name, token_id):
+            raise SignInRefused("This sign-in link was already used")
+        session, _ = self.store.new_token(user_name, "session", "browser", self.session_lifetime)
+        return session, must_set
+
+    def has_password(self, user_name: str) -> bool:
+        user = self.store.user(user_name)
+        return bool(user and user["password_hash"])
+
+    def set_password(self, token: str, current: str | None, new: str) -> str:
+        """Set the caller's own password (blocking: scrypt); every other session and token of
+        theirs is revoked. Returns the new session token for this browser."""
+        user_name = self.persistent_id(token)
+        user = self.store.user(user_name) if user_name and user_name != ANONYMOUS else None
+        if user is None or user_name is None:
+            raise NotAllowed("Sign in to set your password")
+        check_new_password(new)
+        if user["password_hash"] and not check_password(current or "", user["password_hash"]):
+            raise SignInRefused("The current password is wrong")
+        self.store.put_user(user_name, new)
+        session, _ = self.store.new_token(user_name, "session", "browser", self.session_lifetime)
+        return session
+
+    def kernel_env(self, token: str) -> dict[str, str]:
+        """``JUPYTER_AUTH_ID`` only: a kernel runs with the server's rights and is shared by
+        the room, so no token of the person is put where others could read it."""
+        user_name = self.persistent_id(token)
+        return {"JUPYTER_AUTH_ID": user_name} if user_name else {}
 
     # -- the provider interface ----------------------------------------------------------
 
@@ -416,7 +574,8 @@ class AccountsProvider(LoggingConfigurable):
         # a write per request.
         if self._touched.get(token_id, 0) < time.monotonic() - 60:
             self._touched[token_id] = time.monotonic()
-            self.store.touch_token(token_id)
+            with contextlib.suppress(Busy):  # best effort: the next request records it
+                self.store.touch_token(token_id)
         return user_name
 
     def allowed(self, token: str, action: str, resource: str) -> bool:
@@ -475,25 +634,28 @@ class AccountsProvider(LoggingConfigurable):
                 best[path] = role
         return [{"path": p, "role": r} for p, r in sorted(best.items())]
 
-    def login(self, user_name: str, password: str) -> tuple[str, dict[str, Any]]:
+    def login(self, user_name: str, password: str, address: str = "") -> tuple[str, Any]:
         """Check a password (slow on purpose: run it off the event loop); return a session.
 
-        Raises :class:`AccountError` with one message for any wrong name or password, and
-        :class:`TooManyAttempts` after ``max_login_failures`` within the window.
+        The attempt is counted first (:attr:`limiter`), so concurrent guesses cannot outrun
+        the limit. Raises :class:`SignInRefused` with one message for any wrong name or
+        password, and :class:`TooManyAttempts` once a limit is reached.
         """
         key = user_name.strip().lower()
-        recent = [
-            t for t in self._failures.get(key, []) if t > time.time() - self.login_failure_window
-        ]
-        if len(recent) >= self.max_login_failures:
-            retry = int(recent[0] + self.login_failure_window - time.time()) + 1
-            raise TooManyAttempts(retry)
+        reservation = self.limiter.reserve(key, address)
         user = self.store.user(key)
+        if user is not None and not user["password_hash"]:
+            self.limiter.fail(reservation)
+            raise SignInRefused(
+                f"The account {key!r} has no password yet. Whoever runs the server sets one "
+                f"with: collab-server create-user {key}"
+                + (" --admin" if user["is_admin"] else "")
+                + " (or opens the one-time link printed when the server starts)"
+            )
         if not check_password(password, user["password_hash"] if user else None):
-            recent.append(time.time())
-            self._failures[key] = recent
-            raise AccountError("Wrong user name or password")
-        self._failures.pop(key, None)
+            self.limiter.fail(reservation)
+            raise SignInRefused("Wrong user name or password")
+        self.limiter.succeed(reservation)
         return self.store.new_token(key, "session", "browser", self.session_lifetime)
 
     def logout(self, token: str) -> None:
@@ -507,12 +669,19 @@ class AccountsProvider(LoggingConfigurable):
 
     def add_share(self, path: str, principal: str, role: str, granted_by: str) -> None:
         kind, _, name = principal.partition(":")
-        if kind == "user":
-            if self.store.user(name) is None and name != ANONYMOUS:
-                raise LookupError(f"No user named {name!r}")
+        if kind == "user" and name == ANONYMOUS:
+            if not self.allow_anonymous:
+                raise Conflict(
+                    "Anonymous access is off on this server, so nothing can be shared with "
+                    "user:anonymous (the operator turns it on with "
+                    "AccountsProvider.allow_anonymous)"
+                )
+        elif kind == "user":
+            if self.store.user(name) is None:
+                raise NotFound(f"No user named {name!r}")
         elif kind == "group":
             if not self.store.group_exists(name):
-                raise LookupError(f"No group named {name!r}")
+                raise NotFound(f"No group named {name!r}")
         else:
             raise AccountError('A principal is "user:NAME" or "group:NAME"')
         self.store.put_grant(principal, path, role, granted_by)
@@ -533,7 +702,7 @@ class AccountsProvider(LoggingConfigurable):
     def create_token(self, token: str, label: str, lifetime: float | None) -> tuple[str, Any]:
         user_name = self.persistent_id(token)
         if user_name is None or user_name == ANONYMOUS:
-            raise AccountError("Sign in to create tokens")
+            raise NotAllowed("Sign in to create tokens")
         return self.store.new_token(user_name, "api", label, lifetime)
 
     def list_tokens(self, token: str) -> list[dict[str, Any]]:
@@ -543,9 +712,3 @@ class AccountsProvider(LoggingConfigurable):
     def revoke_token(self, token: str, token_id: str) -> bool:
         user_name = self.persistent_id(token)
         return bool(user_name) and self.store.revoke_token(str(user_name), token_id)
-
-
-class TooManyAttempts(AccountError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed sign-ins; try again in {retry_after} s")
-        self.retry_after = retry_after

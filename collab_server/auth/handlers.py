@@ -1,23 +1,30 @@
 """REST routes for signing in and out, who-am-I, sharing and personal API tokens.
 
-* ``GET  /login`` — the sign-in page; ``POST /api/collab/login`` ``{username, password}`` →
-  ``{token, user, expires_at}`` and the browser's session cookie;
+* ``GET  /login?next=P`` — the sign-in page; ``POST /api/collab/login`` ``{username, password}``
+  → ``{token, user, expires_at}`` and the browser's session cookie;
+* ``POST /login/confirm`` — the confirmation form for a ``?token=`` sign-in link followed
+  from another site (see ``jupyter.py``);
+* ``GET  /set-password`` and ``POST /api/collab/password`` ``{new_password,
+  current_password?}`` — a signed-in person sets their password (every other session and
+  token of theirs is revoked);
 * ``POST /api/collab/logout`` (and ``GET /logout``) — ends the session;
 * ``GET  /api/collab/me?path=P`` — the caller's identity and what they may do on ``P``,
   computed by the same provider calls that enforce it;
-* ``GET|POST|DELETE /api/collab/shares/{path}`` — who has access; owners grant and revoke;
+* ``GET|POST|DELETE /api/collab/shares/{path}`` — who has access (owners only: listing needs
+  ``share`` on that path); owners grant and revoke;
 * ``GET|POST /api/collab/tokens``, ``DELETE /api/collab/tokens/{id}`` — personal API tokens.
 
-Handlers stay thin: the provider decides and records. Sharing and tokens are optional provider
-features (the built-in accounts provider has them); a provider without them answers 501.
+Handlers stay thin: the provider decides and records. Sharing, tokens and sessions are
+optional provider capabilities (``collab_server.auth``); a provider without one answers 501.
+Every redirect target taken from the request goes through :func:`safe_next`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import ensure_async, url_path_join
@@ -34,17 +41,56 @@ from .jupyter import (
     token_and_source,
     token_from_request,
 )
-from .provider import ACTIONS, ROLE_ACTIONS, resolve
+from .provider import (
+    ACTIONS,
+    ROLE_ACTIONS,
+    Identity,
+    Passwords,
+    ProviderError,
+    Sessions,
+    SharedWith,
+    Sharing,
+    SignInLinks,
+    Tokens,
+    TooManyAttempts,
+    capability,
+    resolve,
+)
+from .signin_pages import LOGIN_PAGE, SET_PASSWORD_PAGE, json_attr, render
+from .urls import safe_next
+
+C = TypeVar("C")
+
+_WHAT: dict[Any, str] = {
+    Sharing: "sharing",
+    Tokens: "personal API tokens",
+    Sessions: "signing in with a password",
+    Passwords: "setting passwords",
+}
 
 
-def _feature(handler: web.RequestHandler, method: str) -> Any:
-    provider = provider_of(handler)
-    function = getattr(provider, method, None)
-    if not callable(function):
-        raise web.HTTPError(
-            501, f"This server's authorization provider does not support {method.replace('_', ' ')}"
+def _capability(handler: web.RequestHandler, wanted: Callable[..., C]) -> C:
+    found = capability(provider_of(handler), wanted)
+    if found is None:
+        what = _WHAT.get(wanted, getattr(wanted, "__name__", "this"))
+        raise web.HTTPError(501, f"This server's authorization provider does not support {what}")
+    return found
+
+
+def _http_error(error: ProviderError) -> web.HTTPError:
+    return web.HTTPError(error.status, str(error))
+
+
+async def _off_loop(function: Any, *args: Any) -> Any:
+    """Run a provider call that may block (password hashing, database writes that may wait
+    for a lock held by another process) off the event loop; await what an async provider
+    returns. Its :class:`ProviderError` becomes the HTTP answer it names (``Busy`` → 503)."""
+    try:
+        return await resolve(
+            await asyncio.get_running_loop().run_in_executor(None, function, *args)
         )
-    return function
+    except ProviderError as e:
+        raise _http_error(e) from e
 
 
 def _api_path(path: str) -> str:
@@ -82,23 +128,21 @@ class LoginHandler(APIHandler):
         body = json_object(self)
         username = string_field(body, "username", max_length=200).strip().lower()
         password = string_field(body, "password", max_length=1000)
-        login = _feature(self, "login")
-        from .accounts import AccountError, TooManyAttempts
-
+        sessions = _capability(self, Sessions)
         try:
-            # scrypt takes ~50 ms of CPU and 16 MiB: never on the event loop.
+            # scrypt takes ~50 ms of CPU and 16 MiB: never on the event loop. The attempt is
+            # counted (per name and per address) before the check, inside login.
             token, record = await asyncio.get_running_loop().run_in_executor(
-                None, login, username, password
+                None, sessions.login, username, password, self.request.remote_ip or ""
             )
         except TooManyAttempts as e:
             self._retry_after = e.retry_after
-            raise web.HTTPError(429, str(e)) from e
-        except AccountError as e:
-            raise web.HTTPError(401, str(e)) from e
-        provider = provider_of(self)
-        lifetime = getattr(provider, "session_lifetime", 14 * 24 * 3600)
-        set_session_cookie(self, token, days=lifetime / 86400)
-        identity = await resolve(provider.identity(token)) if hasattr(provider, "identity") else {}
+            raise _http_error(e) from e
+        except ProviderError as e:
+            raise _http_error(e) from e
+        set_session_cookie(self, token, days=sessions.session_lifetime / 86400)
+        identity_provider = capability(provider_of(self), Identity)
+        identity = await resolve(identity_provider.identity(token)) if identity_provider else {}
         self.finish(
             {
                 "token": token,
@@ -126,9 +170,9 @@ class LogoutPageHandler(JupyterHandler):
 
 async def _logout(handler: web.RequestHandler) -> None:
     token, source = token_and_source(handler)
-    logout = getattr(provider_of(handler), "logout", None)
-    if token and source == "cookie" and callable(logout):
-        await resolve(logout(token))
+    sessions = capability(provider_of(handler), Sessions)
+    if token and source == "cookie" and sessions is not None:
+        await _off_loop(sessions.logout, token)
     clear_session_cookie(handler)
 
 
@@ -136,14 +180,93 @@ class LoginPageHandler(JupyterHandler):
     """``GET /login``: a plain sign-in form (the web front end restyles it)."""
 
     async def get(self) -> None:
-        next_url = self.get_query_argument("next", "") or self.base_url
-        if not next_url.startswith("/") or next_url.startswith("//"):
-            next_url = self.base_url  # never redirect to another site after signing in
+        # Never to another site after signing in: the page's script gets a validated path.
+        next_url = safe_next(self.get_query_argument("next", ""), self.base_url)
         self.xsrf_token  # noqa: B018 - sets the _xsrf cookie the page's scripts send back
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(_LOGIN_PAGE.replace("{{next}}", html.escape(json.dumps(next_url))).replace(
-            "{{api}}", html.escape(json.dumps(url_path_join(self.base_url, "api/collab/login")))
-        ))  # fmt: skip
+        self.finish(
+            render(
+                LOGIN_PAGE,
+                next=json_attr(next_url),
+                api=json_attr(url_path_join(self.base_url, "api/collab/login")),
+            )
+        )
+
+
+class ConfirmSignInHandler(JupyterHandler):
+    """``POST /login/confirm``: the person confirmed a sign-in link followed from another site.
+
+    A plain form post (``token``, ``next``, ``_xsrf``): jupyter_server checks the XSRF token
+    (the form came from our confirmation page), so another site cannot post it.
+    """
+
+    async def post(self) -> None:
+        token = self.get_body_argument("token", "")
+        next_url = safe_next(self.get_body_argument("next", ""), self.base_url)
+        provider = provider_of(self)
+        if not token or not await resolve(provider.persistent_id(token)):
+            raise web.HTTPError(401, "This sign-in link is not valid (used, expired or revoked)")
+        must_set = False
+        links = capability(provider, SignInLinks)
+        if links is not None:
+            token, must_set = await _off_loop(links.redeem_link, token)
+        set_session_cookie(self, token)
+        self.redirect(password_page_url(self.base_url, next_url) if must_set else next_url)
+
+
+def password_page_url(base_url: str, next_url: str) -> str:
+    from urllib.parse import urlencode
+
+    return url_path_join(base_url, "set-password") + "?" + urlencode({"next": next_url})
+
+
+class SetPasswordPageHandler(JupyterHandler):
+    """``GET /set-password``: the form to set one's password (signed-in people only)."""
+
+    async def get(self) -> None:
+        next_url = safe_next(self.get_query_argument("next", ""), self.base_url)
+        if self.current_user is None:
+            self.redirect(url_path_join(self.base_url, "login") + "?next=" + next_url)
+            return
+        _capability(self, Passwords)
+        has_password = await self._has_password()
+        why = (
+            "Choose a password to sign in with from now on."
+            if not has_password
+            else "Your other sessions and API tokens will be signed out."
+        )
+        self.xsrf_token  # noqa: B018 - the page's script sends it back
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            render(
+                SET_PASSWORD_PAGE,
+                next=json_attr(next_url),
+                api=json_attr(url_path_join(self.base_url, "api/collab/password")),
+                current=json.dumps(has_password),
+                name=self.current_user.name or self.current_user.username,
+                why=why,
+            )
+        )
+
+    async def _has_password(self) -> bool:
+        passwords = _capability(self, Passwords)
+        return bool(await resolve(passwords.has_password(self.current_user.username)))
+
+
+class PasswordHandler(APIHandler):
+    """``POST /api/collab/password`` ``{new_password, current_password?}``."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = json_object(self)
+        new = string_field(body, "new_password", max_length=1000)
+        current = string_field(body, "current_password", required=False, max_length=1000)
+        passwords = _capability(self, Passwords)
+        token, source = token_and_source(self)
+        session = await _off_loop(passwords.set_password, token, current or None, new)
+        if source == "cookie":
+            set_session_cookie(self, session)
+        self.finish({"password_set": True})
 
 
 class MeHandler(APIHandler):
@@ -156,11 +279,10 @@ class MeHandler(APIHandler):
         permissions = {
             action: await is_allowed(self, action, f"contents:{path}") for action in ACTIONS
         }
-        provider = provider_of(self)
         shared: list[Any] = []
-        shared_with = getattr(provider, "shared_with", None)
-        if callable(shared_with):
-            shared = await resolve(shared_with(token_from_request(self)))
+        shared_with = capability(provider_of(self), SharedWith)
+        if shared_with is not None:
+            shared = await resolve(shared_with.shared_with(token_from_request(self)))
         self.finish(
             {
                 "identity": public_identity(user),
@@ -186,8 +308,10 @@ class SharesHandler(APIHandler):
         return api_path
 
     async def get(self, path: str) -> None:
-        api_path = await self._resource(path, "read", "You may not see this file")
-        shares = await resolve(_feature(self, "list_shares")(api_path))
+        # Who has access is the owners' business: a viewer of a file (or of a folder) does not
+        # learn who else was given it, nor the grants of the folders above it.
+        api_path = await self._resource(path, "share", "Only owners may see who has access")
+        shares = await _off_loop(_capability(self, Sharing).list_shares, api_path)
         for share in shares:
             share["inherited"] = share["path"] != api_path
         self.finish({"path": api_path, "shares": shares})
@@ -202,32 +326,31 @@ class SharesHandler(APIHandler):
         # Nobody grants more than they hold.
         if not await is_allowed(self, ROLE_ACTIONS[role], f"contents:{api_path}"):
             raise web.HTTPError(403, f"You cannot grant {role}: you do not hold it")
-        add_share = _feature(self, "add_share")
+        sharing = _capability(self, Sharing)
         try:
-            await resolve(add_share(api_path, principal, role, self.current_user.username))
-        except LookupError as e:
+            by = self.current_user.username
+            await _off_loop(sharing.add_share, api_path, principal, role, by)
+        except LookupError as e:  # providers written before the generic errors existed
             raise web.HTTPError(404, str(e.args[0])) from e
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from e
         self.log.info("%s shared %s with %s as %s", self.current_user.username, api_path,
                       principal, role)  # fmt: skip
         self.set_status(201)
-        self.finish(
-            {"path": api_path, "shares": await resolve(_feature(self, "list_shares")(api_path))}
-        )
+        self.finish({"path": api_path, "shares": await _off_loop(sharing.list_shares, api_path)})
 
     async def delete(self, path: str) -> None:
         api_path = await self._resource(path, "share", "Only owners may change who has access")
         principal = self.get_query_argument("principal", "")
         if not principal:
             raise web.HTTPError(400, "Say whose access to remove: ?principal=user:NAME")
-        share_role = getattr(provider_of(self), "share_role", None)
-        role = await resolve(share_role(api_path, principal)) if callable(share_role) else None
+        sharing = _capability(self, Sharing)
+        role = await _off_loop(sharing.share_role, api_path, principal)
         if role in ROLE_ACTIONS and not await is_allowed(
             self, ROLE_ACTIONS[role], f"contents:{api_path}"
         ):
             raise web.HTTPError(403, f"You cannot remove a {role}: you do not hold that role")
-        removed = await resolve(_feature(self, "remove_share")(api_path, principal))
+        removed = await _off_loop(sharing.remove_share, api_path, principal)
         if not removed:
             raise web.HTTPError(
                 404,
@@ -243,7 +366,7 @@ class TokensHandler(APIHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        tokens = await resolve(_feature(self, "list_tokens")(token_from_request(self)))
+        tokens = await _off_loop(_capability(self, Tokens).list_tokens, token_from_request(self))
         self.finish({"tokens": tokens})
 
     @web.authenticated
@@ -255,15 +378,10 @@ class TokensHandler(APIHandler):
             isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 3650
         ):
             raise web.HTTPError(400, '"expires_in_days" must be a number of days from 1 to 3650')
-        create = _feature(self, "create_token")
-        from .accounts import AccountError
-
-        try:
-            token, record = await resolve(
-                create(token_from_request(self), label, days * 86400 if days else None)
-            )
-        except AccountError as e:
-            raise web.HTTPError(403, str(e)) from e
+        tokens = _capability(self, Tokens)
+        token, record = await _off_loop(
+            tokens.create_token, token_from_request(self), label, days * 86400 if days else None
+        )
         self.set_status(201)
         # The only time the token is shown: only its hash is kept.
         self.finish({"token": token, **record})
@@ -274,7 +392,8 @@ class TokenHandler(APIHandler):
 
     @web.authenticated
     async def delete(self, token_id: str) -> None:
-        revoked = await resolve(_feature(self, "revoke_token")(token_from_request(self), token_id))
+        tokens = _capability(self, Tokens)
+        revoked = await _off_loop(tokens.revoke_token, token_from_request(self), token_id)
         if not revoked:
             raise web.HTTPError(404, "You have no token with this id")
         self.set_status(204)
@@ -284,6 +403,9 @@ class TokenHandler(APIHandler):
 def auth_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
     return [
         (r"/login", LoginPageHandler),
+        (r"/login/confirm", ConfirmSignInHandler),
+        (r"/set-password", SetPasswordPageHandler),
+        (r"/api/collab/password", PasswordHandler),
         (r"/logout", LogoutPageHandler),
         (r"/api/collab/login", LoginHandler),
         (r"/api/collab/logout", LogoutHandler),
@@ -292,48 +414,3 @@ def auth_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/collab/tokens/?", TokensHandler),
         (r"/api/collab/tokens/([^/]+)", TokenHandler),
     ]
-
-
-_LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · collab_server</title>
-<style>
- body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;
-      background:#f5f6f8;color:#1d1f23}
- form{background:#fff;padding:2rem;border-radius:10px;box-shadow:0 2px 12px #0002;
-      width:min(22rem,90vw)}
- h1{font-size:1.3rem;margin:0 0 1rem} label{display:block;margin:.8rem 0 .3rem}
- input{width:100%;box-sizing:border-box;padding:.55rem;font:inherit;border:1px solid #bbb;
-       border-radius:6px}
- button{margin-top:1.2rem;width:100%;padding:.6rem;font:inherit;border:0;border-radius:6px;
-        background:#2f6fdf;color:#fff;cursor:pointer} button:disabled{opacity:.6}
- #error{color:#b00020;min-height:1.2em;margin-top:.8rem}
-</style></head><body>
-<form id="login" data-next="{{next}}" data-api="{{api}}"><h1>Sign in to collab_server</h1>
-<label for="username">User name</label>
-<input id="username" autocomplete="username" required autofocus>
-<label for="password">Password</label>
-<input id="password" type="password" autocomplete="current-password" required>
-<button id="submit">Sign in</button><div id="error" role="alert"></div></form>
-<script>
-const form = document.getElementById("login");
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const button = document.getElementById("submit"), error = document.getElementById("error");
-  button.disabled = true; button.textContent = "Signing in…"; error.textContent = "";
-  try {
-    const response = await fetch(JSON.parse(form.dataset.api), {
-      method: "POST", headers: {"Content-Type": "application/json"}, credentials: "same-origin",
-      body: JSON.stringify({username: document.getElementById("username").value,
-                            password: document.getElementById("password").value})});
-    if (response.ok) { location.assign(JSON.parse(form.dataset.next)); return; }
-    const body = await response.json().catch(() => ({}));
-    error.textContent = body.message || `Sign-in failed (${response.status})`;
-  } catch (e) {
-    error.textContent = "The server cannot be reached. Check your connection and try again.";
-  }
-  button.disabled = false; button.textContent = "Sign in";
-});
-</script>
-</body></html>"""

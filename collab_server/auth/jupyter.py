@@ -10,6 +10,14 @@ provider sees the **concrete** resource (``contents:notebooks/a.ipynb``), not on
 
 The provider instance lives in the web application's settings under ``collab_provider``
 (put there by the app), which is how these per-request objects find it.
+
+``?token=`` on a page signs the browser in (as in Jupyter: a pasted link works) only when the
+navigation did not come from another site: ``Sec-Fetch-Site`` is ``none`` (typed, pasted, a
+bookmark) or ``same-origin``, or absent (clients that are not browsers, or browsers too old to
+send it). A link followed from another site (``cross-site``/``same-site``) shows a confirmation
+page instead ("Sign in as NAME?", a form with the XSRF token), so no page elsewhere can sign a
+browser in as someone else (sign-in CSRF). The browser is then sent to the same address without
+the token, never to another site (:func:`~collab_server.auth.urls.safe_next`).
 """
 
 from __future__ import annotations
@@ -21,10 +29,13 @@ from urllib.parse import parse_qsl, urlencode
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.services.api.handlers import IdentityHandler
+from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import default
 
-from .provider import identity_of, resolve
+from .provider import AnonymousAccess, ProviderError, SignInLinks, capability, identity_of, resolve
+from .signin_pages import CONFIRM_PAGE, render
+from .urls import safe_next
 
 PROVIDER_SETTING = "collab_provider"
 
@@ -137,7 +148,8 @@ def concrete_action(kind: str, action: str) -> str:
 
 def anonymous_allowed(provider: Any) -> bool:
     """Does the operator let requests without a token in (the provider decides what they get)?"""
-    return bool(getattr(provider, "allow_anonymous", False))
+    found = capability(provider, AnonymousAccess)
+    return bool(found is not None and found.allow_anonymous)
 
 
 async def is_allowed(handler: web.RequestHandler, action: str, resource: str) -> bool:
@@ -169,10 +181,28 @@ class CollabIdentityProvider(IdentityProvider):
         return []
 
     async def get_user(self, handler: web.RequestHandler) -> User | None:  # type: ignore[override]
+        # Nobody is known until this returns. Said now, so that an error raised below (a
+        # 401 for a bad token) can be rendered: jupyter_server's error page asks for the
+        # current user and, before prepare() has set it, raised instead of answering
+        # ("Uncaught exception in write_error", an empty 401).
+        handler.current_user = None
+        handler._jupyter_current_user = None  # type: ignore[attr-defined]
         token, source = token_and_source(handler)
         provider = provider_of(handler)
         if not token and not anonymous_allowed(provider):
             return None
+        signing_in = source == "query" and _is_page_request(handler)
+        if signing_in and not _navigation_from_this_site(handler):
+            await _confirm_sign_in(handler, provider, token)  # raises Finish
+        must_set_password = False
+        if signing_in:
+            links = capability(provider, SignInLinks)
+            if links is not None:
+                try:
+                    token, must_set_password = links.redeem_link(token)
+                except ProviderError as e:
+                    raise web.HTTPError(e.status, str(e)) from e
+                handler._collab_token = (token, source)  # type: ignore[attr-defined]
         user_id = await resolve(provider.persistent_id(token))
         if not user_id:
             if source == "cookie":
@@ -183,17 +213,29 @@ class CollabIdentityProvider(IdentityProvider):
             # as anonymous (which surfaces as a confusing XSRF or permission error).
             raise web.HTTPError(401, reason="Invalid or expired token")
         fields = await identity_of(provider, token, str(user_id))
+        if _is_page_request(handler):
+            # For JupyterLab's page config (lab_page_config_hook), which is built synchronously.
+            handler._collab_may_start_kernels = bool(  # type: ignore[attr-defined]
+                await resolve(provider.allowed(token, "write", "sessions"))
+            )
         # Requests with a token in a header or the URL skip XSRF checks in jupyter_server: a
         # page on another site cannot make a browser send a token it does not know. Requests
         # that ride on the session cookie are exactly what XSRF protection is for.
         handler._token_authenticated = source in ("header", "query")  # type: ignore[attr-defined]
-        if source == "query" and _is_page_request(handler):
+        if signing_in:
             # ?token= on a page signs the browser in, as in Jupyter. A browser navigating to
             # the page is then sent to the address without the token, so it stays out of the
-            # address bar, the history and Referer headers.
+            # address bar, the history and Referer headers (and to the password form first
+            # when the account has no password yet).
             set_session_cookie(handler, token)
-            if "text/html" in handler.request.headers.get("Accept", ""):
-                handler.redirect(_without_token(handler.request))
+            base = handler.settings.get("base_url", "/")
+            target = safe_next(_without_token(handler.request), base)
+            if must_set_password:
+                from urllib.parse import urlencode
+
+                target = url_path_join(base, "set-password") + "?" + urlencode({"next": target})
+            if must_set_password or "text/html" in handler.request.headers.get("Accept", ""):
+                handler.redirect(target)
                 raise web.Finish()
         return User(
             username=fields["username"],
@@ -219,6 +261,50 @@ def public_identity(user: User) -> dict[str, Any]:
         "avatar_url": user.avatar_url,
         "color": user.color,
     }
+
+
+def lab_page_config_hook(handler: web.RequestHandler, page_config: dict[str, Any]) -> Any:
+    """JupyterLab's page config for this person: no kernel is started on opening a notebook
+    for someone who may not start one.
+
+    JupyterLab (``@jupyterlab/notebook-extension``) reads ``notebookStartsKernel`` once per
+    page load as the notebook factory's ``preferKernel``: with ``"false"`` opening a notebook
+    sends no ``POST /api/sessions`` (which the server refuses without ``execute``, and
+    JupyterLab showed as "Error Starting Kernel"); the notebook opens with "No Kernel".
+    """
+    if getattr(handler, "_collab_may_start_kernels", True) is False:
+        page_config["notebookStartsKernel"] = "false"
+    return page_config
+
+
+def _navigation_from_this_site(handler: web.RequestHandler) -> bool:
+    site = handler.request.headers.get("Sec-Fetch-Site")
+    return site is None or site in ("none", "same-origin")
+
+
+async def _confirm_sign_in(handler: web.RequestHandler, provider: Any, token: str) -> None:
+    """Answer a sign-in link followed from another site with a page asking to confirm."""
+    user_id = await resolve(provider.persistent_id(token))
+    if not user_id:
+        raise web.HTTPError(401, reason="Invalid or expired token")
+    fields = await identity_of(provider, token, str(user_id))
+    base = handler.settings.get("base_url", "/")
+    handler.set_status(200)
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.set_header("Cache-Control", "no-store")
+    handler.set_header("Referrer-Policy", "no-referrer")
+    handler.finish(
+        render(
+            CONFIRM_PAGE,
+            name=str(fields["display_name"] or user_id),
+            token=token,
+            next=safe_next(_without_token(handler.request), base),
+            xsrf=handler.xsrf_token.decode("ascii"),
+            action=url_path_join(base, "login/confirm"),
+            home=base,
+        )
+    )
+    raise web.Finish()
 
 
 def _without_token(request: Any) -> str:

@@ -217,3 +217,9 @@ class JwtProvider(LoggingConfigurable):
         claims = await self.claims(token) or {}
         name = claims.get(self.name_claim)
         return {"name": name, "display_name": name} if isinstance(name, str) and name else {}
+
+    async def kernel_env(self, token: str) -> dict[str, str]:
+        """``JUPYTER_AUTH_ID`` (the ``sub``) only: the JWT is the person's credential for the
+        identity provider's other services, and a shared kernel is readable by the room."""
+        claims = await self.claims(token)
+        return {"JUPYTER_AUTH_ID": str(claims["sub"])} if claims else {}

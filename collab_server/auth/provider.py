@@ -7,11 +7,32 @@ An operator brings identity and authorization by implementing two methods (sync 
 * ``allowed(token, action, resource)``: may the holder of ``token`` do ``action`` on
   ``resource``?
 
-and, optionally, ``identity(token)`` returning display fields (``name``, ``display_name``,
-``initials``, ``avatar_url``, ``color``) shown to collaborators, and
-``permissions_revision()`` returning a value that changes whenever a right may have been taken
-away: open websockets are then re-checked only when it changes (and once a minute), instead of
-every ``CollabServer.reauthorize_interval``.
+and, optionally, any of the *capabilities* below: each is a small Protocol here, and the server
+asks :func:`has_capability` (one place) whether a provider has it. A route whose capability is
+missing answers 501 with a message.
+
+* :class:`Identity` — ``identity(token)``: display fields (``name``, ``display_name``,
+  ``initials``, ``avatar_url``, ``color``) shown to collaborators;
+* :class:`PermissionsRevision` — ``permissions_revision()``: a value that changes whenever a
+  right may have been taken away; open websockets are then re-checked only when it changes (and
+  once a minute), instead of every ``CollabServer.reauthorize_interval``;
+* :class:`Sharing` — list, add and remove grants on a path (``/api/collab/shares``), and
+  :class:`SharedWith` — what is shared with the caller (where they start browsing);
+* :class:`Tokens` — personal API tokens (``/api/collab/tokens``);
+* :class:`Sessions` — sign-in with a user name and password, sign-out (``/login``);
+* :class:`Passwords` — a signed-in person sets their own password;
+* :class:`SignInLinks` — one-time sign-in links (exchanged for a session on first use);
+* :class:`StartupToken` — the token of the URL printed at start;
+* :class:`FileMoves` — grants follow a renamed file or folder;
+* :class:`AnonymousAccess` — ``allow_anonymous``: requests without a token are let in;
+* :class:`KernelEnv` — ``kernel_env(token)``: the environment a kernel started for this person
+  gets. Built in: local accounts give ``JUPYTER_AUTH_ID`` (the user name) and nothing else (a
+  kernel runs with the server's rights and everyone in the room can read its variables, so no
+  token of the person is put there); JWT gives ``JUPYTER_AUTH_ID`` (the ``sub``); the
+  single-token provider gives ``JUPYTER_AUTH_ID`` only.
+
+Errors a provider raises for handlers to show are the generic ones here
+(:class:`ProviderError` and its subclasses), never a provider's own classes.
 
 The server always asks for the exact action it needs. Providers must honour implication
 (``admin → share → write → comment → read`` and ``execute → read``); :func:`implies` does it
@@ -137,6 +158,187 @@ class AuthorizationProvider(Protocol):
     def allowed(self, token: str, action: str, resource: str) -> bool | Awaitable[bool]: ...
 
 
+# -- errors a provider raises for the person to see ----------------------------------------
+
+
+class ProviderError(ValueError):
+    """A request the provider cannot do; the message is shown to the person (400)."""
+
+    status = 400
+
+
+class SignInRefused(ProviderError):
+    """Wrong user name or password, or an account that cannot sign in (401)."""
+
+    status = 401
+
+
+class NotAllowed(ProviderError):
+    """The caller may not do this (403)."""
+
+    status = 403
+
+
+class NotFound(ProviderError, LookupError):
+    """No such user, group or token (404)."""
+
+    status = 404
+
+
+class Conflict(ProviderError):
+    """The request contradicts the server's configuration (409)."""
+
+    status = 409
+
+
+class TooManyAttempts(ProviderError):
+    """Too many sign-in attempts (429); ``retry_after`` seconds until the next one counts."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many sign-in attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Busy(ProviderError):
+    """The provider's store is busy (another process holds it): try again shortly (503)."""
+
+    status = 503
+
+
+# -- optional capabilities (see the module docstring) -------------------------------------
+
+
+@runtime_checkable
+class Identity(Protocol):
+    def identity(self, token: str) -> dict[str, Any] | Awaitable[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class PermissionsRevision(Protocol):
+    def permissions_revision(self) -> Any: ...
+
+
+@runtime_checkable
+class Sharing(Protocol):
+    def list_shares(self, path: str) -> list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]:
+        """Grants on ``path`` and on the folders above it (``principal, path, role, …``)."""
+
+    def add_share(self, path: str, principal: str, role: str, granted_by: str) -> Any:
+        """Grant ``role`` on ``path``; :class:`NotFound` for an unknown principal,
+        :class:`ProviderError`/:class:`Conflict` for one that cannot be granted."""
+
+    def remove_share(self, path: str, principal: str) -> bool | Awaitable[bool]: ...
+
+    def share_role(self, path: str, principal: str) -> str | Awaitable[str | None] | None: ...
+
+
+@runtime_checkable
+class SharedWith(Protocol):
+    def shared_with(self, token: str) -> Any: ...
+
+
+@runtime_checkable
+class Tokens(Protocol):
+    def create_token(self, token: str, label: str, lifetime: float | None) -> Any: ...
+
+    def list_tokens(self, token: str) -> Any: ...
+
+    def revoke_token(self, token: str, token_id: str) -> Any: ...
+
+
+@runtime_checkable
+class Sessions(Protocol):
+    session_lifetime: float
+
+    def login(self, user_name: str, password: str, address: str = "") -> tuple[str, Any]:
+        """A session token for a name and password (blocking: run off the event loop).
+        Raises :class:`SignInRefused`, :class:`TooManyAttempts` or :class:`Busy`."""
+
+    def logout(self, token: str) -> Any: ...
+
+
+@runtime_checkable
+class Passwords(Protocol):
+    def has_password(self, user_name: str) -> bool: ...
+
+    def set_password(self, token: str, current: str | None, new: str) -> str:
+        """Set the caller's password (blocking); returns a new session token (every other
+        session and token of theirs is revoked)."""
+
+
+@runtime_checkable
+class SignInLinks(Protocol):
+    def redeem_link(self, token: str) -> tuple[str, bool]:
+        """The session token to keep in the browser for ``token`` presented in a URL, and
+        whether the person must set a password first (a one-time link is used up here)."""
+
+
+@runtime_checkable
+class StartupToken(Protocol):
+    def startup_token(self) -> str: ...
+
+
+@runtime_checkable
+class FileMoves(Protocol):
+    def file_moved(self, old: str, new: str) -> Any: ...
+
+
+@runtime_checkable
+class AnonymousAccess(Protocol):
+    allow_anonymous: bool
+
+
+@runtime_checkable
+class KernelEnv(Protocol):
+    def kernel_env(self, token: str) -> dict[str, str] | Awaitable[dict[str, str]]:
+        """The environment a kernel started for the holder of ``token`` gets, e.g.
+        ``{"JUPYTER_AUTH_ID": …}`` (and ``JUPYTER_AUTH_TOKEN`` if the provider chooses), or {}."""
+
+
+CAPABILITIES: dict[str, type] = {
+    "identity": Identity,
+    "permissions_revision": PermissionsRevision,
+    "sharing": Sharing,
+    "shared_with": SharedWith,
+    "tokens": Tokens,
+    "sessions": Sessions,
+    "passwords": Passwords,
+    "sign_in_links": SignInLinks,
+    "startup_token": StartupToken,
+    "file_moves": FileMoves,
+    "anonymous_access": AnonymousAccess,
+    "kernel_env": KernelEnv,
+}
+
+C = TypeVar("C")
+
+
+def has_capability(provider: Any, capability: Any) -> bool:
+    """Does ``provider`` have ``capability`` (one of the Protocols above)? The one place the
+    server decides it: every method of the Protocol is present (and callable)."""
+    if not isinstance(provider, capability):
+        return False
+    members = [
+        name for name, value in vars(capability).items()
+        if callable(value) and not name.startswith("_")
+    ]  # fmt: skip
+    return all(callable(getattr(provider, name, None)) for name in members)
+
+
+def capability(provider: Any, wanted: Callable[..., C]) -> C | None:
+    """``provider`` as ``wanted`` if it has that capability, else None."""
+    return provider if has_capability(provider, wanted) else None  # type: ignore[return-value]
+
+
+def permissions_revision_of(provider: Any) -> Callable[[], Any] | None:
+    """The provider's ``permissions_revision`` function, or None if it has no such capability
+    (open sockets are then re-checked every ``reauthorize_interval``)."""
+    found = capability(provider, PermissionsRevision)
+    return found.permissions_revision if found is not None else None
+
+
 T = TypeVar("T")
 
 
@@ -150,9 +352,9 @@ async def resolve(value: T | Awaitable[T]) -> T:
 async def identity_of(provider: Any, token: str, user_id: str) -> dict[str, Any]:
     """The provider's display identity for ``token``, with every field filled in."""
     fields: dict[str, Any] = {}
-    get_identity = getattr(provider, "identity", None)
-    if callable(get_identity):
-        fields = dict(await resolve(get_identity(token)) or {})
+    found = capability(provider, Identity)
+    if found is not None:
+        fields = dict(await resolve(found.identity(token)) or {})
     name = str(fields.get("name") or user_id)
     display_name = str(fields.get("display_name") or name)
     initials = fields.get("initials") or "".join(p[0] for p in display_name.split()[:2]).upper()

@@ -46,3 +46,7 @@ class SingleTokenProvider(LoggingConfigurable):
     def startup_token(self) -> str:
         """The token to put in the URL printed at start."""
         return self.token
+
+    def kernel_env(self, token: str) -> dict[str, str]:
+        """``JUPYTER_AUTH_ID`` only: the token is the whole server's key."""
+        return {"JUPYTER_AUTH_ID": self.user_name} if self._valid(token) else {}
