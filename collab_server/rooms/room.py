@@ -167,6 +167,7 @@ class Room:
         self._save_failed_at: float | None = None
         self._save_failure_reported = False
         self._missing_polls = 0
+        self._force_write = False
 
         self._queue: list[tuple[Connection | None, bytes]] = []
         self._flush_scheduled = False
@@ -697,7 +698,7 @@ class Room:
             content = read_content(self.kind, self.doc)
             if self.file_filter is not None:
                 content = await self.file_filter.before_save(self, content)
-            if content == self._saved_content:
+            if content == self._saved_content and not self._force_write:
                 self._saved_version = version
                 self._set_clean(version)
                 return "skipped"
@@ -705,12 +706,18 @@ class Room:
                 content_hash, modified = await self.disk.save(content)
             except Exception as e:
                 self._report_save_failure(e)
+                # The file may or may not hold this content now: write it next time whatever
+                # it looks like, and do not take our own half-done write for an outside change.
+                self._force_write = True
+                with contextlib.suppress(Exception):
+                    self._disk_modified = await self.disk.modified()
                 if not self.stopped and self._save_timer is None:
                     self._save_timer = asyncio.get_running_loop().call_later(
                         self.settings.save_failure_interval,
                         lambda: self._spawn(self.save("retry")),
                     )
                 raise
+            self._force_write = False
             if self._save_failure_reported:
                 self._save_failure_reported = False
                 self._save_failed_at = None
