@@ -322,6 +322,7 @@ def hold_lock(db_path: Path, seconds: float) -> subprocess.Popen[str]:
 async def test_brief_database_lock_loses_and_blocks_nothing(spawn_server):
     server = spawn_server("--CollabServer.store_retry_seconds=20")
     path = write_notebook(server.root, ["", ""])
+    write_notebook(server.root, ["theirs"], name="team-a/theirs.ipynb")
     alice = await YClient.connect(server, path, "alice-token")
     bob = await YClient.connect(server, path, "bob-token")
     try:
@@ -332,7 +333,7 @@ async def test_brief_database_lock_loses_and_blocks_nothing(spawn_server):
                 alice.insert(0, None, f"a{i} ")
                 bob.insert(1, None, f"b{i} ")
                 started = time.monotonic()
-                r = await other.get("/api/status")
+                r = await other.get("/api/contents/team-a")
                 slowest = max(slowest, time.monotonic() - started)
                 assert r.status_code == 200
                 await asyncio.sleep(0.1)
