@@ -227,10 +227,10 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         self._reauthorizer = asyncio.ensure_future(self._reauthorize_periodically())
 
     def path_may_have_changed(self) -> None:
-        """A file moved somewhere: re-check this connection's rights now."""
+        """A file moved somewhere: if it was this connection's file (its path, found by its
+        id, changed), its rights are re-checked now; otherwise the wake-up costs nothing."""
         wake = getattr(self, "_wake", None)
-        if wake is not None:
-            self._force_recheck = True
+        if wake is not None and self.address.file_id is not None:
             wake.set()
 
     async def _reauthorize_periodically(self) -> None:
@@ -248,7 +248,6 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         seen = revision() if callable(revision) else None
         checked_at = time.monotonic()
         self._wake = asyncio.Event()
-        self._force_recheck = False
         while self.room is not None:
             if interval > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -258,7 +257,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             self._wake.clear()
             if self.room is None:
                 return
-            forced, self._force_recheck = self._force_recheck, False
+            forced = False
             path = self.file_path
             if self.address.file_id is not None:
                 path = manager.file_ids.get_path(self.address.file_id)
