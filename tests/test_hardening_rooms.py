@@ -573,3 +573,36 @@ async def test_read_only_sync_replies_are_not_warnings(server, make_notebook):
     finally:
         await viewer.close()
         await comments.close()
+
+
+# -- pure logic ---------------------------------------------------------------------------
+
+
+def test_token_bucket_allows_bursts_then_the_rate():
+    from collab_server.rooms.awareness import TokenBucket
+
+    bucket = TokenBucket(rate=10, burst=3)
+    now = bucket.stamp
+    assert [bucket.take(now) for _ in range(4)] == [True, True, True, False]
+    assert bucket.take(now + 0.11)  # one token per 1/rate seconds
+    assert not bucket.take(now + 0.11)
+    assert TokenBucket(rate=0, burst=0).take()  # 0: no limit
+
+
+def test_awareness_table_pins_caps_and_strips():
+    from collab_server.rooms.awareness import AwarenessLimits, AwarenessTable
+
+    def update(*entries: tuple[int, dict[str, Any] | None]) -> bytes:
+        return encode_awareness([AwarenessEntry(cid, 1, state) for cid, state in entries])
+
+    me, other = object(), object()
+    user = {"username": "bob"}
+    table = AwarenessTable(AwarenessLimits(max_state_bytes=100, max_ids=2, only_user=True))
+    dropped = table.apply(me, user, update((1, {"current": "secret.ipynb"}), (2, {}), (3, {})))
+    assert dropped == ["more than 2 awareness client ids"]
+    assert table.apply(other, {"username": "eve"}, update((1, None))) == []  # not hers
+    assert table.apply(me, user, update((2, {"x": "y" * 200}))) == ["a state above 100 bytes"]
+    pending = {entry.client_id: entry.state for _, entry in table.take_pending()}
+    assert pending == {1: {"user": user}, 2: {"user": user}}
+    table.remove_owner(me)
+    assert {entry.client_id: entry.state for _, entry in table.take_pending()} == {1: None, 2: None}

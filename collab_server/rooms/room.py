@@ -18,6 +18,21 @@ The path of an accepted change, and why it is in this order:
 3. The file is saved on a debounce after the last change (bounded, so continuous typing still
    saves), on a client's ``save`` request, when the last client leaves, and on shutdown.
 
+When the store refuses a batch, the document never runs ahead of it: a locked database
+(another process) holds the batch — and every STEP1 answer and save — and retries for
+``store_retry`` seconds off the hot path; any other failure, or a lock held longer, closes
+every connection (1011, ``{"reason":"store_unavailable"}``) and the manager drops the room,
+so it reloads from the store and clients resend what the store lacks. A stored row that
+cannot be applied on load is moved to the quarantine table and the file is loaded instead.
+
+A deleted file (contents API, or gone from disk on two polls in a row) closes the room for
+good (4404, after a RAW ``deleted`` error): no save on close, and the stored document is
+forgotten. A failed save is logged and pushed to writers as RAW ``save_failed`` (at most
+once per ``save_failure_interval``); the next successful save pushes ``saved``.
+
+Presence is rewritten by :class:`~.awareness.AwarenessTable`, limited per connection with a
+token bucket (latest state wins), and sent once per ``awareness_window`` as one frame.
+
 Authorization happens per message: a connection without ``write`` still receives everything
 and may send STEP1 and awareness, but its STEP2/UPDATE/``save`` never reach the document.
 """
