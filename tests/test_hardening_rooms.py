@@ -267,7 +267,9 @@ async def test_awareness_flood_does_not_delay_other_tenants(server, make_noteboo
             await asyncio.sleep(0.1)
         received = json.loads(await asyncio.wait_for(flood.stdout.readline(), 60))
         await flood.wait()
-        assert max(delays) < 1.0, delays
+        # Before presence was limited, edits waited more than 10 s here; the bound leaves room
+        # for a machine whose cores are shared with the flooding process.
+        assert max(delays) < 2.0, delays
         # Each flooding socket only ever got its own state back, at a bounded rate.
         assert max(received) <= 60, received
         assert alice.text(0).endswith("<9>")
