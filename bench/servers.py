@@ -129,6 +129,8 @@ class Ours(Server):
             "--CollabServer.authorization_provider_class="
             "collab_server.auth.single_token.SingleTokenProvider",
             f"--SingleTokenProvider.token={TOKEN}",
+            # Every simulated client uses the one token: no per-person socket limit here.
+            "--CollabServer.max_sockets_per_user=0",
         ]
 
     def store_bytes(self) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Integer, Type, Unicode, default
+from traitlets import Enum, Float, Integer, Type, Unicode, default
 
 from . import __version__, datadir, logs
 from .auth import StartupToken, capability
@@ -34,6 +34,7 @@ from .db import open_database
 from .pages import page_handlers
 from .rooms import (
     MANAGER_SETTING,
+    AwarenessLimits,
     RoomHandler,
     RoomManager,
     RoomSettings,
@@ -128,6 +129,39 @@ class CollabServer(ExtensionApp):
         help="Seconds between re-checks of each open websocket's rights: a revoked token or "
         "share closes (or makes read-only) the connection within this time.",
     ).tag(config=True)
+    max_sockets_per_user = Integer(
+        50,
+        help="Open collaboration websockets one person may hold across the server (every "
+        "tab opens a few); more are refused with 429. 0: no limit.",
+    ).tag(config=True)
+    global_presence = Enum(
+        ["self", "signed-in"],
+        default_value="self",
+        help='Who is shown in JupyterLab:globalAwareness. "self": each connection only gets '
+        'its own presence back (people of other tenants stay invisible). "signed-in": '
+        "everyone signed in is shown, by name only (the document they have open is never "
+        "relayed).",
+    ).tag(config=True)
+    awareness_max_state_bytes = Integer(
+        8 * 1024, help="Largest awareness (presence) state of one client, in bytes of JSON."
+    ).tag(config=True)
+    awareness_max_client_ids = Integer(
+        4, help="Awareness client ids one connection may speak for."
+    ).tag(config=True)
+    awareness_rate = Float(
+        10.0,
+        help="Awareness updates per second one connection may send on average (bursts of "
+        "twice as many); above it only the latest state is kept and sent when due. 0: no limit.",
+    ).tag(config=True)
+    awareness_window = Float(
+        0.05,
+        help="Seconds a room gathers presence changes before sending them as one message.",
+    ).tag(config=True)
+    store_retry_seconds = Float(
+        10.0,
+        help="How long a room holds changes back and retries while the database is locked by "
+        "another process, before it closes its connections (1011) to resync.",
+    ).tag(config=True)
     sqlite_synchronous = Unicode(
         "NORMAL", help="SQLite synchronous mode: NORMAL survives a crash, FULL a power cut."
     ).tag(config=True)
@@ -164,11 +198,21 @@ class CollabServer(ExtensionApp):
                 poll_interval=self.file_poll_interval,
                 compact_max_updates=self.compact_max_updates,
                 compact_min_bytes=self.compact_min_bytes,
+                awareness=AwarenessLimits(
+                    max_state_bytes=self.awareness_max_state_bytes,
+                    max_ids=self.awareness_max_client_ids,
+                ),
+                awareness_rate=self.awareness_rate,
+                awareness_burst=2 * self.awareness_rate,
+                awareness_window=self.awareness_window,
+                store_retry=self.store_retry_seconds,
             ),
             cleanup_delay=self.room_cleanup_delay,
             max_message_size=self.max_message_size,
             max_client_backlog=self.max_client_backlog,
             reauthorize_interval=self.reauthorize_interval,
+            max_sockets_per_user=self.max_sockets_per_user,
+            global_presence=self.global_presence,
             log=self.log.getChild("rooms"),
         )
         self.comments = CommentsService(self.rooms, self.db, self.log.getChild("comments"))
@@ -284,7 +328,9 @@ class CollabServer(ExtensionApp):
             if callable(moved):
                 moved(data["source_path"], path)
         elif action == "delete":
-            self.file_ids.forget(path)
+            # Open rooms of the file (or of files in the folder) close for good and their
+            # stored documents are forgotten; no later save may bring the file back.
+            self.rooms.file_deleted(path, self.file_ids.forget(path))
 
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""

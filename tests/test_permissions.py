@@ -172,8 +172,14 @@ async def test_global_awareness_room(server):
     try:
         await asyncio.wait_for(a.synced.wait(), 5)
         await b.set_awareness({"current": "nb.ipynb"})
-        await wait_until(lambda: b.doc.client_id in a.awareness, 5)
-        assert a.awareness[b.doc.client_id]["user"]["username"] == "bob"
+        # By default each connection only gets its own presence back (pinned identity):
+        # people of other tenants, and the documents they have open, stay invisible.
+        await wait_until(lambda: b.doc.client_id in b.awareness, 5)
+        assert b.awareness[b.doc.client_id]["user"]["username"] == "bob"
+        await a.set_awareness({"current": "other.ipynb"})
+        await wait_until(lambda: a.doc.client_id in a.awareness, 5)
+        assert b.doc.client_id not in a.awareness
+        assert a.doc.client_id not in b.awareness
         # Document updates in a presence-only room go nowhere.
         doc = Doc()
         doc.get("t", type=Text).insert(0, "junk")

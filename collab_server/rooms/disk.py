@@ -7,6 +7,7 @@ hash the same one the contents API reports.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +20,15 @@ from .document import DocumentKind
 class FileLoadError(Exception):
     """The file could not be read as the room's kind; ``close_code`` says why (44xx/4500)."""
 
-    def __init__(self, close_code: int, message: str) -> None:
+    def __init__(self, close_code: int, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.close_code = close_code
         self.message = message
+        # For the RAW error message a client is sent before the close: "invalid_file" for
+        # a file that is not a valid document of its kind, "store_unavailable", …
+        self.reason = (
+            reason if reason is not None else ("invalid_file" if close_code == 4400 else None)
+        )
 
 
 @dataclass
@@ -53,13 +59,29 @@ class DiskFile:
             )
         except web.HTTPError as e:
             code = {404: 4404, 400: 4400}.get(e.status_code, 4500)
-            raise FileLoadError(code, e.log_message or e.reason or "cannot read file") from e
+            raise FileLoadError(code, self.describe(e)) from e
         except Exception as e:  # a broken notebook JSON, a decoding error, …
-            raise FileLoadError(4400, f"{type(e).__name__}: {e}") from e
+            raise FileLoadError(4400, self.describe(e)) from e
         content = model["content"]
         if self.kind.is_notebook:
             content = _plain(content)
         return LoadedFile(content, model.get("hash"), model.get("last_modified"))
+
+    def describe(self, error: BaseException) -> str:
+        """A short account of ``error`` for logs and users: the root cause, with the server's
+        directories removed (never show an absolute path), at most 200 characters."""
+        cause: BaseException = error
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, web.HTTPError):
+            text = cause.log_message or cause.reason or "cannot read file"
+        else:
+            text = f"{type(cause).__name__}: {cause}"
+        root = str(getattr(self.contents_manager, "root_dir", "") or "")
+        if root:
+            text = text.replace(os.path.join(root, ""), "").replace(root, "")
+        text = " ".join(text.split())
+        return text if len(text) <= 200 else text[:197] + "…"
 
     async def modified(self) -> Any | None:
         """The file's last-modified time, or None if it is gone."""

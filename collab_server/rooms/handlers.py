@@ -7,21 +7,30 @@
   ``WS /api/collaboration/room/JupyterLab:globalAwareness``.
 
 The websocket handler authorizes *before* the upgrade (401/403/404 with no side effect: no
-room is created and no file is read), then enforces per message what the connection may do.
+room is created and no file is read; 429 past a person's socket limit), then enforces per
+message what the connection may do, and re-checks its rights periodically and at once when
+the file moves (always against the file's *current* path, found by its id).
+
+Besides the ``save`` reply, the server sends these RAW JSON messages:
+``{"type":"error","reason":"deleted"|"invalid_file"|"too_large"|"store_unavailable",
+"message"}`` (then closes), ``{"type":"renamed","path"}``, ``{"type":"save_failed",
+"message"}`` and ``{"type":"saved"}``.
 Handlers stay thin: rooms live in :class:`~.manager.RoomManager`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import struct
 import time
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import ensure_async
 from tornado import web
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
 from ..auth.jupyter import (
     is_allowed,
@@ -34,7 +43,7 @@ from ..auth.provider import resolve
 from .disk import FileLoadError
 from .document import SUPPORTED_KINDS
 from .manager import COMMENTS_KIND, RoomAddress, RoomManager, RoomNotFound
-from .protocol import ProtocolError, decode_message
+from .protocol import ProtocolError, decode_message, raw_json
 from .room import Room
 
 MANAGER_SETTING = "collab_rooms"
@@ -102,6 +111,14 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
     can_write: bool = False
     label: str = "?"
     _backlog: int = 0
+    _socket_owner: str | None = None  # the person this socket is counted for
+
+    def _resource(self, path: str) -> str:
+        # ONE decision for the upgrade and every re-check: a comments document is governed
+        # by the notebook's comment rights (nobody writes it but the server), a document by
+        # the file's.
+        kind = "comments" if self.address.kind is COMMENTS_KIND else "contents"
+        return f"{kind}:{path}"
 
     # -- before the upgrade: authorize with no side effect -----------------------------
 
@@ -118,15 +135,35 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             self.file_path = manager.file_ids.get_path(self.address.file_id)
             if self.file_path is None:
                 raise web.HTTPError(404, reason="Unknown file id")
-            # A comments document is read with the notebook's comment rights; nobody writes it.
-            comments = self.address.kind is COMMENTS_KIND
-            resource = f"{'comments' if comments else 'contents'}:{self.file_path}"
+            resource = self._resource(self.file_path)
             if not await is_allowed(self, "read", resource):
                 raise web.HTTPError(403, reason="You may not open this file")
             self.can_write = await is_allowed(self, "write", resource)
         self.user = public_identity(user)
         self.label = f"{user.username}@{self.request.remote_ip}"
-        await super().get(room_id, *args, **kwargs)
+        if not manager.reserve_socket(user.username):
+            raise web.HTTPError(
+                429,
+                reason=f"Too many open connections ({manager.max_sockets_per_user}) for one"
+                " person; close some tabs and try again",
+            )
+        self._socket_owner = user.username
+        try:
+            await super().get(room_id, *args, **kwargs)
+        finally:
+            if self.ws_connection is None and not self._on_close_called:
+                self._release_socket()  # the upgrade did not happen
+
+    def _release_socket(self) -> None:
+        owner, self._socket_owner = self._socket_owner, None
+        if owner is not None:
+            _manager(self).release_socket(owner)
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if isinstance(protocol, WebSocketProtocol13):
+            protocol.__class__ = _SizeReportingProtocol
+        return protocol
 
     def check_origin(self, origin: str = "") -> bool:
         # tornado's rule: a browser page may only open a socket to the host it came from —
@@ -166,7 +203,21 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             room = await manager.open(self.address, self.file_path)
         except FileLoadError as e:
             self.log.warning("Cannot open %s for %s: %s", self.file_path, self.label, e.message)
-            self.close(e.close_code, _close_reason(e.message))
+            if e.reason == "invalid_file":
+                what = "notebook" if self.address.kind and self.address.kind.is_notebook else "file"
+                self.send(
+                    raw_json(
+                        {
+                            "type": "error",
+                            "reason": "invalid_file",
+                            "message": f"This file is not a valid {what}: {e.message}",
+                        }
+                    )
+                )
+            elif e.reason is not None:
+                self.send(raw_json({"type": "error", "reason": e.reason, "message": e.message}))
+            reason = json.dumps({"reason": e.reason}) if e.reason else e.message
+            self.close(e.close_code, _close_reason(reason))
             return
         if self.ws_connection is None or self.ws_connection.is_closing():
             manager.release(room)
@@ -175,10 +226,20 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         room.join(self)
         self._reauthorizer = asyncio.ensure_future(self._reauthorize_periodically())
 
+    def path_may_have_changed(self) -> None:
+        """A file moved somewhere: if it was this connection's file (its path, found by its
+        id, changed), its rights are re-checked now; otherwise the wake-up costs nothing."""
+        wake = getattr(self, "_wake", None)
+        if wake is not None and self.address.file_id is not None:
+            wake.set()
+
     async def _reauthorize_periodically(self) -> None:
-        """Re-check this connection's rights, so revoking a token or a share takes effect on
-        open sockets too: no longer readable → closed; no longer writable → read-only."""
-        interval = _manager(self).reauthorize_interval
+        """Re-check this connection's rights, so revoking a token or a share — or moving the
+        file somewhere its reader may not go — takes effect on open sockets too: no longer
+        readable → closed; no longer writable → read-only. Rights are always checked against
+        the file's current path (found by its id), never the path seen at connect time."""
+        manager = _manager(self)
+        interval = manager.reauthorize_interval
         provider = provider_of(self)
         token = token_from_request(self)
         # A provider that can say when rights changed spares a check per socket per interval;
@@ -186,11 +247,24 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         revision = getattr(provider, "permissions_revision", None)
         seen = revision() if callable(revision) else None
         checked_at = time.monotonic()
-        while self.room is not None and interval > 0:
-            await asyncio.sleep(interval)
+        self._wake = asyncio.Event()
+        while self.room is not None:
+            if interval > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
+            else:
+                await self._wake.wait()
+            self._wake.clear()
             if self.room is None:
                 return
-            if callable(revision):
+            forced = False
+            path = self.file_path
+            if self.address.file_id is not None:
+                path = manager.file_ids.get_path(self.address.file_id)
+                if path is None:
+                    continue  # deleted: the room closes this connection itself
+                forced = forced or path != self.file_path
+            if callable(revision) and not forced:
                 current = revision()
                 if current == seen and time.monotonic() - checked_at < _FULL_RECHECK:
                     continue
@@ -198,16 +272,16 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             try:
                 user_id = await resolve(provider.persistent_id(token))
                 readable = user_id == self.user["username"] and (
-                    self.file_path is None
-                    or await is_allowed(self, "read", f"contents:{self.file_path}")
+                    path is None or await is_allowed(self, "read", self._resource(path))
                 )
                 writable = readable and (
-                    self.file_path is not None
-                    and await is_allowed(self, "write", f"contents:{self.file_path}")
+                    path is not None and await is_allowed(self, "write", self._resource(path))
                 )
             except Exception:  # a provider outage must not look like a revocation
                 self.log.exception("Re-checking the rights of %s failed", self.label)
                 continue
+            if self.room is None:
+                return
             if not readable:
                 self.log.info("Closing %s: access revoked", self.label)
                 self.close(4403, "Access revoked")
@@ -215,6 +289,10 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             if writable != self.can_write:
                 self.log.info("%s may %s write", self.label, "now" if writable else "no longer")
                 self.can_write = writable
+            if path is not None and path != self.file_path:
+                # Only connections still allowed learn the new name.
+                self.file_path = path
+                self.send(raw_json({"type": "renamed", "path": path}))
 
     def on_message(self, message: str | bytes) -> None:
         room = self.room
@@ -234,6 +312,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             task.add_done_callback(_log_failure)
 
     def on_close(self) -> None:
+        self._release_socket()
         reauthorizer = getattr(self, "_reauthorizer", None)
         if reauthorizer is not None:
             reauthorizer.cancel()
@@ -241,6 +320,31 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         if room is not None:
             room.leave(self)
             _manager(self).release(room)
+
+    def message_too_large(self, size: int | None) -> None:
+        """Called just before tornado closes the socket (1009) for a message above the limit."""
+        limit = self.max_message_size
+        room = self.room.room_id if self.room is not None else self.address.room_id
+        shown = f"{size} bytes" if size is not None else "more"
+        self.log.warning(
+            "Closing %s in %s: a message of %s is above the limit of %d bytes (1009)",
+            self.label,
+            room,
+            shown,
+            limit,
+        )
+        mb = f"{size / 1e6:.1f} MB" if size is not None else "too large"
+        self.send(
+            raw_json(
+                {
+                    "type": "error",
+                    "reason": "too_large",
+                    "limit": limit,
+                    "message": f"This change is too large to save ({mb}; the limit is"
+                    f" {limit / 1e6:.1f} MB).",
+                }
+            )
+        )
 
     # -- the Connection protocol used by rooms -------------------------------------------
 
@@ -295,6 +399,38 @@ def _websocket_frame(message: bytes) -> bytes:
         header = bytes((0x82, 127)) + length.to_bytes(8, "big")
     _last_message, _last_frame = message, header + message
     return _last_frame
+
+
+class _SizeReportingProtocol(WebSocketProtocol13):
+    """tornado's protocol, telling the person why a message above ``max_message_size`` was
+    refused instead of dropping it silently.
+
+    tornado checks the size from the frame header and calls ``close(1009, …)`` before it
+    reads the payload. We remember the length field it read last (the 2 or 8 bytes after
+    the header), so the log line and the message can give the size.
+    """
+
+    _last_length_field: bytes = b""
+
+    async def _read_bytes(self, n: int) -> bytes:
+        data = await super()._read_bytes(n)
+        if n in (2, 8):
+            self._last_length_field = data
+        return data
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        handler = self.handler
+        if code == 1009 and isinstance(handler, RoomHandler) and not self.client_terminated:
+            handler.message_too_large(self._declared_size())
+            reason = json.dumps({"reason": "too_large"})
+        super().close(code, reason)
+
+    def _declared_size(self) -> int | None:
+        field = self._last_length_field
+        size = struct.unpack("!H" if len(field) == 2 else "!Q", field)[0] if field else None
+        if size is not None and self._fragmented_message_buffer is not None:
+            size += len(self._fragmented_message_buffer)
+        return size
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

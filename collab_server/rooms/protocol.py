@@ -186,21 +186,67 @@ def save_request(request_id: int) -> bytes:
 class AwarenessEntry:
     client_id: int
     clock: int
-    state: dict[str, Any] | None  # None means "this client left"
+    state: dict[str, Any] | None  # None means "this client left" (or, with ``oversize``, dropped)
+    oversize: bool = False  # the state's JSON was above the size limit and was not parsed
 
 
-def decode_awareness(update: bytes) -> list[AwarenessEntry]:
-    """Decode a y-protocols awareness update; states that are not JSON objects are errors."""
+# Deeper awareness states are refused: JupyterLab's are 3-4 levels deep, and Python's JSON
+# decoder recurses (a 100,000-deep state would abort with RecursionError).
+MAX_AWARENESS_DEPTH = 32
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of objects and arrays in the JSON ``text`` (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def decode_awareness(
+    update: bytes,
+    max_state_bytes: int | None = None,
+    max_depth: int = MAX_AWARENESS_DEPTH,
+) -> list[AwarenessEntry]:
+    """Decode a y-protocols awareness update; states that are not JSON objects are errors.
+
+    A state above ``max_state_bytes`` (UTF-8) is not parsed: its entry has ``oversize`` set
+    and no state. A state nested deeper than ``max_depth`` is a :class:`ProtocolError`.
+    """
     reader = Reader(update)
     count = reader.var_uint()
     entries: list[AwarenessEntry] = []
     for _ in range(count):
         client_id = reader.var_uint()
         clock = reader.var_uint()
-        text = reader.var_string()
+        raw = reader.var_bytes()
+        if max_state_bytes is not None and len(raw) > max_state_bytes:
+            entries.append(AwarenessEntry(client_id, clock, None, oversize=True))
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ProtocolError("string is not valid UTF-8") from e
+        if json_depth(text) > max_depth:
+            raise ProtocolError(f"awareness state nested deeper than {max_depth} levels")
         try:
             state = json.loads(text) if text else None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:
             raise ProtocolError("awareness state is not JSON") from e
         if state is not None and not isinstance(state, dict):
             raise ProtocolError("awareness state is not a JSON object")

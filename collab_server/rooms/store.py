@@ -13,19 +13,42 @@ What this module promises:
 * Each document has a *lineage*: a random id created with its first snapshot and returned
   as the ``sessionId`` of the collaboration session. A client whose CRDT state comes from
   another lineage (the store was reset) must not merge it into ours, or cells duplicate.
+* A write that fails raises: :class:`StoreBusy` when another process holds the database
+  lock (worth retrying soon), :class:`StoreUnavailable` for anything else (disk full,
+  read-only file). Nothing is half-written either way (one transaction).
+* Rows that cannot be applied any more are moved to the ``quarantine`` table by
+  :meth:`UpdateStore.quarantine`, for an operator to inspect.
 * The last content saved to disk (its hash and a compressed copy) is kept as the base of
   three-way merges with changes made to the file outside the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+import time
 import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+
+
+class StoreUnavailable(Exception):
+    """A write to the store failed (disk full, read-only, locked past the busy timeout)."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another connection holds the database lock; retrying later may succeed."""
+
+
+def _write_error(error: sqlite3.Error) -> StoreUnavailable:
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return StoreBusy(str(error))
+    return StoreUnavailable(str(error))
 
 
 @dataclass
@@ -71,6 +94,16 @@ class UpdateStore:
                 data BLOB NOT NULL,
                 PRIMARY KEY (room_id, seq)
             ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS quarantine (
+                id INTEGER PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                lineage TEXT,
+                kind TEXT NOT NULL,
+                seq INTEGER,
+                data BLOB,
+                reason TEXT NOT NULL,
+                at REAL NOT NULL
+            );
             """
         )
         self._next_seq: dict[str, int] = {}
@@ -141,14 +174,20 @@ class UpdateStore:
             ).fetchone()
             seq = int(row[0])
         rows = [(room_id, seq + i, u) for i, u in enumerate(updates)]
-        self._conn.execute("BEGIN")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _write_error(e) from e
         try:
             self._conn.executemany(
                 "INSERT INTO updates (room_id, seq, data) VALUES (?, ?, ?)", rows
             )
             self._conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._rollback()
+            raise _write_error(e) from e
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         self._next_seq[room_id] = seq + len(updates)
         size = self.sizes.setdefault(room_id, LogSize())
@@ -187,6 +226,61 @@ class UpdateStore:
             "UPDATE documents SET saved_hash = ?, saved_content = ? WHERE room_id = ?",
             [content_hash, blob, room_id],
         )
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreUnavailable` if a write cannot be made now."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS store_probe (x)")
+            self._conn.execute("INSERT INTO store_probe VALUES (1)")
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            self._rollback()
+            raise _write_error(e) from e
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            # SQLite may already have rolled back (e.g. on a full disk).
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+
+    def quarantine(self, room_id: str, reason: str) -> list[str]:
+        """Move a document's snapshot and logged updates to the quarantine table, and forget
+        the document (a new lineage starts with the next load). Returns the moved rows'
+        labels (``snapshot``, ``update <seq>``) for the log."""
+        now = time.time()
+        moved: list[str] = []
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._conn.execute(
+                "SELECT lineage, snapshot FROM documents WHERE room_id = ?", [room_id]
+            ).fetchone()
+            lineage = row[0] if row else None
+            if row and row[1] is not None:
+                self._conn.execute(
+                    "INSERT INTO quarantine (room_id, lineage, kind, seq, data, reason, at)"
+                    " VALUES (?, ?, 'snapshot', NULL, ?, ?, ?)",
+                    [room_id, lineage, row[1], reason, now],
+                )
+                moved.append("snapshot")
+            for seq, data in self._conn.execute(
+                "SELECT seq, data FROM updates WHERE room_id = ? ORDER BY seq", [room_id]
+            ).fetchall():
+                self._conn.execute(
+                    "INSERT INTO quarantine (room_id, lineage, kind, seq, data, reason, at)"
+                    " VALUES (?, ?, 'update', ?, ?, ?, ?)",
+                    [room_id, lineage, seq, data, reason, now],
+                )
+                moved.append(f"update {seq}")
+            self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+            self._conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        self._next_seq.pop(room_id, None)
+        self.sizes.pop(room_id, None)
+        return moved
 
     def forget(self, room_id: str) -> None:
         self._conn.execute("BEGIN")

@@ -206,6 +206,10 @@ class YClient:
         entry = AwarenessEntry(client_id or self.doc.client_id, self._clock, state)
         await self._send(awareness_frame(encode_awareness([entry])))
 
+    def raw_of_type(self, kind: str) -> list[dict[str, Any]]:
+        """The RAW JSON messages of one ``type`` received so far."""
+        return [m for m in self.raw_messages if isinstance(m, dict) and m.get("type") == kind]
+
     @property
     def close_code(self) -> int | None:
         return self.ws.close_code if self.ws is not None else None
