@@ -21,7 +21,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Integer, Type, Unicode, default
 
 from . import __version__, datadir, logs
-from .auth import StartupToken, capability
+from .auth import FileMoves, StartupToken, capability
 from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
@@ -215,7 +215,9 @@ class CollabServer(ExtensionApp):
             global_presence=self.global_presence,
             log=self.log.getChild("rooms"),
         )
-        self.comments = CommentsService(self.rooms, self.db, self.log.getChild("comments"))
+        self.comments = CommentsService(
+            self.rooms, self.db, self.log.getChild("comments"), parent=self, secret_dir=data_dir
+        )
         self.settings.update(
             {
                 PROVIDER_SETTING: self.provider,
@@ -321,16 +323,16 @@ class CollabServer(ExtensionApp):
     async def _on_contents_event(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         action, path = data.get("action"), data.get("path", "")
         if action == "rename" and data.get("source_path") is not None:
-            self.file_ids.move(data["source_path"], path)
+            await self.file_ids.moved(data["source_path"], path)
             self.rooms.file_moved(data["source_path"], path)
             # Access follows the file: a renamed notebook keeps who may see it.
-            moved = getattr(self.provider, "file_moved", None)
-            if callable(moved):
-                moved(data["source_path"], path)
+            moves = capability(self.provider, FileMoves)
+            if moves is not None:
+                moves.file_moved(data["source_path"], path)
         elif action == "delete":
             # Open rooms of the file (or of files in the folder) close for good and their
             # stored documents are forgotten; no later save may bring the file back.
-            self.rooms.file_deleted(path, self.file_ids.forget(path))
+            self.rooms.file_deleted(path, await self.file_ids.forgotten(path))
 
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""

@@ -32,6 +32,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
+from ..api import json_object
 from ..auth.jupyter import (
     is_allowed,
     normalize_api_path,
@@ -39,7 +40,7 @@ from ..auth.jupyter import (
     public_identity,
     token_from_request,
 )
-from ..auth.provider import resolve
+from ..auth.provider import permissions_revision_of, resolve
 from .disk import FileLoadError
 from .document import SUPPORTED_KINDS
 from .manager import COMMENTS_KIND, RoomAddress, RoomManager, RoomNotFound
@@ -70,12 +71,7 @@ class SessionHandler(APIHandler):
     async def put(self, path: str) -> None:
         if self.current_user is None:
             raise web.HTTPError(401, reason="Authentication required: send a valid token")
-        try:
-            body = json.loads(self.request.body or b"")
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise web.HTTPError(400, reason="The request body is not valid JSON") from e
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, reason='Expected a JSON object {"format":…, "type":…}')
+        body = json_object(self)  # 400 for bad JSON, invalid Unicode or deep nesting
         file_format, file_type = body.get("format"), body.get("type")
         if (file_format, file_type) not in SUPPORTED_KINDS:
             supported = ", ".join(f'format "{f}" with type "{t}"' for f, t in SUPPORTED_KINDS)
@@ -88,7 +84,7 @@ class SessionHandler(APIHandler):
         manager = _manager(self)
         if not await ensure_async(self.contents_manager.file_exists(api_path)):
             raise web.HTTPError(404, reason=f"File {api_path!r} does not exist")
-        file_id, created = manager.file_ids.index(api_path)
+        file_id, created = await manager.file_ids.ensure(api_path)
         room_id = f"{file_format}:{file_type}:{file_id}"
         self.set_status(201 if created else 200)
         self.finish(
@@ -244,7 +240,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         token = token_from_request(self)
         # A provider that can say when rights changed spares a check per socket per interval;
         # a full check still runs every minute for rights that lapse with time (expiry).
-        revision = getattr(provider, "permissions_revision", None)
+        revision = permissions_revision_of(provider)
         seen = revision() if callable(revision) else None
         checked_at = time.monotonic()
         self._wake = asyncio.Event()
