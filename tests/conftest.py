@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from support.notebooks import read_notebook, write_notebook
 from support.server import ServerProcess
+
+__all__ = ["read_notebook", "write_notebook"]  # helpers live in support/; kept here for old imports
 
 # The ``browser`` fixture (Debian's Chromium through Playwright) for tests/browser/.
 pytest_plugins = ["support.browser"]
-
-_names = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -42,24 +41,9 @@ def spawn_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             process.stop()
 
 
-def write_notebook(root: Path, sources: list[str], name: str | None = None) -> str:
-    """Write a notebook with one code cell per source; returns its API path."""
-    name = name or f"nb{next(_names)}.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return name
-
-
 @pytest.fixture
 def make_notebook(server: ServerProcess) -> Callable[..., str]:
     def make(sources: list[str] | None = None, name: str | None = None) -> str:
         return write_notebook(server.root, sources if sources is not None else ["x = 1"], name)
 
     return make
-
-
-def read_notebook(root: Path, path: str) -> nbformat.NotebookNode:
-    return nbformat.read(root / path, as_version=4)
