@@ -26,6 +26,7 @@ MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64  # an FTS5 expression with thousands of terms is slow, never useful
 FILTERS = ("tag", "owner", "lang", "package", "updated")
 _DATE_OPS = (">=", "<=", ">", "<")
+_CONTROL_TO_SPACE = {c: " " for c in [*range(32), 127]}
 
 
 class QueryError(ValueError):
@@ -330,6 +331,9 @@ def parse_query(text: str) -> ParsedQuery:
         raise QueryError(f"The query is too long (at most {MAX_QUERY_LENGTH} characters).")
     if not text.strip():
         raise QueryError("Type something to search for.")
+    # FTS5 reads its query as a C string: a NUL would end it inside one of our quoted
+    # strings ("unterminated string"). Control characters carry no meaning in a query.
+    text = text.translate(_CONTROL_TO_SPACE)
     parser = _Parser(_tokenize(text))
     node = parser.parse()
     filters = [f for f in parser.filters if f.field != "updated"]
