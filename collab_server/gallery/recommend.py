@@ -11,9 +11,10 @@ sources, each with a score in [0, 1] and a reason a person can read:
   (precomputed top neighbours; a small pure-Python TF-IDF, see :func:`tfidf_neighbours`);
 * "Popular in your group G": the share of the group's other members who viewed or ran it.
 
-A notebook recommended by several sources sums their scores (capped at 1) and shows the
-strongest reason. Never recommended: a notebook the person cannot read (the same SQL filter
-as search, :func:`~.index.readable_clause`), owns, or viewed in the last ``recent_days``.
+A notebook recommended by several sources sums each source's best score (capped at 1) and
+shows the strongest reason. Never recommended: a notebook the person cannot read (the same
+SQL filter as search, :func:`~.index.readable_clause`), owns, or viewed in the last
+``recent_days``.
 A reason only names a notebook the person can read.
 """
 
@@ -171,12 +172,20 @@ class Recommender:
         members = sorted(set(group_members) - {person})
         if members:
             found += self._group(members, group, days, since, eligible, eligible_params)
+        # Per source, a notebook's best evidence; across sources, the evidence adds up.
+        per_kind: dict[tuple[str, str], Recommendation] = {}
+        for file_id, path, title, score, reason, kind in found:
+            current = per_kind.get((file_id, kind))
+            if current is None or score > current.score:
+                per_kind[(file_id, kind)] = Recommendation(
+                    file_id, path, title, score, reason, kind
+                )
         best: dict[str, Recommendation] = {}
         totals: dict[str, float] = {}
-        for file_id, path, title, score, reason, kind in found:
-            totals[file_id] = totals.get(file_id, 0.0) + score
-            if file_id not in best or score > best[file_id].score:
-                best[file_id] = Recommendation(file_id, path, title, score, reason, kind)
+        for (file_id, _), rec in per_kind.items():
+            totals[file_id] = totals.get(file_id, 0.0) + rec.score
+            if file_id not in best or rec.score > best[file_id].score:
+                best[file_id] = rec
         ranked = sorted(best.values(), key=lambda r: (-totals[r.file_id], r.path))[:limit]
         return [
             Recommendation(r.file_id, r.path, r.title, round(min(1.0, totals[r.file_id]), 4),
