@@ -149,8 +149,9 @@ def readable_clause(
 def _fill_temp(conn: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]], cols: str) -> None:
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({cols})")
     conn.execute(f"DELETE FROM temp.{name}")
-    width = len(rows[0]) if rows else 1
-    conn.executemany(f"INSERT INTO temp.{name} VALUES ({', '.join('?' * width)})", rows)
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        conn.executemany(f"INSERT INTO temp.{name} VALUES ({marks})", rows)
 
 
 def snippet_segments(text: str) -> list[dict[str, Any]]:

@@ -124,6 +124,15 @@ READERS = {
     "many grants": Readable.grants(
         folders=["team", *(f"nothing{i}" for i in range(100))], paths=["loose/file.ipynb"]
     ),
+    # Regression: many exact paths and no folder failed to fill the empty range table.
+    "many paths": Readable.grants(
+        paths=[
+            "team/one.ipynb",
+            "team/sub/two.ipynb",
+            "loose/file.ipynb",
+            *(f"nothing/{i}.ipynb" for i in range(100)),
+        ]
+    ),
 }
 
 
