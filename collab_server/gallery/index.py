@@ -118,22 +118,27 @@ def readable_clause(
         conn.create_function("gallery_readable", 1, allowed)
         return f"gallery_readable({alias}.path)", []
     if readable.ids is not None:
-        _fill_temp(conn, "gallery_allowed_ids", [(i,) for i in readable.ids], "file_id TEXT")
+        rows = [(i,) for i in readable.ids]
+        _fill_temp(conn, "gallery_allowed_ids", rows, "file_id TEXT PRIMARY KEY")
         return f"{alias}.file_id IN (SELECT file_id FROM temp.gallery_allowed_ids)", []
     # Folder f covers the paths in ["f/", "f0"): "0" is the character after "/", so this is
     # an index range on gallery_notebooks.path, no LIKE (whose wildcards a folder name could
-    # contain).
-    ranges = [(f + "/", f + "0") for f in sorted(readable.folders)]
-    paths = sorted(readable.paths)
+    # contain). A grant covers its own path too (``provider.path_covers``), so a provider's
+    # grant paths can all be passed as folders without knowing which are files.
+    ranges = [(f + "/", f + "0") for f in outermost_folders(readable.folders)]
+    paths = sorted(readable.paths | readable.folders)
     if not ranges and not paths:
         return "0", []
     if len(ranges) + len(paths) > _INLINE_GRANTS:
-        _fill_temp(conn, "gallery_allowed_ranges", ranges, "lo TEXT, hi TEXT")
-        _fill_temp(conn, "gallery_allowed_paths", [(p,) for p in paths], "path TEXT")
+        _fill_temp(conn, "gallery_allowed_ranges", ranges, "lo TEXT PRIMARY KEY, hi TEXT")
+        _fill_temp(conn, "gallery_allowed_paths", [(p,) for p in paths], "path TEXT PRIMARY KEY")
+        # The ranges are disjoint (nested folders were dropped), so only the range with the
+        # greatest start at or before the path can hold it: one index probe per row, however
+        # many folders.
         return (
-            f"({alias}.path IN (SELECT path FROM temp.gallery_allowed_paths) OR EXISTS"
-            f" (SELECT 1 FROM temp.gallery_allowed_ranges r"
-            f" WHERE {alias}.path >= r.lo AND {alias}.path < r.hi))"
+            f"({alias}.path IN (SELECT path FROM temp.gallery_allowed_paths) OR"
+            f" (SELECT r.hi FROM temp.gallery_allowed_ranges r WHERE r.lo <= {alias}.path"
+            f" ORDER BY r.lo DESC LIMIT 1) > {alias}.path)"
         ), []
     parts: list[str] = []
     params: list[Any] = []
@@ -144,6 +149,17 @@ def readable_clause(
         parts.append(f"{alias}.path IN ({', '.join('?' * len(paths))})")
         params += paths
     return "(" + " OR ".join(parts) + ")", params
+
+
+def outermost_folders(folders: Iterable[str]) -> list[str]:
+    """The folders not inside another one of them, sorted (their ranges are disjoint)."""
+    given = set(folders)
+    kept = []
+    for folder in sorted(given):
+        parts = folder.split("/")
+        if not any("/".join(parts[:i]) in given for i in range(1, len(parts))):
+            kept.append(folder)
+    return kept
 
 
 def _fill_temp(conn: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]], cols: str) -> None:

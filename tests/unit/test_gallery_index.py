@@ -14,6 +14,7 @@ import sqlite_utils
 
 from collab_server.db import open_database
 from collab_server.gallery import GalleryActivity, GalleryError, GalleryIndex, QueryError, Readable
+from collab_server.gallery.index import outermost_folders
 from collab_server.gallery.query import parse_query
 
 DAY = 86400.0
@@ -156,11 +157,36 @@ def test_unreadable_notebooks_are_never_counted_ranked_or_snippeted(
     assert index.search("-nothingmatches", readable)["total"] == 3
 
 
+def test_outermost_folders() -> None:
+    # "a b" and "a-b" sort between "a" and "a/x": nesting is found by ancestors, not order.
+    assert outermost_folders(["a/x", "a-b", "a", "a b", "a/x/y", "b/c"]) == [
+        "a",
+        "a b",
+        "a-b",
+        "b/c",
+    ]
+
+
+def test_many_nested_folder_grants(index: GalleryIndex) -> None:
+    """With many grants (the temporary-table form), a nested folder whose siblings sort
+    between it and its parent must not hide the parent's range."""
+    make_tenants(index)
+    index.upsert("tz", "team/zz.ipynb", nb("Budget zz"))
+    folders = ["team", "team-b", "team b", "team/sub", *(f"nothing{i}" for i in range(100))]
+    assert sorted(paths(index.search("budget", Readable.grants(folders=folders)))) == [
+        "team/one.ipynb",
+        "team/sub/two.ipynb",
+        "team/zz.ipynb",
+    ]
+
+
 def test_readable_edge_cases(index: GalleryIndex) -> None:
     make_tenants(index)
     assert index.search("budget", Readable.grants())["total"] == 0
     assert index.search("budget", Readable.grants(folders=[""]))["total"] == 5  # root grant
     assert index.search("budget", Readable.grants(folders=["/team/"]))["total"] == 2
+    # A grant covers its own path, as provider.path_covers says: a file passed as a folder.
+    assert index.search("budget", Readable.grants(folders=["loose/file.ipynb"]))["total"] == 1
 
     def broken(path: str) -> bool:
         raise RuntimeError("provider down")
