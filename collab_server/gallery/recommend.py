@@ -207,9 +207,6 @@ class Recommender:
             SELECT DISTINCT a.file_id, m.title FROM gallery_activity a
             JOIN gallery_notebooks m ON m.file_id = a.file_id
             WHERE a.person = ? AND a.day >= ? AND a.views > 0 AND {mine_where}),
-        viewers AS (
-            SELECT file_id, COUNT(DISTINCT person) AS k FROM gallery_activity
-            WHERE day >= ? AND views > 0 GROUP BY file_id),
         pairs AS (
             SELECT a.file_id AS because, b.file_id AS candidate,
                    COUNT(DISTINCT a.person) AS together
@@ -217,20 +214,25 @@ class Recommender:
             JOIN gallery_activity b ON b.person = a.person AND b.file_id != a.file_id
             WHERE a.file_id IN (SELECT file_id FROM mine) AND a.person != ?
               AND a.day >= ? AND a.views > 0 AND b.day >= ? AND b.views > 0
-            GROUP BY a.file_id, b.file_id)
-        SELECT n.file_id, n.path, n.title, mine.title,
-               p.together / sqrt(vx.k * vy.k) AS score
-        FROM pairs p
-        JOIN gallery_notebooks n ON n.file_id = p.candidate
-        JOIN mine ON mine.file_id = p.because
-        JOIN viewers vx ON vx.file_id = p.because
-        JOIN viewers vy ON vy.file_id = p.candidate
+            GROUP BY a.file_id, b.file_id),
+        -- Viewer counts only for the notebooks at hand (an index probe each), not for all.
+        scored AS (
+            SELECT p.because, p.candidate, p.together,
+                (SELECT COUNT(DISTINCT person) FROM gallery_activity
+                 WHERE file_id = p.because AND day >= ? AND views > 0) AS kx,
+                (SELECT COUNT(DISTINCT person) FROM gallery_activity
+                 WHERE file_id = p.candidate AND day >= ? AND views > 0) AS ky
+            FROM pairs p)
+        SELECT n.file_id, n.path, n.title, mine.title, s.together / sqrt(s.kx * s.ky) AS score
+        FROM scored s
+        JOIN gallery_notebooks n ON n.file_id = s.candidate
+        JOIN mine ON mine.file_id = s.because
         WHERE {eligible}
         ORDER BY score DESC LIMIT 200
         """
         rows = self.db.conn.execute(
             sql,
-            [person, since, *mine_params, since, person, since, since, *eligible_params],
+            [person, since, *mine_params, person, since, since, since, since, *eligible_params],
         )
         return [
             (f, p, t, s, f"People who viewed {because} also viewed this", "also_viewed")
