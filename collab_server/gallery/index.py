@@ -17,6 +17,7 @@ Ranking is FTS5's ``bm25()`` with per-column weights (:data:`COLUMN_WEIGHTS`).
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -43,7 +44,9 @@ COLUMN_WEIGHTS: dict[str, float] = {
     "code": 0.5,
     "tags": 5.0,
     "packages": 3.0,
+    "acl": 0.0,  # permission tokens: they must match, they must not rank
 }
+_TEXT_COLUMNS = "{" + " ".join(c for c in FTS_COLUMNS if c != "acl") + "}"
 _BM25 = "bm25(gallery_fts, " + ", ".join(str(COLUMN_WEIGHTS[c]) for c in FTS_COLUMNS) + ")"
 _MARK_OPEN, _MARK_CLOSE = MARKER_CHARS[0], MARKER_CHARS[1]
 SNIPPET_TOKENS = 16
@@ -51,6 +54,8 @@ MAX_LIMIT = 100
 # Above this many folders and paths, the grant list goes into a temporary table instead of
 # bound parameters (SQLite allows 32766 variables, and a long OR-chain is evaluated per row).
 _INLINE_GRANTS = 64
+# Above this many grants, an OR of ACL tokens costs more than the SQL clause alone.
+MAX_ACL_TERMS = 64
 
 
 class GalleryError(ValueError):
@@ -94,6 +99,33 @@ class Readable:
     @classmethod
     def callback(cls, check: Callable[[str], bool]) -> Readable:
         return cls(check=check)
+
+
+def acl_token(path: str) -> str:
+    """The FTS token standing for a folder or file path: "zq" and decimal digits (no
+    character the tokenizer splits on, no suffix the Porter stemmer would cut), from 60 bits
+    of SHA-256, so folder names never appear in the index or in a query."""
+    digest = hashlib.sha256(normalize_path(path).encode("utf-8")).hexdigest()[:15]
+    return "zq" + str(int(digest, 16))
+
+
+def acl_tokens(path: str) -> str:
+    """A notebook's ``acl`` text: a token for every folder above it and for itself, so a
+    grant on any of them (``provider.path_covers``) matches the token of the grant."""
+    parts = normalize_path(path).split("/")
+    return " ".join(acl_token("/".join(parts[:i])) for i in range(1, len(parts) + 1))
+
+
+def acl_match(readable: Readable) -> str | None:
+    """An FTS5 expression on the ``acl`` column true for what ``readable`` allows, or None
+    when the index cannot say it that way (everything, file ids, a callback, too many
+    grants: then only the SQL clause filters)."""
+    if readable.all or readable.ids is not None or readable.check is not None:
+        return None
+    grants = set(outermost_folders(readable.folders)) | readable.paths
+    if not grants or len(grants) > MAX_ACL_TERMS:
+        return None
+    return "acl : (" + " OR ".join(acl_token(g) for g in sorted(grants)) + ")"
 
 
 def readable_clause(
@@ -262,6 +294,7 @@ class GalleryIndex:
         fts_values = [
             facts.title, facts.description, facts.markdown, facts.code, tags,
             " ".join(facts.packages),
+            acl_tokens(path),
         ]  # fmt: skip
         if row is None:
             cursor = conn.execute(
@@ -274,7 +307,7 @@ class GalleryIndex:
             rowid = cursor.lastrowid
             conn.execute(
                 "INSERT INTO gallery_fts (rowid, title, description, markdown, code, tags,"
-                " packages) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " packages, acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [rowid, *fts_values],
             )
         else:
@@ -293,7 +326,7 @@ class GalleryIndex:
             )  # fmt: skip
             conn.execute(
                 "UPDATE gallery_fts SET title = ?, description = ?, markdown = ?, code = ?,"
-                " tags = ?, packages = ? WHERE rowid = ?",
+                " tags = ?, packages = ?, acl = ? WHERE rowid = ?",
                 [*fts_values, rowid],
             )
         conn.execute("DELETE FROM gallery_packages WHERE file_id = ?", [file_id])
@@ -344,6 +377,9 @@ class GalleryIndex:
                 if occupant:  # the move replaced a file: it is gone
                     self._remove(conn, occupant[0])
                 conn.execute("UPDATE gallery_notebooks SET path = ? WHERE id = ?", [target, rowid])
+                conn.execute(
+                    "UPDATE gallery_fts SET acl = ? WHERE rowid = ?", [acl_tokens(target), rowid]
+                )
                 if from_name:
                     title = title_from_path(target)
                     conn.execute(
@@ -399,7 +435,17 @@ class GalleryIndex:
         parsed = parse_query(query) if isinstance(query, str) else query
         conn = self.db.conn
         where, params = self._conditions(parsed, readable)
+        match = None
         if parsed.match is not None:
+            # The person's terms look at the text columns only; the permission, when the
+            # index can say it, is one more term, so FTS5 intersects the two lists and
+            # never visits (or ranks) a notebook outside the grants. The SQL clause in
+            # ``where`` still checks every row: the ACL term makes it fast, not correct.
+            match = f"{_TEXT_COLUMNS} : ({parsed.match})"
+            acl = acl_match(readable)
+            if acl is not None:
+                match = f"({match}) AND {acl}"
+        if match is not None:
             # bm25() cannot sit in a window query, so rank in a materialized CTE and count
             # over it: one MATCH pass yields the total and the page.
             sql = (
@@ -410,7 +456,7 @@ class GalleryIndex:
                 f" SELECT *, COUNT(*) OVER () AS total FROM hits"
                 f" ORDER BY rank, id LIMIT ? OFFSET ?"
             )
-            args = [parsed.match, *params, limit, offset]
+            args = [match, *params, limit, offset]
         else:
             sql = (
                 "SELECT n.id, n.file_id, n.path, n.title, n.owner, n.stars, n.health,"
@@ -428,7 +474,7 @@ class GalleryIndex:
             count_from = (
                 "gallery_fts JOIN gallery_notebooks n ON n.id = gallery_fts.rowid"
                 " WHERE gallery_fts MATCH ? AND "
-                if parsed.match is not None
+                if match is not None
                 else "gallery_notebooks n WHERE "
             )
             total = conn.execute(f"SELECT COUNT(*) FROM {count_from}{where}", args[:-2]).fetchone()[
@@ -480,7 +526,7 @@ class GalleryIndex:
             params.append(parsed.updated_before)
         if parsed.exclude is not None:
             clauses.append("n.id NOT IN (SELECT rowid FROM gallery_fts WHERE gallery_fts MATCH ?)")
-            params.append(parsed.exclude)
+            params.append(f"{_TEXT_COLUMNS} : ({parsed.exclude})")
         # Last, so the cheap filters above prune rows before a per-path callback runs.
         perm_sql, perm_params = readable_clause(self.db, readable)
         clauses.append(perm_sql)
@@ -500,7 +546,7 @@ class GalleryIndex:
         rows = self.db.conn.execute(
             f"SELECT rowid, snippet(gallery_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
             f" FROM gallery_fts WHERE gallery_fts MATCH ? AND rowid IN ({marks})",
-            [_MARK_OPEN, _MARK_CLOSE, parsed.match, *rowids],
+            [_MARK_OPEN, _MARK_CLOSE, f"{_TEXT_COLUMNS} : ({parsed.match})", *rowids],
         )
         return {r: snippet_segments(s or "") for r, s in rows}
 

@@ -8,7 +8,10 @@ tags, stars and activity survive renames; only ``gallery_notebooks.path`` follow
   on (path, owner, language, updated, counters, health). Its integer ``id`` is the ``rowid``
   of the notebook's row in ``gallery_fts``.
 * ``gallery_fts`` — FTS5 over title, description, markdown, code, tags, packages (Porter
-  stemming over unicode61 without diacritics: "plots" finds "plot", "café" finds "cafe").
+  stemming over unicode61 without diacritics: "plots" finds "plot", "café" finds "cafe";
+  prefix indexes for 2 and 3 characters, so ``vis*`` reads one list), and ``acl``: one
+  opaque token per folder above the notebook and one for its own path (see
+  :func:`.index.acl_token`), so a permission filter can be a term of the MATCH itself.
 * ``gallery_packages`` — (file id, package) for the exact ``package:`` filter.
 * ``gallery_tags``, ``gallery_stars`` — who tagged or starred what, when.
 * ``gallery_activity`` — views and runs per (notebook, person, UTC day): the activity log
@@ -25,7 +28,7 @@ from contextlib import contextmanager
 
 import sqlite_utils
 
-FTS_COLUMNS = ("title", "description", "markdown", "code", "tags", "packages")
+FTS_COLUMNS = ("title", "description", "markdown", "code", "tags", "packages", "acl")
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS gallery_notebooks (
@@ -49,8 +52,9 @@ CREATE TABLE IF NOT EXISTS gallery_notebooks (
 CREATE INDEX IF NOT EXISTS gallery_notebooks_owner ON gallery_notebooks (owner);
 CREATE INDEX IF NOT EXISTS gallery_notebooks_updated ON gallery_notebooks (updated);
 CREATE VIRTUAL TABLE IF NOT EXISTS gallery_fts USING fts5 (
-    title, description, markdown, code, tags, packages,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    title, description, markdown, code, tags, packages, acl,
+    tokenize = 'porter unicode61 remove_diacritics 2',
+    prefix = '2 3'
 );
 CREATE TABLE IF NOT EXISTS gallery_packages (
     file_id TEXT NOT NULL,

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from collab_server.db import open_database
 from collab_server.gallery import GalleryActivity, GalleryError, GalleryIndex, QueryError, Readable
-from collab_server.gallery.index import outermost_folders
+from collab_server.gallery.index import acl_match, acl_token, acl_tokens, outermost_folders
 from collab_server.gallery.query import parse_query
 
 DAY = 86400.0
@@ -180,6 +180,24 @@ def test_many_nested_folder_grants(index: GalleryIndex) -> None:
     ]
 
 
+def test_acl_tokens_are_opaque_and_not_searchable(index: GalleryIndex) -> None:
+    make_tenants(index)
+    assert acl_tokens("team/sub/two.ipynb").split() == [
+        acl_token("team"),
+        acl_token("team/sub"),
+        acl_token("team/sub/two.ipynb"),
+    ]
+    assert "team" not in acl_tokens("team/sub/two.ipynb")
+    # A person's words only look at the text columns.
+    assert index.search(acl_token("secret"), ALL)["total"] == 0
+    assert index.search(f"budget -{acl_token('secret')}", ALL)["total"] == 5
+    assert acl_match(Readable.grants(folders=["team", "team/sub"], paths=["x.ipynb"])) == (
+        "acl : (" + " OR ".join(acl_token(g) for g in ("team", "x.ipynb")) + ")"
+    )
+    assert acl_match(Readable.everything()) is None
+    assert acl_match(Readable.grants(paths=[f"p{i}" for i in range(100)])) is None
+
+
 def test_readable_edge_cases(index: GalleryIndex) -> None:
     make_tenants(index)
     assert index.search("budget", Readable.grants())["total"] == 0
@@ -250,8 +268,10 @@ def test_rename_file_and_folder(index: GalleryIndex, db: sqlite_utils.Database) 
         "archive/team/quarterly.ipynb", "archive/team/sub/b.ipynb", "team2/c.ipynb",
     ]  # fmt: skip
     assert paths(index.search("heading", ALL)) == ["archive/team/sub/b.ipynb"]
-    # Permissions follow the new path at once.
+    # Permissions follow the new path at once (the SQL clause and the index's ACL tokens).
     assert index.search("heading", Readable.grants(folders=["team"]))["total"] == 0
+    assert index.search("heading", Readable.grants(folders=["archive"]))["total"] == 1
+    assert index.search("heading", Readable.grants(folders=["archive/team/sub"]))["total"] == 1
     # A move onto an existing notebook replaces it.
     assert index.move("team2/c.ipynb", "archive/team/sub/b.ipynb") == 1
     assert index.search("heading", ALL)["total"] == 0
