@@ -447,14 +447,17 @@ class GalleryIndex:
                 match = f"({match}) AND {acl}"
         if match is not None:
             # bm25() cannot sit in a window query, so rank in a materialized CTE and count
-            # over it: one MATCH pass yields the total and the page.
+            # over it: one MATCH pass yields the total and the page. The CTE carries only
+            # (id, rank); the page's ~20 rows fetch their columns afterwards.
             sql = (
-                f"WITH hits AS MATERIALIZED (SELECT n.id, n.file_id, n.path, n.title, n.owner,"
-                f" n.stars, n.health, n.updated, {_BM25} AS rank"
+                f"WITH hits AS MATERIALIZED (SELECT n.id AS id, {_BM25} AS rank"
                 f" FROM gallery_fts JOIN gallery_notebooks n ON n.id = gallery_fts.rowid"
-                f" WHERE gallery_fts MATCH ? AND {where})"
-                f" SELECT *, COUNT(*) OVER () AS total FROM hits"
-                f" ORDER BY rank, id LIMIT ? OFFSET ?"
+                f" WHERE gallery_fts MATCH ? AND {where}),"
+                f" page AS (SELECT id, rank, COUNT(*) OVER () AS total FROM hits"
+                f" ORDER BY rank, id LIMIT ? OFFSET ?)"
+                f" SELECT n.id, n.file_id, n.path, n.title, n.owner, n.stars, n.health,"
+                f" n.updated, page.rank, page.total"
+                f" FROM page JOIN gallery_notebooks n ON n.id = page.id ORDER BY page.rank, n.id"
             )
             args = [match, *params, limit, offset]
         else:
@@ -546,7 +549,9 @@ class GalleryIndex:
         rows = self.db.conn.execute(
             f"SELECT rowid, snippet(gallery_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
             f" FROM gallery_fts WHERE gallery_fts MATCH ? AND rowid IN ({marks})",
-            [_MARK_OPEN, _MARK_CLOSE, f"{_TEXT_COLUMNS} : ({parsed.match})", *rowids],
+            # The plain expression (no column filter) is 2x faster here, and the rows were
+            # already chosen; the ACL column holds only digits no search word matches.
+            [_MARK_OPEN, _MARK_CLOSE, parsed.match, *rowids],
         )
         return {r: snippet_segments(s or "") for r, s in rows}
 
