@@ -195,11 +195,29 @@ def outermost_folders(folders: Iterable[str]) -> list[str]:
 
 
 def _fill_temp(conn: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]], cols: str) -> None:
+    """Make the temporary table ``name`` hold exactly ``rows``. The same person paging or
+    refining a search passes the same grants again: a fingerprint kept next to the table
+    skips the refill then."""
+    rows = sorted(rows)
+    fingerprint = hashlib.sha256(repr(rows).encode()).hexdigest()
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS gallery_temp_state"
+        " (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)"
+    )
+    known = conn.execute(
+        "SELECT fingerprint FROM temp.gallery_temp_state WHERE name = ?", [name]
+    ).fetchone()
+    if known and known[0] == fingerprint:
+        return
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({cols})")
     conn.execute(f"DELETE FROM temp.{name}")
     if rows:
         marks = ", ".join("?" * len(rows[0]))
         conn.executemany(f"INSERT INTO temp.{name} VALUES ({marks})", rows)
+    conn.execute(
+        "INSERT OR REPLACE INTO temp.gallery_temp_state (name, fingerprint) VALUES (?, ?)",
+        [name, fingerprint],
+    )
 
 
 def snippet_segments(text: str) -> list[dict[str, Any]]:

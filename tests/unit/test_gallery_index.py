@@ -315,3 +315,18 @@ def test_random_queries_never_raise_sqlite_errors_through_the_index(index: Galle
             index.search(text, READERS["grants"], limit=5)
         except sqlite3.Error as error:  # pragma: no cover - the failure we guard against
             pytest.fail(f"{text!r}: {error}")
+
+
+def test_temporary_grant_tables_follow_each_caller(index: GalleryIndex) -> None:
+    """The temporary tables are refilled only when the grants change: alternating callers
+    each get their own answer."""
+    make_tenants(index)
+    many = [f"nothing{i}" for i in range(100)]
+    team = Readable.grants(folders=["team", *many])
+    secret = Readable.grants(folders=["secret", *many])
+    ids_a, ids_b = Readable.file_ids(["t1"]), Readable.file_ids(["s1", "f1"])
+    for _ in range(2):
+        assert index.search("budget", team)["total"] == 2
+        assert paths(index.search("budget", secret)) == ["secret/plan.ipynb"]
+        assert index.search("budget", ids_a)["total"] == 1
+        assert index.search("budget", ids_b)["total"] == 2
