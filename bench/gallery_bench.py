@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--notebooks", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument(
+        "--search-only", action="store_true", help="skip activity and recommendations"
+    )
     args = parser.parse_args()
     rng = random.Random(2026)
     words = vocabulary(rng)
@@ -180,6 +183,19 @@ def main() -> None:
                  f" (mean hits {statistics.mean(totals):.0f})")
             )  # fmt: skip
             if name == "grants: 10 folders":
+                # On a shared machine one slow query is often another process's time
+                # slice: best of 3 runs per query separates our cost from that noise.
+                best = []
+                for q in queries:
+
+                    def once(q: str = q, r: Readable = readable) -> None:
+                        index.search(q, r, limit=20)
+
+                    best.append(min(timed(once, 3)))
+                table.append(
+                    ("  same, best of 3 per query",
+                     f"p50 {percentile(best, 50):.1f} ms, p99 {percentile(best, 99):.1f} ms")
+                )  # fmt: skip
                 for k, kind_name in enumerate(kind_names):
                     mine = [ms for ms, kk in zip(samples, kinds, strict=True) if kk == k]
                     if mine:
@@ -199,6 +215,11 @@ def main() -> None:
              f"p50 {percentile(samples, 50):.2f} ms, p99 {percentile(samples, 99):.2f} ms")
         )  # fmt: skip
 
+        if args.search_only:
+            db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            table.append(("database on disk", f"{db_path.stat().st_size / 1e6:.1f} MB"))
+            print_table(table, args)
+            return
         # 30 days of views: each user views ~20 notebooks they can read.
         by_folder: dict[str, list[str]] = {}
         for file_id, path in rows:
@@ -260,9 +281,15 @@ def main() -> None:
             table.append(("  of which activity (200k rows)", f"{activity_size / 1e6:.1f} MB"))
         db.conn.close()
 
+    print_table(table, args)
+
+
+def print_table(table: list[tuple[str, str]], args: argparse.Namespace) -> None:
     width = max(len(k) for k, _ in table)
-    print(f"Gallery benchmark: {args.notebooks} notebooks, {args.users} users, "
-          f"{args.queries} queries, reader sees 10%")  # fmt: skip
+    print(
+        f"Gallery benchmark: {args.notebooks} notebooks, {args.users} users, "
+        f"{args.queries} queries, reader sees 10%"
+    )
     print(f"| {'measure'.ljust(width)} | result |")
     print(f"|{'-' * (width + 2)}|--------|")
     for key, value in table:
