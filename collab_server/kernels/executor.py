@@ -409,7 +409,9 @@ class Executor:
         count: int | None,
         spool_key: str | None,
     ) -> None:
-        self._flush_cell(item.cell_id)
+        # Everything the run caused (its outputs, displays it updated in other cells) is
+        # written before the run is reported done.
+        self._flush_all()
         record = ExecutionRecord(
             file_id=self.file_id,
             path=self.path,
@@ -554,11 +556,6 @@ class Executor:
                 await asyncio.sleep(delay)
             for cell_id, changes in self._coalescer.take(self.clock()):
                 self._emit("on_outputs", cell_id, changes)
-
-    def _flush_cell(self, cell_id: str) -> None:
-        changes = self._coalescer.take_cell(cell_id)
-        if changes:
-            self._emit("on_outputs", cell_id, changes)
 
     def _flush_all(self) -> None:
         for cell_id, changes in self._coalescer.take_all():
