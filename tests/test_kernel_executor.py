@@ -359,3 +359,42 @@ async def test_no_kernel_process_outlives_its_manager(kernel_env: None) -> None:
             await h.run({"c": "1"})
     with contextlib.suppress(psutil.NoSuchProcess):
         assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+async def test_a_cell_queued_while_waiting_runs_once_and_while_running_runs_again(
+    shared_km: AsyncKernelManager,
+) -> None:
+    async with harness(shared_km) as h:
+        h.sources.update({"w": "n = input()\nprint('got', n)", "x": "print('x')"})
+        (first,) = h.executor.submit(["w"], "ann")
+        # Barrier: "w" is running (it waits for input) before it is asked for again.
+        await h.sink.wait_for(lambda: bool(h.sink.prompts))
+        second, queued_x = h.executor.submit(["w", "x"], "bob")
+        third, again_x = h.executor.submit(["x", "w"], "cat")
+        assert third is queued_x and again_x is second
+        assert h.executor.reply_input("1")
+        assert (await first).status == "ok"
+        await h.sink.wait_for(lambda: len(h.sink.prompts) == 2)
+        assert h.executor.reply_input("2")
+        records = await asyncio.wait_for(asyncio.gather(second, queued_x), 10)
+        assert [(r.cell_id, r.who, r.status) for r in records] == [
+            ("w", "bob", "ok"),
+            ("x", "bob", "ok"),
+        ]
+        assert [r.cell_id for r in h.sink.records] == ["w", "w", "x"]
+        assert h.sink.text("w") == "got 2\n"
+
+
+async def test_stop_reports_the_running_and_waiting_cells(kernel_env: None) -> None:
+    async with started_kernel() as km:
+        sink = RecordingSink()
+        sources = {"ask": "input()", "next": "1"}
+        executor = Executor(km, sink, sources.get)
+        await executor.start()
+        asked, waiting = executor.submit(["ask", "next"], "ann")
+        await sink.wait_for(lambda: bool(sink.prompts))
+        await executor.stop()
+        assert (await asked).status == "aborted"
+        assert (await waiting).status == "aborted"
+        assert sink.cell_states("ask")[-1] == "idle"
+        assert ("input_done", "ask") in sink.events

@@ -44,6 +44,9 @@ CellState = Literal["queued", "running", "idle"]
 #: ``starting``, ``idle``, ``busy`` (from the kernel), ``restarting``, ``dead``.
 KernelState = str
 
+#: How many cells' outputs are kept so later runs can update their displays in place.
+MAX_DISPLAY_CELLS = 200
+
 #: ename reported on the running cell when the kernel process dies under it.
 DEAD_KERNEL = "DeadKernelError"
 
@@ -159,7 +162,8 @@ class Executor:
         self._running: _Run | None = None
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}  # shell replies
         self._iopub_seen: dict[str, asyncio.Event] = {}
-        self._futures: dict[str, asyncio.Future[ExecutionRecord]] = {}  # waiting cells
+        # One future per queued item (a running cell may be queued again: two items).
+        self._futures: dict[QueuedCell, asyncio.Future[ExecutionRecord]] = {}
         # Outputs of the latest run of cells that show a display id, so an
         # update_display_data from any later run updates them in place.
         self._displays: dict[str, CellOutputs] = {}
@@ -189,6 +193,11 @@ class Executor:
         """Stop reading and running (the kernel itself is the manager's to shut down).
         Held outputs are written; the running and waiting cells are reported idle."""
         self._abort_all("")
+        for _ in range(100):
+            # Let the runner report the run it was waiting on (its done event is set).
+            if self._running is None:
+                break
+            await asyncio.sleep(0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -211,10 +220,11 @@ class Executor:
         added = self.queue.enqueue(cell_ids, who, when)
         loop = asyncio.get_running_loop()
         for item in added:
-            self._futures[item.cell_id] = loop.create_future()
+            self._futures[item] = loop.create_future()
             self._emit("on_cell_state", item.cell_id, "queued", who, when)
         self._wake_runner.set()
-        return [self._futures[cell_id] for cell_id in cell_ids]
+        waiting = {item.cell_id: self._futures[item] for item in self.queue.pending}
+        return [waiting[cell_id] for cell_id in cell_ids]
 
     async def interrupt(self) -> None:
         """Drain the queue, then interrupt the kernel (the running cell ends with an error)."""
@@ -307,8 +317,11 @@ class Executor:
             if msg_type == "stream":
                 self._keep_raw(run, str(content.get("text", "")))
             self._push(run.item.cell_id, run.outputs.apply(msg_type, content))
-            if run.outputs.display_ids:
+            if run.outputs.display_ids and run.item.cell_id not in self._displays:
                 self._displays[run.item.cell_id] = run.outputs
+                while len(self._displays) > MAX_DISPLAY_CELLS:
+                    # Bounded memory: the oldest cells' displays stop updating in place.
+                    del self._displays[next(iter(self._displays))]
 
     def _on_shell(self, msg: dict[str, Any]) -> None:
         parent = (msg.get("parent_header") or {}).get("msg_id", "")
@@ -435,11 +448,9 @@ class Executor:
             except Exception:
                 logger.exception("kernel %s: could not log an execution", self.kernel_id)
         self._emit("on_done", record)
-        future = self._futures.get(item.cell_id)
-        if future is not None and not self.queue.is_waiting(item.cell_id):
-            del self._futures[item.cell_id]
-            if not future.done():
-                future.set_result(record)
+        future = self._futures.pop(item, None)
+        if future is not None and not future.done():
+            future.set_result(record)
 
     def _drop(self, items: Sequence[QueuedCell]) -> None:
         for item in items:
