@@ -349,6 +349,12 @@ async def test_a_kernel_killed_mid_run_is_reported_on_the_cell(kernel_env: None)
         assert outputs[-1]["output_type"] == "error"
         assert outputs[-1]["ename"] == DEAD_KERNEL
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+        # The manager restarts it (as jupyter_server's auto-restart does): the executor
+        # notices, waits until the kernel answers, and runs cells again.
+        await km.restart_kernel(now=True)
+        await h.sink.wait_for(lambda: h.sink.statuses[-1] == "idle")
+        (after,) = await h.run({"after": "print('back')"})
+        assert after.status == "ok" and h.sink.text("after") == "back\n"
 
 
 async def test_no_kernel_process_outlives_its_manager(kernel_env: None) -> None:

@@ -280,8 +280,10 @@ class Executor:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # A malformed or unsigned message: log it and keep reading.
+                # A malformed or unsigned message: log it and keep reading (after a pause, so
+                # a broken socket cannot spin the event loop).
                 logger.exception("kernel %s: could not read a %s message", self.kernel_id, name)
+                await asyncio.sleep(0.1)
                 continue
             try:
                 handle(msg)
@@ -498,7 +500,12 @@ class Executor:
                 continue
             alive = await self.km.is_alive()
             if alive and self.state == "dead":
-                # Restarted by its manager behind our back: run what gets queued again.
+                # Restarted by its manager (jupyter_server's auto-restart): wait until it
+                # answers on shell and iopub, then run what gets queued again.
+                try:
+                    await self._wait_ready(10.0)
+                except KernelNotReady:
+                    continue
                 self._set_state("idle")
                 self._wake_runner.set()
             elif not alive and self.state != "dead":
