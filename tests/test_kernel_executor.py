@@ -123,6 +123,13 @@ async def shared_km(kernel_env: None) -> AsyncIterator[AsyncKernelManager]:
         yield km
 
 
+@pytest.fixture(scope="module")
+async def spare_km(kernel_env: None) -> AsyncIterator[AsyncKernelManager]:
+    """A second kernel for the tests that restart or kill theirs (and leave it restarted)."""
+    async with started_kernel() as km:
+        yield km
+
+
 class Harness:
     def __init__(self, executor: Executor, sink: RecordingSink, sources: dict[str, str]):
         self.executor = executor
@@ -258,7 +265,10 @@ async def test_input_is_answered_by_anyone_later(shared_km: AsyncKernelManager) 
         assert not h.executor.reply_input("twice")
         record = await asyncio.wait_for(future, 10)
         assert record.status == "ok"
-        assert "hi Bob\n" in h.sink.text("ask")
+        assert h.sink.outputs["ask"] == [
+            {"output_type": "stream", "name": "stdin", "text": "Name? Bob\n"},
+            {"output_type": "stream", "name": "stdout", "text": "hi Bob\n"},
+        ]
         assert ("input_done", "ask") in h.sink.events
 
 
@@ -315,8 +325,11 @@ async def test_a_flood_is_coalesced_capped_and_spooled(
         assert full.decode() == "".join(f"line {i:05d}\n" for i in range(20000))
 
 
-async def test_restart_resets_the_running_cell_and_the_kernel(kernel_env: None) -> None:
-    async with started_kernel() as km, harness(km) as h:
+async def test_restart_resets_the_running_cell_and_the_kernel(
+    spare_km: AsyncKernelManager,
+) -> None:
+    km = spare_km
+    async with harness(km) as h:
         await h.run({"set": "x = 1"})
         h.sources.update(
             {"busy": "import time\nprint('busy', flush=True)\ntime.sleep(30)", "next": "x"}
@@ -334,8 +347,11 @@ async def test_restart_resets_the_running_cell_and_the_kernel(kernel_env: None) 
         assert after.execution_count == 1
 
 
-async def test_a_kernel_killed_mid_run_is_reported_on_the_cell(kernel_env: None) -> None:
-    async with started_kernel() as km, harness(km, alive_poll_interval=0.1) as h:
+async def test_a_kernel_killed_mid_run_is_reported_on_the_cell(
+    spare_km: AsyncKernelManager,
+) -> None:
+    km = spare_km
+    async with harness(km, alive_poll_interval=0.1) as h:
         pid = kernel_pid(km)
         code = "import os, signal\nprint('going', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)"
         h.sources.update({"die": code, "never": "print('never')"})
@@ -389,6 +405,19 @@ async def test_a_cell_queued_while_waiting_runs_once_and_while_running_runs_agai
         ]
         assert [r.cell_id for r in h.sink.records] == ["w", "w", "x"]
         assert h.sink.text("w") == "got 2\n"
+        assert h.sink.text("w", "stdin") == "2\n"
+
+
+async def test_a_password_prompt_is_masked(shared_km: AsyncKernelManager) -> None:
+    async with harness(shared_km) as h:
+        h.sources["secret"] = "import getpass\nsecret = getpass.getpass('Key: ')\nlen(secret)"
+        (future,) = h.executor.submit(["secret"], "ann")
+        await h.sink.wait_for(lambda: bool(h.sink.prompts))
+        assert h.sink.prompts == [("secret", "Key: ", True)]
+        h.executor.reply_input("hunter2")
+        await future
+        assert h.sink.text("secret", "stdin") == "Key: ········\n"
+        assert h.sink.outputs["secret"][-1]["data"]["text/plain"] == "7"
 
 
 async def test_stop_reports_the_running_and_waiting_cells(kernel_env: None) -> None:

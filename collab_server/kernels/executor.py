@@ -240,9 +240,14 @@ class Executor:
             run.aborted_as = ""
             run.check_done()
         self._set_state("restarting")
-        # A busy kernel would make a polite shutdown wait its full timeout.
-        await self.km.restart_kernel(now=running is not None)
-        await self._wait_ready(60.0)
+        try:
+            # A busy kernel would make a polite shutdown wait its full timeout.
+            await self.km.restart_kernel(now=running is not None)
+            await self._wait_ready(60.0)
+        except BaseException:
+            # Never stuck in "restarting": the watch loop takes over from "dead".
+            self._set_state("dead")
+            raise
         self._set_state("idle")
         self._wake_runner.set()
 
@@ -253,6 +258,11 @@ class Executor:
             return False
         self._input_for = None
         self._client.input(value)
+        # As JupyterLab does: the answered prompt stays visible as a "stdin" stream (never
+        # merged with stdout), a password masked.
+        shown = "········" if run.password else value
+        echo = {"name": "stdin", "text": f"{run.prompt}{shown}\n"}
+        self._push(run.item.cell_id, run.outputs.apply("stream", echo))
         self._emit("on_input_done", run.item.cell_id)
         return True
 
