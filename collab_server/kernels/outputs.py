@@ -18,9 +18,11 @@ with its length, and replacing a stream's map made JupyterLab crash on
 a stream output without ``text``. Changes apply in order; positions in a change refer to the
 text as the previous changes left it. :func:`apply_changes` is the reference semantics.
 
-Stream text is capped per stream output (``max_stream_chars``): past the cap the output keeps
-its head and its tail with a visible line ``… N bytes truncated …`` between them; the full text
-is the executor's business (see ``spool``).
+Stream text is capped per cell (``max_stream_chars``): a stream output past its share keeps its
+head and its tail with a visible line ``… N bytes truncated …`` between them (the full text is
+the executor's business, see ``spool``); a cell has at most ``max_outputs`` outputs. So a
+runaway loop costs the document at most about ``max_stream_chars + max_outputs ×
+min_stream_chars`` characters of stream text.
 
 Pure: no I/O, no clock.
 """
@@ -34,8 +36,12 @@ from typing import Any
 
 Output = dict[str, Any]
 
-#: Default cap on one stream output's text, in characters (about 1 MB of ASCII).
+#: Default stream text budget of one cell, in characters (about 1 MB of ASCII).
 DEFAULT_MAX_STREAM_CHARS = 1_000_000
+#: Each stream output may keep at least this much, whatever the others used.
+DEFAULT_MIN_STREAM_CHARS = 2_000
+#: Default limit on the number of outputs of one cell.
+DEFAULT_MAX_OUTPUTS = 1_000
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,7 @@ class _Stream:
     """The text of one stream output: ``tail`` alone, or ``head + marker + tail`` once capped."""
 
     name: str
+    cap: int
     tail: str = ""
     tail_utf8: int = 0
     head: str = ""
@@ -189,7 +196,7 @@ class _Stream:
         marker = self.marker
         return len(self.head) + len(marker), self.head_utf8 + _utf8(marker)
 
-    def append(self, index: int, chunk: str, cap: int) -> list[OutputChange]:
+    def append(self, index: int, chunk: str) -> list[OutputChange]:
         changes: list[OutputChange] = []
         base, base_utf8 = self._base()
         if "\r" not in chunk and "\b" not in chunk and not self.tail.endswith("\r"):
@@ -225,10 +232,11 @@ class _Stream:
                 )
             self.tail = self.tail[: line_start + keep] + inserted
             self.tail_utf8 += _utf8(inserted) - removed_utf8
-        changes.extend(self._cap(index, cap))
+        changes.extend(self._cap(index))
         return changes
 
-    def _cap(self, index: int, cap: int) -> list[OutputChange]:
+    def _cap(self, index: int) -> list[OutputChange]:
+        cap = self.cap
         head_chars = cap // 2
         tail_chars = cap - head_chars
         if not self.truncated:
@@ -273,11 +281,18 @@ class _Stream:
 class CellOutputs:
     """The outputs of one cell during (and after) a run, fed with iopub messages."""
 
+    #: The cell's stream text budget: a new stream output may use what the cell's other
+    #: stream outputs left (at least ``min_stream_chars``), head and tail kept past it.
     max_stream_chars: int = DEFAULT_MAX_STREAM_CHARS
+    min_stream_chars: int = DEFAULT_MIN_STREAM_CHARS
+    #: Outputs past this many are not added (one note says so): stdout and stderr
+    #: alternating forever would otherwise add outputs forever.
+    max_outputs: int = DEFAULT_MAX_OUTPUTS
     _outputs: list[Output] = field(default_factory=list)
     _streams: dict[int, _Stream] = field(default_factory=dict)
     _display_ids: dict[str, list[int]] = field(default_factory=dict)
     _clear_pending: bool = False
+    _dropped_outputs: int = 0
 
     @property
     def outputs(self) -> list[Output]:
@@ -304,6 +319,7 @@ class CellOutputs:
         self._streams.clear()
         self._display_ids.clear()
         self._clear_pending = False
+        self._dropped_outputs = 0
         return [ClearOutputs()]
 
     def apply(self, msg_type: str, content: dict[str, Any]) -> list[OutputChange]:
@@ -352,22 +368,47 @@ class CellOutputs:
         index = len(self._outputs) - 1
         stream = self._last_stream(name)
         if stream is None:
+            if self._full(changes):
+                return changes
             index += 1
-            stream = _Stream(name)
+            used = sum(len(other.text) for other in self._streams.values())
+            floor = min(self.min_stream_chars, self.max_stream_chars)
+            stream = _Stream(name, cap=max(floor, self.max_stream_chars - used))
             self._streams[index] = stream
             self._outputs.append({"output_type": "stream", "name": name, "text": ""})
             # The new output arrives whole, its text already set (its own splices are folded
             # in): JupyterLab must never see a stream output without ``text``.
-            stream.append(index, text, self.max_stream_chars)
+            stream.append(index, text)
             changes.append(
                 AppendOutput({"output_type": "stream", "name": name, "text": stream.text})
             )
             return changes
-        changes.extend(stream.append(index, text, self.max_stream_chars))
+        changes.extend(stream.append(index, text))
         return changes
+
+    def _full(self, changes: list[OutputChange]) -> bool:
+        # At the output limit: count what is dropped, and say so once, as a display (a
+        # stream note would swallow the next text of its name).
+        if len(self._outputs) < self.max_outputs:
+            return False
+        if self._dropped_outputs == 0:
+            note = {
+                "output_type": "display_data",
+                "data": {
+                    "text/plain": f"… more than {self.max_outputs} outputs: the rest "
+                    "are not shown …"
+                },
+                "metadata": {},
+            }
+            self._outputs.append(note)
+            changes.append(AppendOutput(dict(note)))
+        self._dropped_outputs += 1
+        return True
 
     def _add(self, output: Output, display_id: str | None) -> list[OutputChange]:
         changes = self._flush_clear()
+        if self._full(changes):
+            return changes
         index = len(self._outputs)
         self._outputs.append(output)
         if display_id is not None and output["output_type"] == "display_data":

@@ -317,3 +317,31 @@ def test_utf8_offsets_are_consistent_with_the_text() -> None:
             elif isinstance(change, AppendOutput):
                 text = change.output["text"]
         assert text == model.outputs[0]["text"]
+
+
+def test_the_cap_is_a_budget_for_the_whole_cell() -> None:
+    model = CellOutputs(max_stream_chars=100, min_stream_chars=20)
+    mirror: list[dict[str, Any]] = []
+    apply_changes(mirror, model.apply(*_stream("o" * 70)))
+    apply_changes(mirror, model.apply(*_stream("e" * 70, "stderr")))
+    apply_changes(mirror, model.apply(*_stream("p" * 70)))
+    assert mirror == model.outputs
+    # stdout took 70 of 100; stderr keeps 30 (head 15, tail 15); the next stdout output
+    # gets the floor of 20.
+    assert [len(o["text"].split("\n… ")[0]) for o in mirror] == [70, 15, 10]
+    assert sum(len(o["text"]) for o in mirror) < 100 + 2 * 40
+
+
+def test_alternating_streams_stop_at_the_output_limit_with_one_note() -> None:
+    model = CellOutputs(max_outputs=5)
+    mirror: list[dict[str, Any]] = []
+    for i in range(50):
+        apply_changes(mirror, model.apply(*_stream(f"{i}\n", "stdout" if i % 2 else "stderr")))
+        assert mirror == model.outputs
+    assert len(mirror) == 6
+    assert mirror[-1]["output_type"] == "display_data"
+    assert "more than 5 outputs" in mirror[-1]["data"]["text/plain"]
+    # A clear starts over.
+    apply_changes(mirror, model.apply("clear_output", {}))
+    apply_changes(mirror, model.apply(*_stream("fresh")))
+    assert mirror == [{"output_type": "stream", "name": "stdout", "text": "fresh"}]
