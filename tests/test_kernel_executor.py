@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
-from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
 
 from collab_server.db import open_database
 from collab_server.kernels.executor import DEAD_KERNEL, Executor
@@ -371,6 +371,17 @@ async def test_a_kernel_killed_mid_run_is_reported_on_the_cell(
         await h.sink.wait_for(lambda: h.sink.statuses[-1] == "idle")
         (after,) = await h.run({"after": "print('back')"})
         assert after.status == "ok" and h.sink.text("after") == "back\n"
+
+
+async def test_a_blocking_kernel_manager_works_too(kernel_env: None) -> None:
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    try:
+        async with harness(km) as h:
+            (record,) = await h.run({"c": "print('sync manager')"})
+            assert record.status == "ok" and h.sink.text("c") == "sync manager\n"
+    finally:
+        km.shutdown_kernel(now=True)
 
 
 async def test_no_kernel_process_outlives_its_manager(kernel_env: None) -> None:

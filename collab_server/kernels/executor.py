@@ -2,9 +2,10 @@
 
 This module owns the conversation with one started kernel through jupyter_client:
 
-- its own client, built from the manager's ``client_factory`` with a *fresh* session: the
-  manager's ``client()`` clones the manager's session, so its shell socket would share a
-  ZMQ identity with the kernel websocket's client and replies could reach the wrong one;
+- its own ``AsyncKernelClient`` with a *fresh* session, built from the manager's connection
+  info: the manager's ``client()`` clones the manager's session, so its shell socket would
+  share a ZMQ identity with the kernel websocket's client and replies could reach the wrong
+  one (jupyter-server-documents builds its client apart for the same reason);
 - exactly one reader per channel (iopub, shell, stdin) routing every message by
   ``parent_header.msg_id`` to the run that caused it (jupyter_client's
   ``execute_interactive`` drops messages of other requests, so it cannot be shared);
@@ -26,14 +27,22 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_core.utils import ensure_async
+
 from collab_server.kernels.coalesce import DEFAULT_INTERVAL, Coalescer
 from collab_server.kernels.log import ExecutionLog, ExecutionRecord, Status, iso
-from collab_server.kernels.outputs import DEFAULT_MAX_STREAM_CHARS, CellOutputs, OutputChange
+from collab_server.kernels.outputs import (
+    DEFAULT_MAX_OUTPUTS,
+    DEFAULT_MAX_STREAM_CHARS,
+    CellOutputs,
+    OutputChange,
+)
 from collab_server.kernels.queue import ExecutionQueue, QueuedCell
 from collab_server.kernels.requests import source_sha256
 from collab_server.kernels.spool import SpoolFile, StreamSpool
@@ -117,9 +126,10 @@ class KernelNotReady(RuntimeError):
 class Executor:
     """The execution machinery of one started kernel.
 
-    ``km`` is a started ``AsyncKernelManager`` (or one managed by jupyter_server's
-    ``MultiKernelManager``); ``source_of(cell_id)`` reads the cell's current source from the
-    shared document when the cell starts (``None``: the cell is gone, it is skipped).
+    ``km`` is a started kernel manager, asynchronous or not (e.g. the one jupyter_server's
+    ``MultiKernelManager`` holds for the kernel); ``source_of(cell_id)`` reads the cell's
+    current source from the shared document when the cell starts (``None``: the cell is
+    gone, it is skipped).
     """
 
     def __init__(
@@ -134,6 +144,9 @@ class Executor:
         log: ExecutionLog | None = None,
         spool: StreamSpool | None = None,
         max_stream_chars: int = DEFAULT_MAX_STREAM_CHARS,
+        max_outputs: int = DEFAULT_MAX_OUTPUTS,
+        interrupt_kernel: Callable[[], Awaitable[Any]] | None = None,
+        restart_kernel: Callable[[bool], Awaitable[Any]] | None = None,
         coalesce_interval: float = DEFAULT_INTERVAL,
         alive_poll_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -148,6 +161,15 @@ class Executor:
         self.log = log
         self.spool = spool
         self.max_stream_chars = max_stream_chars
+        self.max_outputs = max_outputs
+        # jupyter_server's MultiKernelManager has its own interrupt/restart (bookkeeping,
+        # websocket notices): the owner passes them; by default the manager's are used.
+        self._interrupt_kernel = interrupt_kernel or (
+            lambda: ensure_async(self.km.interrupt_kernel())
+        )
+        self._restart_kernel = restart_kernel or (
+            lambda now: ensure_async(self.km.restart_kernel(now=now))
+        )
         self.alive_poll_interval = alive_poll_interval
         self.clock = clock
         self.now = now
@@ -173,7 +195,9 @@ class Executor:
 
     async def start(self, timeout: float = 60.0) -> None:
         """Connect to the kernel and wait until shell and iopub both answer."""
-        client = self.km.client_factory(connection_file=self.km.connection_file, parent=self.km)
+        # An asyncio client whatever the manager's own client class is (a blocking client
+        # cannot be read from the event loop); its Session is new, only the key is shared.
+        client = AsyncKernelClient()
         client.load_connection_info(self.km.get_connection_info(session=False))
         client.start_channels(shell=True, iopub=True, stdin=True, hb=False, control=False)
         self._client = client
@@ -229,7 +253,7 @@ class Executor:
     async def interrupt(self) -> None:
         """Drain the queue, then interrupt the kernel (the running cell ends with an error)."""
         self._drop(self.queue.drain())
-        await self.km.interrupt_kernel()
+        await self._interrupt_kernel()
 
     async def restart(self) -> None:
         """Drain the queue, reset the running cell, restart the kernel and wait for it."""
@@ -242,7 +266,7 @@ class Executor:
         self._set_state("restarting")
         try:
             # A busy kernel would make a polite shutdown wait its full timeout.
-            await self.km.restart_kernel(now=running is not None)
+            await self._restart_kernel(running is not None)
             await self._wait_ready(60.0)
         except BaseException:
             # Never stuck in "restarting": the watch loop takes over from "dead".
@@ -376,7 +400,8 @@ class Executor:
             self.queue.finish(failed=False)
             self._finish_item(item, None, None, "aborted", None, None, None)
             return
-        run = _Run(item, source, CellOutputs(self.max_stream_chars), started)
+        outputs = CellOutputs(self.max_stream_chars, max_outputs=self.max_outputs)
+        run = _Run(item, source, outputs, started)
         self._running = run
         self._displays.pop(item.cell_id, None)
         self._emit("on_cell_state", item.cell_id, "running", item.who, started)
@@ -508,7 +533,7 @@ class Executor:
             await asyncio.sleep(self.alive_poll_interval)
             if self.state in ("restarting", "starting"):
                 continue
-            alive = await self.km.is_alive()
+            alive = await ensure_async(self.km.is_alive())
             if alive and self.state == "dead":
                 # Restarted by its manager (jupyter_server's auto-restart): wait until it
                 # answers on shell and iopub, then run what gets queued again.
