@@ -531,7 +531,7 @@ class Executor:
         # and no idle status will come, so poll the process.
         while True:
             await asyncio.sleep(self.alive_poll_interval)
-            if self.state in ("restarting", "starting"):
+            if self.state == "restarting":
                 continue
             alive = await ensure_async(self.km.is_alive())
             if alive and self.state == "dead":
