@@ -207,8 +207,11 @@ async def test_a_rerun_clears_the_previous_outputs(shared_km: AsyncKernelManager
         assert h.sink.text("again") == "second\n"
 
 
-async def test_an_error_stops_the_rest_of_its_batch(shared_km: AsyncKernelManager) -> None:
-    async with harness(shared_km) as h:
+async def test_an_error_stops_the_rest_of_its_batch(
+    shared_km: AsyncKernelManager, tmp_path: Path
+) -> None:
+    log = ExecutionLog(open_database(tmp_path / "db.sqlite"))
+    async with harness(shared_km, log=log) as h:
         h.sources.update({"e1": "print(1)", "e2": "1/0", "e3": "print(3)", "other": "print(4)"})
         batch = h.executor.submit(["e1", "e2", "e3"], "ann")
         alone = h.executor.submit(["other"], "bob")
@@ -225,6 +228,14 @@ async def test_an_error_stops_the_rest_of_its_batch(shared_km: AsyncKernelManage
         assert h.sink.cell_states("e3") == ["queued", "idle"]
         assert h.sink.outputs["e2"][-1]["output_type"] == "error"
         assert h.sink.text("other") == "4\n"
+        rows, _ = log.for_notebook("f1")
+        assert [(r["cell_id"], r["who"], r["status"], r["ename"]) for r in reversed(rows)] == [
+            ("e1", "ann", "ok", None),
+            ("e2", "ann", "error", "ZeroDivisionError"),
+            ("e3", "ann", "aborted", None),
+            ("other", "bob", "ok", None),
+        ]
+        assert rows[1]["started_at"] is None and rows[1]["source_sha256"] is None
 
 
 async def test_interrupt_ends_the_running_cell_and_drains_the_queue(
