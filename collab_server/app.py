@@ -30,6 +30,7 @@ from .comments.handlers import comments_handlers
 from .contents import FileIdStore
 from .contents.handlers import contents_handlers
 from .db import open_database
+from .kernels.wiring import KernelsTraits, kernels_handlers, start_kernels
 from .pages import page_handlers
 from .rooms import (
     MANAGER_SETTING,
@@ -43,7 +44,7 @@ from .rooms import (
 _CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
-class CollabServer(ExtensionApp):
+class CollabServer(KernelsTraits, ExtensionApp):
     """A multi-tenant, real-time collaborative Jupyter notebook server."""
 
     name = "collab_server"
@@ -177,6 +178,7 @@ class CollabServer(ExtensionApp):
         serverapp.event_logger.add_listener(
             schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
         )
+        self.kernels = start_kernels(self, data_dir)
         # jupyter_server prints its own start-up URL with this token.
         startup_token = getattr(self.provider, "startup_token", None)
         serverapp.identity_provider.token = startup_token() if startup_token else ""
@@ -223,6 +225,7 @@ class CollabServer(ExtensionApp):
                 *comments_handlers(),
                 *contents_handlers(),
                 *page_handlers(),
+                *kernels_handlers(),
             ]
         )
 
@@ -241,6 +244,7 @@ class CollabServer(ExtensionApp):
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""
         self.log.info("Saving open documents before shutdown")
+        await self.kernels.stop()
         await self.rooms.stop_all()
         self.db.conn.close()
 

@@ -119,6 +119,15 @@ class ExecutionLog:
         rows = rows[:limit]
         return rows, (rows[-1]["id"] if more else None)
 
+    def latest_for_cell(self, file_id: str, cell_id: str) -> dict[str, Any] | None:
+        """The newest run of one cell that started (``None`` if it never ran)."""
+        rows = self._rows(
+            f"SELECT * FROM {TABLE} WHERE file_id = ? AND cell_id = ? AND started_at IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1",
+            [file_id, cell_id],
+        )
+        return rows[0] if rows else None
+
     def since(self, moment: datetime, limit: int = 1000) -> list[dict[str, Any]]:
         """Runs that ended at or after ``moment``, oldest first."""
         return self._rows(
