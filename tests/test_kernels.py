@@ -150,3 +150,328 @@ async def test_jupyterlab_shape_streams_live_to_both_clients_and_is_saved(kserve
         nb = read_notebook(kserver.root, path)
         assert "execution_state" not in json.dumps(nb)
         assert stdout_of(nb.cells[0].outputs) == "0\n1\n2\n3\n4\n5\n"
+
+
+async def start_kernel(c: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    """Our page's way: start (or get) the notebook's kernel; returns the state."""
+    r = await c.post(f"/api/collab/kernels/{path}", json={}, timeout=60)
+    assert r.status_code in (200, 201), r.text
+    return dict(r.json())
+
+
+async def state_of(c: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    r = await c.get(f"/api/collab/kernels/{path}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def wait_state(c: httpx.AsyncClient, path: str, check: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check(state := await state_of(c, path)):
+        assert time.monotonic() < deadline, f"kernel state not reached: {state}"
+        await asyncio.sleep(0.05)
+
+
+def running(cell_id: str) -> Any:
+    return lambda s: any(c["cell_id"] == cell_id and c["state"] == "running" for c in s["cells"])
+
+
+async def test_shapes_staleness_dedupe_run_all_and_the_log(kserver):
+    from collab_server.kernels.requests import source_hash
+
+    sources = ["import time\ntime.sleep(1.5)", "print('b')", "1/0", "print('never')"]
+    path = write_notebook(kserver.root, sources)
+    ids = cell_ids(kserver, path)
+    async with kserver.client(RUNNER) as c:
+        state = await start_kernel(c, path)
+        kernel_id, document_id = state["kernel"]["id"], state["document_id"]
+        assert state["kernel"]["started_by"]["username"] == "rita"
+        url = f"/api/kernels/{kernel_id}/execute"
+        # jupyter-server-nbmodel's shape: code that is no longer the cell's is refused.
+        r = await c.post(
+            url, json={"code": "x", "metadata": {"cell_id": ids[1], "document_id": document_id}}
+        )
+        assert r.status_code == 409 and "edited" in r.json()["message"]
+        r = await c.post(url, json={"cell_id": "nope", "document_id": document_id})
+        assert r.status_code == 404
+        r = await c.post(url, json={"cell_id": ids[1]})
+        assert r.status_code == 400 and "document_id" in r.json()["message"]
+        # Dedupe: a cell asked twice while it waits runs once.
+        first = asyncio.create_task(
+            c.post(url, json={"cell_id": ids[0], "document_id": document_id}, timeout=30)
+        )
+        await wait_state(c, path, running(ids[0]))
+        body = {"code": sources[1], "metadata": {"cell_id": ids[1], "document_id": document_id}}
+        twice = await asyncio.gather(
+            c.post(url, json=body, timeout=30), c.post(url, json=body, timeout=30)
+        )
+        assert (await first).status_code == 200
+        assert [r.status_code for r in twice] == [200, 200]
+        assert twice[0].json()["started_at"] == twice[1].json()["started_at"]
+        # Run all (jupyter-server-documents' shape): stops at the error.
+        batch = {
+            "document_id": document_id,
+            "cells": [
+                {"cell_id": i, "source_hash": source_hash(s)}
+                for i, s in zip(ids, sources, strict=True)
+            ],
+        }
+        r = await c.post(url, json=batch, timeout=30)
+        assert r.status_code == 422
+        assert [x["status"] for x in r.json()["cells"]] == ["ok", "ok", "error", "aborted"]
+        assert r.json()["cells"][2]["ename"] == "ZeroDivisionError"
+        # A stale hash runs nothing.
+        batch["cells"][0]["source_hash"] = "1"
+        assert (await c.post(url, json=batch)).status_code == 409
+
+        # The execution log: newest first, paginated; readers may read it.
+        r = await c.get("/api/collab/executions", params={"path": path, "limit": 3})
+        page = r.json()
+        assert [e["cell_id"] for e in page["executions"]] == [ids[3], ids[2], ids[1]]
+        assert page["executions"][0]["status"] == "aborted" and page["next"] is not None
+        r = await c.get("/api/collab/executions", params={"path": path, "before": page["next"]})
+        rest = [(e["cell_id"], e["status"], e["who"]) for e in r.json()["executions"]]
+        assert rest == [(ids[0], "ok", "rita"), (ids[1], "ok", "rita"), (ids[0], "ok", "rita")]
+        assert r.json()["next"] is None
+    async with kserver.client("viewer-token") as v:
+        assert (await v.get("/api/collab/executions", params={"path": path})).status_code == 200
+    async with kserver.client("tenant-a-token") as t:
+        assert (await t.get("/api/collab/executions", params={"path": path})).status_code == 403
+    nb = read_notebook(kserver.root, path)
+    await asyncio.sleep(0)
+    assert nb.cells[3].outputs == [] or True  # checked through the document below
+    client = await YClient.connect(kserver, path, "viewer-token")
+    try:
+        cells = client.content()["cells"]
+        assert cells[3]["outputs"] == [] and cells[3]["execution_count"] is None
+        assert cells[2]["outputs"][0]["ename"] == "ZeroDivisionError"
+    finally:
+        await client.close()
+
+
+async def test_input_answered_by_another_person_interrupt_and_restart(kserver):
+    sources = [
+        "name = input('Name? ')\nprint('hello', name)",
+        "import time\ntime.sleep(30)",
+        "print('after')",
+        "print(name)",
+    ]
+    path = write_notebook(kserver.root, sources)
+    ids = cell_ids(kserver, path)
+    async with (
+        kserver.client(RUNNER) as c,
+        kserver.client(ADMIN) as ada,
+        kserver.client("alice-token") as alice,
+    ):
+        kernel_id = await new_session(c, path)
+        document_id = (await state_of(c, path))["document_id"]
+        url = f"/api/kernels/{kernel_id}/execute"
+
+        def run(i: int) -> asyncio.Task[httpx.Response]:
+            return asyncio.create_task(
+                c.post(url, json={"cell_id": ids[i], "document_id": document_id}, timeout=40)
+            )
+
+        asking = run(0)
+        await wait_state(c, path, lambda s: s["input"] is not None)
+        # The prompt is part of the state (a page that reloads shows it again), to everyone.
+        assert (await state_of(alice, path))["input"]["prompt"] == "Name? "
+        r = await alice.post(f"/api/collab/kernels/{path}/input", json={"value": "Eve"})
+        assert r.status_code == 403
+        r = await ada.post(f"/api/collab/kernels/{path}/input", json={"value": "Ann"})
+        assert r.status_code == 200 and r.json()["input"] is None
+        assert (await asking).status_code == 200
+        r = await ada.post(f"/api/collab/kernels/{path}/input", json={"value": "again"})
+        assert r.status_code == 409
+
+        # Interrupt through jupyter_server's route: the running cell stops, the queue drains.
+        sleeping = run(1)
+        await wait_state(c, path, running(ids[1]))
+        waiting = run(2)
+        await wait_state(c, path, lambda s: len(s["cells"]) == 2)
+        r = await c.post(f"/api/kernels/{kernel_id}/interrupt")
+        assert r.status_code == 204
+        r1, r2 = await sleeping, await waiting
+        assert (r1.status_code, r1.json()["ename"]) == (422, "KeyboardInterrupt")
+        assert (r2.status_code, r2.json()["status"], r2.json()["started_at"]) == (
+            422,
+            "aborted",
+            None,
+        )
+
+        # Restart through our route: the running cell is reset, the kernel forgets.
+        sleeping = run(1)
+        await wait_state(c, path, running(ids[1]))
+        r = await c.post(f"/api/collab/kernels/{path}/restart")
+        assert r.status_code == 200 and r.json()["cells"] == []
+        assert (await sleeping).json()["status"] == "aborted"
+        r = await run(3)
+        assert (r.status_code, r.json()["ename"], r.json()["execution_count"]) == (
+            422,
+            "NameError",
+            1,
+        )
+
+    client = await YClient.connect(kserver, path, "viewer-token")
+    try:
+        cells = client.content()["cells"]
+        assert cells[0]["outputs"][0] == {
+            "output_type": "stream",
+            "name": "stdin",
+            "text": "Name? Ann\n",
+        }
+        assert stdout_of(cells[0]["outputs"]) == "hello Ann\n"
+        assert cells[2]["outputs"] == []
+        assert all(
+            cell.get("execution_state", "idle") == "idle" for cell in client.notebook.ycells.to_py()
+        )
+    finally:
+        await client.close()
+
+
+async def test_long_stream_is_capped_in_the_document_and_downloadable(kserver):
+    path = write_notebook(kserver.root, ["for i in range(2000):\n    print(f'line {i:05d}')"])
+    ids = cell_ids(kserver, path)
+    async with kserver.client(RUNNER) as c:
+        state = await start_kernel(c, path)
+        r = await c.post(
+            f"/api/kernels/{state['kernel']['id']}/execute",
+            json={"cell_id": ids[0], "document_id": state["document_id"]},
+            timeout=30,
+        )
+        assert r.status_code == 200 and r.json()["stream_kept"] is True
+    full = "".join(f"line {i:05d}\n" for i in range(2000))
+    async with kserver.client("viewer-token") as v:
+        r = await v.get(f"/api/collab/kernels/{path}/cells/{ids[0]}/stream")
+        assert r.status_code == 200 and r.text == full
+    async with kserver.client("tenant-a-token") as t:
+        assert (await t.get(f"/api/collab/kernels/{path}/cells/{ids[0]}/stream")).status_code == 403
+    client = await YClient.connect(kserver, path, "viewer-token")
+    try:
+        text = stdout_of(outputs_of(client, 0))
+        assert len(text) < 4200 and "bytes truncated" in text
+        assert text.startswith("line 00000\n") and text.endswith("line 01999\n")
+    finally:
+        await client.close()
+
+
+async def test_people_without_execute_cannot_run_or_reach_the_kernel(kserver):
+    import websockets
+
+    path = write_notebook(kserver.root, ["1"])
+    ids = cell_ids(kserver, path)
+    async with kserver.client(RUNNER) as c:
+        kernel_id = await new_session(c, path)
+        document_id = (await state_of(c, path))["document_id"]
+    for token in ("viewer-token", "commenter-token", "alice-token"):
+        async with kserver.client(token) as other:
+            r = await other.post(
+                f"/api/kernels/{kernel_id}/execute",
+                json={"cell_id": ids[0], "document_id": document_id},
+            )
+            assert r.status_code == 403, token
+            for action in ("interrupt", "restart"):
+                assert (await other.post(f"/api/kernels/{kernel_id}/{action}")).status_code == 403
+                assert (await other.post(f"/api/collab/kernels/{path}/{action}")).status_code == 403
+            r = await other.post(
+                "/api/sessions",
+                json={"path": path, "type": "notebook", "kernel": {"name": "python3"}},
+            )
+            assert r.status_code == 403
+            assert (await other.post(f"/api/collab/kernels/{path}")).status_code == 403
+            assert (
+                await other.post(f"/api/collab/kernels/{path}/input", json={"value": "x"})
+            ).status_code == 403
+            # Everyone who may read sees the state.
+            assert (await other.get(f"/api/collab/kernels/{path}")).json()["state"] in (
+                "idle",
+                "busy",
+            )
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(
+                    f"{kserver.ws_url}/api/kernels/{kernel_id}/channels?token={token}"
+                )
+            assert refused.value.response.status_code == 403
+    # The runner reaches the kernel websocket.
+    ws = await websockets.connect(
+        f"{kserver.ws_url}/api/kernels/{kernel_id}/channels?token={RUNNER}"
+    )
+    await ws.close()
+
+
+async def test_jupyterlab_page_runs_cells_on_the_server(kserver):
+    async with kserver.client(ADMIN) as c:
+        r = await c.get("/lab")
+        assert r.status_code == 200
+        assert '"serverSideExecution": "true"' in r.text
+
+
+async def test_limits_culling_and_a_crash_leave_no_kernel_behind(spawn_server):
+    import psutil
+
+    server = spawn_server(
+        "--CollabServer.max_kernels_per_user=1",
+        "--CollabServer.max_kernels=2",
+        "--CollabServer.kernel_cull_idle_seconds=1",
+    )
+    # A kernel that outlives its parent (ipykernel watches its parent; other kernels may not).
+    stubborn = (
+        "import os, time\nos._exit = lambda *a: None\nprint('busy', flush=True)\ntime.sleep(120)"
+    )
+    busy = write_notebook(server.root, [stubborn])
+    other, third = write_notebook(server.root, ["1"]), write_notebook(server.root, ["1"])
+    busy_cell = cell_ids(server, busy)[0]
+    async with server.client(RUNNER) as rita, server.client(ADMIN) as ada:
+        state = await start_kernel(rita, busy)
+        kernel_id = state["kernel"]["id"]
+        running_cell = asyncio.create_task(
+            rita.post(
+                f"/api/kernels/{kernel_id}/execute",
+                json={"cell_id": busy_cell, "document_id": state["document_id"]},
+                timeout=120,
+            )
+        )
+        await wait_state(rita, busy, running(busy_cell))
+        # Limits: one kernel per person, two on the server.
+        r = await rita.post(f"/api/collab/kernels/{other}")
+        assert r.status_code == 429 and "most one person may" in r.json()["message"]
+        r = await rita.post("/api/kernels", json={"name": "python3"})
+        assert r.status_code == 429
+        assert (await ada.post(f"/api/collab/kernels/{other}", timeout=60)).status_code == 201
+        r = await ada.post(f"/api/collab/kernels/{third}")
+        assert r.status_code == 429 and "maximum of 2 kernels" in r.json()["message"]
+        # The idle kernel of an empty notebook is culled; the busy one stays.
+        await wait_state(ada, other, lambda s: s["state"] == "none", timeout=20)
+        for _ in range(200):  # the culled kernel's process is being shut down
+            kernels = [k["id"] for k in (await ada.get("/api/kernels")).json()]
+            if kernels == [kernel_id]:
+                break
+            await asyncio.sleep(0.05)
+        assert kernels == [kernel_id]
+        record = json.loads((server.data / "kernels" / "running" / f"{kernel_id}.json").read_text())
+        pid = record["pid"]
+        assert psutil.Process(pid).is_running()
+
+        server.kill()
+        with pytest.raises(httpx.HTTPError):
+            await running_cell
+        await asyncio.sleep(1.5)  # past ipykernel's parent poll: this kernel stays
+        assert psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        server.restart()
+
+        def gone() -> bool:
+            return (
+                not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            )
+
+        await wait_until(gone, 10)
+        assert "left running by a crash" in server.log()
+        # The page can tell the kernel was lost, and the cell is no longer running.
+        assert (await state_of(rita, busy))["state"] == "lost"
+        client = await YClient.connect(server, busy, "viewer-token")
+        try:
+            assert client.notebook.ycells[0]["execution_state"] == "idle"
+        finally:
+            await client.close()
+        state = await start_kernel(rita, busy)
+        assert state["state"] == "idle" and state["kernel"]["id"] != kernel_id

@@ -138,7 +138,11 @@ class NotebookKernel:
 
     @property
     def busy(self) -> bool:
-        return bool(self.cells) or self.input is not None or self.state == "busy"
+        return (
+            bool(self.cells)
+            or self.input is not None
+            or self.state in ("starting", "busy", "restarting")
+        )
 
     # --- the room hold --------------------------------------------------------------------
 
@@ -500,6 +504,7 @@ class KernelService:
         try:
             await executor.start()
         except Exception:
+            self.log.exception("Kernel %s did not start", kernel_id)
             await self.shutdown(nk, now=True)
             raise KernelProblem(500, "The kernel did not start; see the server log") from None
         return nk
