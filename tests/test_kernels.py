@@ -329,17 +329,38 @@ async def test_input_answered_by_another_person_interrupt_and_restart(kserver):
         await client.close()
 
 
-async def test_long_stream_is_capped_in_the_document_and_downloadable(kserver):
-    path = write_notebook(kserver.root, ["for i in range(2000):\n    print(f'line {i:05d}')"])
+async def test_long_stream_capped_identity_in_the_kernel_and_a_kernel_that_dies(kserver):
+    path = write_notebook(
+        kserver.root,
+        [
+            "for i in range(2000):\n    print(f'line {i:05d}')",
+            "import os\nprint(os.environ['COLLAB_TEST_USER'])",
+            "import os\nos._exit(1)",
+        ],
+    )
     ids = cell_ids(kserver, path)
-    async with kserver.client(RUNNER) as c:
+    async with kserver.client(RUNNER) as c, kserver.client(ADMIN) as ada:
         state = await start_kernel(c, path)
-        r = await c.post(
-            f"/api/kernels/{state['kernel']['id']}/execute",
-            json={"cell_id": ids[0], "document_id": state["document_id"]},
-            timeout=30,
-        )
+        url = f"/api/kernels/{state['kernel']['id']}/execute"
+
+        async def run(client: httpx.AsyncClient, i: int) -> httpx.Response:
+            body = {"cell_id": ids[i], "document_id": state["document_id"]}
+            return await client.post(url, json=body, timeout=30)
+
+        r = await run(c, 0)
         assert r.status_code == 200 and r.json()["stream_kept"] is True
+        # The kernel carries the identity of the person who started it, whoever runs a cell.
+        assert (await run(ada, 1)).status_code == 200
+        # A kernel that dies under a cell: the cell says so, and the page sees the state.
+        r = await run(ada, 2)
+        assert (r.status_code, r.json()["status"], r.json()["ename"]) == (
+            422,
+            "aborted",
+            "DeadKernelError",
+        )
+        # jupyter_server restarts it; the notebook's kernel runs again.
+        await wait_state(c, path, lambda s: s["state"] == "idle", timeout=30)
+        assert (await run(c, 1)).status_code == 200
     full = "".join(f"line {i:05d}\n" for i in range(2000))
     async with kserver.client("viewer-token") as v:
         r = await v.get(f"/api/collab/kernels/{path}/cells/{ids[0]}/stream")
@@ -351,6 +372,8 @@ async def test_long_stream_is_capped_in_the_document_and_downloadable(kserver):
         text = stdout_of(outputs_of(client, 0))
         assert len(text) < 4200 and "bytes truncated" in text
         assert text.startswith("line 00000\n") and text.endswith("line 01999\n")
+        assert stdout_of(outputs_of(client, 1)) == "rita\n"
+        assert outputs_of(client, 2)[-1]["ename"] == "DeadKernelError"
     finally:
         await client.close()
 
@@ -392,6 +415,20 @@ async def test_people_without_execute_cannot_run_or_reach_the_kernel(kserver):
                     f"{kserver.ws_url}/api/kernels/{kernel_id}/channels?token={token}"
                 )
             assert refused.value.response.status_code == 403
+    # Someone who may run code elsewhere neither reaches this notebook's kernel nor learns of
+    # its session.
+    tara = "tenant-a-runner-token"
+    async with kserver.client(tara) as other:
+        assert (await other.get(f"/api/kernels/{kernel_id}")).status_code == 403
+        assert (await other.post(f"/api/kernels/{kernel_id}/interrupt")).status_code == 403
+        sessions = (await other.get("/api/sessions")).json()
+        assert sessions == []
+        with pytest.raises(websockets.InvalidStatus):
+            await websockets.connect(
+                f"{kserver.ws_url}/api/kernels/{kernel_id}/channels?token={tara}"
+            )
+    async with kserver.client(RUNNER) as c:
+        assert [s["path"] for s in (await c.get("/api/sessions")).json()] == [path]
     # The runner reaches the kernel websocket.
     ws = await websockets.connect(
         f"{kserver.ws_url}/api/kernels/{kernel_id}/channels?token={RUNNER}"

@@ -211,7 +211,19 @@ class CollabMainKernelHandler(_KernelsMixin, MainKernelHandler):
 
 
 class CollabSessionRootHandler(_KernelsMixin, SessionRootHandler):
-    """jupyter_server's ``POST /api/sessions``: a notebook gets its one shared kernel."""
+    """jupyter_server's ``/api/sessions``: a notebook gets its one shared kernel, and the list
+    shows only sessions of files the caller may read (a session names its notebook)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        sessions: list[dict[str, Any]] = await ensure_async(self.session_manager.list_sessions())
+        visible = []
+        for session in sessions:
+            path = normalize_api_path(str(session.get("path") or ""))
+            if path is not None and await is_allowed(self, "read", f"contents:{path}"):
+                visible.append(session)
+        self.finish(json.dumps(visible, default=json_default))
 
     @web.authenticated
     @authorized

@@ -155,7 +155,7 @@ class NotebookKernel:
             await self.room.keep_open(True)
             self._hold_applied = True
 
-    def _update_hold(self) -> None:
+    def update_hold(self) -> None:
         wanted = bool(self.cells) or self.input is not None
         if wanted == self._hold_wanted:
             return
@@ -210,7 +210,7 @@ class NotebookKernel:
                 }
         if state != "queued":
             self._write_cell(cell_id, lambda cell: cells.set_execution_state(cell, state))
-        self._update_hold()
+        self.update_hold()
         self.push()
 
     def on_outputs(self, cell_id: str, changes: Sequence[OutputChange]) -> None:
@@ -231,12 +231,12 @@ class NotebookKernel:
             "password": password,
             "since": _now_iso(),
         }
-        self._update_hold()
+        self.update_hold()
         self.push()
 
     def on_input_done(self, cell_id: str) -> None:
         self.input = None
-        self._update_hold()
+        self.update_hold()
         self.push()
 
     def on_done(self, record: ExecutionRecord) -> None:
@@ -527,17 +527,17 @@ class KernelService:
         try:
             check_fresh(request, cells.code_sources(doc))
         except UnknownCell as e:
-            nk._update_hold()
+            nk.update_hold()
             raise KernelProblem(404, str(e)) from None
         except StaleSource as e:
-            nk._update_hold()
+            nk.update_hold()
             raise KernelProblem(409, str(e)) from None
         if nk.state in ("dead",):
-            nk._update_hold()
+            nk.update_hold()
             raise KernelProblem(409, "The kernel is dead; restart it to run cells")
         nk.names[caller.username] = caller.display_name
         futures = nk.executor.submit([ref.cell_id for ref in request.cells], caller.username)
-        nk._update_hold()
+        nk.update_hold()
         return futures
 
     async def interrupt(self, nk: NotebookKernel) -> None:

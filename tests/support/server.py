@@ -34,6 +34,12 @@ USERS: dict[str, dict[str, Any]] = {
         "name": "Rita Runner",
         "grants": [["", "write"], ["", "execute"], ["*", "write"], ["*", "execute"]],
     },
+    # May run code, but only in team-a.
+    "tenant-a-runner-token": {
+        "id": "tara",
+        "name": "Tara Team-A Runner",
+        "grants": [["team-a", "write"], ["team-a", "execute"], ["*", "write"], ["*", "execute"]],
+    },
     "tenant-a-token": {"id": "tenant-a", "name": "Tenant A", "grants": [["team-a", "write"]]},
 }
 
