@@ -176,6 +176,42 @@ def running(cell_id: str) -> Any:
     return lambda s: any(c["cell_id"] == cell_id and c["state"] == "running" for c in s["cells"])
 
 
+async def test_two_jupyterlabs_opening_a_notebook_share_one_kernel(kserver):
+    """JupyterLab creates its session under a placeholder path, then renames it to the
+    notebook (PATCH): the first one's kernel becomes the notebook's, the second one gets it."""
+    path = write_notebook(kserver.root, ["1"])
+    kernel_ids = []
+    async with kserver.client(RUNNER) as c, kserver.client(ADMIN) as ada:
+        for client in (c, ada):
+            r = await client.post(
+                "/api/sessions",
+                json={
+                    "path": "ab12-placeholder",
+                    "type": "notebook",
+                    "name": path,
+                    "kernel": {"name": "python3"},
+                },
+                timeout=60,
+            )
+            assert r.status_code == 201, r.text
+            r = await client.patch(
+                f"/api/sessions/{r.json()['id']}", json={"path": path}, timeout=60
+            )
+            assert r.status_code == 200, r.text
+            kernel_ids.append(r.json()["kernel"]["id"])
+        assert kernel_ids[0] == kernel_ids[1]
+        state = await state_of(c, path)
+        assert (
+            state["kernel"]["id"] == kernel_ids[0] and state["kernel"]["runs_as"] == "Rita Runner"
+        )
+        for _ in range(100):  # the second session's own kernel is being shut down
+            kernels = [k["id"] for k in (await ada.get("/api/kernels")).json()]
+            if kernels == kernel_ids[:1]:
+                break
+            await asyncio.sleep(0.05)
+        assert kernels == kernel_ids[:1]
+
+
 async def test_shapes_staleness_dedupe_run_all_and_the_log(kserver):
     from collab_server.kernels.requests import source_hash
 

@@ -34,7 +34,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.services.kernels.handlers import KernelActionHandler, MainKernelHandler
-from jupyter_server.services.sessions.handlers import SessionRootHandler
+from jupyter_server.services.sessions.handlers import SessionHandler, SessionRootHandler
 from jupyter_server.utils import ensure_async, url_escape, url_path_join
 from tornado import web
 
@@ -138,6 +138,8 @@ class ExecuteHandler(_KernelsMixin, APIHandler):
             raise _problem(e) from e
         except FileLoadError as e:
             raise web.HTTPError(404, e.message) from e
+        except FileNotFoundError as e:
+            raise web.HTTPError(404, "The notebook no longer exists") from e
         # Answer when the cells have run (JupyterLab takes ``response.ok`` as the cell's
         # success); waiting here holds no lock and blocks no other request.
         records = await asyncio.gather(*futures)
@@ -210,8 +212,19 @@ class CollabMainKernelHandler(_KernelsMixin, MainKernelHandler):
         self.finish(json.dumps(model, default=json_default))
 
 
+async def _notebook_path(handler: Any, path: Any) -> str | None:
+    """The API path when ``path`` names an existing notebook, else ``None``."""
+    if not isinstance(path, str) or not path.endswith(".ipynb"):
+        return None
+    api_path = normalize_api_path(path)
+    if api_path is None or not await ensure_async(handler.contents_manager.file_exists(api_path)):
+        return None
+    return api_path
+
+
 class CollabSessionRootHandler(_KernelsMixin, SessionRootHandler):
-    """jupyter_server's ``/api/sessions``: a notebook gets its one shared kernel, and the list
+    """jupyter_server's ``/api/sessions``: a notebook gets its one shared kernel, every new
+    kernel is started by us (limits, the provider's environment, its owner), and the list
     shows only sessions of files the caller may read (a session names its notebook)."""
 
     @web.authenticated
@@ -230,33 +243,98 @@ class CollabSessionRootHandler(_KernelsMixin, SessionRootHandler):
     async def post(self) -> None:
         model = self.get_json_body()
         kernel = model.get("kernel") if isinstance(model, dict) else None
-        path = model.get("path") if isinstance(model, dict) else None
-        if (
-            isinstance(model, dict)
-            and model.get("type") == "notebook"
-            and isinstance(path, str)
-            and isinstance(kernel, dict)
-            and not kernel.get("id")
-        ):
-            api_path = normalize_api_path(path)
-            if api_path is not None and await ensure_async(
-                self.contents_manager.file_exists(api_path)
-            ):
-                if not await is_allowed(self, "execute", f"contents:{api_path}"):
-                    raise web.HTTPError(403, "You may not run code in this notebook")
-                try:
-                    nk = await self.service.ensure_kernel(
-                        api_path, kernel.get("name"), self.caller()
+        if isinstance(model, dict) and isinstance(kernel, dict) and not kernel.get("id"):
+            path = model.get("path")
+            notebook = await _notebook_path(self, path) if model.get("type") == "notebook" else None
+            name = kernel.get("name")
+            try:
+                if notebook is not None:
+                    if not await is_allowed(self, "execute", f"contents:{notebook}"):
+                        raise web.HTTPError(403, "You may not run code in this notebook")
+                    kernel_id = (
+                        await self.service.ensure_kernel(notebook, name, self.caller())
+                    ).kernel_id
+                elif isinstance(path, str) and normalize_api_path(path) is not None:
+                    # JupyterLab names a new session by a placeholder path and renames it
+                    # to the notebook later (PATCH, below).
+                    kernel_path = await ensure_async(
+                        self.contents_manager.get_kernel_path(path=normalize_api_path(path))
                     )
-                except KernelProblem as e:
-                    raise _problem(e) from e
-                except NoSuchKernel as e:
-                    raise web.HTTPError(400, f"No kernel named {kernel.get('name')!r}") from e
-                model["kernel"] = {"id": nk.kernel_id, "name": nk.kernel_name}
-                self.request.body = json.dumps(model).encode()
+                    kernel_id = await self.service.start_plain_kernel(
+                        self.caller(),
+                        name or self.kernel_manager.default_kernel_name,
+                        path=kernel_path,
+                    )
+                else:
+                    raise web.HTTPError(400, "Missing field in JSON data: path")
+            except KernelProblem as e:
+                raise _problem(e) from e
+            except NoSuchKernel as e:
+                raise web.HTTPError(400, f"No kernel named {name!r}") from e
+            model["kernel"] = {"id": kernel_id}
+            self.request.body = json.dumps(model).encode()
         pending = SessionRootHandler.post(self)
         if pending is not None:
             await pending
+
+
+class CollabSessionHandler(_KernelsMixin, SessionHandler):
+    """jupyter_server's ``PATCH /api/sessions/{id}``: a session that comes to name a notebook
+    (JupyterLab renames its placeholder) gets the notebook's kernel, or gives it its own."""
+
+    @web.authenticated
+    @authorized
+    async def patch(self, session_id: str) -> None:
+        model = self.get_json_body()
+        if not isinstance(model, dict):
+            raise web.HTTPError(400, "No JSON data provided")
+        before = await self.session_manager.get_session(session_id=session_id)
+        if isinstance(model.get("notebook"), dict) and "path" in model["notebook"]:
+            model["path"] = model["notebook"]["path"]
+        notebook = await _notebook_path(self, model.get("path", before.get("path")))
+        kernel = model.get("kernel")
+        service = self.service
+        if notebook is not None and (
+            before.get("type") == "notebook" or model.get("type") == "notebook"
+        ):
+            if not await is_allowed(self, "execute", f"contents:{notebook}"):
+                raise web.HTTPError(403, "You may not run code in this notebook")
+            nk = service.notebooks.get(service.file_ids.index(notebook)[0])
+            wanted = (
+                kernel.get("name") if isinstance(kernel, dict) and not kernel.get("id") else None
+            )
+            if nk is not None and wanted not in (None, nk.kernel_name):
+                await service.shutdown(nk)  # another kind of kernel for this notebook
+                nk = None
+            if nk is not None:
+                # One kernel per notebook: the session takes it (jupyter_server shuts the
+                # session's own kernel down).
+                model["kernel"] = {"id": nk.kernel_id}
+            elif wanted is not None:
+                kernel_path = await ensure_async(
+                    self.contents_manager.get_kernel_path(path=notebook)
+                )
+                try:
+                    kernel_id = await service.start_plain_kernel(
+                        self.caller(), wanted, path=kernel_path
+                    )
+                except KernelProblem as e:
+                    raise _problem(e) from e
+                model["kernel"] = {"id": kernel_id}
+            self.request.body = json.dumps(model).encode()
+        pending = SessionHandler.patch(self, session_id)
+        if pending is not None:
+            await pending
+        if notebook is not None:
+            after = await self.session_manager.get_session(session_id=session_id)
+            session_kernel = (after.get("kernel") or {}).get("id")
+            if session_kernel and session_kernel not in service.by_kernel:
+                try:
+                    await service.adopt(
+                        str(session_kernel), service.file_ids.index(notebook)[0], self.caller()
+                    )
+                except KernelProblem:
+                    self.log.info("Session %s keeps a kernel of its own", session_id)
 
 
 class NotebookKernelHandler(_KernelsMixin, APIHandler):
@@ -364,6 +442,7 @@ def kernels_handlers() -> list[tuple[str, type]]:
         (rf"/api/kernels/{kernel}/(?P<action>restart|interrupt)", CollabKernelActionHandler),
         (r"/api/kernels", CollabMainKernelHandler),
         (r"/api/sessions", CollabSessionRootHandler),
+        (r"/api/sessions/(?P<session_id>\w+-\w+-\w+-\w+-\w+)", CollabSessionHandler),
         (r"/api/collab/executions", ExecutionsHandler),
         (r"/api/collab/kernels/(?P<path>.+)/cells/(?P<cell_id>[^/]+)/stream", CellStreamHandler),
         (

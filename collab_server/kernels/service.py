@@ -419,7 +419,26 @@ class KernelService:
             self.kernel_manager.start_kernel(kernel_name=kernel_name, env=env, **kw)
         )
         self.owners[kernel_id] = Caller(caller.username, caller.display_name)
+        self._register(str(kernel_id), "")
         return str(kernel_id)
+
+    def _register(self, kernel_id: str, file_id: str) -> None:
+        # Recorded on disk so a crash of the server leaves no kernel nobody can reach.
+        km = self.kernel_manager.get_kernel(kernel_id)
+        provisioner = getattr(km, "provisioner", None)
+        pid = getattr(provisioner, "pid", None) or getattr(
+            getattr(provisioner, "process", None), "pid", None
+        )
+        owner = self.owners.get(kernel_id)
+        self.registry.add(
+            KernelEntry(
+                kernel_id,
+                int(pid or 0),
+                str(km.connection_file),
+                file_id,
+                owner.username if owner is not None else "",
+            )
+        )
 
     async def ensure_kernel(
         self, path: str, kernel_name: str | None, caller: Caller
@@ -474,13 +493,7 @@ class KernelService:
         nk = NotebookKernel(
             self, file_id, kernel_id, str(km.kernel_name), owner, self.room_of(file_id)
         )
-        pid = getattr(getattr(km, "provisioner", None), "pid", None)
-        if pid is None:
-            process = getattr(getattr(km, "provisioner", None), "process", None)
-            pid = getattr(process, "pid", None)
-        self.registry.add(
-            KernelEntry(kernel_id, int(pid or 0), str(km.connection_file), file_id, owner.username)
-        )
+        self._register(kernel_id, file_id)
         mkm = self.kernel_manager
         executor = Executor(
             km,
@@ -583,8 +596,9 @@ class KernelService:
     async def _check(self) -> None:
         running = set(self.kernel_manager.list_kernel_ids())
         for kernel_id in list(self.owners):
-            if kernel_id not in running:
+            if kernel_id not in running and kernel_id not in self.by_kernel:
                 self.owners.pop(kernel_id, None)
+                self.registry.remove(kernel_id)
         now = time.monotonic()
         for nk in list(self.notebooks.values()):
             if nk.kernel_id not in running:
