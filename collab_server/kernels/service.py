@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,6 +316,7 @@ class KernelService:
         self.owners: dict[str, Caller] = {}  # kernel id → who started it
         self.lost: set[str] = set()  # file ids whose kernel died with the server
         self._locks: dict[str, asyncio.Lock] = {}
+        self._starting: dict[str, int] = {}  # username → kernel starts under way
         self._adapters: dict[str, RoomAdapter] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -397,27 +398,41 @@ class KernelService:
 
     # --- starting -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _admit(self, username: str) -> Iterator[None]:
+        """Check the limits and count this start as running until it is done (two starts
+        at once cannot both take the last place)."""
+        self.check_limits(username)
+        self._starting[username] = self._starting.get(username, 0) + 1
+        try:
+            yield
+        finally:
+            self._starting[username] -= 1
+            if not self._starting[username]:
+                del self._starting[username]
+
     def check_limits(self, username: str) -> None:
         running = set(self.kernel_manager.list_kernel_ids())
-        if self.options.max_kernels and len(running) >= self.options.max_kernels:
+        starting = sum(self._starting.values())
+        if self.options.max_kernels and len(running) + starting >= self.options.max_kernels:
             raise KernelLimit(
                 f"The server already runs its maximum of {self.options.max_kernels} kernels; "
                 "try again when one is shut down"
             )
         mine = [k for k, who in self.owners.items() if k in running and who.username == username]
         limit = self.options.max_kernels_per_user
-        if limit and len(mine) >= limit:
+        if limit and len(mine) + self._starting.get(username, 0) >= limit:
             raise KernelLimit(
                 f"You already run {len(mine)} kernels, the most one person may; shut one down first"
             )
 
     async def start_plain_kernel(self, caller: Caller, kernel_name: str | None, **kw: Any) -> str:
         """A kernel of no notebook (``POST /api/kernels``): limits and environment apply."""
-        self.check_limits(caller.username)
-        env = {**os.environ, **await kernel_env_of(self.provider, caller.token)}
-        kernel_id = await ensure_async(
-            self.kernel_manager.start_kernel(kernel_name=kernel_name, env=env, **kw)
-        )
+        with self._admit(caller.username):
+            env = {**os.environ, **await kernel_env_of(self.provider, caller.token)}
+            kernel_id = await ensure_async(
+                self.kernel_manager.start_kernel(kernel_name=kernel_name, env=env, **kw)
+            )
         self.owners[kernel_id] = Caller(caller.username, caller.display_name)
         self._register(str(kernel_id), "")
         return str(kernel_id)
@@ -452,20 +467,20 @@ class KernelService:
                 return nk
             if nk is not None:
                 await self._detach(nk)
-            self.check_limits(caller.username)
-            env = {
-                **os.environ,
-                **await kernel_env_of(self.provider, caller.token),
-                "JPY_SESSION_NAME": path,
-            }
-            kernel_path = await ensure_async(self.contents_manager.get_kernel_path(path=path))
-            kernel_id = await ensure_async(
-                self.kernel_manager.start_kernel(
-                    kernel_name=kernel_name or self.kernel_manager.default_kernel_name,
-                    path=kernel_path,
-                    env=env,
+            with self._admit(caller.username):
+                env = {
+                    **os.environ,
+                    **await kernel_env_of(self.provider, caller.token),
+                    "JPY_SESSION_NAME": path,
+                }
+                kernel_path = await ensure_async(self.contents_manager.get_kernel_path(path=path))
+                kernel_id = await ensure_async(
+                    self.kernel_manager.start_kernel(
+                        kernel_name=kernel_name or self.kernel_manager.default_kernel_name,
+                        path=kernel_path,
+                        env=env,
+                    )
                 )
-            )
             self.owners[kernel_id] = Caller(caller.username, caller.display_name)
             return await self._attach(file_id, str(kernel_id))
 
@@ -549,6 +564,8 @@ class KernelService:
             nk.update_hold()
             raise KernelProblem(409, "The kernel is dead; restart it to run cells")
         nk.names[caller.username] = caller.display_name
+        # The log names the notebook as it is called now (it may have been renamed).
+        nk.executor.path = self.path_of(nk.file_id) or nk.executor.path
         futures = nk.executor.submit([ref.cell_id for ref in request.cells], caller.username)
         nk.update_hold()
         return futures
