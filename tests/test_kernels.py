@@ -273,9 +273,6 @@ async def test_shapes_staleness_dedupe_run_all_and_the_log(kserver):
         assert (await v.get("/api/collab/executions", params={"path": path})).status_code == 200
     async with kserver.client("tenant-a-token") as t:
         assert (await t.get("/api/collab/executions", params={"path": path})).status_code == 403
-    nb = read_notebook(kserver.root, path)
-    await asyncio.sleep(0)
-    assert nb.cells[3].outputs == [] or True  # checked through the document below
     client = await YClient.connect(kserver, path, "viewer-token")
     try:
         cells = client.content()["cells"]
