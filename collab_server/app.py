@@ -31,6 +31,7 @@ from .comments.handlers import comments_handlers
 from .contents import FileIdStore
 from .contents.handlers import contents_handlers
 from .db import open_database
+from .kernels.wiring import KernelsTraits, kernels_handlers, start_kernels
 from .pages import page_handlers
 from .rooms import (
     MANAGER_SETTING,
@@ -45,7 +46,7 @@ from .rooms import (
 _CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
-class CollabServer(ExtensionApp):
+class CollabServer(KernelsTraits, ExtensionApp):
     """A multi-tenant, real-time collaborative Jupyter notebook server."""
 
     name = "collab_server"
@@ -231,6 +232,7 @@ class CollabServer(ExtensionApp):
         serverapp.event_logger.add_listener(
             schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
         )
+        self.kernels = start_kernels(self, data_dir)
         # jupyter_server's browser-open file (``--ServerApp.open_browser``) leads to this
         # token's URL; its own printed URLs are dropped (_JupyterBannerFilter): ours is the one.
         startup = capability(self.provider, StartupToken)
@@ -317,6 +319,7 @@ class CollabServer(ExtensionApp):
                 *comments_handlers(),
                 *contents_handlers(),
                 *page_handlers(),
+                *kernels_handlers(),
             ]
         )
 
@@ -337,6 +340,7 @@ class CollabServer(ExtensionApp):
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""
         self.log.info("Saving open documents before shutdown")
+        await self.kernels.stop()
         await self.rooms.stop_all()
         self.db.conn.close()
 

@@ -39,6 +39,10 @@ from .urls import safe_next
 
 PROVIDER_SETTING = "collab_provider"
 
+# Set by the kernels: ``kernel_id -> notebook path | None``. A notebook's kernel is reached
+# (REST, websocket) only by people who may ``execute`` in that notebook.
+KERNEL_PATH_SETTING = "collab_kernel_path"
+
 # The browser's session: a signed, HttpOnly cookie holding the caller's token.
 SESSION_COOKIE = "collab_session"
 
@@ -329,4 +333,11 @@ class CollabAuthorizer(Authorizer):
         concrete = concrete_resource(handler, resource)
         if concrete is None:
             return False
-        return await is_allowed(handler, concrete_action(resource, action), concrete)
+        if not await is_allowed(handler, concrete_action(resource, action), concrete):
+            return False
+        kernel_path = handler.settings.get(KERNEL_PATH_SETTING)
+        if resource == "kernels" and concrete != "kernels" and kernel_path is not None:
+            path = kernel_path(concrete.partition(":")[2])
+            if path is not None:
+                return await is_allowed(handler, "execute", f"contents:{path}")
+        return True

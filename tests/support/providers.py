@@ -42,3 +42,7 @@ class TableProvider:
     def identity(self, token: str) -> dict[str, Any]:
         user = self.users[token]
         return {"name": user["id"], "display_name": user.get("name", user["id"])}
+
+    def kernel_env(self, token: str) -> dict[str, str]:
+        """Kernels started by this person know who started them."""
+        return {"COLLAB_TEST_USER": self.users[token]["id"]}

@@ -17,13 +17,29 @@ import httpx
 TESTS_DIR = Path(__file__).resolve().parent.parent
 
 USERS: dict[str, dict[str, Any]] = {
-    "admin-token": {"id": "admin", "name": "Ada Admin", "grants": [["", "admin"], ["*", "admin"]]},
+    "admin-token": {
+        "id": "admin",
+        "name": "Ada Admin",
+        "grants": [["", "admin"], ["*", "admin"], ["", "execute"], ["*", "execute"]],
+    },
     "alice-token": {"id": "alice", "name": "Alice Editor", "grants": [["", "write"]]},
     "bob-token": {"id": "bob", "name": "Bob Editor", "grants": [["", "write"]]},
     "carol-token": {"id": "carol", "name": "Carol Editor", "grants": [["", "write"]]},
     "viewer-token": {"id": "victor", "name": "Victor Viewer", "grants": [["", "read"]]},
     "commenter-token": {"id": "cora", "name": "Cora Commenter", "grants": [["", "comment"]]},
     "commenter2-token": {"id": "carl", "name": "Carl Commenter", "grants": [["", "comment"]]},
+    # May run code (the "execute" right): in every notebook, and kernels/sessions ("*").
+    "runner-token": {
+        "id": "rita",
+        "name": "Rita Runner",
+        "grants": [["", "write"], ["", "execute"], ["*", "write"], ["*", "execute"]],
+    },
+    # May run code, but only in team-a.
+    "tenant-a-runner-token": {
+        "id": "tara",
+        "name": "Tara Team-A Runner",
+        "grants": [["team-a", "write"], ["team-a", "execute"], ["*", "write"], ["*", "execute"]],
+    },
     "tenant-a-token": {"id": "tenant-a", "name": "Tenant A", "grants": [["team-a", "write"]]},
 }
 

@@ -1,0 +1,77 @@
+"""How the server application takes the kernels in: their options and their wiring.
+
+:class:`KernelsTraits` holds the ``CollabServer.*`` options of shared kernels (the app class
+inherits it, so ``--CollabServer.max_kernels=…`` works); :func:`start_kernels` builds the
+service from the app's parts and registers what the web application needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from traitlets import Float, Integer
+from traitlets.config import Configurable
+
+from ..auth.jupyter import KERNEL_PATH_SETTING
+from .handlers import SERVICE_SETTING, kernels_handlers
+from .lab import HOOK_SETTING, server_side_execution_hook
+from .log import ExecutionLog
+from .service import KernelOptions, KernelService
+
+__all__ = ["KernelsTraits", "kernels_handlers", "start_kernels"]
+
+
+class KernelsTraits(Configurable):
+    kernel_cull_idle_seconds = Float(
+        3600.0,
+        help="Shut down a notebook's kernel once it has been idle this long (seconds) with "
+        "nobody in the notebook.",
+    ).tag(config=True)
+    max_kernels_per_user = Integer(
+        4, help="Kernels one person may have running at once (0: no limit)."
+    ).tag(config=True)
+    max_kernels = Integer(32, help="Kernels the server runs at once (0: no limit).").tag(
+        config=True
+    )
+    kernel_max_stream_chars = Integer(
+        1_000_000,
+        help="Stream text one cell keeps in the notebook (characters); past it the head and "
+        "tail stay and the full text is downloadable.",
+    ).tag(config=True)
+    kernel_max_outputs = Integer(1000, help="Outputs one cell keeps in the notebook.").tag(
+        config=True
+    )
+
+
+def start_kernels(app: Any, data_dir: Path) -> KernelService:
+    """Build the kernels service for ``app`` (a CollabServer in ``initialize_settings``)."""
+    serverapp = app.serverapp
+    options = KernelOptions(
+        cull_idle_seconds=app.kernel_cull_idle_seconds,
+        max_kernels_per_user=app.max_kernels_per_user,
+        max_kernels=app.max_kernels,
+        max_stream_chars=app.kernel_max_stream_chars,
+        max_outputs=app.kernel_max_outputs,
+        check_interval=max(0.1, min(1.0, app.kernel_cull_idle_seconds / 2)),
+    )
+    service = KernelService(
+        kernel_manager=serverapp.kernel_manager,
+        contents_manager=serverapp.contents_manager,
+        rooms=app.rooms,
+        file_ids=app.file_ids,
+        provider=app.provider,
+        execution_log=ExecutionLog(app.db),
+        data_dir=data_dir,
+        options=options,
+        log=app.log.getChild("kernels"),
+    )
+    app.settings.update(
+        {
+            SERVICE_SETTING: service,
+            KERNEL_PATH_SETTING: service.kernel_path,
+            HOOK_SETTING: server_side_execution_hook(app.settings.get(HOOK_SETTING)),
+        }
+    )
+    serverapp.io_loop.add_callback(service.start)
+    return service
