@@ -6,6 +6,7 @@ import { contentsUrl, folderPage, notebookPage, parentOf } from "../net/paths";
 import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
+import { userMenu } from "../ui/usermenu";
 import "./browser.css";
 
 interface Entry {
@@ -25,9 +26,7 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
   const who = await me(folder);
   const header = el("header", { class: "topbar" },
     el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "grow" }),
-    el("span", { class: "who", title: who.identity.username }, who.identity.display_name),
-    el("a", { href: `${base}logout`, class: "button quiet" }, "Sign out"));
+    el("span", { class: "grow" }), userMenu(who.identity));
   const main = el("main", { class: "browser" });
   root.replaceChildren(header, main);
 

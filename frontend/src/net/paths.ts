@@ -37,3 +37,5 @@ export const folderPage = (path: string): string => (path ? `?path=${encodeURICo
 /** The folder a path is in ("" for the root). */
 export const parentOf = (path: string): string => path.split("/").slice(0, -1).join("/");
 export const nameOf = (path: string): string => path.split("/").pop() || path;
+/** Your API tokens, and one of them (its id is one segment). */
+export const tokensUrl = (...ids: string[]): string => `api/collab/tokens${ids.map((id) => "/" + segment(id)).join("")}`;
