@@ -37,7 +37,8 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
     crumbs.append(" / ", el("a", { href: base + folderPage(parts.slice(0, i + 1).join("/")) }, part));
   });
   const role = el("span", { class: "badge", "data-testid": "role" }, roleOf(who.permissions));
-  main.append(el("div", { class: "browser-head" }, crumbs, role));
+  const title = el("h1", { class: "visually-hidden" }, folder ? `Folder ${folder}` : "Your notebooks");
+  main.append(title, el("div", { class: "browser-head" }, crumbs, role));
 
   if (!who.permissions.read) {
     main.append(el("p", {}, "Nothing here is shared with you. Places shared with you:"));

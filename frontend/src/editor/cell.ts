@@ -115,6 +115,8 @@ export class CellView {
           syntaxHighlighting(defaultHighlightStyle),
           this.isMarkdown ? [] : lineNumbers(),
           EditorView.lineWrapping,
+          // The editable area is a text field for screen readers: it needs a name.
+          EditorView.contentAttributes.of({ "aria-label": this.isMarkdown ? "Markdown source" : "Code" }),
           this.access.of(this.accessExtensions()),
           commentRanges,
           yCollab(ysource, page.notebook.awareness, { undoManager: page.undo }),
