@@ -2,10 +2,12 @@
 // delete where allowed, and your role here.
 
 import { api, ApiError, base, me, roleOf, type Me } from "../net/api";
+import { download as download_, FORMATS } from "../net/download";
 import { contentsUrl, folderPage, notebookPage, parentOf } from "../net/paths";
 import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
+import { menu } from "../ui/menu";
 import { userMenu } from "../ui/usermenu";
 import "./browser.css";
 
@@ -148,8 +150,10 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
       el("span", { class: "meta" }, describe(entry)));
     if (entry.type === "notebook") {
       const download = iconButton("download", `Download ${entry.name}`);
-      download.addEventListener("click", () => void downloadNotebook(entry, (what, e) => fail(what, e)));
-      item.append(download);
+      item.append(menu(download, FORMATS.map(({ format, label }) => ({
+        label, testid: `download-${format}`,
+        run: () => void download_(entry.path, format).catch((e) => fail(`Could not download ${entry.name}`, e)),
+      })), `Download ${entry.name} as`));
     }
     if (who.permissions.write && !elsewhere) {
       const rename = iconButton("edit", `Rename ${entry.name}`, "Rename");
@@ -244,21 +248,6 @@ async function uploadNotebook(folder: string, file: File, entries: Entry[],
   } catch (e) {
     fail(`Could not upload ${file.name}`, e);
     return null;
-  }
-}
-
-async function downloadNotebook(entry: Entry, fail: (what: string, e: any) => void): Promise<void> {
-  try {
-    const model = await api<{ content: unknown }>("GET", `${contentsUrl(entry.path)}?content=1&type=notebook`);
-    const blob = new Blob([JSON.stringify(model.content, null, 1) + "\n"], { type: "application/x-ipynb+json" });
-    const url = URL.createObjectURL(blob);
-    const link = el("a", { href: url, download: entry.name, hidden: "" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  } catch (e) {
-    fail(`Could not download ${entry.name}`, e);
   }
 }
 

@@ -10,7 +10,7 @@ export type Format = "ipynb" | "html" | "script";
 export const FORMATS: { format: Format; label: string }[] = [
   { format: "ipynb", label: "Notebook (.ipynb)" },
   { format: "html", label: "HTML page (.html)" },
-  { format: "script", label: "Python script (.py)" },
+  { format: "script", label: "Script (.py for Python)" },
 ];
 
 /** The nbconvert address of ``path`` as ``format`` (``download=true``: a file, not a page). */
