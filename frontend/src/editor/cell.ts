@@ -96,7 +96,7 @@ export class CellView {
     observer?.unobserve(this.node);
     this.node.classList.remove("pending");
     this.node.style.minHeight = "";
-    if (page.writable || page.canComment) this.node.append(this.toolbar());
+    if (page.writable || page.canComment || cell.cell_type === "code") this.node.append(this.toolbar());
     const ysource = cell.ysource;
     this.editor = new EditorView({
       parent: this.node,

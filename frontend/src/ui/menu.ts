@@ -33,6 +33,12 @@ export function menu(button: HTMLButtonElement, items: MenuItem[], label: string
   const box = el("div", { class: "menu-box" }, button, list);
   const open = () => {
     list.hidden = false;
+    // Below the button, right-aligned to it, but always inside the window (on a phone the
+    // button may sit at the left edge).
+    const at = button.getBoundingClientRect();
+    const width = Math.min(list.offsetWidth, window.innerWidth - 16);
+    list.style.left = `${Math.max(8, Math.min(at.right - width, window.innerWidth - width - 8))}px`;
+    list.style.top = `${at.bottom + 4}px`;
     button.setAttribute("aria-expanded", "true");
     entries[0]?.focus();
     document.addEventListener("mousedown", outside, true);
