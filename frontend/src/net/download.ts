@@ -3,7 +3,7 @@
 // the page instead of replacing it with an error page.
 
 import { api, ApiError, base } from "./api";
-import { contentsUrl, encodePath, nameOf } from "./paths";
+import { contentsUrl, nameOf, nbconvertUrl } from "./paths";
 
 export type Format = "ipynb" | "html" | "script";
 
@@ -13,9 +13,6 @@ export const FORMATS: { format: Format; label: string }[] = [
   { format: "script", label: "Script (.py for Python)" },
 ];
 
-/** The nbconvert address of ``path`` as ``format`` (``download=true``: a file, not a page). */
-export const nbconvertUrl = (format: string, path: string): string =>
-  `nbconvert/${encodeURIComponent(format)}/${encodePath(path)}?download=true`;
 
 function save(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);

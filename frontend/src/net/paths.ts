@@ -28,6 +28,8 @@ export function apiPath(prefix: string, path: string, ...ids: string[]): string 
 export const contentsUrl = (path: string): string => apiPath("api/contents", path);
 export const sessionUrl = (path: string): string => apiPath("api/collaboration/session", path);
 export const sharesUrl = (path: string): string => apiPath("api/collab/shares", path);
+/** jupyter_server's nbconvert address of ``path`` as ``format`` (``download=true``: a file). */
+export const nbconvertUrl = (format: string, path: string): string => `nbconvert/${segment(format)}/${encodePath(path)}?download=true`;
 export const commentsUrl = (path: string, ...ids: string[]): string => apiPath("api/collab/comments", path, ...ids);
 
 /** The page of one notebook, and of one folder, relative to the server's base URL. */
