@@ -199,3 +199,22 @@ async def test_hidden_outputs_are_remembered_in_the_file(browser, server):
     await page.wait_for_selector(".outputs:has-text('visible output')")
     await saved(server, path, lambda nb: "jupyter" not in nb.cells[0].metadata)
     assert page.errors == [] and viewer.errors == []
+
+
+async def test_someone_adding_a_cell_does_not_take_my_cursor(browser, server):
+    path = write_notebook(server.root, ["mine"], "nbops/focus.ipynb")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    bob = await open_notebook(browser, server, path, "bob-token")
+    await bob.click(".cell .cm-content")
+    await bob.keyboard.press("End")
+    await bob.keyboard.type(" one")
+    # Alice adds cells above and below Bob's while he types.
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("Escape")
+    await alice.keyboard.press("a")
+    await alice.keyboard.press("j")
+    await alice.keyboard.press("b")
+    await sources_are(bob, "|mine one|")
+    await bob.keyboard.type(" two")  # still in his cell: nothing typed is lost
+    await sources_are(alice, "|mine one two|")
+    assert bob.errors == []
