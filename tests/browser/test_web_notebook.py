@@ -218,3 +218,20 @@ async def test_someone_adding_a_cell_does_not_take_my_cursor(browser, server):
     await bob.keyboard.type(" two")  # still in his cell: nothing typed is lost
     await sources_are(alice, "|mine one two|")
     assert bob.errors == []
+
+
+async def test_keys_on_a_focused_button_press_the_button_not_a_cell_command(browser, server):
+    path = write_notebook(server.root, ["x = 1"], "nbops/buttons.ipynb")
+    page = await open_notebook(browser, server, path, "alice-token")
+    await page.click(".cell .cm-content")
+    await page.keyboard.press("Escape")  # a cell is selected: command mode
+    await page.focus('[data-testid="more"]')
+    await page.keyboard.press("Enter")  # opens the menu; does not start editing the cell
+    await page.wait_for_selector(".menu:not([hidden]) [data-testid='download-ipynb']")
+    assert not await page.evaluate("() => !!document.activeElement.closest('.cm-content')")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("b")  # the focus is back on the menu's button: not a command
+    await page.focus(".cell")
+    await page.keyboard.press("c")  # a marker: on the cell, keys are commands again
+    await page.keyboard.press("v")
+    await sources_are(page, "x = 1|x = 1")

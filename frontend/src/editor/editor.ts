@@ -302,9 +302,23 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     if (event.defaultPrevented || typingInto(event.target)) return;
     const command = commandFor(event, previousKey);
     previousKey = event.key.toLowerCase() === "d" && !command ? "d" : "";
-    if (command && run(command)) event.preventDefault();
+    if (!command) return;
+    // One-letter commands, Enter and the arrows only where nothing else wants them: on a
+    // focused button Enter presses it, and with no cell selected the arrows scroll the page.
+    const modified = event.ctrlKey || event.metaKey;
+    if (!modified && !onCell(event.target)) return;
+    if (!modified && !page.active && (event.key === "ArrowUp" || event.key === "ArrowDown")) return;
+    if (run(command)) event.preventDefault();
   });
   if (writable) column.append(addButtons(page));
+
+  /** Whether a key pressed on ``target`` may be a command: the page itself, a cell, its
+   * rendered Markdown, or a read-only editor (not a button, a link or a menu). */
+  function onCell(target: EventTarget | null): boolean {
+    const node = target as HTMLElement | null;
+    if (!node || node === document.body || node === document.documentElement) return true;
+    return !!node.matches?.(".cell, .markdown, .cm-content[contenteditable='false']");
+  }
 
   function moreMenu(): HTMLElement {
     const button = iconButton("more", "More: download, delete", "", "more-button");
