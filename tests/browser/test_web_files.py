@@ -67,6 +67,21 @@ async def test_download_a_notebook_from_the_editor_and_the_browser(browser, serv
     assert page.errors == []
 
 
+async def test_a_download_from_the_editor_has_what_was_just_typed(browser, server):
+    path = write_notebook(server.root, ["first"], "files/fresh.ipynb")
+    page = await open_notebook(browser, server, path, "alice-token")
+    await page.click(".cell .cm-content")
+    await page.keyboard.press("End")
+    await page.keyboard.type(" and just typed")
+
+    async def click() -> None:
+        await page.click('[data-testid="more"]')
+        await page.click('[data-testid="download-ipynb"]')
+
+    _, text = await downloaded(page, click)
+    assert json.loads(text)["cells"][0]["source"] == "first and just typed"
+
+
 async def test_a_failed_download_is_shown_not_navigated_to(browser, server):
     path = write_notebook(server.root, ["x"], "files/gone.ipynb")
     page = await open_notebook(browser, server, path, "alice-token")

@@ -312,6 +312,16 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   });
   if (writable) column.append(addButtons(page));
 
+  /** Save first: a download is made from the file, which must have what was just typed
+   * (waits at most a few seconds; an unsaved change is then simply not in the download). */
+  async function savedNow(): Promise<void> {
+    if (!tracker?.unsaved) return;
+    tracker.save();
+    for (let waited = 0; tracker.unsaved && waited < 5000; waited += 100) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+
   /** Whether a key pressed on ``target`` may be a command: the page itself, a cell, its
    * rendered Markdown, or a read-only editor (not a button, a link or a menu). */
   function onCell(target: EventTarget | null): boolean {
@@ -325,7 +335,10 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     button.setAttribute("data-testid", "more");
     const items = FORMATS.map(({ format, label }) => ({
       label: `Download as ${label}`, testid: `download-${format}`,
-      run: () => void attempt(`Could not download ${nameOf(path)}`, () => download(path, format)),
+      run: () => void attempt(`Could not download ${nameOf(path)}`, async () => {
+        await savedNow();
+        await download(path, format);
+      }),
     }));
     const rest = who.permissions.write ? [{ separator: true as const }, {
       label: "Delete this notebook…", danger: true, testid: "delete-notebook",
