@@ -1,5 +1,6 @@
-"""The web page: ``/`` (the notebook browser) and ``/notebooks/{path}`` (the editor), and the
-output frame that notebook HTML outputs run in.
+"""The web page: ``/`` (the notebook browser), ``/notebooks/{path}`` (the editor),
+``/settings`` (your account and API tokens), and the output frame that notebook HTML outputs
+run in.
 
 Both pages are the same small HTML shell around the bundle built from ``frontend/`` into
 ``collab_server/static/`` (committed, so a fresh clone serves a working page without npm; CI
@@ -146,6 +147,7 @@ def page_handlers() -> list[tuple[Any, ...]]:
     return [
         (r"/", PageHandler),
         (r"/notebooks/(.*)", PageHandler),
+        (r"/settings", PageHandler),
         (r"/collab-output-frame", OutputFrameHandler),
         (r"/collab-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

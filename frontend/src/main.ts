@@ -1,9 +1,12 @@
 // The web page's entry point: which page this address shows.
 
-import { base } from "./net/api";
+import { base, me } from "./net/api";
 import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
+import { showSettings } from "./settings/settings";
 import { el } from "./ui/dom";
+import { installShortcutsKey } from "./ui/shortcuts";
+import { userMenu } from "./ui/usermenu";
 import "./ui/base.css";
 
 const root = document.getElementById("app")!;
@@ -15,10 +18,17 @@ async function start(): Promise<void> {
       await showEditor(root, path.slice("notebooks/".length).split("/").map(decodeURIComponent).join("/"));
     } else if (path === "") {
       await showBrowser(root);
+    } else if (path === "settings") {
+      await showSettings(root);
     } else {
-      root.replaceChildren(el("main", { class: "not-found", "data-testid": "not-found" },
-        el("h1", {}, "There is no page at this address"),
-        el("p", {}, el("a", { href: base, class: "button" }, "Go to your notebooks"))));
+      document.title = "Not found · collab_server";
+      const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
+        el("span", { class: "grow" }));
+      void me("").then((who) => header.append(userMenu(who.identity)), () => undefined);
+      root.replaceChildren(header,
+        el("main", { class: "not-found", "data-testid": "not-found" },
+          el("h1", {}, "There is no page at this address"),
+          el("p", {}, el("a", { href: base, class: "button" }, "Go to your notebooks"))));
     }
   } catch (e: any) {
     root.replaceChildren(el("main", {}, el("p", { class: "notice error", role: "alert" },
@@ -26,4 +36,5 @@ async function start(): Promise<void> {
   }
 }
 
+installShortcutsKey();
 void start();

@@ -87,6 +87,7 @@ async def test_upload_and_download_notebooks(browser, server, tmp_path):
     await page.wait_for_selector(".status.error:has-text('not a Jupyter notebook')")
     async with page.expect_download() as download:
         await page.click("button[aria-label='Download here.ipynb']")
+        await page.click(".entry [data-testid='download-ipynb']")
     saved = tmp_path / "downloaded.ipynb"
     await (await download.value).save_as(saved)
     assert json.loads(saved.read_text())["cells"][0]["source"] == "x"

@@ -2,10 +2,13 @@
 // delete where allowed, and your role here.
 
 import { api, ApiError, base, me, roleOf, type Me } from "../net/api";
+import { download as download_, FORMATS } from "../net/download";
 import { contentsUrl, folderPage, notebookPage, parentOf } from "../net/paths";
 import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
+import { menu } from "../ui/menu";
+import { userMenu } from "../ui/usermenu";
 import "./browser.css";
 
 interface Entry {
@@ -25,9 +28,7 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
   const who = await me(folder);
   const header = el("header", { class: "topbar" },
     el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "grow" }),
-    el("span", { class: "who", title: who.identity.username }, who.identity.display_name),
-    el("a", { href: `${base}logout`, class: "button quiet" }, "Sign out"));
+    el("span", { class: "grow" }), userMenu(who.identity));
   const main = el("main", { class: "browser" });
   root.replaceChildren(header, main);
 
@@ -38,7 +39,8 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
     crumbs.append(" / ", el("a", { href: base + folderPage(parts.slice(0, i + 1).join("/")) }, part));
   });
   const role = el("span", { class: "badge", "data-testid": "role" }, roleOf(who.permissions));
-  main.append(el("div", { class: "browser-head" }, crumbs, role));
+  const title = el("h1", { class: "visually-hidden" }, folder ? `Folder ${folder}` : "Your notebooks");
+  main.append(title, el("div", { class: "browser-head" }, crumbs, role));
 
   if (!who.permissions.read) {
     main.append(el("p", {}, "Nothing here is shared with you. Places shared with you:"));
@@ -148,8 +150,10 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
       el("span", { class: "meta" }, describe(entry)));
     if (entry.type === "notebook") {
       const download = iconButton("download", `Download ${entry.name}`);
-      download.addEventListener("click", () => void downloadNotebook(entry, (what, e) => fail(what, e)));
-      item.append(download);
+      item.append(menu(download, FORMATS.map(({ format, label }) => ({
+        label, testid: `download-${format}`,
+        run: () => void download_(entry.path, format).catch((e) => fail(`Could not download ${entry.name}`, e)),
+      })), `Download ${entry.name} as`));
     }
     if (who.permissions.write && !elsewhere) {
       const rename = iconButton("edit", `Rename ${entry.name}`, "Rename");
@@ -244,21 +248,6 @@ async function uploadNotebook(folder: string, file: File, entries: Entry[],
   } catch (e) {
     fail(`Could not upload ${file.name}`, e);
     return null;
-  }
-}
-
-async function downloadNotebook(entry: Entry, fail: (what: string, e: any) => void): Promise<void> {
-  try {
-    const model = await api<{ content: unknown }>("GET", `${contentsUrl(entry.path)}?content=1&type=notebook`);
-    const blob = new Blob([JSON.stringify(model.content, null, 1) + "\n"], { type: "application/x-ipynb+json" });
-    const url = URL.createObjectURL(blob);
-    const link = el("a", { href: url, download: entry.name, hidden: "" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  } catch (e) {
-    fail(`Could not download ${entry.name}`, e);
   }
 }
 

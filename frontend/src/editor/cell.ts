@@ -1,6 +1,9 @@
 // One cell: a CodeMirror editor bound to the cell's shared text (y-codemirror.next), its
 // toolbar, its outputs, and for Markdown the rendered text. A Markdown cell shows its rendered
 // text until double-clicked or Enter (edit mode); Shift+Enter or Escape renders it again.
+// Escape leaves the editor for command mode: the cell stays selected and has the focus, and
+// the notebook's keys (editor/keys.ts) act on it. Every cell's editor shares the notebook's
+// undo manager, so undo takes back one's own changes in the order they were made, across cells.
 
 import type { YNotebook } from "@jupyter/ydoc";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
@@ -9,14 +12,15 @@ import { python } from "@codemirror/lang-python";
 import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
 import { Compartment, EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers } from "@codemirror/view";
-import { yCollab } from "y-codemirror.next";
-import * as Y from "yjs";
+import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
+import type * as Y from "yjs";
 
 import { codePoints, commentRanges, highlight } from "../comments/ranges";
 import type { CommentsPanel } from "../comments/panel";
 import { el } from "../ui/dom";
 import { iconButton } from "../ui/icons";
 import { renderMarkdown } from "../ui/markdown";
+import { outputsHidden, setOutputsHidden, type CellType } from "./ops";
 import { renderOutputs } from "./outputs";
 
 export type Cell = YNotebook["cells"][number];
@@ -31,6 +35,15 @@ export interface Page {
   save(): void;
   /** Insert an empty cell at ``index`` and put the cursor in it. */
   insertCell(index: number, type: "code" | "markdown"): void;
+  /** The notebook's undo manager: this person's changes to the cells and their text. */
+  undo: Y.UndoManager;
+  /** The selected cell (command mode acts on it), or null. */
+  active: Cell | null;
+  select(cell: Cell | null): void;
+  /** Make ``change`` one undo step of its own. */
+  step<T>(change: () => T): T;
+  /** Switch the cell between code and Markdown (same id and source). */
+  changeType(cell: Cell, type: CellType): void;
 }
 
 // Cells are created lazily: a placeholder of about the right height until the cell comes near
@@ -56,13 +69,17 @@ export class CellView {
   private editor: EditorView | null = null;
   private rendered: HTMLElement | null = null;
   private outputs: HTMLElement | null = null;
-  private undo: Y.UndoManager | null = null;
+  private outputsShown: boolean | null = null; // a reader's own choice; writers change the file
   private access = new Compartment();
   private readonly isMarkdown: boolean;
 
   constructor(private page: Page, private cell: Cell) {
     this.isMarkdown = cell.cell_type === "markdown";
-    this.node = el("section", { class: `cell ${cell.cell_type} pending`, "data-cell-id": cell.getId() });
+    this.node = el("section", { class: `cell ${cell.cell_type} pending`, "data-cell-id": cell.getId(),
+      tabindex: "-1", "aria-label": this.isMarkdown ? "Markdown cell" : "Code cell" });
+    // Any click or focus inside selects the cell (command mode acts on the selected cell).
+    this.node.addEventListener("focusin", () => page.select(cell));
+    this.node.addEventListener("mousedown", () => page.select(cell));
     if (observer) {
       this.node.style.minHeight = `${estimateHeight(cell)}px`;
       mounters.set(this.node, () => this.mount());
@@ -79,9 +96,8 @@ export class CellView {
     observer?.unobserve(this.node);
     this.node.classList.remove("pending");
     this.node.style.minHeight = "";
-    if (page.writable || page.canComment) this.node.append(this.toolbar());
+    if (page.writable || page.canComment || cell.cell_type === "code") this.node.append(this.toolbar());
     const ysource = cell.ysource;
-    this.undo = new Y.UndoManager(ysource);
     this.editor = new EditorView({
       parent: this.node,
       state: EditorState.create({
@@ -92,15 +108,18 @@ export class CellView {
             { key: "Escape", run: () => (this.leave(), true) },
             { key: "Mod-s", run: () => (page.save(), true), preventDefault: true },
             indentWithTab,
+            ...yUndoManagerKeymap,
             ...defaultKeymap,
           ]),
           this.isMarkdown ? markdown() : python(),
           syntaxHighlighting(defaultHighlightStyle),
           this.isMarkdown ? [] : lineNumbers(),
           EditorView.lineWrapping,
+          // The editable area is a text field for screen readers: it needs a name.
+          EditorView.contentAttributes.of({ "aria-label": this.isMarkdown ? "Markdown source" : "Code" }),
           this.access.of(this.accessExtensions()),
           commentRanges,
-          yCollab(ysource, page.notebook.awareness, { undoManager: this.undo }),
+          yCollab(ysource, page.notebook.awareness, { undoManager: page.undo }),
           EditorView.domEventHandlers({ blur: () => { if (this.isMarkdown) this.showMarkdown(); } }),
         ],
       }),
@@ -111,8 +130,13 @@ export class CellView {
     if (cell.cell_type === "code") {
       this.showOutputs();
       cell.changed.connect(this.onChange, this);
+      cell.metadataChanged.connect(this.onMetadata, this);
     }
     return this.editor;
+  }
+
+  private onMetadata(): void {
+    this.showOutputs();
   }
 
   private onChange(_: unknown, change: any): void {
@@ -143,14 +167,23 @@ export class CellView {
       bar.append(button);
     };
     if (this.page.canComment) action("comment", "Comment on the selected text, or on the cell", () => this.comment(), "comment-only");
+    if (this.cell.cell_type === "code") {
+      action("eye", "Hide or show this cell's outputs (O)", () => this.toggleOutputs(), "outputs-toggle");
+    }
     if (!this.page.writable) return bar;
-    action("up", "Move cell up", () => { const i = index(); if (i > 0) this.page.notebook.moveCell(i, i - 1); }, "edit-only");
-    action("down", "Move cell down", () => {
+    const type = el("select", { class: "cell-type edit-only", "aria-label": "Cell type", title: "Cell type (M: Markdown, Y: code)" },
+      el("option", { value: "code" }, "Code"), el("option", { value: "markdown" }, "Markdown")) as HTMLSelectElement;
+    type.value = this.cell.cell_type;
+    type.addEventListener("change", () => this.page.changeType(this.cell, type.value as CellType));
+    bar.prepend(type);
+    const move = (by: number) => {
       const i = index();
-      if (i < this.page.notebook.cells.length - 1) this.page.notebook.moveCell(i, i + 1);
-    }, "edit-only");
+      if (i + by >= 0 && i + by < this.page.notebook.cells.length) this.page.step(() => this.page.notebook.moveCell(i, i + by));
+    };
+    action("up", "Move cell up", () => move(-1), "edit-only");
+    action("down", "Move cell down", () => move(1), "edit-only");
     action("plus", "Add a code cell below", () => this.page.insertCell(index() + 1, "code"), "edit-only");
-    action("trash", "Delete cell", () => this.page.notebook.deleteCell(index()), "edit-only danger");
+    action("trash", "Delete cell", () => this.page.step(() => this.page.notebook.deleteCell(index())), "edit-only danger");
     return bar;
   }
 
@@ -170,10 +203,40 @@ export class CellView {
     this.node.classList.remove("editing");
   }
 
+  /** Whether this cell's outputs are shown here. */
+  private get showingOutputs(): boolean {
+    return this.outputsShown ?? !outputsHidden(this.cell);
+  }
+
+  /** Hide or show the outputs: in the file (``metadata.jupyter.outputs_hidden``) for writers,
+   * only on this page for readers. */
+  toggleOutputs(): void {
+    if (this.cell.cell_type !== "code") return;
+    this.mount();
+    const hide = this.showingOutputs;
+    if (this.page.writable) {
+      this.outputsShown = null;
+      this.page.step(() => setOutputsHidden(this.cell, hide));
+    } else {
+      this.outputsShown = !hide;
+    }
+    this.showOutputs();
+  }
+
   private showOutputs(): void {
     const cell = this.cell as any;
-    const next = renderOutputs(cell.outputs || []);
     const count = cell.execution_count;
+    const outputs = cell.outputs || [];
+    let next: HTMLElement;
+    if (!this.showingOutputs && outputs.length) {
+      const show = el("button", { class: "button quiet small", type: "button" },
+        `Outputs hidden (${outputs.length}) — show`);
+      show.addEventListener("click", () => this.toggleOutputs());
+      next = el("div", { class: "outputs hidden-outputs", "data-testid": "outputs-hidden" }, show);
+    } else {
+      next = renderOutputs(outputs);
+    }
+    this.node.classList.toggle("outputs-hidden", !this.showingOutputs);
     if (count) next.prepend(el("div", { class: "prompt" }, `[${count}]`));
     if (this.outputs) this.outputs.replaceWith(next);
     else this.node.append(next);
@@ -205,9 +268,21 @@ export class CellView {
     editor.focus();
   }
 
+  /** Leave the editor for command mode: the cell keeps the focus. */
   private leave(): void {
     this.editor?.contentDOM.blur();
     if (this.isMarkdown) this.showMarkdown();
+    this.node.focus({ preventScroll: true });
+  }
+
+  /** Select the cell without editing it (command mode). */
+  select(): void {
+    this.node.focus({ preventScroll: false });
+    this.node.scrollIntoView({ block: "nearest" });
+  }
+
+  setActive(active: boolean): void {
+    this.node.classList.toggle("active", active);
   }
 
   private next(): void {
@@ -220,9 +295,11 @@ export class CellView {
 
   destroy(): void {
     observer?.unobserve(this.node);
-    if (this.cell.cell_type === "code") this.cell.changed.disconnect(this.onChange, this);
-    this.editor?.destroy();
-    this.undo?.destroy();
+    if (this.cell.cell_type === "code") {
+      this.cell.changed.disconnect(this.onChange, this);
+      this.cell.metadataChanged.disconnect(this.onMetadata, this);
+    }
+    this.editor?.destroy(); // the undo manager is the notebook's: it stays
     this.node.remove();
   }
 }

@@ -1,18 +1,28 @@
 // The notebook editor page: every cell is a CodeMirror editor bound to the cell's shared text,
 // in the document layout JupyterLab uses (@jupyter/ydoc), over the jupyter-collaboration wire
 // protocol (net/room). This module lays the page out and wires the parts together: the
-// session, the room and its notices, the status lines, presence, cells, comments, keyboard.
+// session, the room and its notices, the status lines, presence, cells, comments, keyboard
+// (editor/keys), the notebook's toolbar (undo, redo, the cell clipboard) and "More" menu
+// (download, delete).
 
 import { YNotebook } from "@jupyter/ydoc";
 
 import { api, ApiError, base, me, roleOf } from "../net/api";
-import { folderPage, nameOf, notebookPage, parentOf, sessionUrl } from "../net/paths";
+import { download, FORMATS } from "../net/download";
+import { contentsUrl, folderPage, nameOf, notebookPage, parentOf, sessionUrl } from "../net/paths";
 import { Room, type Notice, type Stopped } from "../net/room";
 import { CommentsPanel } from "../comments/panel";
 import { shareButton } from "../share/share";
+import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
-import { icon } from "../ui/icons";
+import { icon, iconButton } from "../ui/icons";
+import { menu } from "../ui/menu";
+import { typingInto } from "../ui/shortcuts";
+import { attempt, showError } from "../ui/toast";
+import { userMenu } from "../ui/usermenu";
 import { CellView, type Cell, type Page } from "./cell";
+import { commandFor, WRITES, type Command } from "./keys";
+import { cellsToJSON, changeCellType, insertCopies, readClipboard, writeClipboard } from "./ops";
 import { presenceList } from "./presence";
 import { SaveTracker, showConnection } from "./status";
 import { notFound } from "./notfound";
@@ -33,7 +43,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   root.append(main);
   document.title = `${nameOf(path)} · collab_server`;
   if (!who.permissions.read) {
-    root.replaceChildren(notFound(path));
+    root.replaceChildren(notFound(path, who.identity));
     return;
   }
   let session: { fileId: string; sessionId: string };
@@ -41,7 +51,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     session = await api("PUT", sessionUrl(path), { format: "json", type: "notebook" });
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
-      root.replaceChildren(notFound(path));
+      root.replaceChildren(notFound(path, who.identity));
       return;
     }
     throw e;
@@ -73,10 +83,34 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     notebook, writable, canComment, comments, views: new Map(),
     save: () => tracker?.save(),
     insertCell: (index, type) => {
-      notebook.insertCell(index, { cell_type: type, source: "", metadata: {} } as any);
+      page.step(() => notebook.insertCell(index, { cell_type: type, source: "", metadata: {} } as any));
       queueMicrotask(() => page.views.get(notebook.cells[index])?.focus());
     },
+    // Only this page's own changes: the notebook's transactions and each cell editor's (the
+    // editors add their origin); what others do arrives from the socket and is never undone.
+    undo: notebook.undoManager,
+    // A change to the cells is one undo step of its own, never merged with typing just before.
+    step: <T>(change: () => T): T => {
+      page.undo.stopCapturing();
+      const result = change();
+      page.undo.stopCapturing();
+      return result;
+    },
+    active: null,
+    select: (cell) => {
+      if (page.active === cell) return;
+      if (page.active) page.views.get(page.active)?.setActive(false);
+      page.active = cell;
+      if (cell) page.views.get(cell)?.setActive(true);
+    },
+    changeType: (cell, type) => {
+      if (!page.writable) return;
+      const index = notebook.cells.indexOf(cell);
+      const made = page.step(() => changeCellType(notebook, index, type));
+      if (made) queueMicrotask(() => { page.select(made); page.views.get(made)?.select(); });
+    },
   };
+  header.append(moreMenu(), userMenu(who.identity));
 
   const say = (kind: string, text: string, ...actions: HTMLElement[]) => {
     banner.replaceChildren(el("div", { class: `notice ${kind}`, role: "alert", "data-testid": "banner", "data-kind": kind },
@@ -142,6 +176,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     const current = new Set(notebook.cells);
     for (const [cell, view] of page.views) {
       if (!current.has(cell)) {
+        if (page.active === cell) page.active = null;
         view.destroy();
         page.views.delete(cell);
       }
@@ -151,10 +186,22 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (!view) {
         view = new CellView(page, cell);
         page.views.set(cell, view);
+        if (page.active === cell) view.setActive(true);
       }
       return view.node;
     });
-    list.replaceChildren(...nodes);
+    // Move only what moved: taking a node out of the page would take the focus from whoever
+    // is typing in it when someone else adds a cell.
+    let at: ChildNode | null = list.firstChild;
+    for (const node of nodes) {
+      if (node === at) at = at.nextSibling;
+      else list.insertBefore(node, at);
+    }
+    while (at) {
+      const next: ChildNode | null = at.nextSibling;
+      at.remove();
+      at = next;
+    }
     if (!nodes.length) list.append(el("p", { class: "empty" }, "An empty notebook."));
   };
   notebook.changed.connect((_, change) => {
@@ -166,13 +213,149 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     render();
     requestAnimationFrame(() => performance.mark("collab:first-cell"));
   });
+  // The notebook's toolbar: undo and redo (of one's own changes), the cell clipboard.
+  const undoButton = iconButton("undo", "Undo your last change (Ctrl+Z)", "", "edit-only");
+  const redoButton = iconButton("redo", "Redo (Ctrl+Shift+Z)", "", "edit-only");
+  const cutButton = iconButton("cut", "Cut the selected cell (X)", "", "edit-only");
+  const copyButton = iconButton("copy", "Copy the selected cell (C)");
+  const pasteButton = iconButton("paste", "Paste cells below the selected one (V)", "", "edit-only");
+  const hint = el("span", { class: "muted hint" }, "Press ? for keyboard shortcuts");
+  const tools = el("div", { class: "notebook-toolbar", role: "toolbar", "aria-label": "Notebook" },
+    undoButton, redoButton, el("span", { class: "sep edit-only" }), cutButton, copyButton, pasteButton,
+    el("span", { class: "grow" }), hint);
+  const showUndo = () => {
+    undoButton.disabled = !page.undo.undoStack.length;
+    redoButton.disabled = !page.undo.redoStack.length;
+  };
+  for (const event of ["stack-item-added", "stack-item-popped", "stack-cleared"]) page.undo.on(event as any, showUndo);
+  showUndo();
+  if (!writable) tools.querySelectorAll(".edit-only").forEach((n) => n.remove());
+  column.insertBefore(tools, list);
+
+  let previousKey = "";
+  const run = (command: Command): boolean => {
+    if (WRITES.has(command) && !page.writable) return false;
+    if (WRITES.has(command) && command !== "undo" && command !== "redo") return page.step(() => perform(command));
+    return perform(command);
+  };
+  const perform = (command: Command): boolean => {
+    const cells = notebook.cells;
+    const active = page.active && cells.includes(page.active) ? page.active : null;
+    const index = active ? cells.indexOf(active) : -1;
+    const view = (cell: Cell | undefined) => (cell ? page.views.get(cell) : undefined);
+    const selectAt = (i: number) => {
+      const cell = notebook.cells[Math.max(0, Math.min(i, notebook.cells.length - 1))];
+      if (cell) { page.select(cell); view(cell)?.select(); }
+    };
+    switch (command) {
+      case "undo": page.undo.undo(); return true;
+      case "redo": page.undo.redo(); return true;
+      case "save": page.save(); return true;
+      case "copy": case "cut":
+        if (!active) return false;
+        writeClipboard(cellsToJSON([active]));
+        if (command === "cut") { notebook.deleteCell(index); queueMicrotask(() => selectAt(index)); }
+        return true;
+      case "paste-below": case "paste-above": {
+        const cellsToPaste = readClipboard();
+        if (!cellsToPaste) { showError("Nothing to paste: copy or cut a cell first (C or X)."); return true; }
+        const at = index < 0 ? cells.length : command === "paste-below" ? index + 1 : index;
+        const made = insertCopies(notebook, at, cellsToPaste);
+        queueMicrotask(() => selectAt(notebook.cells.indexOf(made[made.length - 1])));
+        return true;
+      }
+    }
+    if (!active) {
+      if (command === "next" || command === "previous" || command === "edit") { selectAt(0); return !!cells.length; }
+      return false;
+    }
+    switch (command) {
+      case "edit": view(active)?.focus(); return true;
+      case "previous": selectAt(index - 1); return true;
+      case "next": selectAt(index + 1); return true;
+      case "insert-above": case "insert-below": {
+        const at = command === "insert-above" ? index : index + 1;
+        notebook.insertCell(at, { cell_type: "code", source: "", metadata: {} } as any);
+        queueMicrotask(() => selectAt(at));
+        return true;
+      }
+      case "markdown": case "code": page.changeType(active, command); return true;
+      case "delete": notebook.deleteCell(index); queueMicrotask(() => selectAt(index)); return true;
+      case "outputs": view(active)?.toggleOutputs(); return true;
+    }
+    return false;
+  };
+  undoButton.addEventListener("click", () => run("undo"));
+  redoButton.addEventListener("click", () => run("redo"));
+  cutButton.addEventListener("click", () => run("cut"));
+  copyButton.addEventListener("click", () => run("copy"));
+  pasteButton.addEventListener("click", () => run("paste-below"));
+  for (const b of [cutButton, copyButton, pasteButton]) b.addEventListener("mousedown", (e) => e.preventDefault());
+
   document.addEventListener("keydown", (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
       event.preventDefault();
       page.save();
+      return;
     }
+    // In a cell editor, a field or a dialog, keys are text (the editor has its own undo).
+    if (event.defaultPrevented || typingInto(event.target)) return;
+    const command = commandFor(event, previousKey);
+    previousKey = event.key.toLowerCase() === "d" && !command ? "d" : "";
+    if (!command) return;
+    // One-letter commands, Enter and the arrows only where nothing else wants them: on a
+    // focused button Enter presses it, and with no cell selected the arrows scroll the page.
+    const modified = event.ctrlKey || event.metaKey;
+    if (!modified && !onCell(event.target)) return;
+    if (!modified && !page.active && (event.key === "ArrowUp" || event.key === "ArrowDown")) return;
+    if (run(command)) event.preventDefault();
   });
   if (writable) column.append(addButtons(page));
+
+  /** Save first: a download is made from the file, which must have what was just typed
+   * (waits at most a few seconds; an unsaved change is then simply not in the download). */
+  async function savedNow(): Promise<void> {
+    if (!tracker?.unsaved) return;
+    tracker.save();
+    for (let waited = 0; tracker.unsaved && waited < 5000; waited += 100) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+
+  /** Whether a key pressed on ``target`` may be a command: the page itself, a cell, its
+   * rendered Markdown, or a read-only editor (not a button, a link or a menu). */
+  function onCell(target: EventTarget | null): boolean {
+    const node = target as HTMLElement | null;
+    if (!node || node === document.body || node === document.documentElement) return true;
+    return !!node.matches?.(".cell, .markdown, .cm-content[contenteditable='false']");
+  }
+
+  function moreMenu(): HTMLElement {
+    const button = iconButton("more", "More: download, delete", "", "more-button");
+    button.setAttribute("data-testid", "more");
+    const items = FORMATS.map(({ format, label }) => ({
+      label: `Download as ${label}`, testid: `download-${format}`,
+      run: () => void attempt(`Could not download ${nameOf(path)}`, async () => {
+        await savedNow();
+        await download(path, format);
+      }),
+    }));
+    const rest = who.permissions.write ? [{ separator: true as const }, {
+      label: "Delete this notebook…", danger: true, testid: "delete-notebook",
+      run: () => void deleteNotebook(),
+    }] : [];
+    return menu(button, [...items, ...rest], "More");
+  }
+
+  async function deleteNotebook(): Promise<void> {
+    if (!(await confirmAction(`Delete ${nameOf(path)}? Everyone editing it is stopped, and this cannot be undone.`, "Delete"))) return;
+    const folder = parentOf(path);
+    const done = await attempt(`Could not delete ${nameOf(path)}`, async () => {
+      await api("DELETE", contentsUrl(path));
+      return true;
+    });
+    if (done) location.assign(base + folderPage(folder));
+  }
   comments.onChange(() => page.views.forEach((view) => view.highlight()));
 }
 

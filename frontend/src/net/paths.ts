@@ -28,6 +28,8 @@ export function apiPath(prefix: string, path: string, ...ids: string[]): string 
 export const contentsUrl = (path: string): string => apiPath("api/contents", path);
 export const sessionUrl = (path: string): string => apiPath("api/collaboration/session", path);
 export const sharesUrl = (path: string): string => apiPath("api/collab/shares", path);
+/** jupyter_server's nbconvert address of ``path`` as ``format`` (``download=true``: a file). */
+export const nbconvertUrl = (format: string, path: string): string => `nbconvert/${segment(format)}/${encodePath(path)}?download=true`;
 export const commentsUrl = (path: string, ...ids: string[]): string => apiPath("api/collab/comments", path, ...ids);
 
 /** The page of one notebook, and of one folder, relative to the server's base URL. */
@@ -37,3 +39,5 @@ export const folderPage = (path: string): string => (path ? `?path=${encodeURICo
 /** The folder a path is in ("" for the root). */
 export const parentOf = (path: string): string => path.split("/").slice(0, -1).join("/");
 export const nameOf = (path: string): string => path.split("/").pop() || path;
+/** Your API tokens, and one of them (its id is one segment). */
+export const tokensUrl = (...ids: string[]): string => `api/collab/tokens${ids.map((id) => "/" + segment(id)).join("")}`;

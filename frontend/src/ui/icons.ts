@@ -17,6 +17,15 @@ const PATHS = {
   download: "M12 4v12M7 11l5 5 5-5M4 20h16",
   edit: "M4 20h4L19 9l-4-4L4 16zM13 7l4 4",
   back: "M19 12H5M11 6l-6 6 6 6",
+  eye: "M2 12s3.5-6.5 10-6.5S22 12 22 12s-3.5 6.5-10 6.5S2 12 2 12zM12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z",
+  undo: "M9 14L4 9l5-5M4 9h10a6 6 0 0 1 0 12h-3",
+  redo: "M15 14l5-5-5-5M20 9H10a6 6 0 0 0 0 12h3",
+  cut: "M6 9a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 21a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM8.1 7.9L20 20M8.1 16.1L20 4",
+  copy: "M9 9h11v11H9zM5 15H4V4h11v1",
+  paste: "M9 4h6v3H9zM7 5.5H5V21h14V5.5h-2M9 12h6M9 16h6",
+  keyboard: "M3 6h18v12H3zM7 10h.01M11 10h.01M15 10h.01M7 14h10",
+  user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0",
+  more: "M5 12h.01M12 12h.01M19 12h.01",
 } as const;
 
 export type IconName = keyof typeof PATHS;

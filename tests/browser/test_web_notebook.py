@@ -1,0 +1,237 @@
+"""Notebook editing in real Chromium, as JupyterLab users expect it: undo and redo of one's own
+changes across cells (never someone else's), switching a cell between code and Markdown,
+cutting, copying and pasting cells (also into another notebook), hiding outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nbformat
+
+from conftest import read_notebook, write_notebook
+from support.browser import needs_chromium, open_page
+from support.yclient import wait_until
+
+pytestmark = needs_chromium
+
+# Each cell's text as typed (without the carets and names of other people's cursors).
+SOURCES = """() => [...document.querySelectorAll('.cell')].map((cell) => {
+  const text = [...cell.querySelectorAll('.cm-line')].map((line) => {
+    const copy = line.cloneNode(true);
+    copy.querySelectorAll('.cm-ySelectionCaret').forEach((caret) => caret.remove());
+    return copy.textContent;
+  }).join('\\n');
+  return (cell.classList.contains('markdown') ? 'md:' : '') + text;
+}).join('|')"""
+
+
+async def open_notebook(browser: Any, server: Any, path: str, token: str, **kw: Any) -> Any:
+    page = await open_page(browser, server, f"/notebooks/{path}", token, **kw)
+    await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await page.wait_for_selector(".cell .cm-content")
+    return page
+
+
+async def sources_are(page: Any, expected: str) -> None:
+    try:
+        await page.wait_for_function(
+            f"(expected) => ({SOURCES})() === expected", arg=expected, timeout=10_000
+        )
+    except Exception:
+        actual = await page.evaluate(SOURCES)
+        raise AssertionError(f"cells are {actual!r}, not {expected!r}") from None
+
+
+async def saved(server: Any, path: str, predicate: Any) -> nbformat.NotebookNode:
+    await wait_until(lambda: predicate(read_notebook(server.root, path)), 10)
+    return read_notebook(server.root, path)
+
+
+async def test_undo_takes_back_only_my_own_changes_across_cells(browser, server):
+    path = write_notebook(server.root, ["start"], "nbops/undo.ipynb")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    bob = await open_notebook(browser, server, path, "bob-token")
+    # Alice types in the first cell, then adds a cell and types in it.
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("End")
+    await alice.keyboard.type(" alice")
+    await alice.click("text=+ Code")
+    await alice.keyboard.type("a = 1")
+    await sources_are(bob, "start alice|a = 1")
+    # Bob types at the start of the first cell.
+    await bob.click(".cell .cm-content")
+    await bob.keyboard.press("Control+Home")
+    await bob.keyboard.type("bob ")
+    await sources_are(alice, "bob start alice|a = 1")
+    # Alice leaves the editor (command mode) and undoes everything she did, step by step.
+    await alice.keyboard.press("Escape")
+    undo = alice.locator('button[title^="Undo your last change"]')
+    for _ in range(10):
+        if await undo.is_disabled():
+            break
+        await alice.keyboard.press("Control+z")
+    assert await undo.is_disabled()
+    # Her cell and her text are gone; Bob's text stays, for both of them and in the file.
+    await sources_are(alice, "bob start")
+    await sources_are(bob, "bob start")
+    nb = await saved(server, path, lambda nb: [c.source for c in nb.cells] == ["bob start"])
+    assert len(nb.cells) == 1
+    # Redo brings all of hers back (Ctrl+Shift+Z), Bob's text still in place.
+    redo = alice.locator('button[title^="Redo"]')
+    for _ in range(10):
+        if await redo.is_disabled():
+            break
+        await alice.keyboard.press("Control+Shift+z")
+    await sources_are(bob, "bob start alice|a = 1")
+    # Inside a cell, Ctrl+Z is the editor's undo: it takes back text typed there.
+    await alice.click(".cell:nth-child(2) .cm-content")
+    await alice.keyboard.press("End")
+    await alice.keyboard.type("23")
+    await sources_are(bob, "bob start alice|a = 123")
+    await alice.keyboard.press("Control+z")
+    await sources_are(bob, "bob start alice|a = 1")
+    # Bob's undo never touches Alice's changes: he undoes only his "bob ".
+    await bob.keyboard.press("Escape")
+    await bob.keyboard.press("Control+z")
+    await sources_are(alice, "start alice|a = 1")
+    assert alice.errors == [] and bob.errors == []
+
+
+async def test_switch_a_cell_between_code_and_markdown_keeping_id_and_source(browser, server):
+    path = write_notebook(server.root, ["# Heading", "x = 1"], "nbops/types.ipynb")
+    before = read_notebook(server.root, path)
+    ids = [c.id for c in before.cells]
+    cell = before.cells[0].id
+    async with server.client("commenter-token") as c:
+        target = {"type": "text", "cellId": cell, "start": 2, "end": 9}
+        r = await c.post(f"/api/collab/comments/{path}", json={"target": target, "body": "ok?"})
+        assert r.status_code == 201
+    page = await open_notebook(browser, server, path, "alice-token")
+    bob = await open_notebook(browser, server, path, "bob-token")
+    # The toolbar control: the first cell becomes Markdown (rendered), same id and source.
+    await page.select_option(".cell:nth-child(1) select.cell-type", "markdown")
+    await page.wait_for_selector(".cell:nth-child(1).markdown .markdown h1:has-text('Heading')")
+    await bob.wait_for_selector(".cell:nth-child(1).markdown .markdown h1:has-text('Heading')")
+    nb = await saved(server, path, lambda nb: nb.cells[0].cell_type == "markdown")
+    assert [c.id for c in nb.cells] == ids and nb.cells[0].source == "# Heading"
+    # The comment on its text is still attached (the id did not change).
+    await page.wait_for_selector(".thread.attached")
+    # The keyboard in command mode: select the second cell, M makes it Markdown, Y code again.
+    await page.click(".cell:nth-child(2) .cm-content")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("m")
+    await page.wait_for_selector(".cell:nth-child(2).markdown")
+    nb = await saved(server, path, lambda nb: nb.cells[1].cell_type == "markdown")
+    assert nb.cells[1].id == ids[1] and nb.cells[1].source == "x = 1"
+    await page.keyboard.press("y")
+    await page.wait_for_selector(".cell:nth-child(2).code")
+    nb = await saved(server, path, lambda nb: nb.cells[1].cell_type == "code")
+    assert nb.cells[1].id == ids[1] and nb.cells[1].source == "x = 1"
+    assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
+    # One undo takes back one switch.
+    await page.keyboard.press("Control+z")
+    await page.wait_for_selector(".cell:nth-child(2).markdown")
+    assert page.errors == [] and bob.errors == []
+
+
+async def test_cut_copy_paste_cells_within_and_across_notebooks(browser, server):
+    first = write_notebook(server.root, ["one", "two", "three"], "nbops/copy-a.ipynb")
+    second = write_notebook(server.root, ["other"], "nbops/copy-b.ipynb")
+    ids = {c.id for c in read_notebook(server.root, first).cells}
+    page = await open_notebook(browser, server, first, "alice-token")
+    # C copies the selected cell, V pastes it below: a new cell with a fresh id.
+    await page.click(".cell:nth-child(1) .cm-content")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("c")
+    await page.keyboard.press("v")
+    await sources_are(page, "one|one|two|three")
+    nb = await saved(server, first, lambda nb: len(nb.cells) == 4)
+    assert nb.cells[1].id not in ids and len({c.id for c in nb.cells}) == 4
+    # X cuts the selected (pasted) cell; the toolbar's Paste puts it back below "three".
+    await page.keyboard.press("x")
+    await sources_are(page, "one|two|three")
+    await page.click(".cell:nth-child(3) .cm-content")
+    await page.keyboard.press("Escape")
+    await page.click('button[title^="Paste cells below"]')
+    await sources_are(page, "one|two|three|one")
+    # Copy "two" with the toolbar, then paste it into the other notebook (same browser).
+    await page.click(".cell:nth-child(2) .cm-content")
+    await page.click('button[title^="Copy the selected cell"]')
+    other = await page.context.new_page()
+    other.on("pageerror", lambda e: page.errors.append(str(e)))
+    await other.goto(f"{server.http_url}/notebooks/{second}")
+    await other.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await other.click(".cell .cm-content")
+    await other.keyboard.press("Escape")
+    await other.keyboard.press("Shift+V")  # above
+    await sources_are(other, "two|other")
+    nb = await saved(server, second, lambda nb: len(nb.cells) == 2)
+    assert nb.cells[0].source == "two" and nb.cells[0].id not in ids
+    assert page.errors == []
+
+
+async def test_hidden_outputs_are_remembered_in_the_file(browser, server):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('hi')", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="visible output\n")])]  # fmt: skip
+    (server.root / "nbops").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "nbops/outputs.ipynb")
+    path = "nbops/outputs.ipynb"
+    page = await open_notebook(browser, server, path, "alice-token")
+    viewer = await open_notebook(browser, server, path, "viewer-token")
+    await page.wait_for_selector(".outputs:has-text('visible output')")
+    await page.click('.cell button[title^="Hide or show"]')
+    await page.wait_for_selector('[data-testid="outputs-hidden"]')
+    await viewer.wait_for_selector('[data-testid="outputs-hidden"]')  # everyone sees it hidden
+    saved_nb = await saved(
+        server, path, lambda nb: nb.cells[0].metadata.get("jupyter", {}).get("outputs_hidden")
+    )
+    assert saved_nb.cells[0].outputs[0].text == "visible output\n"  # hidden, not dropped
+    # A viewer may look at them on their own page without changing the file.
+    await viewer.click('[data-testid="outputs-hidden"] button')
+    await viewer.wait_for_selector(".outputs:has-text('visible output')")
+    # Reloaded, still hidden; O in command mode shows them again (and the key leaves the file).
+    await page.reload()
+    await page.wait_for_selector('[data-testid="outputs-hidden"]')
+    await page.click(".cell .cm-content")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("o")
+    await page.wait_for_selector(".outputs:has-text('visible output')")
+    await saved(server, path, lambda nb: "jupyter" not in nb.cells[0].metadata)
+    assert page.errors == [] and viewer.errors == []
+
+
+async def test_someone_adding_a_cell_does_not_take_my_cursor(browser, server):
+    path = write_notebook(server.root, ["mine"], "nbops/focus.ipynb")
+    alice = await open_notebook(browser, server, path, "alice-token")
+    bob = await open_notebook(browser, server, path, "bob-token")
+    await bob.click(".cell .cm-content")
+    await bob.keyboard.press("End")
+    await bob.keyboard.type(" one")
+    # Alice adds cells above and below Bob's while he types.
+    await alice.click(".cell .cm-content")
+    await alice.keyboard.press("Escape")
+    await alice.keyboard.press("a")
+    await alice.keyboard.press("j")
+    await alice.keyboard.press("b")
+    await sources_are(bob, "|mine one|")
+    await bob.keyboard.type(" two")  # still in his cell: nothing typed is lost
+    await sources_are(alice, "|mine one two|")
+    assert bob.errors == []
+
+
+async def test_keys_on_a_focused_button_press_the_button_not_a_cell_command(browser, server):
+    path = write_notebook(server.root, ["x = 1"], "nbops/buttons.ipynb")
+    page = await open_notebook(browser, server, path, "alice-token")
+    await page.click(".cell .cm-content")
+    await page.keyboard.press("Escape")  # a cell is selected: command mode
+    await page.focus('[data-testid="more"]')
+    await page.keyboard.press("Enter")  # opens the menu; does not start editing the cell
+    await page.wait_for_selector(".menu:not([hidden]) [data-testid='download-ipynb']")
+    assert not await page.evaluate("() => !!document.activeElement.closest('.cm-content')")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("b")  # the focus is back on the menu's button: not a command
+    await page.focus(".cell")
+    await page.keyboard.press("c")  # a marker: on the cell, keys are commands again
+    await page.keyboard.press("v")
+    await sources_are(page, "x = 1|x = 1")
