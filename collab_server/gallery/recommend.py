@@ -282,3 +282,43 @@ class Recommender:
              f"Popular in {label}: used by {people} of its members in {days} days", "group")
             for f, p, t, people in rows
         ]  # fmt: skip
+
+    def starter(
+        self,
+        person: str,
+        readable: Readable,
+        *,
+        now: float | None = None,
+        days: int = 30,
+        recent_days: int = 14,
+        limit: int = 20,
+    ) -> list[Recommendation]:
+        """Popular readable notebooks, for a person with too little history for the other
+        sources: by distinct people who used them in ``days``, then stars; never the
+        person's own or one they viewed lately. Each with a reason naming only counts."""
+        now = time.time() if now is None else now
+        since, recent = day_of(now - days * DAY), day_of(now - recent_days * DAY)
+        where, params = readable_clause(self.db, readable)
+        rows = self.db.conn.execute(
+            "SELECT n.file_id, n.path, n.title, n.stars,"
+            " (SELECT COUNT(DISTINCT a.person) FROM gallery_activity a"
+            "  WHERE a.file_id = n.file_id AND a.day >= ?) AS people"
+            f" FROM gallery_notebooks n WHERE {where} AND n.owner != ?"
+            " AND n.file_id NOT IN (SELECT file_id FROM gallery_activity"
+            "  WHERE person = ? AND day >= ? AND views > 0)"
+            " ORDER BY people DESC, n.stars DESC, n.updated DESC, n.id LIMIT ?",
+            [since, *params, person, person, recent, limit],
+        ).fetchall()
+        found = []
+        for file_id, path, title, stars, people in rows:
+            if people:
+                reason = f"Popular: used by {people} {'person' if people == 1 else 'people'}"
+                reason += f" in {days} days"
+                score = min(1.0, 0.2 + 0.1 * people)
+            elif stars:
+                reason = f"Starred by {stars} {'person' if stars == 1 else 'people'}"
+                score = min(1.0, 0.1 + 0.05 * stars)
+            else:
+                reason, score = "Recently updated", 0.05
+            found.append(Recommendation(file_id, path, title, round(score, 4), reason, "popular"))
+        return found
