@@ -146,6 +146,7 @@ def page_handlers() -> list[tuple[Any, ...]]:
     return [
         (r"/", PageHandler),
         (r"/notebooks/(.*)", PageHandler),
+        (r"/gallery", PageHandler),
         (r"/collab-output-frame", OutputFrameHandler),
         (r"/collab-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

@@ -3,6 +3,7 @@
 import { base } from "./net/api";
 import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
+import { showGallery } from "./gallery/gallery";
 import { el } from "./ui/dom";
 import "./ui/base.css";
 
@@ -13,6 +14,8 @@ async function start(): Promise<void> {
   try {
     if (path.startsWith("notebooks/")) {
       await showEditor(root, path.slice("notebooks/".length).split("/").map(decodeURIComponent).join("/"));
+    } else if (path === "gallery") {
+      await showGallery(root);
     } else if (path === "") {
       await showBrowser(root);
     } else {

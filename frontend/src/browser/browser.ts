@@ -26,6 +26,7 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
   const header = el("header", { class: "topbar" },
     el("a", { href: base, class: "brand" }, "collab_server"),
     el("span", { class: "grow" }),
+    el("a", { href: `${base}gallery`, class: "button quiet", "data-testid": "discover" }, icon("search"), "Discover"),
     el("span", { class: "who", title: who.identity.username }, who.identity.display_name),
     el("a", { href: `${base}logout`, class: "button quiet" }, "Sign out"));
   const main = el("main", { class: "browser" });

@@ -6,6 +6,7 @@
 import { YNotebook } from "@jupyter/ydoc";
 
 import { api, ApiError, base, me, roleOf } from "../net/api";
+import { recordView } from "../gallery/gallery";
 import { folderPage, nameOf, notebookPage, parentOf, sessionUrl } from "../net/paths";
 import { Room, type Notice, type Stopped } from "../net/room";
 import { CommentsPanel } from "../comments/panel";
@@ -46,6 +47,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     }
     throw e;
   }
+  recordView(path);  // the gallery counts who opened which notebook
   const writable = !!who.permissions.write;
   const canComment = !!who.permissions.comment;
   const column = el("div", { class: "column" });

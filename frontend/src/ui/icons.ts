@@ -17,6 +17,9 @@ const PATHS = {
   download: "M12 4v12M7 11l5 5 5-5M4 20h16",
   edit: "M4 20h4L19 9l-4-4L4 16zM13 7l4 4",
   back: "M19 12H5M11 6l-6 6 6 6",
+  star: "M12 3.5l2.6 5.3 5.9.9-4.3 4.1 1 5.8L12 16.9l-5.2 2.7 1-5.8-4.3-4.1 5.9-.9z",
+  tag: "M3 12V4h8l10 10-8 8zM7.5 8.5h.01",
+  search: "M10.5 17a6.5 6.5 0 1 0 0-13 6.5 6.5 0 0 0 0 13zM15.5 15.5L20 20",
 } as const;
 
 export type IconName = keyof typeof PATHS;
