@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nbformat
 import pytest
 
@@ -335,3 +336,36 @@ async def test_recommendations_reasons_and_exclusions(gallery: ServerProcess) ->
         return "recs/b.ipynb" in [r["path"] for r in found["results"]]
 
     await until(similar)
+
+
+async def test_built_in_accounts_search_only_what_is_shared(tmp_path: Path) -> None:
+    """The local-accounts provider: the filter comes from the person's grants, the files
+    already on disk at start are indexed, and a revoked share hides a notebook at once."""
+    srv = ServerProcess(tmp_path / "accounts", provider=None, ready_token=None)
+    for name, flags in (("root", ("--admin",)), ("olga", ())):
+        assert srv.create_user(name, f"{name}-password-1", *flags).returncode == 0
+    for path in ("team-a/plan.ipynb", "team-b/secret.ipynb"):
+        (srv.root / path).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nbformat.from_dict(notebook(("md", f"# Ocelot {path}"))), srv.root / path)
+    srv.start()
+    try:
+        tokens = {}
+        for name in ("root", "olga"):
+            r = httpx.post(f"{srv.http_url}/api/collab/login",
+                           json={"username": name, "password": f"{name}-password-1"})  # fmt: skip
+            tokens[name] = r.json()["token"]
+        assert await until(lambda: indexed(srv, "team-b/secret.ipynb", "ocelot", tokens["root"]))
+        assert (await search(srv, "ocelot", tokens["olga"]))["total"] == 0
+        share = "/api/collab/shares/team-a"
+        status, _ = await call(srv, tokens["root"], "POST", share,
+                               json={"principal": "user:olga", "role": "viewer"})  # fmt: skip
+        assert status == 201
+        found = await search(srv, "ocelot", tokens["olga"])
+        assert [r["path"] for r in found["results"]] == ["team-a/plan.ipynb"]
+        assert found["total"] == 1
+        status, _ = await call(srv, tokens["root"], "DELETE", share,
+                               params={"principal": "user:olga"})  # fmt: skip
+        assert status in (200, 204)
+        assert (await search(srv, "ocelot", tokens["olga"]))["total"] == 0
+    finally:
+        srv.stop()
