@@ -24,9 +24,11 @@ gallery's connections wait up to ``busy_timeout`` seconds for the write lock (of
 **Outside changes.** Every ``scan_interval`` seconds the write thread lists the ``.ipynb`` files
 under the root (hidden names and symbolic links skipped, as the contents manager does) with
 their modification times, compares them with the index, and re-indexes what changed, indexes
-what is new and forgets what is gone. Its cost is one ``stat`` per notebook per scan (about
-20–50 ms for 10,000 notebooks on a laptop disk, cached), plus parsing the notebooks that
-changed; at most ``scan_max_files`` files are looked at in one scan.
+what is new and forgets what is gone. Its cost is one directory listing and one ``stat`` per
+notebook per scan — measured at 0.11 s of one thread for 10,000 notebooks in 100 folders
+(warm cache, a loaded 2-core machine), so about 1% of a core at the default 10 s — plus
+parsing the notebooks that changed; at most ``scan_max_files`` entries are looked at in one
+scan, and a scan cut short forgets nothing.
 
 **Owner.** Neither the contents events nor the built-in providers record who created a file.
 The gallery's owner of a notebook is the first person seen saving it through the server (the
@@ -127,6 +129,7 @@ class GalleryService(LoggingConfigurable):
         self.readable_cache: dict[Any, Readable] = {}
         self.recommendation_cache: dict[Any, list[dict[str, Any]]] = {}
         self._health_timers: dict[str, asyncio.TimerHandle] = {}
+        self._pending_saves: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         # Hooks for features that are not wired yet (versions, publishing, cloning): each
@@ -197,7 +200,17 @@ class GalleryService(LoggingConfigurable):
         action, path = data.get("action"), str(data.get("path") or "").strip("/")
         if action in NOTEBOOK_EVENTS and _is_notebook(path):
             who = _caller()
-            self._submit(lambda: self._index_one(path, who), "index a saved notebook")
+            # A room saves every second or so while people type: a save still waiting in
+            # the queue will read the newest file anyway, so later ones are not queued again.
+            if path in self._pending_saves:
+                return
+            self._pending_saves.add(path)
+
+            def index_saved() -> None:
+                self._pending_saves.discard(path)
+                self._index_one(path, who)
+
+            self._submit(index_saved, "index a saved notebook")
         elif action == "rename" and data.get("source_path") is not None:
             old = str(data["source_path"]).strip("/")
             self._submit(lambda: self._moved(old, path), "follow a rename")
@@ -253,7 +266,7 @@ class GalleryService(LoggingConfigurable):
 
     def _plan_scan(self) -> tuple[list[str], list[str]]:
         """What changed on disk: (paths to (re)index, file ids to forget)."""
-        on_disk, complete = _notebooks_under(self.root, self.scan_max_files)
+        on_disk, complete = notebooks_under(self.root, self.scan_max_files)
         indexed = self.index.indexed()
         changed = [p for p, mtime in on_disk.items() if indexed.get(p, ("", -1.0))[1] != mtime]
         # A scan cut short knows nothing of the files it did not reach: forget nothing then.
@@ -418,7 +431,7 @@ def _through_link(root: Path, os_path: Path) -> bool:
     return False
 
 
-def _notebooks_under(root: Path, limit: int) -> tuple[dict[str, float], bool]:
+def notebooks_under(root: Path, limit: int) -> tuple[dict[str, float], bool]:
     """``{api path: mtime}`` of the ``.ipynb`` files under ``root`` (hidden names and
     symbolic links skipped, at most ``limit`` entries looked at), and whether every entry
     was looked at."""
