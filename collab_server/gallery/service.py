@@ -45,6 +45,7 @@ import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,7 +57,7 @@ from .. import db as database
 from ..contents import FileIdStore
 from .activity import Execution, GalleryActivity
 from .extract import cell_source, source_hash
-from .health import WINDOW_DAYS, Health, compute_health
+from .health import BLEND_DAYS, WINDOW_DAYS, Health, compute_health
 from .index import GalleryIndex, Readable
 from .recommend import Recommendation, Recommender
 
@@ -284,10 +285,15 @@ class GalleryService(LoggingConfigurable):
         return len(changed) + len(gone)
 
     async def _scan_loop(self) -> None:
-        first = True
+        first, pruned = True, 0.0
         while not self._stopped:
             try:
                 started = time.monotonic()
+                if started - pruned > 3600 or first:
+                    # The log only matters for the health window plus the 7-day blend.
+                    keep_from = time.time() - (WINDOW_DAYS + BLEND_DAYS) * DAY
+                    await self.write(partial(self.activity.prune_executions, keep_from))
+                    pruned = started
                 count = await self.scan()
                 if first or count > 100:
                     self.log.info(
