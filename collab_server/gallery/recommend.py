@@ -174,7 +174,7 @@ class Recommender:
         found += self._also_viewed(
             person, since, eligible, eligible_params, mine_where, mine_params
         )
-        found += self._similar_to_own(person, eligible, eligible_params)
+        found += self._similar_to_own(person, eligible, eligible_params, mine_where, mine_params)
         members = sorted(set(group_members) - {person})
         if members:
             found += self._group(members, group, days, since, eligible, eligible_params)
@@ -246,14 +246,22 @@ class Recommender:
         ]
 
     def _similar_to_own(
-        self, person: str, eligible: str, eligible_params: list[Any]
+        self,
+        person: str,
+        eligible: str,
+        eligible_params: list[Any],
+        own_where: str,
+        own_params: list[Any],
     ) -> list[tuple[str, str, str, float, str, str]]:
+        # The reason quotes the own notebook's title: only one the person can still read
+        # (``own_where`` is the permission clause on alias ``m``).
         rows = self.db.conn.execute(
-            "SELECT n.file_id, n.path, n.title, o.title, s.score FROM gallery_notebooks o"
-            " JOIN gallery_similar s ON s.file_id = o.file_id"
+            "SELECT n.file_id, n.path, n.title, m.title, s.score FROM gallery_notebooks m"
+            " JOIN gallery_similar s ON s.file_id = m.file_id"
             " JOIN gallery_notebooks n ON n.file_id = s.other_id"
-            f" WHERE o.owner = ? AND {eligible} ORDER BY s.score DESC LIMIT 200",
-            [person, *eligible_params],
+            f" WHERE m.owner = ? AND {own_where} AND {eligible}"
+            " ORDER BY s.score DESC LIMIT 200",
+            [person, *own_params, *eligible_params],
         )
         return [
             (f, p, t, s, f"Similar to your notebook {own}", "similar") for f, p, t, own, s in rows
