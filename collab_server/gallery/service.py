@@ -42,6 +42,7 @@ import asyncio
 import json
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,8 @@ class GalleryService(LoggingConfigurable):
         self.recommendation_cache: dict[Any, list[dict[str, Any]]] = {}
         self._health_timers: dict[str, asyncio.TimerHandle] = {}
         self._pending_saves: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         # Hooks for features that are not wired yet (versions, publishing, cloning): each
@@ -180,6 +183,7 @@ class GalleryService(LoggingConfigurable):
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self._loop, self._loop_thread = loop, threading.get_ident()
         self._tasks.append(loop.create_task(self._scan_loop()))
         self._tasks.append(loop.create_task(self._similar_loop()))
 
@@ -344,12 +348,26 @@ class GalleryService(LoggingConfigurable):
         )  # fmt: skip
 
     def record_executions(self, file_id: str, executions: list[Execution]) -> None:
-        self._submit(lambda: self.activity.record_executions(file_id, executions), "log executions")
-        self._schedule_health(file_id)
+        def on_loop() -> None:
+            self._submit(
+                lambda: self.activity.record_executions(file_id, executions), "log executions"
+            )
+            self._schedule_health(file_id)
+
+        self._on_loop(on_loop)
 
     def record_run(self, file_id: str, who: str, at: float | None = None) -> None:
         """Count one run of a notebook by ``who`` (a person ran its code)."""
-        self._submit(lambda: self.activity.record_run(file_id, who, at), "count a run")
+        self._on_loop(
+            lambda: self._submit(lambda: self.activity.record_run(file_id, who, at), "count a run")
+        )
+
+    def _on_loop(self, work: Callable[[], None]) -> None:
+        # The kernels feature may report from its own threads: hop onto the event loop.
+        if self._loop is None or threading.get_ident() == self._loop_thread:
+            work()
+        else:
+            self._loop.call_soon_threadsafe(work)
 
     def _schedule_health(self, file_id: str) -> None:
         # Debounced per notebook: a notebook run top to bottom is scored once, at the end.
