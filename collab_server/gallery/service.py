@@ -134,6 +134,7 @@ class GalleryService(LoggingConfigurable):
         self._pending_saves: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
+        self._first_scan_done = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         # Hooks for features that are not wired yet (versions, publishing, cloning): each
@@ -308,6 +309,8 @@ class GalleryService(LoggingConfigurable):
                 raise
             except Exception as e:
                 self.log.warning("Gallery: the scan failed: %s", type(e).__name__)
+            if first:
+                self._first_scan_done.set()  # similarity is first computed over the build
             first = False
             if self.scan_interval <= 0:
                 return
@@ -315,6 +318,7 @@ class GalleryService(LoggingConfigurable):
 
     async def _similar_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        await self._first_scan_done.wait()
         while not self._stopped:
             generation = self.generation
             if generation != self._similar_generation:
