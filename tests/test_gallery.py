@@ -369,3 +369,35 @@ async def test_built_in_accounts_search_only_what_is_shared(tmp_path: Path) -> N
         assert (await search(srv, "ocelot", tokens["olga"]))["total"] == 0
     finally:
         srv.stop()
+
+
+async def test_owner_is_the_first_person_seen_saving(gallery: ServerProcess) -> None:
+    """A notebook found on disk has no owner; the first person whose edit the server saves
+    becomes it, and stays it when someone else saves later."""
+    from support.yclient import YClient
+
+    path = "owners/found.ipynb"
+    (gallery.root / "owners").mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.from_dict(notebook(("code", "x = 1"))), gallery.root / path)
+
+    async def owner() -> str | None:
+        for r in (await search(gallery, "", "admin-token", limit=100))["results"]:
+            if r["path"] == path:
+                return str(r["owner"])
+        return None
+
+    await until(lambda: indexed(gallery, path))
+    assert await owner() == ""
+    client = await YClient.connect(gallery, path, "bob-token")
+    try:
+        client.insert(0, None, "  # edited by bob")
+
+        async def owned() -> bool:
+            return await owner() == "bob"
+
+        await until(owned)
+    finally:
+        await client.close()
+    await put_notebook(gallery, "carol-token", path, ("code", "pangolin = 2"))
+    await until(lambda: indexed(gallery, path, "pangolin"))
+    assert await owner() == "bob"
