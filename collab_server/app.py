@@ -32,6 +32,9 @@ from .contents import FileIdStore
 from .contents.handlers import contents_handlers
 from .db import open_database
 from .kernels.wiring import KernelsTraits, kernels_handlers, start_kernels
+from .gallery.handlers import SERVICE_SETTING as GALLERY_SETTING
+from .gallery.handlers import gallery_handlers
+from .gallery.service import GalleryService
 from .pages import page_handlers
 from .rooms import (
     MANAGER_SETTING,
@@ -219,6 +222,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
         self.comments = CommentsService(
             self.rooms, self.db, self.log.getChild("comments"), parent=self, secret_dir=data_dir
         )
+        self.settings[GALLERY_SETTING] = self.gallery = GalleryService.for_app(self)
         self.settings.update(
             {
                 PROVIDER_SETTING: self.provider,
@@ -320,6 +324,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
                 *contents_handlers(),
                 *page_handlers(),
                 *kernels_handlers(),
+                *gallery_handlers(),
             ]
         )
 
@@ -336,12 +341,14 @@ class CollabServer(KernelsTraits, ExtensionApp):
             # Open rooms of the file (or of files in the folder) close for good and their
             # stored documents are forgotten; no later save may bring the file back.
             self.rooms.file_deleted(path, await self.file_ids.forgotten(path))
+        self.gallery.contents_event(data)  # after the file ids moved or were forgotten
 
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""
         self.log.info("Saving open documents before shutdown")
         await self.kernels.stop()
         await self.rooms.stop_all()
+        await self.gallery.stop()
         self.db.conn.close()
 
     def start(self) -> None:  # pragma: no cover - the command line path

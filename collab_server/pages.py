@@ -148,6 +148,7 @@ def page_handlers() -> list[tuple[Any, ...]]:
         (r"/", PageHandler),
         (r"/notebooks/(.*)", PageHandler),
         (r"/settings", PageHandler),
+        (r"/gallery", PageHandler),
         (r"/collab-output-frame", OutputFrameHandler),
         (r"/collab-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

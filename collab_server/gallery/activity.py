@@ -262,6 +262,13 @@ class GalleryActivity:
         )
         return [Execution(c, i, h, p, s, bool(ok), at) for c, i, h, p, s, ok, at in rows]
 
+    def last_run(self, file_id: str) -> float | None:
+        """When code of the notebook last ran (the execution log), or None."""
+        row = self.db.conn.execute(
+            "SELECT MAX(at) FROM gallery_executions WHERE file_id = ?", [file_id]
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def prune_executions(self, before: float) -> int:
         """Drop executions older than the health window needs (keeps the table bounded)."""
         with transaction(self.db) as conn:

@@ -414,6 +414,18 @@ class GalleryIndex:
                 "UPDATE gallery_notebooks SET health = ? WHERE file_id = ?", [score, file_id]
             )
 
+    def claim_owner(self, file_id: str, person: str) -> bool:
+        """Record ``person`` as the owner of a notebook that has none yet (the first person
+        seen saving it); an owner, once known, is kept."""
+        if not person:
+            return False
+        with transaction(self.db) as conn:
+            cursor = conn.execute(
+                "UPDATE gallery_notebooks SET owner = ? WHERE file_id = ? AND owner = ''",
+                [person, file_id],
+            )
+            return cursor.rowcount > 0
+
     # ---- reading ------------------------------------------------------------------------
 
     def notebook(self, file_id: str) -> dict[str, Any] | None:
@@ -432,6 +444,56 @@ class GalleryIndex:
             )
         ]  # fmt: skip
         return facts
+
+    def owner_of(self, file_id: str) -> str:
+        row = self.db.conn.execute(
+            "SELECT owner FROM gallery_notebooks WHERE file_id = ?", [file_id]
+        ).fetchone()
+        return str(row[0]) if row else ""
+
+    def file_id_at(self, path: str) -> str | None:
+        """The file id of the notebook indexed at ``path``, or None."""
+        row = self.db.conn.execute(
+            "SELECT file_id FROM gallery_notebooks WHERE path = ?", [normalize_path(path)]
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def indexed(self) -> dict[str, tuple[str, float]]:
+        """``{path: (file_id, updated)}`` of every indexed notebook (for the disk scan)."""
+        rows = self.db.conn.execute("SELECT path, file_id, updated FROM gallery_notebooks")
+        return {p: (f, u) for p, f, u in rows}
+
+    def under(self, path: str) -> list[str]:
+        """File ids of the notebooks at ``path`` or below it (a deleted folder)."""
+        p = normalize_path(path)
+        rows = self.db.conn.execute(
+            "SELECT file_id FROM gallery_notebooks WHERE path = ? OR (path >= ? AND path < ?)",
+            [p, p + "/", p + "0"],
+        )
+        return [f for (f,) in rows]
+
+    def listing(
+        self, file_ids: list[str], readable: Readable, limit: int = MAX_LIMIT
+    ) -> list[dict[str, Any]]:
+        """Result rows (as :meth:`search` gives them, without a snippet) for ``file_ids``
+        that ``readable`` allows, in the given order."""
+        if not file_ids:
+            return []
+        where, params = readable_clause(self.db, readable)
+        marks = ", ".join("?" * len(file_ids))
+        rows = self.db.conn.execute(
+            "SELECT n.file_id, n.path, n.title, n.owner, n.stars, n.health, n.updated"
+            f" FROM gallery_notebooks n WHERE n.file_id IN ({marks}) AND {where}",
+            [*file_ids, *params],
+        ).fetchall()
+        order = {f: i for i, f in enumerate(file_ids)}
+        rows.sort(key=lambda r: order[r[0]])
+        tags = self._tags([r[0] for r in rows])
+        return [
+            {"path": path, "title": title, "snippet": [], "tags": tags.get(file_id, []),
+             "owner": owner, "stars": stars, "health": health, "updated": iso(updated)}
+            for file_id, path, title, owner, stars, health, updated in rows[:limit]
+        ]  # fmt: skip
 
     def search(
         self,

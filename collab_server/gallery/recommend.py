@@ -174,7 +174,7 @@ class Recommender:
         found += self._also_viewed(
             person, since, eligible, eligible_params, mine_where, mine_params
         )
-        found += self._similar_to_own(person, eligible, eligible_params)
+        found += self._similar_to_own(person, eligible, eligible_params, mine_where, mine_params)
         members = sorted(set(group_members) - {person})
         if members:
             found += self._group(members, group, days, since, eligible, eligible_params)
@@ -246,14 +246,22 @@ class Recommender:
         ]
 
     def _similar_to_own(
-        self, person: str, eligible: str, eligible_params: list[Any]
+        self,
+        person: str,
+        eligible: str,
+        eligible_params: list[Any],
+        own_where: str,
+        own_params: list[Any],
     ) -> list[tuple[str, str, str, float, str, str]]:
+        # The reason quotes the own notebook's title: only one the person can still read
+        # (``own_where`` is the permission clause on alias ``m``).
         rows = self.db.conn.execute(
-            "SELECT n.file_id, n.path, n.title, o.title, s.score FROM gallery_notebooks o"
-            " JOIN gallery_similar s ON s.file_id = o.file_id"
+            "SELECT n.file_id, n.path, n.title, m.title, s.score FROM gallery_notebooks m"
+            " JOIN gallery_similar s ON s.file_id = m.file_id"
             " JOIN gallery_notebooks n ON n.file_id = s.other_id"
-            f" WHERE o.owner = ? AND {eligible} ORDER BY s.score DESC LIMIT 200",
-            [person, *eligible_params],
+            f" WHERE m.owner = ? AND {own_where} AND {eligible}"
+            " ORDER BY s.score DESC LIMIT 200",
+            [person, *own_params, *eligible_params],
         )
         return [
             (f, p, t, s, f"Similar to your notebook {own}", "similar") for f, p, t, own, s in rows
@@ -282,3 +290,43 @@ class Recommender:
              f"Popular in {label}: used by {people} of its members in {days} days", "group")
             for f, p, t, people in rows
         ]  # fmt: skip
+
+    def starter(
+        self,
+        person: str,
+        readable: Readable,
+        *,
+        now: float | None = None,
+        days: int = 30,
+        recent_days: int = 14,
+        limit: int = 20,
+    ) -> list[Recommendation]:
+        """Popular readable notebooks, for a person with too little history for the other
+        sources: by distinct people who used them in ``days``, then stars; never the
+        person's own or one they viewed lately. Each with a reason naming only counts."""
+        now = time.time() if now is None else now
+        since, recent = day_of(now - days * DAY), day_of(now - recent_days * DAY)
+        where, params = readable_clause(self.db, readable)
+        rows = self.db.conn.execute(
+            "SELECT n.file_id, n.path, n.title, n.stars,"
+            " (SELECT COUNT(DISTINCT a.person) FROM gallery_activity a"
+            "  WHERE a.file_id = n.file_id AND a.day >= ?) AS people"
+            f" FROM gallery_notebooks n WHERE {where} AND n.owner != ?"
+            " AND n.file_id NOT IN (SELECT file_id FROM gallery_activity"
+            "  WHERE person = ? AND day >= ? AND views > 0)"
+            " ORDER BY people DESC, n.stars DESC, n.updated DESC, n.id LIMIT ?",
+            [since, *params, person, person, recent, limit],
+        ).fetchall()
+        found = []
+        for file_id, path, title, stars, people in rows:
+            if people:
+                reason = f"Popular: used by {people} {'person' if people == 1 else 'people'}"
+                reason += f" in {days} days"
+                score = min(1.0, 0.2 + 0.1 * people)
+            elif stars:
+                reason = f"Starred by {stars} {'person' if stars == 1 else 'people'}"
+                score = min(1.0, 0.1 + 0.05 * stars)
+            else:
+                reason, score = "Recently updated", 0.05
+            found.append(Recommendation(file_id, path, title, round(score, 4), reason, "popular"))
+        return found

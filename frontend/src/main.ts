@@ -4,6 +4,7 @@ import { base, me } from "./net/api";
 import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
 import { showSettings } from "./settings/settings";
+import { showGallery } from "./gallery/gallery";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
 import { userMenu } from "./ui/usermenu";
@@ -16,6 +17,8 @@ async function start(): Promise<void> {
   try {
     if (path.startsWith("notebooks/")) {
       await showEditor(root, path.slice("notebooks/".length).split("/").map(decodeURIComponent).join("/"));
+    } else if (path === "gallery") {
+      await showGallery(root);
     } else if (path === "") {
       await showBrowser(root);
     } else if (path === "settings") {

@@ -113,3 +113,11 @@ def test_tfidf_neighbours_pure() -> None:
     near = tfidf_neighbours(docs, top_k=2)
     assert near["a"][0][0] == "b" and near["c"][0][0] == "d"
     assert all(other != "c" for other, _ in near["a"])  # nothing in common: not listed
+
+
+def test_similar_to_own_never_names_an_own_notebook_no_longer_readable(
+    recommender: Recommender,
+) -> None:
+    # ana's own notebook was moved where she cannot read it: its title is not quoted.
+    recs = recommender.recommend("ana", Readable.grants(paths=["team/sim.ipynb"]), now=NOW)
+    assert "Pandas time series forecasting" not in repr(recs)

@@ -28,7 +28,9 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
   const who = await me(folder);
   const header = el("header", { class: "topbar" },
     el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "grow" }), userMenu(who.identity));
+    el("span", { class: "grow" }),
+    el("a", { href: `${base}gallery`, class: "button quiet", "data-testid": "discover" }, icon("search"), "Discover"),
+    userMenu(who.identity));
   const main = el("main", { class: "browser" });
   root.replaceChildren(header, main);
 

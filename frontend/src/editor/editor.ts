@@ -8,6 +8,7 @@
 import { YNotebook } from "@jupyter/ydoc";
 
 import { api, ApiError, base, me, roleOf } from "../net/api";
+import { recordView } from "../gallery/gallery";
 import { download, FORMATS } from "../net/download";
 import { contentsUrl, folderPage, nameOf, notebookPage, parentOf, sessionUrl } from "../net/paths";
 import { Room, type Notice, type Stopped } from "../net/room";
@@ -56,6 +57,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     }
     throw e;
   }
+  recordView(path);  // the gallery counts who opened which notebook
   const writable = !!who.permissions.write;
   const canComment = !!who.permissions.comment;
   const column = el("div", { class: "column" });

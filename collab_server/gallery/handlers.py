@@ -1,0 +1,405 @@
+"""The gallery REST API (DESIGN section 11). Thin: checks rights, parses, calls the service.
+
+* ``GET    /api/collab/search?q=&limit=&offset=`` → ``{"total", "results"}`` (no ``q``: all
+  readable notebooks, most recently updated first)
+* ``GET    /api/collab/tags`` → ``{"tags": [{"tag", "count"}]}`` (readable notebooks only)
+* ``PUT    /api/collab/tags/{path}`` ``{"tag"}`` / ``DELETE`` (``write``) → ``{"path", "tags"}``
+* ``GET    /api/collab/stars`` → ``{"results"}`` (mine, still readable)
+* ``PUT    /api/collab/stars/{path}`` / ``DELETE`` (``read``) → ``{"path", "starred", "stars"}``
+* ``GET    /api/collab/trending`` → ``{"results"}`` (readable, by people in ``trending_days``)
+* ``GET    /api/collab/recommendations`` → ``{"results": [{…, "score", "reason", "kind"}]}``
+* ``GET    /api/collab/notebooks/{path}/info`` (``read``)
+* ``GET    /api/collab/notebooks/{path}/similar`` (``read``) → ``{"results"}``
+* ``POST   /api/collab/notebooks/{path}/views`` (``read``) → 204
+* ``POST   /api/collab/notebooks/{path}/executions`` ``{"executions": [...]}`` (``execute``
+  on the notebook, or a server administrator) → 202
+
+Rights are asked on ``contents:{path}`` before the notebook is looked up, so a notebook one may
+not read answers 403 whether or not it exists. Listings carry the permission filter into their
+SQL (:class:`~.index.Readable`), so nothing unreadable is ever counted, quoted or named.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .. import db as database
+from ..api import json_object
+from ..auth import SharedWith, capability, permissions_revision_of, resolve
+from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
+from ..core.errors import CollabError
+from .activity import Execution
+from .health import Health
+from .index import MAX_LIMIT, GalleryError, Readable, iso
+from .query import ParsedQuery, QueryError
+from .recommend import Recommendation
+from .service import GalleryService
+
+SERVICE_SETTING = "collab_gallery"
+_BUILT_IN = "collab_server.auth."
+_CACHE_SIZE = 1000
+MAX_EXECUTIONS = 10_000
+
+
+class GalleryHandler(APIHandler):
+    """Shared by every gallery route: who is asking, what they may read, errors as JSON."""
+
+    @property
+    def gallery(self) -> GalleryService:
+        return self.settings[SERVICE_SETTING]
+
+    @property
+    def person(self) -> str:
+        if self.current_user is None:
+            raise web.HTTPError(401, "Sign in first")
+        return str(self.current_user.username)
+
+    async def readable(self) -> Readable:
+        """What the caller may read, for the SQL filter (cached per permissions revision)."""
+        person = self.person
+        provider = provider_of(self)
+        if await is_allowed(self, "admin", "server"):
+            return Readable.everything()
+        token = token_from_request(self)
+        shares = capability(provider, SharedWith)
+        if shares is not None and type(provider).__module__.startswith(_BUILT_IN):
+            # The built-in providers list a person's grants: the filter is a few ranges.
+            found = await resolve(shares.shared_with(token))
+            return Readable.grants(folders=[str(s["path"]) for s in found or []])
+        # Any other provider answers yes or no per path: ask about every indexed notebook
+        # before the SQL runs (a provider may be async), keep the answer while neither its
+        # permissions revision nor the index changed.
+        revision = permissions_revision_of(provider)
+        key = None
+        if revision is not None:
+            key = (person, await resolve(revision()), self.gallery.generation)
+            cache = self.gallery.readable_cache
+            if key in cache:
+                return cache[key]
+        indexed = await self.gallery.read(self.gallery.reader_index.indexed)
+        allowed = [
+            file_id
+            for path, (file_id, _) in indexed.items()
+            if await resolve(provider.allowed(token, "read", f"contents:{path}"))
+        ]
+        readable = Readable.file_ids(allowed)
+        if key is not None:
+            cache = self.gallery.readable_cache
+            if len(cache) > _CACHE_SIZE:
+                cache.clear()
+            cache[key] = readable
+        return readable
+
+    async def authorize(self, path: str, action: str) -> str:
+        """The API path of a notebook the caller may ``action`` (else 400/403)."""
+        self.person  # noqa: B018 - 401 first
+        api_path = normalize_api_path(path)
+        if not api_path or not api_path.endswith(".ipynb"):
+            raise web.HTTPError(400, "Name a notebook (.ipynb) in the address")
+        if not await is_allowed(self, action, f"contents:{api_path}"):
+            verb = {"read": "see", "write": "edit", "execute": "run code in"}.get(action, action)
+            raise web.HTTPError(403, f"You may not {verb} this notebook")
+        return api_path
+
+    async def file_id(self, api_path: str) -> str:
+        found = await self.gallery.read(lambda: self.gallery.reader_index.file_id_at(api_path))
+        if found is None:
+            raise web.HTTPError(404, f"No notebook {api_path!r} in the gallery (yet)")
+        return found
+
+    async def guarded(self, work: Any) -> Any:
+        """Await ``work``, mapping the gallery's errors to clear answers."""
+        try:
+            return await work
+        except (QueryError, GalleryError) as e:
+            raise web.HTTPError(400, str(e)) from e
+        except CollabError as e:
+            raise web.HTTPError(e.status, e.message) from e
+        except database.DatabaseBusy as e:
+            self.set_header("Retry-After", "1")
+            raise web.HTTPError(503, database.BUSY_MESSAGE) from e
+
+    def int_argument(self, name: str, default: int) -> int:
+        value = self.get_query_argument(name, str(default))
+        try:
+            return int(value)
+        except ValueError:
+            raise web.HTTPError(400, f'"{name}" must be a whole number') from None
+
+
+class SearchHandler(GalleryHandler):
+    async def get(self) -> None:
+        text = self.get_query_argument("q", "")
+        # No words: every readable notebook, most recently updated first ("Recent").
+        query: str | ParsedQuery = text if text.strip() else ParsedQuery(match=None)
+        limit, offset = self.int_argument("limit", 20), self.int_argument("offset", 0)
+        readable = await self.readable()
+        index = self.gallery.reader_index
+        result = await self.guarded(
+            self.gallery.read(lambda: index.search(query, readable, limit=limit, offset=offset))
+        )
+        self.finish(result)
+
+
+class TagsHandler(GalleryHandler):
+    async def get(self, path: str = "") -> None:
+        if path:
+            raise web.HTTPError(405, "GET /api/collab/notebooks/{path}/info lists its tags")
+        readable = await self.readable()
+        tags = await self.gallery.read(lambda: self.gallery.reader_activity.tag_counts(readable))
+        self.finish({"tags": tags})
+
+    async def _change(self, path: str, add: bool) -> None:
+        api_path = await self.authorize(path, "write")
+        body = json_object(self)
+        tag = body.get("tag")
+        file_id = await self.file_id(api_path)
+        person, activity = self.person, self.gallery.activity
+
+        def change() -> list[str]:
+            if add:
+                activity.add_tag(file_id, tag, person)  # type: ignore[arg-type]
+            else:
+                activity.remove_tag(file_id, tag)  # type: ignore[arg-type]
+            return activity.tags_of(file_id)
+
+        tags = await self.guarded(self.gallery.write(change))
+        self.finish({"path": api_path, "tags": tags})
+
+    async def put(self, path: str = "") -> None:
+        await self._change(path, True)
+
+    async def delete(self, path: str = "") -> None:
+        await self._change(path, False)
+
+
+class StarsHandler(GalleryHandler):
+    async def get(self, path: str = "") -> None:
+        if path:
+            raise web.HTTPError(405, "GET /api/collab/notebooks/{path}/info says if you starred it")
+        person, readable = self.person, await self.readable()
+
+        def mine() -> list[dict[str, Any]]:
+            ids = self.gallery.reader_activity.starred_by(person)
+            return self.gallery.reader_index.listing(ids, readable)
+
+        self.finish({"results": await self.gallery.read(mine)})
+
+    async def _change(self, path: str, add: bool) -> None:
+        api_path = await self.authorize(path, "read")
+        file_id = await self.file_id(api_path)
+        person, activity = self.person, self.gallery.activity
+
+        def change() -> dict[str, Any]:
+            if add:
+                activity.star(file_id, person)
+            else:
+                activity.unstar(file_id, person)
+            return {"starred": activity.has_starred(file_id, person),
+                    "stars": activity.counts(file_id)["stars"]}  # fmt: skip
+
+        result = await self.guarded(self.gallery.write(change))
+        self.finish({"path": api_path, **result})
+
+    async def put(self, path: str = "") -> None:
+        await self._change(path, True)
+
+    async def delete(self, path: str = "") -> None:
+        await self._change(path, False)
+
+
+class TrendingHandler(GalleryHandler):
+    async def get(self) -> None:
+        limit = self.int_argument("limit", 20)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise web.HTTPError(400, f"limit must be between 1 and {MAX_LIMIT}.")
+        readable, gallery = await self.readable(), self.gallery
+        since = time.time() - gallery.trending_days * 86400
+
+        def trending() -> list[dict[str, Any]]:
+            rows = gallery.reader_activity.trending(readable, since, limit)
+            listed = gallery.reader_index.listing([r["file_id"] for r in rows], readable)
+            people = {r["path"]: r["people"] for r in rows}
+            return [{**item, "people": people.get(item["path"], 0)} for item in listed]
+
+        self.finish({"results": await gallery.read(trending)})
+
+
+class RecommendationsHandler(GalleryHandler):
+    async def get(self) -> None:
+        limit = self.int_argument("limit", 20)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise web.HTTPError(400, f"limit must be between 1 and {MAX_LIMIT}.")
+        person, readable, gallery = self.person, await self.readable(), self.gallery
+        revision = permissions_revision_of(provider_of(self))
+        key = (person, limit, await resolve(revision()) if revision else None, gallery.generation)
+        cache = gallery.recommendation_cache
+        if key not in cache:
+            found = await gallery.read(lambda: _described(gallery, gallery.recommend(
+                person, readable, limit), readable))  # fmt: skip
+            if len(cache) > _CACHE_SIZE:
+                cache.clear()
+            # Only a provider with revisions tells us when rights change: cache only then.
+            if revision is None:
+                self.finish({"results": found})
+                return
+            cache[key] = found
+        self.finish({"results": cache[key]})
+
+
+class NotebookHandler(GalleryHandler):
+    """``/api/collab/notebooks/{path}/(info|similar|views|executions)``."""
+
+    async def get(self, path: str, what: str) -> None:
+        api_path = await self.authorize(path, "read")
+        file_id = await self.file_id(api_path)
+        if what == "info":
+            self.finish(await self._info(api_path, file_id))
+        elif what == "similar":
+            readable, gallery = await self.readable(), self.gallery
+            found = await gallery.read(
+                lambda: _described(
+                    gallery, gallery.reader_recommender.similar(file_id, readable), readable
+                )
+            )
+            self.finish({"results": found})
+        else:
+            raise web.HTTPError(405, f"Use POST for {what}")
+
+    async def post(self, path: str, what: str) -> None:
+        if what == "views":
+            api_path = await self.authorize(path, "read")
+            file_id, person = await self.file_id(api_path), self.person
+            await self.guarded(self.gallery.write(
+                lambda: self.gallery.activity.record_view(file_id, person)))  # fmt: skip
+            self.set_status(204)
+            self.finish()
+        elif what == "executions":
+            await self._executions(path)
+        else:
+            raise web.HTTPError(405, f"Use GET for {what}")
+
+    async def _executions(self, path: str) -> None:
+        """Executions reported by a client (as nbgallery's instrumentation does), or imported
+        by an administrator (who may name the person; everyone else records as themselves)."""
+        admin = await is_allowed(self, "admin", "server")
+        api_path = await self.authorize(path, "read" if admin else "execute")
+        file_id = await self.file_id(api_path)
+        body = json_object(self)
+        items = body.get("executions")
+        if not isinstance(items, list) or not items or len(items) > MAX_EXECUTIONS:
+            raise web.HTTPError(
+                400, f'"executions" is a list of 1 to {MAX_EXECUTIONS} cell executions'
+            )
+        executions = [_execution(item, self.person, admin) for item in items]
+        self.gallery.record_executions(file_id, executions)
+        for person in sorted({e.person for e in executions}):
+            self.gallery.record_run(file_id, person, max(e.at for e in executions))
+        self.set_status(202)
+        self.finish({"recorded": len(executions)})
+
+    async def _info(self, api_path: str, file_id: str) -> dict[str, Any]:
+        gallery, person = self.gallery, self.person
+
+        def info() -> dict[str, Any] | None:
+            index, activity = gallery.reader_index, gallery.reader_activity
+            facts = index.notebook(file_id)
+            if facts is None:
+                return None
+            counts = activity.counts(file_id)
+            health = gallery.health(file_id, index, activity)
+            last_run = activity.last_run(file_id)
+            return {
+                "path": api_path,
+                "title": facts["title"],
+                "description": facts["description"],
+                "owner": facts["owner"],
+                "language": facts["language"],
+                "packages": facts["packages"],
+                "updated": iso(facts["updated"]),
+                "tags": activity.tags_of(file_id),
+                "stars": counts["stars"],
+                "starred": activity.has_starred(file_id, person),
+                "views": counts["views"],
+                "runs": counts["runs"],
+                "viewers": counts["viewers"],
+                "health": _health(health),
+                "last_run": iso(last_run) if last_run is not None else None,
+                # Hooks for the versions, publishing and cloning features.
+                "versions": gallery.versions_count(file_id) if gallery.versions_count else 0,
+                "published": gallery.published_copies(file_id) if gallery.published_copies
+                else [],
+                "cloned_from": gallery.cloned_from(file_id) if gallery.cloned_from else None,
+            }  # fmt: skip
+
+        found = await gallery.read(info)
+        if found is None:
+            raise web.HTTPError(404, f"No notebook {api_path!r} in the gallery (yet)")
+        return found
+
+
+def _execution(item: Any, me: str, admin: bool) -> Execution:
+    if not isinstance(item, dict):
+        raise web.HTTPError(400, "Each execution is an object")
+    try:
+        cell_id = str(item["cell_id"])
+        cell_index = int(item.get("cell_index", 0))
+        hash_ = str(item.get("source_hash", ""))
+        ok = item["ok"]
+        at = float(item.get("at", time.time()))
+        session = str(item.get("session", ""))
+    except (KeyError, TypeError, ValueError):
+        raise web.HTTPError(
+            400,
+            'An execution has "cell_id", "ok" (true/false) and optionally "cell_index", '
+            '"source_hash", "session", "at" (seconds since 1970)',
+        ) from None
+    if not isinstance(ok, bool) or len(cell_id) > 200 or len(session) > 200:
+        raise web.HTTPError(400, '"ok" is true or false; ids have at most 200 characters')
+    if not (0 <= at <= time.time() + 300) or cell_index < 0:
+        raise web.HTTPError(400, '"at" must not be in the future; "cell_index" from 0')
+    person = str(item.get("person") or me) if admin else me
+    return Execution(cell_id, cell_index, hash_, person, session, ok, at)
+
+
+def _health(health: Health | None) -> dict[str, Any]:
+    if health is None:
+        return {"score": None, "label": "unknown", "explanation": "Not run yet.", "cells": []}
+    return {
+        "score": None if health.score is None else round(health.score, 4),
+        "label": health.label,
+        "explanation": health.explanation,
+        "cells": [
+            {"cell_id": c.cell_id, "index": c.index, "executions": c.executions,
+             "users": c.users, "pass_rate": c.pass_rate, "label": c.label}
+            for c in health.cells
+        ],
+    }  # fmt: skip
+
+
+def _described(
+    gallery: GalleryService, found: list[Recommendation], readable: Readable
+) -> list[dict[str, Any]]:
+    """Recommendations as result rows (tags, stars, health…) plus score, reason and kind."""
+    rows = {r["path"]: r for r in gallery.reader_index.listing([f.file_id for f in found],
+                                                                readable)}  # fmt: skip
+    return [
+        {**rows[r.path], "score": r.score, "reason": r.reason, "kind": r.kind}
+        for r in found
+        if r.path in rows
+    ]
+
+
+def gallery_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    return [
+        (r"/api/collab/search", SearchHandler),
+        (r"/api/collab/tags/?(.*)", TagsHandler),
+        (r"/api/collab/stars/?(.*)", StarsHandler),
+        (r"/api/collab/trending", TrendingHandler),
+        (r"/api/collab/recommendations", RecommendationsHandler),
+        (r"/api/collab/notebooks/(.+)/(info|similar|views|executions)", NotebookHandler),
+    ]

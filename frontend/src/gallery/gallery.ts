@@ -1,0 +1,251 @@
+// The Discover page (/gallery): search with instant results and highlighted snippets, tags,
+// starred, recommended, trending and recently updated notebooks, health badges, star and tag
+// buttons. Every text from a notebook is put on the page as text (snippets are segments; the
+// marked ones become <mark> elements), never parsed as HTML.
+
+import { api, ApiError, base } from "../net/api";
+import { apiPath, nameOf, notebookPage } from "../net/paths";
+import { askText } from "../ui/dialog";
+import { el } from "../ui/dom";
+import { icon, iconButton } from "../ui/icons";
+import { attempt, showError } from "../ui/toast";
+import "./gallery.css";
+
+export interface Segment { text: string; mark: boolean }
+
+export interface Item {
+  path: string;
+  title: string;
+  snippet: Segment[];
+  tags: string[];
+  owner: string;
+  stars: number;
+  health: number | null;
+  updated: string;
+  reason?: string;
+  people?: number;
+}
+
+const SEARCH_DELAY_MS = 200;
+
+export const notebookApi = (path: string, what: string): string => apiPath("api/collab/notebooks", path, what);
+const starUrl = (path: string): string => apiPath("api/collab/stars", path);
+const tagUrl = (path: string): string => apiPath("api/collab/tags", path);
+
+/** Count a view of a notebook (the editor calls this when a notebook opens). */
+export function recordView(path: string): void {
+  api("POST", notebookApi(path, "views")).catch(() => undefined);  // a lost view is no error for the person
+}
+
+/** The label of a health score, as the server computes it (gallery/health.py). */
+export function healthLabel(score: number | null): string {
+  if (score === null || score === undefined) return "unknown";
+  if (score >= 0.625) return "healthy";
+  if (score <= 0.375) return "unhealthy";
+  return "unknown";
+}
+
+/** Snippet segments as nodes: marked segments in <mark>, every segment as text. */
+export function snippetNodes(segments: Segment[]): Node[] {
+  return segments.map((s) => (s.mark ? el("mark", {}, s.text) : document.createTextNode(s.text)));
+}
+
+function when(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export async function showGallery(root: HTMLElement): Promise<void> {
+  document.title = "Discover · collab_server";
+  const header = el("header", { class: "topbar" },
+    el("a", { href: base, class: "brand" }, "collab_server"),
+    el("span", { class: "page-name" }, "Discover"),
+    el("span", { class: "grow" }),
+    el("a", { href: base, class: "button quiet" }, icon("folder"), "Your notebooks"));
+  const input = el("input", { type: "search", class: "gallery-search", placeholder: "Search notebooks: words, \"a phrase\", tag:finance, owner:ana",
+    "aria-label": "Search notebooks", "data-testid": "gallery-search", autocomplete: "off" });
+  const status = el("p", { class: "status muted", role: "status", "aria-live": "polite" });
+  const results = el("div", { class: "gallery-results", "data-testid": "gallery-results" });
+  const sections = el("div", { class: "gallery-sections" });
+  const tagCloud = el("nav", { class: "tag-cloud", "aria-label": "Tags" });
+  const main = el("main", { class: "gallery" },
+    el("div", { class: "gallery-head" }, el("label", { class: "search-box" }, icon("search"), input)),
+    status,
+    el("div", { class: "gallery-body" }, el("div", { class: "gallery-main" }, results, sections),
+      el("aside", { class: "gallery-side" }, el("h2", {}, "Tags"), tagCloud)));
+  root.replaceChildren(header, main);
+
+  const starred = new Set<string>();
+  const healthNotes = new Map<string, Promise<string>>();
+
+  const setQuery = (q: string): void => {
+    input.value = q;
+    void runSearch();
+    input.focus();
+  };
+
+  function explain(path: string): Promise<string> {
+    if (!healthNotes.has(path)) {
+      healthNotes.set(path, api<any>("GET", notebookApi(path, "info"))
+        .then((info) => info.health.explanation as string)
+        .catch(() => "Could not load the explanation."));
+    }
+    return healthNotes.get(path)!;
+  }
+
+  function healthBadge(item: Item): HTMLElement {
+    const label = healthLabel(item.health);
+    const tip = el("span", { class: "tooltip", role: "tooltip", id: `tip-${Math.random().toString(36).slice(2)}` },
+      "Health: how often its code runs without errors.");
+    const badge = el("span", { class: `badge health ${label}`, tabindex: "0", "aria-describedby": tip.id, "data-testid": "health" },
+      label === "healthy" ? "Healthy" : label === "unhealthy" ? "Unhealthy" : "Health unknown", tip);
+    const load = () => void explain(item.path).then((text) => { tip.textContent = text; });
+    badge.addEventListener("mouseenter", load);
+    badge.addEventListener("focus", load);
+    return badge;
+  }
+
+  function starButton(item: Item): HTMLButtonElement {
+    const count = el("span", { class: "count" }, String(item.stars));
+    const button = el("button", { class: "button quiet small star", type: "button", "data-testid": "star" }, icon("star"), count);
+    const paint = () => {
+      const on = starred.has(item.path);
+      button.classList.toggle("on", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      const verb = on ? "Remove the star from" : "Star";
+      button.setAttribute("aria-label", `${verb} ${item.title}`);
+      button.title = on ? "Starred: click to remove your star" : "Star this notebook";
+    };
+    paint();
+    button.addEventListener("click", async () => {
+      const on = starred.has(item.path);
+      const answer = await attempt(on ? "Could not remove the star" : "Could not star the notebook",
+        () => api<{ starred: boolean; stars: number }>(on ? "DELETE" : "PUT", starUrl(item.path)));
+      if (!answer) return;
+      if (answer.starred) starred.add(item.path); else starred.delete(item.path);
+      count.textContent = String(answer.stars);
+      paint();
+    });
+    return button;
+  }
+
+  function tagChips(item: Item, into: HTMLElement): void {
+    into.replaceChildren(...item.tags.map((tag) => {
+      const chip = el("button", { class: "tag", type: "button", title: `Find notebooks tagged ${tag}` }, icon("tag"), tag);
+      chip.addEventListener("click", () => setQuery(`tag:${tag}`));
+      return chip;
+    }));
+  }
+
+  function card(item: Item): HTMLElement {
+    const tags = el("span", { class: "tags" });
+    tagChips(item, tags);
+    const addTag = iconButton("plus", `Add a tag to ${item.title}`, "Tag");
+    addTag.addEventListener("click", async () => {
+      const tag = await askText("Add a tag", "Tag (letters, digits, - _ . + #)", "",
+        (v) => (v.trim() ? null : "Type a tag, for example finance."));
+      if (!tag) return;
+      const answer = await attempt("Could not add the tag",
+        () => api<{ tags: string[] }>("PUT", tagUrl(item.path), { tag }));
+      if (answer) {
+        item.tags = answer.tags;
+        tagChips(item, tags);
+        void loadTags();
+      }
+    });
+    const open = el("a", { href: base + notebookPage(item.path), class: "button small", "data-testid": "open" }, icon("notebook"), "Open");
+    const title = el("a", { href: base + notebookPage(item.path), class: "title" }, item.title || nameOf(item.path));
+    const facts: (Node | string)[] = [item.path];
+    if (item.owner) facts.push(` · by ${item.owner}`);
+    if (item.updated) facts.push(` · updated ${when(item.updated)}`);
+    const node = el("article", { class: "gallery-card", "data-path": item.path, "data-testid": "gallery-card" },
+      el("div", { class: "card-head" }, title, healthBadge(item)),
+      el("p", { class: "facts muted" }, ...facts));
+    if (item.reason) node.append(el("p", { class: "reason" }, item.reason));
+    if (item.snippet.length) node.append(el("p", { class: "snippet", "data-testid": "snippet" }, ...snippetNodes(item.snippet)));
+    node.append(el("div", { class: "card-actions" }, tags, el("span", { class: "grow" }), addTag, starButton(item), open));
+    return node;
+  }
+
+  function section(title: string, items: Item[], empty: string, testid: string): HTMLElement {
+    const list = el("div", { class: "card-list" }, ...items.map(card));
+    if (!items.length) list.append(el("p", { class: "empty muted" }, empty));
+    return el("section", { class: "gallery-section", "data-testid": testid }, el("h2", {}, title), list);
+  }
+
+  async function loadTags(): Promise<void> {
+    const answer = await attempt("Could not load the tags", () => api<{ tags: { tag: string; count: number }[] }>("GET", "api/collab/tags"));
+    if (!answer) return;
+    const most = Math.max(1, ...answer.tags.map((t) => t.count));
+    tagCloud.replaceChildren(...answer.tags.slice(0, 60).map(({ tag, count }) => {
+      const chip = el("button", { class: "tag", type: "button", style: `font-size: ${(0.8 + 0.6 * (count / most)).toFixed(2)}rem`,
+        title: `${count} notebook${count === 1 ? "" : "s"}` }, tag);
+      chip.addEventListener("click", () => setQuery(`tag:${tag}`));
+      return chip;
+    }));
+    if (!answer.tags.length) tagCloud.append(el("p", { class: "muted" }, "No tags yet. Add one with the Tag button of a notebook."));
+  }
+
+  async function loadSections(): Promise<void> {
+    const get = <T>(url: string) => api<T>("GET", url).catch((e) => { showError(`Could not load the gallery: ${e.message}`); return null; });
+    const [mine, recs, trend, recent] = await Promise.all([
+      get<{ results: Item[] }>("api/collab/stars"),
+      get<{ results: Item[] }>("api/collab/recommendations?limit=6"),
+      get<{ results: Item[] }>("api/collab/trending?limit=6"),
+      get<{ total: number; results: Item[] }>("api/collab/search?limit=10"),
+    ]);
+    starred.clear();
+    for (const item of mine?.results || []) starred.add(item.path);
+    sections.replaceChildren(
+      section("Recommended for you", recs?.results || [], "Nothing to recommend yet: open a few notebooks.", "recommended"),
+      section("Your starred notebooks", mine?.results || [], "Star a notebook to find it here again.", "starred"),
+      section("Trending this week", (trend?.results || []).map((i) => ({ ...i, reason: i.people ? `Opened by ${i.people} ${i.people === 1 ? "person" : "people"} this week` : undefined })),
+        "Nothing is trending yet.", "trending"),
+      section("Recently updated", recent?.results || [], "No notebooks yet.", "recent"));
+  }
+
+  let sequence = 0;
+  async function runSearch(): Promise<void> {
+    const q = input.value.trim();
+    const mine = ++sequence;
+    if (!q) {
+      results.replaceChildren();
+      status.textContent = "";
+      sections.hidden = false;
+      return;
+    }
+    sections.hidden = true;
+    status.className = "status muted";
+    status.textContent = "Searching…";
+    try {
+      const answer = await api<{ total: number; results: Item[] }>("GET", `api/collab/search?q=${encodeURIComponent(q)}&limit=30`);
+      if (mine !== sequence) return;  // a later search is on its way
+      status.textContent = answer.total === 0 ? "No notebooks match." : `${answer.total} notebook${answer.total === 1 ? "" : "s"} found`;
+      results.replaceChildren(...answer.results.map(card));
+    } catch (e: any) {
+      if (mine !== sequence) return;
+      results.replaceChildren();
+      if (e instanceof ApiError && e.status === 400) {
+        status.className = "status error";  // the parser says what to change in the query
+        status.textContent = e.message;
+      } else {
+        status.textContent = "";
+        showError(`Could not search: ${e.message}`);
+      }
+    }
+  }
+
+  let timer: number | undefined;
+  input.addEventListener("input", () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => void runSearch(), SEARCH_DELAY_MS);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { window.clearTimeout(timer); void runSearch(); }
+  });
+
+  const initial = new URLSearchParams(location.search).get("q") || "";
+  await Promise.all([loadSections(), loadTags()]);
+  if (initial) setQuery(initial);
+  else input.focus();
+}

@@ -1,0 +1,78 @@
+"""The Discover page (/gallery) in real Chromium: reached from the notebook browser, instant
+search with a highlighted snippet (notebook text stays text), star a notebook, open it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import nbformat
+
+from support.browser import needs_chromium, open_page
+
+pytestmark = needs_chromium
+
+
+async def put_notebook(server: Any, path: str, markdown: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(markdown), nbformat.v4.new_code_cell("x = 1")]
+    (server.root / path).parent.mkdir(parents=True, exist_ok=True)
+    async with server.client("alice-token") as c:
+        r = await c.put(f"/api/contents/{path}",
+                        json={"type": "notebook", "format": "json",
+                              "content": json.loads(nbformat.writes(nb))})  # fmt: skip
+        assert r.status_code in (200, 201), r.text
+
+
+async def wait_indexed(server: Any, word: str, count: int) -> None:
+    deadline = time.monotonic() + 15
+    async with server.client("admin-token") as c:
+        while True:
+            r = await c.get("/api/collab/search", params={"q": word})
+            if r.status_code == 200 and r.json()["total"] >= count:
+                return
+            assert time.monotonic() < deadline, r.text
+            await asyncio.sleep(0.1)
+
+
+async def test_search_star_and_open_from_the_discover_page(browser, server):
+    await put_notebook(server, "gal/aurora.ipynb", "# Aurora borealis\nWatching the aurora.")
+    await put_notebook(server, "gal/tricky.ipynb",
+                       "# Tricky\nAurora <img src=x onerror=\"window.pwned=1\"> notes")  # fmt: skip
+    await wait_indexed(server, "aurora", 2)
+
+    page = await open_page(browser, server, "/", "bob-token")
+    await page.click('[data-testid="discover"]')
+    await page.wait_for_url("**/gallery")
+    await page.fill('[data-testid="gallery-search"]', "aurora")
+    results = page.locator('[data-testid="gallery-results"]')
+    card = results.locator('[data-testid="gallery-card"][data-path="gal/aurora.ipynb"]')
+    await card.locator("mark").first.wait_for()
+    assert (await card.locator("mark").first.inner_text()).lower() == "aurora"
+    # Notebook text is shown as text: no element is ever made from it.
+    tricky = results.locator('[data-testid="gallery-card"][data-path="gal/tricky.ipynb"]')
+    await tricky.wait_for()
+    assert await tricky.locator("mark").count() > 0
+    assert await page.locator("main img").count() == 0
+    assert await page.evaluate("() => window.pwned === undefined")
+
+    star = card.locator('[data-testid="star"]')
+    await star.click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-path=\"gal/aurora.ipynb\"] [data-testid=star]')"
+        ".getAttribute('aria-pressed') === 'true'"
+    )
+    async with server.client("bob-token") as c:
+        mine = (await c.get("/api/collab/stars")).json()["results"]
+    assert [r["path"] for r in mine] == ["gal/aurora.ipynb"]
+
+    # The health badge explains itself on focus.
+    await card.locator('[data-testid="health"]').focus()
+    await card.locator('[role="tooltip"]:has-text("No runs in the last 30 days")').wait_for()
+
+    await card.locator('[data-testid="open"]').click()
+    await page.wait_for_url("**/notebooks/gal/aurora.ipynb")
+    await page.wait_for_selector(".cell")
+    assert page.errors == []
