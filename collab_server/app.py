@@ -31,10 +31,10 @@ from .comments.handlers import comments_handlers
 from .contents import FileIdStore
 from .contents.handlers import contents_handlers
 from .db import open_database
-from .kernels.wiring import KernelsTraits, kernels_handlers, start_kernels
 from .gallery.handlers import SERVICE_SETTING as GALLERY_SETTING
 from .gallery.handlers import gallery_handlers
 from .gallery.service import GalleryService
+from .kernels.wiring import KernelsTraits, kernels_handlers, start_kernels
 from .pages import page_handlers
 from .rooms import (
     MANAGER_SETTING,
