@@ -237,6 +237,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
             schema_id=_CONTENTS_EVENTS, listener=self._on_contents_event
         )
         self.kernels = start_kernels(self, data_dir)
+        self.kernels.add_execution_listener(self.gallery.kernel_execution)  # health, runs
         # jupyter_server's browser-open file (``--ServerApp.open_browser``) leads to this
         # token's URL; its own printed URLs are dropped (_JupyterBannerFilter): ours is the one.
         startup = capability(self.provider, StartupToken)

@@ -272,8 +272,8 @@ async def test_info_and_health_from_executions(gallery: ServerProcess) -> None:
                                   f"/api/collab/notebooks/{path}/executions",
                                   json={"executions": hashed(runs(ok), sources)})  # fmt: skip
         assert status == 202, body
-    # Running code needs ``execute``: an editor without it may not report executions.
-    status, _ = await call(gallery, "alice-token", "POST",
+    # Runs are the server's to record: nobody but an administrator may report them.
+    status, _ = await call(gallery, "runner-token", "POST",
                            "/api/collab/notebooks/health/good.ipynb/executions",
                            json={"executions": [{"cell_id": "c1", "ok": True}]})  # fmt: skip
     assert status == 403

@@ -553,3 +553,30 @@ async def test_limits_culling_and_a_crash_leave_no_kernel_behind(spawn_server):
             await client.close()
         state = await start_kernel(rita, busy)
         assert state["state"] == "idle" and state["kernel"]["id"] != kernel_id
+
+
+async def test_runs_on_the_shared_kernel_feed_the_gallery_health(kserver):
+    """The execution log is the health formula's input: a run on the server's kernel counts as
+    a run of the notebook and makes it healthy (1 person, every cell passed, full depth)."""
+    path = write_notebook(kserver.root, ["x = 1", "x + 1"])
+    ids = cell_ids(kserver, path)
+    async with kserver.client(RUNNER) as c:
+        state = await start_kernel(c, path)
+        url = f"/api/kernels/{state['kernel']['id']}/execute"
+        for cell_id in ids:
+            r = await c.post(
+                url, json={"cell_id": cell_id, "document_id": state["document_id"]}, timeout=30
+            )
+            assert r.status_code == 200, r.text
+
+        async def info() -> dict[str, Any]:
+            r = await c.get(f"/api/collab/notebooks/{path}/info")
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        deadline = time.monotonic() + 20
+        while (got := await info())["health"].get("label") != "healthy":
+            assert time.monotonic() < deadline, got
+            await asyncio.sleep(0.1)
+        assert got["runs"] == 1  # two cells, one run of the notebook by one person
+        assert "1 run by 1 person" in got["health"]["explanation"]

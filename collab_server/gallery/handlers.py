@@ -11,8 +11,9 @@
 * ``GET    /api/collab/notebooks/{path}/info`` (``read``)
 * ``GET    /api/collab/notebooks/{path}/similar`` (``read``) → ``{"results"}``
 * ``POST   /api/collab/notebooks/{path}/views`` (``read``) → 204
-* ``POST   /api/collab/notebooks/{path}/executions`` ``{"executions": [...]}`` (``execute``
-  on the notebook, or a server administrator) → 202
+* ``POST   /api/collab/notebooks/{path}/executions`` ``{"executions": [...]}`` (server
+  administrators only: importing another system's log) → 202. Runs on the server's kernels are
+  recorded by the server itself; letting people report their own would let them fake health.
 
 Rights are asked on ``contents:{path}`` before the notebook is looked up, so a notebook one may
 not read answers 403 whether or not it exists. Listings carry the permission filter into their
@@ -284,10 +285,15 @@ class NotebookHandler(GalleryHandler):
             raise web.HTTPError(405, f"Use GET for {what}")
 
     async def _executions(self, path: str) -> None:
-        """Executions reported by a client (as nbgallery's instrumentation does), or imported
-        by an administrator (who may name the person; everyone else records as themselves)."""
+        """Executions imported by an administrator (from another system's log; they may name
+        the person). The server's own kernels record every run themselves, so nobody else may
+        report runs: health is a signal people trust."""
         admin = await is_allowed(self, "admin", "server")
-        api_path = await self.authorize(path, "read" if admin else "execute")
+        if not admin:
+            raise web.HTTPError(
+                403, "Runs are recorded by the server's kernels; only administrators import them"
+            )
+        api_path = await self.authorize(path, "read")
         file_id = await self.file_id(api_path)
         body = json_object(self)
         items = body.get("executions")

@@ -114,6 +114,7 @@ class GalleryService(LoggingConfigurable):
 
         self._write_db, self._read_db, self._background_db = connect(), connect(), connect()
         self.index = GalleryIndex(self._write_db)  # creates the tables
+        self._sessions_counted: set[str] = set()  # "kernel:person" already counted as a run
         self.activity = GalleryActivity(self._write_db)
         self._file_ids = FileIdStore(self._write_db)
         self.reader_index = GalleryIndex(self._read_db)
@@ -333,6 +334,26 @@ class GalleryService(LoggingConfigurable):
 
     # ---- executions and runs (the kernels feature calls these, on the event loop) ---------
 
+    def kernel_execution(self, record: Any, code_index: int | None) -> None:
+        """One finished run from the notebook's shared kernel (``kernels``' execution log
+        record): the health formula's input, and a run of the notebook the first time a person
+        runs code in a kernel session."""
+        at = _parse_time(record.ended_at)
+        session = f"{record.kernel_id}:{record.who}"
+        self.record_execution(
+            record.file_id,
+            record.cell_id,
+            code_index if code_index is not None else 0,
+            (record.source_sha256 or "")[:16],  # extract.source_hash's form
+            record.who,
+            session,
+            record.status == "ok",
+            at,
+        )
+        if session not in self._sessions_counted:
+            self._sessions_counted.add(session)
+            self.record_run(record.file_id, record.who, at)
+
     def record_execution(
         self,
         file_id: str,
@@ -485,3 +506,14 @@ def notebooks_under(root: Path, limit: int) -> tuple[dict[str, float], bool]:
         except OSError:
             continue
     return found, not stack and seen < limit
+
+
+def _parse_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -43,6 +43,17 @@ def code_sources(doc: Doc) -> dict[str, str]:
     return sources
 
 
+def code_index(doc: Doc, cell_id: str) -> int | None:
+    """The position of a code cell among the notebook's code cells (None if not there)."""
+    index = 0
+    for cell in doc.get("cells", type=Array):
+        if isinstance(cell, Map) and cell.get("cell_type") == "code":
+            if cell.get("id") == cell_id:
+                return index
+            index += 1
+    return None
+
+
 def code_source(doc: Doc, cell_id: str) -> str | None:
     cell = find_cell(doc, cell_id)
     if cell is None or cell.get("cell_type") != "code":

@@ -239,6 +239,15 @@ class NotebookKernel:
 
     def on_done(self, record: ExecutionRecord) -> None:
         self.last_activity = time.monotonic()
+        if record.started_at is None:
+            return  # dropped from the queue: it never ran, so it says nothing of the notebook
+        doc = self.room.doc
+        index = cells.code_index(doc, record.cell_id) if doc is not None else None
+        for listener in list(self.service.execution_listeners):
+            try:
+                listener(record, index)
+            except Exception:
+                self.log.exception("An execution listener failed")
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -317,6 +326,14 @@ class KernelService:
         self._starting: dict[str, int] = {}  # username → kernel starts under way
         self._adapters: dict[str, RoomAdapter] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        # Called with every finished run and the cell's position among the code cells (the
+        # gallery's health formula reads them); declared here so features subscribe in one line.
+        self.execution_listeners: list[Callable[[ExecutionRecord, int | None], None]] = []
+
+    def add_execution_listener(
+        self, listener: Callable[[ExecutionRecord, int | None], None]
+    ) -> None:
+        self.execution_listeners.append(listener)
 
     # --- life cycle ---------------------------------------------------------------------------
 
