@@ -66,11 +66,6 @@ class RoomAddress:
             return GLOBAL_AWARENESS
         return f"{self.kind.format}:{self.kind.type}:{self.file_id}"
 
-    def with_kind(self, kind: DocumentKind) -> RoomAddress:
-        """The room of another kind for the same file (a notebook's comments room)."""
-        assert self.file_id is not None
-        return RoomAddress(kind, self.file_id)
-
 
 Initializer = Callable[["DocumentRoom", str], Awaitable[None]]
 

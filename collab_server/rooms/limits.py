@@ -40,6 +40,3 @@ class LocalConnectionLimits:
             self._counts[user_id] = count
         else:
             self._counts.pop(user_id, None)
-
-    def count(self, user_id: str) -> int:
-        return self._counts.get(user_id, 0)

@@ -120,12 +120,15 @@ class DocumentPipeline:
 
     def apply_update(self, source: Source, update: bytes) -> None:
         """Apply a client's update (raises :class:`ProtocolError` if it is malformed)."""
-        with self.writing(source):
-            try:
-                self.doc.apply_update(update)
-            except BaseException as e:
-                reraise_if_fatal(e)
-                raise ProtocolError(f"invalid update: {type(e).__name__}") from e
+        # (The hot path: no context manager object per message.)
+        previous, self._source = self._source, source
+        try:
+            self.doc.apply_update(update)
+        except BaseException as e:
+            reraise_if_fatal(e)
+            raise ProtocolError(f"invalid update: {type(e).__name__}") from e
+        finally:
+            self._source = previous
 
     def apply(self, source: Source, fn: Callable[[Doc], None]) -> None:
         """Run ``fn`` on the document in one transaction, then store and publish it."""

@@ -180,18 +180,6 @@ class UpdateStore:
             found[author] = found.get(author, 0) + int(count)
         return found
 
-    def total_bytes(self, room_id: str) -> int:
-        """Bytes the store holds for a document (snapshot + log + saved copy)."""
-        row = self._conn.execute(
-            "SELECT COALESCE(length(snapshot), 0) + COALESCE(length(saved_content), 0)"
-            " FROM documents WHERE room_id = ?",
-            [room_id],
-        ).fetchone()
-        log = self._conn.execute(
-            "SELECT COALESCE(SUM(length(data)), 0) FROM updates WHERE room_id = ?", [room_id]
-        ).fetchone()
-        return int((row[0] if row else 0) + log[0])
-
     # -- writing -------------------------------------------------------------------------
 
     def append(
