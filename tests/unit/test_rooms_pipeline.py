@@ -285,3 +285,36 @@ def test_kinds_addresses_and_holds(tmp_path: Path) -> None:
         await manager.stop_all()
 
     run(scenario)
+
+
+class Merges(Events):
+    def outside_change_merged(self, room: DocumentRoom, content: Any) -> None:
+        self.seen.append(("merged", room.path))
+
+
+def test_an_outside_change_is_merged_and_is_no_edit(tmp_path: Path) -> None:
+    """File sync: a change made to the file outside the server is merged into the live
+    document (stored as the file's, author ``disk``) and is not saved back as an edit."""
+    manager, root = make_manager(tmp_path, poll_interval=0.05)
+    events = Merges()
+    manager.add_observer(events)
+    path = write_notebook(root, ["one"], "o.ipynb")
+
+    async def scenario() -> None:
+        file_id, _ = await manager.file_ids.ensure(path)
+        room = await manager.open(RoomAddress.notebook(file_id), path)
+        watcher = Recorder("ann")
+        room.join(watcher)
+        await asyncio.sleep(0.05)  # a later mtime than the load's
+        write_notebook(root, ["one, changed outside"], "o.ipynb")
+        await wait_for(lambda: events.of("merged") == [path])
+        cells = room.doc.get("cells", type=Array)
+        assert str(cells[0]["source"]) == "one, changed outside"
+        assert watcher.updates(), "the merge was not broadcast"
+        assert manager.store.authors_since(room.room_id, 0) == {"disk": 1}
+        assert all(not batch.edit for batch in events.of("persisted"))
+        room.leave(watcher)
+        await manager.stop_all()
+        assert events.of("saved") == []  # nothing to write back
+
+    run(scenario)
