@@ -318,3 +318,31 @@ def test_an_outside_change_is_merged_and_is_no_edit(tmp_path: Path) -> None:
         assert events.of("saved") == []  # nothing to write back
 
     run(scenario)
+
+
+class Busy(RoomObserver):
+    def __init__(self) -> None:
+        self.busy = True
+
+    def keep_open(self, room: Any) -> bool:
+        return self.busy
+
+
+def test_an_observer_keeps_a_busy_room_open(tmp_path: Path) -> None:
+    manager, root = make_manager(tmp_path)
+    busy = Busy()
+    manager.add_observer(busy)
+    path = write_notebook(root, ["a"], "b.ipynb")
+
+    async def scenario() -> None:
+        file_id, _ = await manager.file_ids.ensure(path)
+        room = await manager.open(RoomAddress.notebook(file_id), path)
+        manager.release(room)
+        await asyncio.sleep(0.3)  # several cleanup delays
+        assert manager.get(room.address) is room
+        busy.busy = False
+        await wait_for(lambda: manager.get(room.address) is None)
+        assert room.stopped
+        await manager.stop_all()
+
+    run(scenario)
