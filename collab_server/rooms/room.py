@@ -39,6 +39,7 @@ and may send STEP1 and awareness, but its STEP2/UPDATE/``save`` never reach the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ from .address import RoomAddress
 from .awareness import AwarenessLimits
 from .disk import DiskFile
 from .document import DocumentKind, deterministic_load
+from .errors import FileMissing, StoreUnavailable
 from .events import Observers, PersistedBatch, Source
 from .fanout import Connection, FanOut, LocalFanOut
 from .filesync import FileFilter, FileSync
@@ -181,7 +183,7 @@ class Room:
         self._cancel_background()
         self._close_all(
             raw_json({"type": "error", "reason": "deleted", "message": message}),
-            4404,
+            FileMissing.close,
             '{"reason":"deleted"}',
         )
         self._forget()
@@ -418,8 +420,8 @@ class DocumentRoom(Room):
                     "message": "The server cannot store changes right now. Reconnecting…",
                 }
             ),
-            1011,
-            '{"reason":"store_unavailable"}',
+            StoreUnavailable.close,
+            json.dumps({"reason": StoreUnavailable.reason}, separators=(",", ":")),
         )
         if self.on_store_failed is not None:
             self.on_store_failed(self)
