@@ -219,7 +219,8 @@ class CollabServer(KernelsTraits, ExtensionApp):
             global_presence=self.global_presence,
             log=self.log.getChild("rooms"),
         )
-        self.comments = CommentsService(
+        # Features plug into the rooms through declared extension points, one line each.
+        self.comments = CommentsService.plug_into(
             self.rooms, self.db, self.log.getChild("comments"), parent=self, secret_dir=data_dir
         )
         self.settings[GALLERY_SETTING] = self.gallery = GalleryService.for_app(self)

@@ -476,7 +476,7 @@ def test_a_change_re_signs_and_re_anchors_only_itself(tmp_path: Path, monkeypatc
                         settings=RoomSettings(save_delay=60, max_save_interval=60),
                         cleanup_delay=60, max_message_size=1 << 20, max_client_backlog=1 << 20,
                         log=log)  # fmt: skip
-    service = CommentsService(rooms, db, log)
+    service = CommentsService.plug_into(rooms, db, log)
     signed: list[str] = []
     real_sign = signing.sign
 

@@ -46,13 +46,15 @@ from traitlets import Integer
 from traitlets.config import Configurable
 
 from .. import db as database
-from ..rooms.manager import COMMENTS_KIND, RoomAddress, RoomManager
-from ..rooms.room import Room
+from ..rooms import DocumentRoom, FileRoom, RoomAddress, RoomKind, RoomManager, Source
+from ..rooms.document import DocumentKind
 from . import model, signing
 from .anchors import RangeTracker, cell_outputs, cell_source, cells_by_id, locate, quote
 from .model import CommentError
 
-NOTEBOOK = "json:notebook"
+# ``json:comments:{fileId}``: a notebook's comment threads, written only by the server.
+COMMENTS_KIND = DocumentKind("json", "comments")
+NOTEBOOK_KIND = RoomAddress.notebook("").kind
 # Anchor refreshes update the index as a courtesy (it is a cache): wait less for it.
 _INDEX_REFRESH_BOUND = 2.0
 
@@ -148,8 +150,26 @@ class CommentsService(Configurable):
         self._anchors: dict[str, RangeTracker] = {}
         self._threads: dict[str, _Threads] = {}
         database.migrate(db, "comments", MIGRATIONS)
-        rooms.notebook_filter = self
-        rooms.comments_initializer = self._initialize
+
+    @classmethod
+    def plug_into(
+        cls, rooms: RoomManager, db: sqlite_utils.Database, log: logging.Logger, **kwargs: Any
+    ) -> CommentsService:
+        """Build the service and register it with the rooms: the ``json:comments`` room kind
+        (server-authoritative, governed by ``comments:{path}`` rights, seeded from the
+        notebook file) and the filter that keeps threads out of notebook documents."""
+        service = cls(rooms, db, log, **kwargs)
+        rooms.register_kind(
+            RoomKind(
+                COMMENTS_KIND,
+                file_backed=False,
+                resource="comments",
+                initialize=service._initialize,
+            )
+        )
+        assert NOTEBOOK_KIND is not None
+        rooms.add_file_filter(NOTEBOOK_KIND, service)
+        return service
 
     # -- the notebook file (Room's FileFilter) -----------------------------------------------
 
@@ -168,9 +188,10 @@ class CommentsService(Configurable):
             del content["metadata"]["collab"]
         return content
 
-    async def before_save(self, room: Room, content: Any) -> Any:
-        file_id = room.room_id.split(":", 2)[2]
-        comments_room = await self._open_comments(file_id, room.path or "")
+    async def before_save(self, room: FileRoom, content: Any) -> Any:
+        file_id = room.address.file_id
+        assert file_id is not None
+        comments_room = await self._open_comments(file_id, room.path)
         try:
             changed = self._refresh(file_id, room, comments_room)
             if changed:
@@ -218,22 +239,26 @@ class CommentsService(Configurable):
 
     # -- rooms ------------------------------------------------------------------------------
 
-    async def _open_comments(self, file_id: str, path: str) -> Room:
-        address = RoomAddress(f"{COMMENTS_KIND.format}:{COMMENTS_KIND.type}:{file_id}",
-                              COMMENTS_KIND, file_id)  # fmt: skip
-        return await self.rooms.open(address, path)
+    async def _open_comments(self, file_id: str, path: str) -> DocumentRoom:
+        room = await self.rooms.open(RoomAddress.document(COMMENTS_KIND, file_id), path)
+        assert isinstance(room, DocumentRoom)
+        return room
 
-    async def _initialize(self, comments_room: Room, path: str) -> None:
+    async def _open_notebook(self, file_id: str, path: str) -> FileRoom:
+        room = await self.rooms.open(RoomAddress.notebook(file_id), path)
+        assert isinstance(room, FileRoom)
+        return room
+
+    async def _initialize(self, comments_room: DocumentRoom, path: str) -> None:
         """Seed a comments document that was never initialized from the notebook file."""
         meta = comments_room.doc.get("meta", type=Map)
         if meta.get("schemaVersion") is not None:
             return
-        file_id = comments_room.room_id.split(":", 2)[2]
-        notebook = await self.rooms.open(RoomAddress.parse(f"{NOTEBOOK}:{file_id}"), path)
+        file_id = comments_room.address.file_id
+        assert file_id is not None
+        notebook = await self._open_notebook(file_id, path)
         try:
-            assert notebook.disk is not None
-            loaded = await notebook.disk.load()
-            raw_threads = file_threads(loaded.content)
+            raw_threads = file_threads(await notebook.read_file())
             threads = self._import(file_id, raw_threads, path)
             anchors = self._anchors_for(file_id, notebook)
             cells = cells_by_id(notebook.doc)
@@ -242,11 +267,14 @@ class CommentsService(Configurable):
             if threads:
                 rows = [_index_row(file_id, t) for t in threads]
                 await database.write(self.db, lambda conn: _upsert(conn, rows))
-            with comments_room.doc.transaction():
-                stored = comments_room.doc.get("threads", type=Map)
+
+            def seed(doc: Doc) -> None:
+                stored = doc.get("threads", type=Map)
                 for thread in threads:
                     stored[thread["id"]] = json.dumps(thread)
-                meta["schemaVersion"] = model.SCHEMA_VERSION
+                doc.get("meta", type=Map)["schemaVersion"] = model.SCHEMA_VERSION
+
+            comments_room.apply_server_change(Source.server(), seed)
         finally:
             self.rooms.release(notebook)
 
@@ -283,7 +311,7 @@ class CommentsService(Configurable):
     async def session(self, path: str) -> AsyncIterator[NotebookComments]:
         """The comments of the notebook at ``path``, with its rooms open for the duration."""
         file_id, _ = await self.file_ids.ensure(path)
-        notebook = await self.rooms.open(RoomAddress.parse(f"{NOTEBOOK}:{file_id}"), path)
+        notebook = await self._open_notebook(file_id, path)
         try:
             comments = await self._open_comments(file_id, path)
             try:
@@ -307,7 +335,7 @@ class CommentsService(Configurable):
 
     # -- the thread cache -------------------------------------------------------------------
 
-    def _cache(self, file_id: str, comments: Room) -> _Threads:
+    def _cache(self, file_id: str, comments: DocumentRoom) -> _Threads:
         cache = self._threads.get(file_id)
         if cache is None or cache.doc is not comments.doc:
             stored = comments.doc.get("threads", type=Map)
@@ -316,11 +344,13 @@ class CommentsService(Configurable):
             self._threads[file_id] = cache
         return cache
 
-    def _apply(self, file_id: str, comments: Room, change: Change) -> None:
-        """Write ``change`` to the comments document (and the cache), then store it."""
+    def _apply(self, file_id: str, comments: DocumentRoom, change: Change) -> None:
+        """Write ``change`` to the comments document (and the cache); it is in the store (and
+        sent to subscribers) before anyone is answered."""
         cache = self._cache(file_id, comments)
-        stored = comments.doc.get("threads", type=Map)
-        with comments.doc.transaction():
+
+        def write(doc: Doc) -> None:
+            stored = doc.get("threads", type=Map)
             for thread in change.put:
                 stored[thread["id"]] = json.dumps(thread)
                 cache.items[thread["id"]] = thread
@@ -333,12 +363,13 @@ class CommentsService(Configurable):
                 anchors = self._anchors.get(file_id)
                 if anchors is not None:
                     anchors.forget(thread_id)
+
+        comments.apply_server_change(Source.server(), write)
         cache.listing = None
-        comments.flush()  # in the store (and sent to subscribers) before anyone is answered
 
     # -- anchoring --------------------------------------------------------------------------
 
-    def _anchors_for(self, file_id: str, notebook: Room) -> RangeTracker:
+    def _anchors_for(self, file_id: str, notebook: DocumentRoom) -> RangeTracker:
         anchors = self._anchors.get(file_id)
         if anchors is None or anchors.doc is not notebook.doc:
             # A new document instance (the room was reopened): ranges are rebuilt from the
@@ -375,7 +406,7 @@ class CommentsService(Configurable):
         anchors.add(thread["id"], target["cellId"], text, start, end)
         thread["anchor"] = "attached"
 
-    def _refresh(self, file_id: str, notebook: Room, comments: Room) -> list[str]:
+    def _refresh(self, file_id: str, notebook: DocumentRoom, comments: DocumentRoom) -> list[str]:
         """Bring anchors up to date with the notebook; returns the ids of changed threads.
 
         Only threads that may have moved are looked at: text ranges whose cell was edited
@@ -482,7 +513,13 @@ def _upsert(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str, str]]
 class NotebookComments:
     """One notebook's threads during one API request (its rooms are open meanwhile)."""
 
-    def __init__(self, service: CommentsService, file_id: str, notebook: Room, comments: Room):
+    def __init__(
+        self,
+        service: CommentsService,
+        file_id: str,
+        notebook: FileRoom,
+        comments: DocumentRoom,
+    ) -> None:
         self.service = service
         self.file_id = file_id
         self.notebook = notebook

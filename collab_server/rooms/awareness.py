@@ -148,11 +148,3 @@ class AwarenessTable:
                 )
             elif client_id in self._pending and self._pending[client_id][0] is owner:
                 del self._pending[client_id]
-
-    def users(self) -> list[dict[str, Any]]:
-        """The pinned identities of everyone present (for the REST presence view)."""
-        return [
-            owned.state["user"]
-            for owned in self._states.values()
-            if owned.state is not None and "user" in owned.state
-        ]

@@ -15,20 +15,9 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from .document import DocumentKind
+from .errors import FileLoadError, FileMissing, FileUnreadable, InvalidFile
 
-
-class FileLoadError(Exception):
-    """The file could not be read as the room's kind; ``close_code`` says why (44xx/4500)."""
-
-    def __init__(self, close_code: int, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.close_code = close_code
-        self.message = message
-        # For the RAW error message a client is sent before the close: "invalid_file" for
-        # a file that is not a valid document of its kind, "store_unavailable", …
-        self.reason = (
-            reason if reason is not None else ("invalid_file" if close_code == 4400 else None)
-        )
+__all__ = ["DiskFile", "FileLoadError", "LoadedFile"]
 
 
 @dataclass
@@ -47,6 +36,7 @@ class DiskFile:
         self.kind = kind
 
     async def load(self) -> LoadedFile:
+        """The file's content (raises a :class:`~.errors.FileLoadError` subclass)."""
         try:
             model = await ensure_async(
                 self.contents_manager.get(
@@ -58,10 +48,10 @@ class DiskFile:
                 )
             )
         except web.HTTPError as e:
-            code = {404: 4404, 400: 4400}.get(e.status_code, 4500)
-            raise FileLoadError(code, self.describe(e)) from e
+            error = {404: FileMissing, 400: InvalidFile}.get(e.status_code, FileUnreadable)
+            raise error(self.describe(e)) from e
         except Exception as e:  # a broken notebook JSON, a decoding error, …
-            raise FileLoadError(4400, self.describe(e)) from e
+            raise InvalidFile(self.describe(e)) from e
         content = model["content"]
         if self.kind.is_notebook:
             content = _plain(content)

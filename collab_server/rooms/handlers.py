@@ -41,10 +41,12 @@ from ..auth.jupyter import (
     token_from_request,
 )
 from ..auth.provider import permissions_revision_of, resolve
-from .disk import FileLoadError
-from .document import SUPPORTED_KINDS
-from .manager import COMMENTS_KIND, RoomAddress, RoomManager, RoomNotFound
-from .protocol import ProtocolError, decode_message, raw_json
+from ..core.errors import CollabError
+from .address import RoomAddress
+from .document import SUPPORTED_KINDS, DocumentKind
+from .errors import InvalidFile, RoomNotFound, announced
+from .manager import RoomManager
+from .protocol import ProtocolError, decode_message, raw_json, websocket_frame
 from .room import Room
 
 MANAGER_SETTING = "collab_rooms"
@@ -85,7 +87,8 @@ class SessionHandler(APIHandler):
         if not await ensure_async(self.contents_manager.file_exists(api_path)):
             raise web.HTTPError(404, reason=f"File {api_path!r} does not exist")
         file_id, created = await manager.file_ids.ensure(api_path)
-        room_id = f"{file_format}:{file_type}:{file_id}"
+        kind = DocumentKind(str(file_format), str(file_type))
+        room_id = RoomAddress.document(kind, file_id).room_id
         self.set_status(201 if created else 200)
         self.finish(
             {
@@ -102,6 +105,8 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
 
     room: Room | None = None
     address: RoomAddress
+    resource_kind: str = "contents"  # the permission resource prefix of the room's kind
+    file_backed: bool = False
     file_path: str | None = None
     user: dict[str, Any]
     can_write: bool = False
@@ -110,11 +115,9 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
     _socket_owner: str | None = None  # the person this socket is counted for
 
     def _resource(self, path: str) -> str:
-        # ONE decision for the upgrade and every re-check: a comments document is governed
-        # by the notebook's comment rights (nobody writes it but the server), a document by
-        # the file's.
-        kind = "comments" if self.address.kind is COMMENTS_KIND else "contents"
-        return f"{kind}:{path}"
+        # ONE decision for the upgrade and every re-check: the room kind says which rights
+        # govern it (a comments document: the notebook's comment rights; a file: the file's).
+        return f"{self.resource_kind}:{path}"
 
     # -- before the upgrade: authorize with no side effect -----------------------------
 
@@ -122,11 +125,14 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         user = self.current_user
         if user is None:
             raise web.HTTPError(401, reason="Authentication required: send a valid token")
-        try:
-            self.address = RoomAddress.parse(room_id)
-        except RoomNotFound as e:
-            raise web.HTTPError(404, reason=str(e)) from e
         manager = _manager(self)
+        try:
+            self.address = manager.address(room_id)
+        except RoomNotFound as e:
+            raise web.HTTPError(e.status, reason=e.message) from e
+        spec = manager.kind_of(self.address)
+        if spec is not None:
+            self.resource_kind, self.file_backed = spec.resource, spec.file_backed
         if self.address.file_id is not None:
             self.file_path = manager.file_ids.get_path(self.address.file_id)
             if self.file_path is None:
@@ -137,10 +143,10 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             self.can_write = await is_allowed(self, "write", resource)
         self.user = public_identity(user)
         self.label = f"{user.username}@{self.request.remote_ip}"
-        if not manager.reserve_socket(user.username):
+        if not manager.limits.reserve(user.username):
             raise web.HTTPError(
                 429,
-                reason=f"Too many open connections ({manager.max_sockets_per_user}) for one"
+                reason=f"Too many open connections ({manager.limits.limit}) for one"
                 " person; close some tabs and try again",
             )
         self._socket_owner = user.username
@@ -153,7 +159,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
     def _release_socket(self) -> None:
         owner, self._socket_owner = self._socket_owner, None
         if owner is not None:
-            _manager(self).release_socket(owner)
+            _manager(self).limits.release(owner)
 
     def get_websocket_protocol(self) -> WebSocketProtocol | None:
         protocol = super().get_websocket_protocol()
@@ -184,7 +190,7 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
     async def open(self, room_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         self.set_nodelay(True)  # Nagle's algorithm adds ~40 ms to small frames
         manager = _manager(self)
-        if self.address.kind is not None and self.address.kind is not COMMENTS_KIND:
+        if self.file_backed:
             session_id = self.get_query_argument("sessionId", None)
             lineage = manager.store.lineage(self.address.room_id)
             if session_id and session_id != lineage:
@@ -197,23 +203,8 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
                 return
         try:
             room = await manager.open(self.address, self.file_path)
-        except FileLoadError as e:
-            self.log.warning("Cannot open %s for %s: %s", self.file_path, self.label, e.message)
-            if e.reason == "invalid_file":
-                what = "notebook" if self.address.kind and self.address.kind.is_notebook else "file"
-                self.send(
-                    raw_json(
-                        {
-                            "type": "error",
-                            "reason": "invalid_file",
-                            "message": f"This file is not a valid {what}: {e.message}",
-                        }
-                    )
-                )
-            elif e.reason is not None:
-                self.send(raw_json({"type": "error", "reason": e.reason, "message": e.message}))
-            reason = json.dumps({"reason": e.reason}) if e.reason else e.message
-            self.close(e.close_code, _close_reason(reason))
+        except CollabError as e:
+            self._close_for(e)
             return
         if self.ws_connection is None or self.ws_connection.is_closing():
             manager.release(room)
@@ -221,6 +212,22 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
         self.room = room
         room.join(self)
         self._reauthorizer = asyncio.ensure_future(self._reauthorize_periodically())
+
+    def _close_for(self, error: CollabError) -> None:
+        """The one mapping from a room error to what the client is told: a RAW error first
+        for the reasons a page acts on, then the close code the error carries."""
+        self.log.warning("Cannot open %s for %s: %s", self.file_path, self.label, error.message)
+        if announced(error):
+            message = error.message
+            if isinstance(error, InvalidFile):
+                kind = self.address.kind
+                what = "notebook" if kind is not None and kind.is_notebook else "file"
+                message = f"This file is not a valid {what}: {message}"
+            self.send(raw_json({"type": "error", "reason": error.reason, "message": message}))
+            reason = json.dumps({"reason": error.reason})
+        else:
+            reason = error.message
+        self.close(error.close, _close_reason(reason))
 
     def path_may_have_changed(self) -> None:
         """A file moved somewhere: if it was this connection's file (its path, found by its
@@ -344,22 +351,23 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
 
     # -- the Connection protocol used by rooms -------------------------------------------
 
-    def send(self, frame: bytes) -> None:
-        """Queue ``frame``; a client that falls too far behind is disconnected, not waited for."""
+    def send(self, message: bytes, wire: bytes | None = None) -> None:
+        """Queue ``message`` (``wire``: its websocket frame, when a broadcast framed it once
+        for every connection); a client that falls too far behind is disconnected, not
+        waited for."""
         connection = self.ws_connection
         if connection is None or connection.is_closing():
             return
         limit = _manager(self).max_client_backlog
-        if self._backlog + len(frame) > limit:
+        if self._backlog + len(message) > limit:
             self.log.warning(
                 "Disconnecting %s: more than %d bytes unsent (client too slow)", self.label, limit
             )
             self.close(1013, "Client too slow to keep up; reconnect to resync")
             return
-        # A broadcast hands the same bytes to every connection: frame them once and write the
-        # same buffer to each socket (tornado's write_message would build a frame per socket).
-        # We never negotiate compression, so a plain binary frame is always valid here.
-        wire = _websocket_frame(frame)
+        # Written as a pre-built frame (tornado's write_message would build one per socket).
+        if wire is None:
+            wire = websocket_frame(message)
         try:
             future = connection.stream.write(wire)  # type: ignore[union-attr]
         except Exception:  # StreamClosedError: the close handler cleans up
@@ -372,29 +380,6 @@ class RoomHandler(WebSocketHandler, JupyterHandler):
             f.exception()  # retrieve it: a closed socket is not an error worth logging
 
         future.add_done_callback(written)
-
-
-_last_message: bytes | None = None
-_last_frame: bytes = b""
-
-
-def _websocket_frame(message: bytes) -> bytes:
-    """An unmasked, final, binary websocket frame (RFC 6455 5.2) carrying ``message``.
-
-    Remembers the last message it framed (by identity), so a broadcast frames once.
-    """
-    global _last_message, _last_frame
-    if message is _last_message:
-        return _last_frame
-    length = len(message)
-    if length < 126:
-        header = bytes((0x82, length))
-    elif length < 1 << 16:
-        header = bytes((0x82, 126)) + length.to_bytes(2, "big")
-    else:
-        header = bytes((0x82, 127)) + length.to_bytes(8, "big")
-    _last_message, _last_frame = message, header + message
-    return _last_frame
 
 
 class _SizeReportingProtocol(WebSocketProtocol13):

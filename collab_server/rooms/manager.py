@@ -1,65 +1,47 @@
-"""The room manager: which rooms are open, opening them once, closing them when idle.
+"""The room manager: which rooms are open, opening them once, closing them when idle, and the
+registry of extension points.
 
-A room is opened by the first connection and shared by all later ones (a lock per room id
-makes concurrent first connections load the file once). When its last connection leaves,
-the room saves at once and stays in memory for ``cleanup_delay`` seconds, so a reload or a
-brief network drop does not pay for a reload; then it is stopped and dropped.
+A room is opened by the first connection (or feature) and shared by all later ones (a lock
+per room id makes concurrent first opens load the file once). When it has no connection and
+nobody holds it, the room saves at once and stays in memory for ``cleanup_delay`` seconds, so
+a reload or a brief network drop does not pay for a reload; then it is stopped and dropped.
 
 It also follows what happens to files while their rooms are open: a move or rename wakes
 every connection's re-authorization at once (access follows the file's *current* path); a
 deletion (contents API, or the file vanishing from disk) closes the rooms of that file for
 good and forgets their stored documents; a store that refuses writes closes the room and
-keeps it closed while the store keeps failing. And it counts each person's sockets across
-the server.
+keeps it closed while the store keeps failing.
+
+Extension points (a feature plugs in with one call from ``app.py``):
+
+* ``register_kind(RoomKind(kind, file_backed=False, resource=…, initialize=…))`` — a kind of
+  document room owned by a feature (comments: ``json:comments``);
+* ``add_file_filter(kind, filter)`` — keep part of a file of ``kind`` out of its document and
+  put it back on save (:class:`~.filesync.FileFilter`);
+* ``add_observer(observer)`` — a :class:`~.events.RoomObserver` (lifecycle, joins, persisted
+  batches with authors, saves, outside changes, moves, deletions, ``keep_open``);
+* ``open(address, path)`` / ``release(room)`` — use a room for a while;
+  ``hold(room)`` / ``unhold(room)`` — keep it open while a feature has work (a busy kernel);
+* ``address(room_id)`` — the :class:`~.address.RoomAddress` of a wire room id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..contents import FileIdStore
+from .address import RoomAddress, RoomKind, RoomKinds
 from .awareness import AwarenessLimits
-from .disk import DiskFile, FileLoadError
-from .document import SUPPORTED_KINDS, DocumentKind
-from .room import FileFilter, Room, RoomSettings
-from .store import StoreUnavailable, UpdateStore
-
-GLOBAL_AWARENESS = "JupyterLab:globalAwareness"
-
-# ``json:comments:{fileId}``: a notebook's comment threads, written only by the server.
-COMMENTS_KIND = DocumentKind("json", "comments")
-
-
-class RoomNotFound(Exception):
-    """The room id names no known file (or is not a room id at all)."""
-
-
-@dataclass(frozen=True)
-class RoomAddress:
-    """What a room id names: a document (kind + file id) or the global presence room."""
-
-    room_id: str
-    kind: DocumentKind | None
-    file_id: str | None
-
-    @classmethod
-    def parse(cls, room_id: str) -> RoomAddress:
-        if room_id == GLOBAL_AWARENESS:
-            return cls(room_id, None, None)
-        parts = room_id.split(":", 2)
-        if len(parts) != 3 or not parts[2]:
-            raise RoomNotFound(f"{room_id!r} is not a room id ({{format}}:{{type}}:{{fileId}})")
-        kind = SUPPORTED_KINDS.get((parts[0], parts[1]))
-        if (parts[0], parts[1]) == (COMMENTS_KIND.format, COMMENTS_KIND.type):
-            kind = COMMENTS_KIND
-        if kind is None:
-            supported = ", ".join(f"{f}:{t}" for f, t in SUPPORTED_KINDS)
-            raise RoomNotFound(f"unsupported document kind {parts[0]}:{parts[1]} ({supported})")
-        return cls(room_id, kind, parts[2])
+from .disk import DiskFile
+from .document import DocumentKind
+from .errors import RoomNotFound, StoreUnavailable
+from .events import Observers, RoomObserver
+from .filesync import FileFilter
+from .limits import ConnectionLimits, LocalConnectionLimits
+from .room import DocumentRoom, FileRoom, PresenceRoom, Room, RoomSettings
+from .store import UpdateStore
 
 
 class RoomManager:
@@ -77,6 +59,7 @@ class RoomManager:
         max_client_backlog: int,
         reauthorize_interval: float = 2.0,
         max_sockets_per_user: int = 50,
+        limits: ConnectionLimits | None = None,
         global_presence: str = "self",
         log: logging.Logger,
     ) -> None:
@@ -88,24 +71,50 @@ class RoomManager:
         self.max_message_size = max_message_size
         self.max_client_backlog = max_client_backlog
         self.reauthorize_interval = reauthorize_interval
-        self.max_sockets_per_user = max_sockets_per_user
+        # Open sockets (and upgrades under way) per person.
+        self.limits: ConnectionLimits = limits or LocalConnectionLimits(max_sockets_per_user)
         if global_presence not in ("self", "signed-in"):
             raise ValueError('global_presence must be "self" or "signed-in"')
         self.global_presence = global_presence
         self.log = log
-        self.sockets: dict[str, int] = {}  # open sockets (and upgrades under way) per person
-        self._store_failing: set[str] = set()  # rooms closed because the store failed
+        self.kinds = RoomKinds()
+        self.observers = Observers(log)
         self.rooms: dict[str, Room] = {}
-        # Set by the comments service: keeps comments out of notebook documents (see Room),
-        # and fills a comments document from its notebook's file the first time it opens.
-        self.notebook_filter: FileFilter | None = None
-        self.comments_initializer: Callable[[Room, str], Awaitable[None]] | None = None
+        self._filters: dict[DocumentKind, list[FileFilter]] = {}
+        self._store_failing: set[str] = set()  # rooms closed because the store failed
+        self._holds: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
         self._stopping = False
 
+    # -- extension points -------------------------------------------------------------------
+
+    def register_kind(self, spec: RoomKind) -> None:
+        self.kinds.register(spec)
+
+    def add_file_filter(self, kind: DocumentKind, file_filter: FileFilter) -> None:
+        self._filters.setdefault(kind, []).append(file_filter)
+
+    def add_observer(self, observer: RoomObserver) -> None:
+        self.observers.add(observer)
+
+    def address(self, room_id: str) -> RoomAddress:
+        """The address of a wire room id (raises RoomNotFound for unknown kinds)."""
+        return self.kinds.resolve(room_id)
+
+    def kind_of(self, address: RoomAddress) -> RoomKind | None:
+        return self.kinds.get(address.kind) if address.kind is not None else None
+
+    def get(self, address: RoomAddress) -> Room | None:
+        """The open room at ``address`` (None if it is not open)."""
+        room = self.rooms.get(address.room_id)
+        return room if room is not None and not room.stopped else None
+
+    # -- opening and closing ------------------------------------------------------------------
+
     async def open(self, address: RoomAddress, path: str | None) -> Room:
-        """The running room at ``address``, started if needed (raises FileLoadError)."""
+        """The running room at ``address``, started if needed (raises a FileLoadError, or
+        StoreUnavailable while the store refuses writes). Call :meth:`release` when done."""
         self._cancel_unload(address.room_id)
         lock = self._locks.setdefault(address.room_id, asyncio.Lock())
         async with lock:
@@ -116,41 +125,44 @@ class RoomManager:
                 try:
                     self.store.check_writable()
                 except StoreUnavailable as e:
-                    raise FileLoadError(
-                        1011, "The server cannot store changes right now", "store_unavailable"
-                    ) from e
+                    raise StoreUnavailable("The server cannot store changes right now") from e
                 self._store_failing.discard(address.room_id)
                 self.log.info("The store accepts writes again; reopening %s", address.room_id)
-            disk = None
-            comments = address.kind is COMMENTS_KIND
-            if address.kind is not None and not comments:
-                assert path is not None
-                disk = DiskFile(self.contents_manager, path, address.kind)
-            notebook = address.kind is not None and address.kind.is_notebook
-            room = Room(
-                address.room_id,
-                kind=address.kind,
-                disk=disk,
-                store=self.store if address.kind is not None else None,
-                settings=self.settings,
-                log=self.log,
-                server_authoritative=comments,
-                file_filter=self.notebook_filter if notebook else None,
-                **self._presence_options(address),
-            )
+            room = self._build(address, path)
             room.on_file_gone = self._file_gone
             room.on_store_failed = self._store_failed
             await room.start()
-            if comments and self.comments_initializer is not None:
-                assert path is not None
-                await self.comments_initializer(room, path)
+            spec = self.kind_of(address)
+            if spec is not None and spec.initialize is not None:
+                assert path is not None and isinstance(room, DocumentRoom)
+                await spec.initialize(room, path)
                 room.flush()
             self.rooms[address.room_id] = room
             return room
 
-    def _presence_options(self, address: RoomAddress) -> dict[str, Any]:
-        if address.kind is not None:
-            return {}
+    def _build(self, address: RoomAddress, path: str | None) -> Room:
+        options: dict[str, Any] = {
+            "settings": self.settings,
+            "log": self.log,
+            "observers": self.observers,
+        }
+        if address.kind is None:
+            return PresenceRoom(address, **options, **self._presence_options())
+        spec = self.kind_of(address)
+        if spec is None:
+            raise RoomNotFound(f"no room kind {address.kind.format}:{address.kind.type}")
+        if not spec.file_backed:
+            return DocumentRoom(address, store=self.store, **options)
+        assert path is not None
+        return FileRoom(
+            address,
+            disk=DiskFile(self.contents_manager, path, address.kind),
+            store=self.store,
+            filters=self._filters.get(address.kind, []),
+            **options,
+        )
+
+    def _presence_options(self) -> dict[str, Any]:
         if self.global_presence == "self":
             return {"presence": "self"}
         # Everyone signed in is shown, but only as who they are: JupyterLab's ``current``
@@ -169,26 +181,28 @@ class RoomManager:
             del self.rooms[room.room_id]
         self._cancel_unload(room.room_id)
 
-    # -- sockets per person ---------------------------------------------------------------
+    def hold(self, room: Room) -> None:
+        """Keep ``room`` open (even with nobody connected) until :meth:`unhold`."""
+        self._holds[room.room_id] = self._holds.get(room.room_id, 0) + 1
+        self._cancel_unload(room.room_id)
 
-    def reserve_socket(self, username: str) -> bool:
-        """Count one more socket for ``username``; False (nothing counted) over the limit."""
-        count = self.sockets.get(username, 0)
-        if self.max_sockets_per_user > 0 and count >= self.max_sockets_per_user:
-            return False
-        self.sockets[username] = count + 1
-        return True
-
-    def release_socket(self, username: str) -> None:
-        count = self.sockets.get(username, 0) - 1
+    def unhold(self, room: Room) -> None:
+        count = self._holds.get(room.room_id, 0) - 1
         if count > 0:
-            self.sockets[username] = count
+            self._holds[room.room_id] = count
         else:
-            self.sockets.pop(username, None)
+            self._holds.pop(room.room_id, None)
+        self.release(room)
+
+    def _in_use(self, room: Room) -> bool:
+        return (
+            bool(room.connections) or room.room_id in self._holds or self.observers.keep_open(room)
+        )
 
     def release(self, room: Room) -> None:
-        """Called when a connection left; schedules the room's unload once it is empty."""
-        if room.connections or self._stopping:
+        """A connection left (or a feature is done with the room it opened): schedule the
+        room's unload once nobody uses it."""
+        if self._stopping or room.connections or room.room_id in self._holds:
             return
         self._cancel_unload(room.room_id)
         loop = asyncio.get_running_loop()
@@ -201,7 +215,11 @@ class RoomManager:
         lock = self._locks.setdefault(room_id, asyncio.Lock())
         async with lock:
             room = self.rooms.get(room_id)
-            if room is None or room.connections:
+            if room is None:
+                return
+            if self._in_use(room):
+                if not room.connections and room_id not in self._holds:
+                    self.release(room)  # kept open by an observer: ask again later
                 return
             del self.rooms[room_id]
             if room.deleted:
@@ -214,22 +232,21 @@ class RoomManager:
         if timer is not None:
             timer.cancel()
 
+    # -- files moving and going ---------------------------------------------------------------
+
     def file_moved(self, old_path: str, new_path: str) -> None:
         """Follow a rename: open rooms keep saving to the file under its new name, and every
         open connection re-checks its rights now (against the file's new path)."""
         old_path, new_path = old_path.strip("/"), new_path.strip("/")
         for room in self.rooms.values():
-            if room.disk is None:
-                continue
-            if room.disk.path == old_path:
-                room.disk.path = new_path
-            elif room.disk.path.startswith(old_path + "/"):
-                room.disk.path = new_path + room.disk.path[len(old_path) :]
+            if isinstance(room, FileRoom):
+                room.follow_move(old_path, new_path)
         for room in list(self.rooms.values()):
             for conn in list(room.connections):
                 wake = getattr(conn, "path_may_have_changed", None)
                 if callable(wake):
                     wake()
+        self.observers.file_moved(old_path, new_path)
 
     def file_deleted(self, path: str, file_ids: list[str], by: str | None = None) -> None:
         """Close the rooms of deleted files (``file_ids``: the ids ``path`` had, a folder's
@@ -240,34 +257,30 @@ class RoomManager:
         message = f"This notebook was deleted by {who}."
         doomed = set(file_ids)
         for room_id, room in list(self.rooms.items()):
-            try:
-                address = RoomAddress.parse(room_id)
-            except RoomNotFound:
-                continue
-            if address.file_id in doomed:
+            if room.address.file_id in doomed:
                 del self.rooms[room_id]
                 self._cancel_unload(room_id)
+                self._holds.pop(room_id, None)
                 room.delete(message)
         # Rooms not open now may still have stored documents.
         for file_id in doomed:
-            for kind in (*SUPPORTED_KINDS.values(), COMMENTS_KIND):
-                room_id = f"{kind.format}:{kind.type}:{file_id}"
+            for spec in self.kinds:
+                room_id = RoomAddress.document(spec.kind, file_id).room_id
                 try:
                     self.store.forget(room_id)
                 except Exception:
                     self.log.exception("Forgetting the stored room %s failed", room_id)
+        self.observers.file_deleted(path, sorted(doomed))
 
     def _file_gone(self, room: Room) -> None:
         """The poller found the room's file gone from disk (deleted outside the server)."""
-        if room.disk is None:
-            return
-        address = RoomAddress.parse(room.room_id)
-        if address.file_id is None:
+        path, file_id = room.path, room.address.file_id
+        if path is None or file_id is None:
             return
         self.log.info("The file of room %s vanished from disk", room.room_id)
-        if self.file_ids.get_path(address.file_id) is not None:
-            self.file_ids.forget(room.disk.path)
-        self.file_deleted(room.disk.path, [address.file_id])
+        if self.file_ids.get_path(file_id) is not None:
+            self.file_ids.forget(path)
+        self.file_deleted(path, [file_id])
 
     async def stop_all(self) -> None:
         """Save and stop every room (server shutdown)."""

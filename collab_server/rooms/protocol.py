@@ -174,6 +174,20 @@ def raw_json(payload: dict[str, Any]) -> bytes:
     return bytes((MessageType.RAW,)) + write_var_string(json.dumps(payload))
 
 
+def websocket_frame(message: bytes) -> bytes:
+    """An unmasked, final, binary websocket frame (RFC 6455 5.2) carrying ``message``: a
+    broadcast is framed once and the same bytes written to every socket (we never negotiate
+    compression, so a plain binary frame is always valid)."""
+    length = len(message)
+    if length < 126:
+        header = bytes((0x82, length))
+    elif length < 1 << 16:
+        header = bytes((0x82, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x82, 127)) + length.to_bytes(8, "big")
+    return header + message
+
+
 def save_request(request_id: int) -> bytes:
     """What a client sends to ask for a save (used by tests and tools)."""
     return bytes((MessageType.RAW,)) + write_var_string("save") + write_var_uint(request_id)

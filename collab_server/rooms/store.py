@@ -18,6 +18,13 @@ What this module promises:
   read-only file). Nothing is half-written either way (one transaction).
 * Rows that cannot be applied any more are moved to the ``quarantine`` table by
   :meth:`UpdateStore.quarantine`, for an operator to inspect.
+* Every logged update records its **author** (a client's verified user id, or ``server``,
+  ``kernel``, ``restore``, ``disk``; none for the room's own bookkeeping) and when it was
+  stored. Compaction folds the authors of the updates it replaces into the ``update_authors``
+  table (per author: how many updates, the last time), in the same transaction, so
+  :meth:`UpdateStore.authors_since` answers "who edited since time T" across compactions.
+* Sequence numbers and log sizes are kept in memory by the store alone (nobody else sees
+  them); a store shared by several processes keeps them in the database instead.
 * The last content saved to disk (its hash and a compressed copy) is kept as the base of
   three-way merges with changes made to the file outside the server.
 """
@@ -35,13 +42,9 @@ from typing import Any
 
 import sqlite_utils
 
+from .errors import StoreBusy, StoreUnavailable
 
-class StoreUnavailable(Exception):
-    """A write to the store failed (disk full, read-only, locked past the busy timeout)."""
-
-
-class StoreBusy(StoreUnavailable):
-    """Another connection holds the database lock; retrying later may succeed."""
+__all__ = ["LogSize", "StoreBusy", "StoreUnavailable", "StoredDocument", "UpdateStore"]
 
 
 def _write_error(error: sqlite3.Error) -> StoreUnavailable:
@@ -92,7 +95,16 @@ class UpdateStore:
                 room_id TEXT NOT NULL,
                 seq INTEGER NOT NULL,
                 data BLOB NOT NULL,
+                author TEXT,
+                at REAL,
                 PRIMARY KEY (room_id, seq)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS update_authors (
+                room_id TEXT NOT NULL,
+                author TEXT NOT NULL,
+                updates INTEGER NOT NULL,
+                last_at REAL NOT NULL,
+                PRIMARY KEY (room_id, author)
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS quarantine (
                 id INTEGER PRIMARY KEY,
@@ -106,6 +118,11 @@ class UpdateStore:
             );
             """
         )
+        # Databases made before authors were recorded: add the (nullable) columns.
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(updates)")}
+        for column, sql_type in (("author", "TEXT"), ("at", "REAL")):
+            if column not in columns:
+                self._conn.execute(f"ALTER TABLE updates ADD COLUMN {column} {sql_type}")
         self._next_seq: dict[str, int] = {}
         self.sizes: dict[str, LogSize] = {}
 
@@ -149,22 +166,27 @@ class UpdateStore:
             saved_content=saved_content,
         )
 
-    def total_bytes(self, room_id: str) -> int:
-        """Bytes the store holds for a document (snapshot + log + saved copy)."""
-        row = self._conn.execute(
-            "SELECT COALESCE(length(snapshot), 0) + COALESCE(length(saved_content), 0)"
-            " FROM documents WHERE room_id = ?",
-            [room_id],
-        ).fetchone()
-        log = self._conn.execute(
-            "SELECT COALESCE(SUM(length(data)), 0) FROM updates WHERE room_id = ?", [room_id]
-        ).fetchone()
-        return int((row[0] if row else 0) + log[0])
+    def authors_since(self, room_id: str, since: float) -> dict[str, int]:
+        """Who stored updates of a document after ``since`` (a ``time.time()``), with how
+        many. Compacted updates count with their author's last time: an author who edited
+        after ``since`` is always found (their count may include older updates)."""
+        found: dict[str, int] = {}
+        for author, count in self._conn.execute(
+            "SELECT author, updates FROM update_authors WHERE room_id = ? AND last_at > ?"
+            " UNION ALL SELECT author, COUNT(*) FROM updates"
+            " WHERE room_id = ? AND author IS NOT NULL AND at > ? GROUP BY author",
+            [room_id, since, room_id, since],
+        ):
+            found[author] = found.get(author, 0) + int(count)
+        return found
 
     # -- writing -------------------------------------------------------------------------
 
-    def append(self, room_id: str, updates: list[bytes]) -> None:
-        """Durably append updates (one transaction, committed when this returns)."""
+    def append(
+        self, room_id: str, updates: list[bytes], authors: list[str | None] | None = None
+    ) -> None:
+        """Durably append updates (one transaction, committed when this returns);
+        ``authors[i]`` wrote ``updates[i]``."""
         if not updates:
             return
         seq = self._next_seq.get(room_id)
@@ -173,14 +195,19 @@ class UpdateStore:
                 "SELECT COALESCE(MAX(seq) + 1, 0) FROM updates WHERE room_id = ?", [room_id]
             ).fetchone()
             seq = int(row[0])
-        rows = [(room_id, seq + i, u) for i, u in enumerate(updates)]
+        now = time.time()
+        who = authors if authors is not None else [None] * len(updates)
+        rows = [
+            (room_id, seq + i, u, a, now) for i, (u, a) in enumerate(zip(updates, who, strict=True))
+        ]
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
             raise _write_error(e) from e
         try:
             self._conn.executemany(
-                "INSERT INTO updates (room_id, seq, data) VALUES (?, ?, ?)", rows
+                "INSERT INTO updates (room_id, seq, data, author, at) VALUES (?, ?, ?, ?, ?)",
+                rows,
             )
             self._conn.execute("COMMIT")
         except sqlite3.Error as e:
@@ -200,6 +227,16 @@ class UpdateStore:
         try:
             self._conn.execute(
                 "UPDATE documents SET snapshot = ? WHERE room_id = ?", [snapshot, room_id]
+            )
+            # Keep who edited: the log's authors fold into the per-author table.
+            self._conn.execute(
+                "INSERT INTO update_authors (room_id, author, updates, last_at)"
+                " SELECT room_id, author, COUNT(*), MAX(COALESCE(at, 0)) FROM updates"
+                " WHERE room_id = ? AND author IS NOT NULL GROUP BY author"
+                " ON CONFLICT (room_id, author) DO UPDATE SET"
+                " updates = updates + excluded.updates,"
+                " last_at = MAX(last_at, excluded.last_at)",
+                [room_id],
             )
             self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
             self._conn.execute("COMMIT")
@@ -286,6 +323,7 @@ class UpdateStore:
         self._conn.execute("BEGIN")
         try:
             self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+            self._conn.execute("DELETE FROM update_authors WHERE room_id = ?", [room_id])
             self._conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
             self._conn.execute("COMMIT")
         except BaseException:
