@@ -1,16 +1,11 @@
-"""Today's implementation of :class:`~.room_api.NotebookRoom` over ``rooms.Room``.
+"""The notebook room as the kernels need it (:class:`~.room_api.NotebookRoom`), over the rooms'
+declared extension points: ``RoomManager.open``/``get``/``hold``/``unhold``,
+``room.apply_server_change`` and ``room.send_raw``.
 
-Small on purpose and meant to be replaced once rooms declare extension points: it uses only
-the public face of ``Room`` and ``RoomManager`` (``room.doc``, ``room.flush()``,
-``room.request_save()``, ``room.connections`` and ``conn.send``, ``room.join``/``leave``,
-``RoomManager.open``/``release``, ``rooms.protocol.raw_json``).
-
-- A server change is one transaction on the document; the room stores and broadcasts it on
-  its next flush. Today's room autosaves only after *client* changes, so each server change
-  is followed by ``request_save()``.
-- Keeping a room open: today's manager unloads a room once it has no connections, so the
-  hold is a connection of its own that never sends or receives (it joins the room and leaves
-  it). The restructured manager's ``keep_open`` hook replaces it.
+- A kernel's change is one transaction with the source ``kernel`` (the person whose kernel it
+  is as its author); the room stores, broadcasts and autosaves it like any edit.
+- While the kernel has work (queued or running cells, a pending prompt), the room is held open
+  even with nobody connected, so outputs keep landing and are saved.
 """
 
 from __future__ import annotations
@@ -21,23 +16,7 @@ from typing import Any
 
 from pycrdt import Doc
 
-from ..rooms import Room, RoomManager
-from ..rooms.manager import RoomAddress
-from ..rooms.protocol import raw_json
-
-
-class _Hold:
-    """The kernel's place in the room: keeps the manager from unloading it. Never sends."""
-
-    user: dict[str, Any] = {"username": "", "name": "kernel", "display_name": "kernel"}
-    can_write = False
-    label = "kernel"
-
-    def send(self, frame: bytes) -> None:
-        return None
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None:
-        return None
+from ..rooms import DocumentRoom, Room, RoomAddress, RoomManager, Source
 
 
 class RoomAdapter:
@@ -49,17 +28,19 @@ class RoomAdapter:
         file_id: str,
         path_of: Callable[[], str | None],
         log: logging.Logger,
+        author: str | None = None,
     ) -> None:
         self.manager = manager
-        self.room_id = f"json:notebook:{file_id}"
+        self.address = RoomAddress.notebook(file_id)
+        self.room_id = self.address.room_id
         self.path_of = path_of
         self.log = log
-        self._hold = _Hold()
+        self.author = author
         self._held: Room | None = None
 
-    def _room(self) -> Room | None:
-        room = self.manager.rooms.get(self.room_id)
-        return room if room is not None and not room.stopped else None
+    def _room(self) -> DocumentRoom | None:
+        room = self.manager.get(self.address)
+        return room if isinstance(room, DocumentRoom) else None
 
     @property
     def doc(self) -> Doc | None:
@@ -70,7 +51,7 @@ class RoomAdapter:
         path = self.path_of()
         if path is None:
             raise FileNotFoundError("the notebook no longer exists")
-        return await self.manager.open(RoomAddress.parse(self.room_id), path)
+        return await self.manager.open(self.address, path)
 
     async def open(self) -> None:
         room = await self._open()
@@ -81,36 +62,27 @@ class RoomAdapter:
 
     def apply_server_change(self, source: str, fn: Callable[[Doc], None]) -> None:
         room = self._room()
-        if room is None:
+        if room is None or not room.apply_server_change(Source.kernel(self.author), fn):
             self.log.debug("%s: change by %s dropped, the room is closed", self.room_id, source)
-            return
-        with room.doc.transaction():
-            fn(room.doc)
-        room.request_save()
 
     def send_raw(self, message: dict[str, Any], to: Callable[[Any], bool] | None = None) -> None:
         room = self._room()
-        if room is None:
-            return
-        frame = raw_json(message)
-        for conn in list(room.connections):
-            if conn is self._hold or (to is not None and not to(conn)):
-                continue
-            conn.send(frame)
+        if room is not None:
+            room.send_raw(message, to)
 
     async def keep_open(self, on: bool) -> None:
         if on:
             room = await self._open()
             if self._held is not room:
-                room.join(self._hold)
+                if self._held is not None:
+                    self.manager.unhold(self._held)
+                self.manager.hold(room)
                 self._held = room
             return
         held, self._held = self._held, None
-        if held is not None and not held.stopped:
-            held.flush()
-            held.leave(self._hold)
-            self.manager.release(held)
+        if held is not None:
+            self.manager.unhold(held)
 
     def has_clients(self) -> bool:
         room = self._room()
-        return room is not None and any(conn is not self._hold for conn in room.connections)
+        return room is not None and bool(room.connections)

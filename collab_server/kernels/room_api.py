@@ -11,8 +11,8 @@ a notebook's shared document:
    after the last client left, so outputs that keep landing are saved.
 
 plus reading the document (``doc``) and whether anyone is in the room (``has_clients``, for
-culling idle kernels). Today :mod:`.room_adapter` implements it over ``rooms.Room``; a rooms
-package with declared extension points can implement it natively.
+culling idle kernels). :mod:`.room_adapter` implements it over the rooms' declared extension
+points (``apply_server_change``, ``send_raw``, ``hold``/``unhold``).
 """
 
 from __future__ import annotations

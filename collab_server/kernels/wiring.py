@@ -14,6 +14,7 @@ from traitlets import Float, Integer
 from traitlets.config import Configurable
 
 from ..auth.jupyter import KERNEL_PATH_SETTING
+from ..rooms import Connection, Room, RoomAddress, RoomObserver
 from .handlers import SERVICE_SETTING, kernels_handlers
 from .lab import HOOK_SETTING, server_side_execution_hook
 from .log import ExecutionLog
@@ -73,5 +74,21 @@ def start_kernels(app: Any, data_dir: Path) -> KernelService:
             HOOK_SETTING: server_side_execution_hook(app.settings.get(HOOK_SETTING)),
         }
     )
+    app.rooms.add_observer(_LateJoiners(service))
     serverapp.io_loop.add_callback(service.start)
     return service
+
+
+class _LateJoiners(RoomObserver):
+    """Someone who joins a notebook's room gets its kernel's current state at once (queued
+    and running cells, a pending prompt), not only at the next change."""
+
+    def __init__(self, service: KernelService) -> None:
+        self.service = service
+
+    def joined(self, room: Room, conn: Connection) -> None:
+        file_id = room.address.file_id
+        if file_id is None or room.address != RoomAddress.notebook(file_id):
+            return
+        if file_id in self.service.notebooks or file_id in self.service.lost:
+            room.send_raw(self.service.state_message(file_id), lambda c: c is conn)
