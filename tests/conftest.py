@@ -10,7 +10,9 @@ import pytest
 from support.notebooks import read_notebook, write_notebook
 from support.server import ServerProcess
 
-__all__ = ["read_notebook", "write_notebook"]  # helpers live in support/; kept here for old imports
+# Re-exported only for tests/browser/, which still imports them from here; every other test
+# imports helpers from support.* (drop this once tests/browser/ does too).
+__all__ = ["read_notebook", "write_notebook"]
 
 # The ``browser`` fixture (Debian's Chromium through Playwright) for tests/browser/.
 pytest_plugins = ["support.browser"]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import websockets
 
-from conftest import write_notebook
+from support.notebooks import write_notebook
 from support.server import ServerProcess
 from support.yclient import YClient, open_session, wait_until
 

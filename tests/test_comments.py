@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from pycrdt import Map
 
-from conftest import read_notebook, write_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, open_session, wait_until
 
 API = "/api/collab/comments"

@@ -12,8 +12,8 @@ from jupyter_ydoc import YNotebook
 from pycrdt import Doc
 
 from collab_server.rooms.document import DocumentKind, deterministic_load
-from conftest import read_notebook, write_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until
 
 NO_AUTOSAVE = ("--CollabServer.save_delay=600", "--CollabServer.max_save_interval=600")

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from conftest import write_notebook
+from support.notebooks import write_notebook
 from support.yclient import wait_until
 
 API = "/api/collab/comments"

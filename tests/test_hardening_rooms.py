@@ -29,7 +29,7 @@ from collab_server.rooms.protocol import (
     json_depth,
     write_var_bytes,
 )
-from conftest import read_notebook, write_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, open_session, wait_until
 
 

@@ -7,8 +7,8 @@ import asyncio
 
 import nbformat
 
-from conftest import read_notebook, write_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until
 
 NO_AUTOSAVE = ("--CollabServer.save_delay=600", "--CollabServer.max_save_interval=600")

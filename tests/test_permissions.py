@@ -10,8 +10,8 @@ import pytest
 import websockets
 from pycrdt import Doc, Text, create_update_message
 
-from conftest import read_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook
 from support.yclient import YClient, open_session, wait_until
 
 

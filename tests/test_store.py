@@ -11,7 +11,7 @@ from pycrdt import Doc, Text
 
 from collab_server.db import open_database
 from collab_server.rooms.store import UpdateStore
-from conftest import read_notebook, write_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until
 
 

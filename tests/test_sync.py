@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import read_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook
 from support.yclient import YClient, open_session, wait_until
 
 
