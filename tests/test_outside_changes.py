@@ -28,7 +28,7 @@ async def test_outside_edit_is_merged_as_cell_changes(spawn_server):
     try:
         await js.connect(server, client.file_id, client.session_id, "bob-token")
         client.insert(0, None, " (unsaved edit)")
-        await asyncio.sleep(0.2)
+        await client.barrier()  # the room holds the edit before the file changes
 
         def change(nb):
             nb.cells[1].source = "theirs, changed in git"

@@ -39,7 +39,7 @@ async def test_three_clients_converge_python_and_js(server, make_notebook):
             b.insert(1, 0, "b")
             await js.call("insertText", cell=2, index=0, text="c")
             if i % 5 == 0:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # pacing: let the Python clients' frames go out
         await js.call("addCell", index=3, source="from js")
         a.append_cell("from python")
 
