@@ -30,6 +30,16 @@ echo "==> Lint"
 .venv/bin/ruff check collab_server tests bench examples
 .venv/bin/ruff format --check collab_server tests bench examples
 echo "==> Types"
-.venv/bin/mypy collab_server
+.venv/bin/mypy collab_server tests
+echo "==> No database in the working tree (before)"
+.venv/bin/python tests/support/worktree.py
 echo "==> Tests"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# A private temporary folder per run: parallel runs on one machine would otherwise share (and
+# clean away each other's) /tmp/pytest-of-$USER.
+basetemp="$(mktemp -d "${TMPDIR:-/tmp}/collab-tests.XXXXXX")"
+status=0
+.venv/bin/python -m pytest -q -p no:cacheprovider --basetemp="$basetemp" "$@" || status=$?
+echo "==> No database in the working tree (after)"
+.venv/bin/python tests/support/worktree.py || status=1
+if [ "$status" = 0 ]; then rm -rf "$basetemp"; else echo "Test files kept in $basetemp" >&2; fi
+exit "$status"

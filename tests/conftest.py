@@ -9,11 +9,29 @@ import pytest
 
 from support.notebooks import read_notebook, write_notebook
 from support.server import ServerProcess
+from support.worktree import databases_in_worktree
 
-__all__ = ["read_notebook", "write_notebook"]  # helpers live in support/; kept here for old imports
+# Re-exported only for tests/browser/, which still imports them from here; every other test
+# imports helpers from support.* (drop this once tests/browser/ does too).
+__all__ = ["read_notebook", "write_notebook"]
 
 # The ``browser`` fixture (Debian's Chromium through Playwright) for tests/browser/.
 pytest_plugins = ["support.browser"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_database_left_in_the_working_tree() -> Iterator[None]:
+    """Fail the run if it leaves a database file in the working tree (servers and tests must
+    use explicit data directories under the run's temporary folder)."""
+    before = databases_in_worktree()
+    yield
+    after = databases_in_worktree()
+    if before is not None and after is not None and after - before:
+        pytest.fail(
+            "this test run left database files in the working tree: "
+            + ", ".join(sorted(after - before)),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ Two teams share the server: ``team-a`` (olga owns it, carl comments, vera views)
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import os
 import subprocess
@@ -17,7 +16,7 @@ import httpx
 import pytest
 import websockets
 
-from conftest import write_notebook
+from support.notebooks import write_notebook
 from support.server import ServerProcess
 from support.yclient import YClient, open_session, wait_until
 
@@ -373,7 +372,11 @@ async def test_viewer_and_commenter_edits_never_reach_the_document(accounts):
         olga.insert(0, None, " (owner)")
         await wait_until(lambda: olga.text(0).endswith("(owner)"), 5)
         await wait_until(lambda: vera.text(0).endswith("(owner)"), 5)
-        await asyncio.sleep(0.5)
+        # Barriers: the server has handled the viewer's and the commenter's edits, and Olga
+        # has received whatever it did with them.
+        await vera.barrier()
+        await carl.barrier()
+        await olga.barrier()
         assert olga.text(0) == before + " (owner)"
     finally:
         for client in (olga, vera, carl):
@@ -403,13 +406,16 @@ async def test_losing_write_makes_an_open_socket_read_only(accounts):
     try:
         vera.insert(0, None, " +vera")
         await wait_until(lambda: olga.text(0) == "draft +vera", 5)
+        demoted = server.log().count("may no longer write")
         with accounts.client("olga") as c:
             c.delete("/api/collab/shares/team-a/draft.ipynb", params={"principal": "user:vera"})
-        await asyncio.sleep(3)  # more than the re-check interval
+        # The periodic re-check made Vera's socket read-only (it says so in the log).
+        await wait_until(lambda: server.log().count("may no longer write") > demoted, 15)
         vera.insert(0, None, " again")
         olga.insert(0, 0, ">")
         await wait_until(lambda: vera.text(0).startswith(">"), 5)
-        await asyncio.sleep(0.5)
+        await vera.barrier()
+        await olga.barrier()
         assert olga.text(0) == ">draft +vera"
         assert vera.close_code is None  # still a viewer through team-a: stays connected
     finally:

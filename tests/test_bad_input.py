@@ -9,7 +9,7 @@ import pytest
 import websockets
 
 from collab_server.rooms.protocol import write_var_bytes
-from conftest import read_notebook
+from support.notebooks import read_notebook
 from support.server import USERS
 from support.yclient import YClient, open_session, wait_until
 
@@ -57,7 +57,7 @@ async def test_text_frame_is_refused(server, make_notebook):
 
 async def test_oversized_message_is_refused(spawn_server):
     server = spawn_server("--CollabServer.max_message_size=65536")
-    from conftest import write_notebook
+    from support.notebooks import write_notebook
 
     path = write_notebook(server.root, ["small"])
     bystander = await YClient.connect(server, path, "alice-token")
@@ -199,7 +199,7 @@ async def test_no_token_ever_reaches_the_log(server, make_notebook):
 
 async def test_a_client_that_stops_reading_is_disconnected_not_waited_for(spawn_server):
     """A stalled client must not hold updates back (or make the server buffer without bound)."""
-    from conftest import write_notebook
+    from support.notebooks import write_notebook
 
     server = spawn_server("--CollabServer.max_client_backlog=1048576")
     path = write_notebook(server.root, ["", ""])

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from pycrdt import Map
 
-from conftest import read_notebook, write_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, open_session, wait_until
 
 API = "/api/collab/comments"
@@ -209,7 +209,8 @@ async def test_comments_room_is_live_and_refuses_client_writes(server, make_note
         forged = {**thread, "id": "forged", "author": {"id": "ceo", "name": "The CEO"}}
         forger.doc.get("threads", type=Map)["forged"] = json.dumps(forged)
         editor.doc.get("threads", type=Map)["forged-too"] = json.dumps(forged)  # editors neither
-        await asyncio.sleep(1)
+        for client in (forger, editor, watcher):  # handled, and whatever came of it received
+            await client.barrier()
         assert "forged" not in stored and "forged-too" not in stored
         assert [t["id"] for t in await threads(server, path)] == [thread["id"]]
     finally:
@@ -226,7 +227,8 @@ async def test_commenter_cannot_edit_cells(server, make_notebook):
         commenter.insert(0, 0, "HACKED ")
         editor.insert(0, None, "!")
         await wait_until(lambda: commenter.text(0).endswith("original!"), 5)
-        await asyncio.sleep(0.5)
+        await commenter.barrier()  # the server has handled the commenter's edit
+        await editor.barrier()  # and the editor has received whatever came of it
         assert editor.text(0) == "original!"  # the commenter's edit never reached anyone
     finally:
         await editor.close()
@@ -293,14 +295,14 @@ async def test_deleting_the_text_or_the_cell_detaches_and_keeps_the_quote(server
             1
         )
         await wait_until(lambda: len(a.notebook.ycells) == 1, 5)
-        await asyncio.sleep(0.3)
+        await a.barrier()  # the server has applied both (listing threads re-anchors them)
         found = {t["id"]: t for t in await threads(server, path)}
         assert found[on_text["id"]]["anchor"] == "detached"
         assert found[on_text["id"]]["target"]["exact"] == "this phrase"
         assert found[on_cell["id"]]["anchor"] == "detached"
         # Typing the words again does not re-attach by guesswork.
         a.insert(0, None, " this phrase")
-        await asyncio.sleep(0.3)
+        await a.barrier()
         found = {t["id"]: t for t in await threads(server, path)}
         assert found[on_text["id"]]["anchor"] == "detached"
     finally:

@@ -12,8 +12,8 @@ from jupyter_ydoc import YNotebook
 from pycrdt import Doc
 
 from collab_server.rooms.document import DocumentKind, deterministic_load
-from conftest import read_notebook, write_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until
 
 NO_AUTOSAVE = ("--CollabServer.save_delay=600", "--CollabServer.max_save_interval=600")
@@ -59,7 +59,7 @@ async def test_stale_client_reconnects_after_crash_without_duplicates(spawn_serv
     path = write_notebook(server.root, ["one", "two"])
     stale = await YClient.connect(server, path, "alice-token")
     stale.insert(0, None, "!")
-    await asyncio.sleep(0.2)
+    await stale.barrier()  # stored before the crash
     server.kill()
     await stale.wait_closed()
     # Edited while the server was down.
@@ -104,7 +104,7 @@ async def test_client_from_a_lost_history_is_refused_not_merged(spawn_server):
     path = write_notebook(server.root, ["x"])
     client = await YClient.connect(server, path, "alice-token")
     client.append_cell("only in the old history")
-    await asyncio.sleep(0.5)
+    await client.barrier()  # stored before the crash
     server.kill()
     await client.wait_closed()
     # The operator resets the update store: the document's history starts over (its file id
@@ -165,7 +165,7 @@ async def test_shutdown_saves_open_documents(spawn_server, sig):
     path = write_notebook(server.root, ["before"])
     client = await YClient.connect(server, path, "alice-token")
     client.insert(0, None, " after")
-    await asyncio.sleep(0.3)
+    await client.barrier()  # the server holds the edit
     assert read_notebook(server.root, path).cells[0].source == "before"
     assert server.stop(sig) == 0  # a clean, prompt exit (not killed after the timeout)
     assert read_notebook(server.root, path).cells[0].source == "before after"
@@ -177,7 +177,7 @@ async def test_last_client_leaving_saves(spawn_server):
     path = write_notebook(server.root, ["a"])
     client = await YClient.connect(server, path, "alice-token")
     client.insert(0, None, "b")
-    await asyncio.sleep(0.2)
+    await client.barrier()  # the server holds the edit before the client leaves
     await client.close()
     await wait_until(lambda: read_notebook(server.root, path).cells[0].source == "ab", 5)
 

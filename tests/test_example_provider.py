@@ -55,7 +55,7 @@ async def test_yaml_grants_provider(tmp_path, monkeypatch):
         await alice.close()
         await viewer.close()
         # Grants are re-read when the file changes: bob loses access.
-        time.sleep(0.01)
+        time.sleep(0.01)  # pacing: the rewritten file gets a later modification time
         grants.write_text(GRANTS.replace('"team-b", action: read', '"elsewhere", action: read'))
         async with httpx.AsyncClient(base_url=server.http_url) as c:
             r = await c.get(

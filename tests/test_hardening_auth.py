@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from collab_server.auth.accounts import AccountStore
-from conftest import write_notebook
+from support.notebooks import write_notebook
 from support.server import ServerProcess
 
 PASSWORDS = {"root": "root-password-1", "owen": "owen-password-1", "vic": "vic-password-1",

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from conftest import write_notebook
+from support.notebooks import write_notebook
 from support.yclient import wait_until
 
 API = "/api/collab/comments"
@@ -304,7 +304,7 @@ conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN IMMEDIATE")
 conn.execute("CREATE TABLE IF NOT EXISTS lock_test (x)")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+time.sleep(float(sys.argv[2]))  # pacing: how long the lock is held
 conn.execute("COMMIT")
 """
 
@@ -329,7 +329,10 @@ async def test_a_locked_database_never_freezes_the_server(spawn_server):
             post = asyncio.create_task(
                 c.post(f"{API}/{path}", json={"target": {"type": "notebook"}, "body": "2"})
             )
-            await asyncio.sleep(0.3)  # the comment is waiting for the lock by now
+            # Pacing, not a proof: give the comment time to reach the server and wait on the
+            # lock (the server says nothing we could wait for); the listing below must then be
+            # answered while it waits.
+            await asyncio.sleep(0.3)
             assert not post.done()
             started = time.monotonic()
             listing = await a.get("/api/contents/team-a")
@@ -417,7 +420,7 @@ def test_busy_writes_retry_then_give_up(tmp_path: Path) -> None:
             nonlocal ticks
             while True:
                 ticks += 1
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # pacing: counts event-loop turns
 
         task = asyncio.create_task(ticker())
         with pytest.raises(db.DatabaseBusy):

@@ -29,7 +29,7 @@ from collab_server.rooms.protocol import (
     json_depth,
     write_var_bytes,
 )
-from conftest import read_notebook, write_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, open_session, wait_until
 
 
@@ -227,7 +227,7 @@ async def main(url, sockets, updates):
         for i, ws in enumerate(conns):
             entry = AwarenessEntry(50_000 + i, clock, {"cursor": clock})
             await ws.send(awareness_frame(encode_awareness([entry])))
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # pacing: count what each socket receives over one second
     for reader in readers:
         reader.cancel()
     for ws in conns:
@@ -264,7 +264,7 @@ async def test_awareness_flood_does_not_delay_other_tenants(server, make_noteboo
             alice.insert(0, None, marker)
             await wait_until(lambda m=marker: m in carol.text(0), 10, interval=0.005)
             delays.append(time.monotonic() - started)
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # pacing: one edit every 100 ms while the flood runs
         received = json.loads(await asyncio.wait_for(flood.stdout.readline(), 60))
         await flood.wait()
         # Before presence was limited, edits waited more than 10 s here; the bound leaves room
@@ -298,7 +298,7 @@ import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+time.sleep(float(sys.argv[2]))  # pacing: how long the lock is held
 conn.execute("ROLLBACK")
 """
 
@@ -331,7 +331,7 @@ async def test_brief_database_lock_loses_and_blocks_nothing(spawn_server):
                 r = await other.get("/api/contents/team-a")
                 slowest = max(slowest, time.monotonic() - started)
                 assert r.status_code == 200
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # pacing: typing across the 3 s the lock is held
         locker.wait(10)
         expected = ["".join(f"a{i} " for i in range(20)), "".join(f"b{i} " for i in range(20))]
         await wait_until(lambda: [alice.text(0), alice.text(1)] == expected, 10)
@@ -419,7 +419,7 @@ def _breakable(snapshot: bytes, rows: list[tuple[int, bytes]]) -> tuple[int, byt
         for index in range(len(data)):
             damaged = bytearray(data)
             damaged[index] ^= 0xFF
-            doc = Doc()
+            doc: Doc = Doc()
             try:
                 doc.apply_update(snapshot)
                 for other_seq, other in rows:

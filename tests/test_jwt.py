@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conftest import write_notebook
+from support.notebooks import write_notebook
 from support.server import ServerProcess
 from support.yclient import YClient
 

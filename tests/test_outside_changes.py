@@ -7,8 +7,8 @@ import asyncio
 
 import nbformat
 
-from conftest import read_notebook, write_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until
 
 NO_AUTOSAVE = ("--CollabServer.save_delay=600", "--CollabServer.max_save_interval=600")
@@ -28,7 +28,7 @@ async def test_outside_edit_is_merged_as_cell_changes(spawn_server):
     try:
         await js.connect(server, client.file_id, client.session_id, "bob-token")
         client.insert(0, None, " (unsaved edit)")
-        await asyncio.sleep(0.2)
+        await client.barrier()  # the room holds the edit before the file changes
 
         def change(nb):
             nb.cells[1].source = "theirs, changed in git"

@@ -10,8 +10,8 @@ import pytest
 import websockets
 from pycrdt import Doc, Text, create_update_message
 
-from conftest import read_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook
 from support.yclient import YClient, open_session, wait_until
 
 
@@ -67,10 +67,19 @@ async def test_js_viewer_edit_never_reaches_disk(server, make_notebook):
         await js.connect(server, info["fileId"], info["sessionId"], "viewer-token")
         await js.call("insertText", cell=0, index=0, text="EVIL ")
         await js.call("addCell", index=1, source="evil cell")
-        await asyncio.sleep(0.5)
+        # Barrier: a presence change the JS client sends after its edits, on the same socket.
+        # Once the editor sees it, the server has handled the edits; the editor's own STEP1
+        # answer then carries anything of them the room had taken.
+        js_id = (await js.call("awareness"))["clientId"]
+        await js.call("setCursor", cursor="after the edits")
+        await wait_until(
+            lambda: (editor.awareness.get(js_id) or {}).get("cursor") == "after the edits", 5
+        )
+        await editor.barrier()
         assert editor.text(0) == "keep me"
         assert len(editor.content()["cells"]) == 1
-        await asyncio.sleep(0.5)  # past the autosave delay
+        # What the room writes to disk has none of it either.
+        assert (await editor.save(1))["status"] == "success"
         assert read_notebook(server.root, path).cells[0].source == "keep me"
     finally:
         await js.close()
@@ -117,7 +126,11 @@ async def test_identity_in_awareness_is_pinned_by_the_server(server, make_notebo
         await bob.set_awareness(
             {"cursor": 99, "user": {"name": "x"}}, client_id=alice.doc.client_id
         )
-        await asyncio.sleep(0.3)
+        # Barrier: Bob's own presence, sent after the forged ones on the same socket.
+        await bob.set_awareness({"cursor": "after the forgeries"})
+        await wait_until(
+            lambda: alice.awareness[bob.doc.client_id]["cursor"] == "after the forgeries", 5
+        )
         assert alice.awareness[alice.doc.client_id]["cursor"] == 5
         assert alice.awareness[alice.doc.client_id]["user"]["username"] == "alice"
     finally:
@@ -151,7 +164,8 @@ async def test_joining_client_receives_present_states_and_closed_states_vanish(
     path = make_notebook(["x"])
     alice = await YClient.connect(server, path, "alice-token")
     await alice.set_awareness({"cursor": 3})
-    await asyncio.sleep(0.2)
+    # The server has taken Alice's state once it comes back to her (before Bob joins).
+    await wait_until(lambda: alice.doc.client_id in alice.awareness, 5)
     bob = await YClient.connect(server, path, "bob-token")
     try:
         await wait_until(lambda: alice.doc.client_id in bob.awareness, 5)
@@ -184,7 +198,8 @@ async def test_global_awareness_room(server):
         doc = Doc()
         doc.get("t", type=Text).insert(0, "junk")
         await b.send_raw(create_update_message(doc.get_update()))
-        await asyncio.sleep(0.2)
+        await b.barrier()  # the server has handled the update (and broadcast whatever it would)
+        await a.barrier()  # and a has received it
         assert a.doc.get_update() == Doc().get_update() or str(a.doc.get("t", type=Text)) == ""
     finally:
         await a.close()
@@ -192,15 +207,33 @@ async def test_global_awareness_room(server):
 
 
 async def test_session_endpoint_checks_read_not_write(server, make_notebook):
+    """Opening a session needs ``read`` on the file, not ``write``: a viewer (read only) and a
+    commenter get a session; someone with no right on the file gets 403 whether or not it
+    exists, and a request without a token is refused."""
     path = make_notebook(name="team-b/private.ipynb")
+    for token in ("viewer-token", "commenter-token"):
+        r = await open_session(server.http_url, path, token)
+        assert r.status_code in (200, 201), (token, r.status_code, r.text)
+        assert r.json()["fileId"]
+    # The viewer's session is real: it joins the room (and may read, not write).
+    viewer = await YClient.connect(server, path, "viewer-token")
+    try:
+        assert viewer.text(0) == "x = 1"
+    finally:
+        await viewer.close()
+    # tenant-a may write in team-a only: no right at all on team-b.
     r = await open_session(server.http_url, path, "tenant-a-token")
     assert r.status_code == 403
+    missing = await open_session(server.http_url, "team-b/missing.ipynb", "tenant-a-token")
+    assert missing.status_code == 403  # not 404: nobody learns what exists where they may not read
+    own = make_notebook(name="team-a/own.ipynb")
+    assert (await open_session(server.http_url, own, "tenant-a-token")).status_code in (200, 201)
     async with httpx.AsyncClient() as c:
         r = await c.put(
             f"{server.http_url}/api/collaboration/session/{path}",
             json={"format": "json", "type": "notebook"},
         )
-    assert r.status_code in (401, 403)
+    assert r.status_code in (401, 403)  # 403: jupyter_server's XSRF check answers first
 
 
 def _var_bytes(data: bytes) -> bytes:

@@ -11,13 +11,13 @@ from pycrdt import Doc, Text
 
 from collab_server.db import open_database
 from collab_server.rooms.store import UpdateStore
-from conftest import read_notebook, write_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until
 
 
 def replay(store: UpdateStore, room_id: str) -> Doc:
     stored = store.load(room_id)
-    doc = Doc()
+    doc: Doc = Doc()
     if stored.snapshot is not None:
         doc.apply_update(stored.snapshot)
     for update in stored.updates:
@@ -71,27 +71,43 @@ async def test_store_stays_small_after_10000_edits(spawn_server):
     expected = sources[0] + "abcdefghij" * 1000
     watcher = await YClient.connect(server, path, "bob-token")
     await wait_until(lambda: watcher.text(0) == expected, 30)
-    await asyncio.sleep(0.5)  # compaction runs in the background, shortly after a burst
-    with sqlite3.connect(f"file:{server.data / 'collab.sqlite'}?mode=ro", uri=True) as db:
-        pending = db.execute("SELECT COUNT(*) FROM updates").fetchone()[0]
-    assert pending < 1000  # compacted while the room is open, not only when it closes
+
+    def pending_updates() -> int:
+        with sqlite3.connect(f"file:{server.data / 'collab.sqlite'}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT COUNT(*) FROM updates").fetchone()[0])
+
+    # Compaction runs in the background, shortly after a burst, while the room is open (not
+    # only when it closes): wait for it with the room open.
+    await wait_until(lambda: pending_updates() < 1000, 10, interval=0.1)
     await client.close()
     await watcher.close()
     # The room saves when the last client leaves and compacts when it closes.
     await wait_until(lambda: read_notebook(server.root, path).cells[0].source == expected, 10)
-    await asyncio.sleep(2.5)
-    with sqlite3.connect(f"file:{server.data / 'collab.sqlite'}?mode=ro", uri=True) as db:
-        stored = db.execute(
-            "SELECT COALESCE(SUM(length(snapshot)), 0) + COALESCE(SUM(length(saved_content)), 0)"
-            " FROM documents"
-        ).fetchone()[0]
-        stored += db.execute("SELECT COALESCE(SUM(length(data)), 0) FROM updates").fetchone()[0]
     file_size = (server.root / path).stat().st_size
-    assert stored < 3 * file_size, (stored, file_size)
+
+    def stored_bytes() -> int:
+        with sqlite3.connect(f"file:{server.data / 'collab.sqlite'}?mode=ro", uri=True) as db:
+            stored = db.execute(
+                "SELECT COALESCE(SUM(length(snapshot)), 0)"
+                " + COALESCE(SUM(length(saved_content)), 0) FROM documents"
+            ).fetchone()[0]
+            stored += db.execute("SELECT COALESCE(SUM(length(data)), 0) FROM updates").fetchone()[0]
+        return int(stored)
+
+    def database_file_size() -> int:
+        with sqlite3.connect(server.data / "collab.sqlite") as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return (server.data / "collab.sqlite").stat().st_size
+
+    # The room closes (room_cleanup_delay) and compacts in the background: wait until it has.
+    await wait_until(
+        lambda: stored_bytes() < 3 * file_size and database_file_size() < 3 * file_size,
+        15,
+        interval=0.2,
+    )
+    assert stored_bytes() < 3 * file_size
     # What the disk holds, too: the compacted log's pages go back to the file system.
-    with sqlite3.connect(server.data / "collab.sqlite") as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert (server.data / "collab.sqlite").stat().st_size < 3 * file_size
+    assert database_file_size() < 3 * file_size
     # And the compacted store still holds the whole document.
     server.stop()
     server.restart()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import read_notebook
 from support.jsclient import JsClient
+from support.notebooks import read_notebook
 from support.yclient import YClient, open_session, wait_until
 
 
@@ -39,7 +39,7 @@ async def test_three_clients_converge_python_and_js(server, make_notebook):
             b.insert(1, 0, "b")
             await js.call("insertText", cell=2, index=0, text="c")
             if i % 5 == 0:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # pacing: let the Python clients' frames go out
         await js.call("addCell", index=3, source="from js")
         a.append_cell("from python")
 

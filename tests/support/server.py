@@ -16,6 +16,10 @@ import httpx
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 
+# How long a server may take to start. Generous: on a loaded machine (2 cores shared by
+# several test runs) importing jupyter_server and its extensions alone can take 30 s.
+START_TIMEOUT = float(os.environ.get("COLLAB_TEST_START_TIMEOUT", "120"))
+
 USERS: dict[str, dict[str, Any]] = {
     "admin-token": {
         "id": "admin",
@@ -86,7 +90,15 @@ class ServerProcess:
         env = dict(os.environ)
         env.update(
             {
-                "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]),
+                # Absolute: the server runs in its own folder, not in the working tree.
+                "PYTHONPATH": os.pathsep.join(
+                    [str(TESTS_DIR)]
+                    + [
+                        str(Path(p).resolve())
+                        for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                        if p
+                    ]
+                ),
                 "COLLAB_TEST_USERS": json.dumps(USERS),
                 "JUPYTER_CONFIG_DIR": str(self.config_dir),
                 "JUPYTER_DATA_DIR": str(self.base / "jupyter-data"),
@@ -111,30 +123,41 @@ class ServerProcess:
             options[key] = value
         args = [sys.executable, "-m", "collab_server", "--no-browser"]
         args += [f"{key}={value}" for key, value in options.items()]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
-        self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the handle
+            # cwd: the server's own folder, so nothing it might write relative to the current
+            # directory can land in the working tree.
+            self.process = subprocess.Popen(
+                args, env=env, cwd=self.base, stdout=log, stderr=subprocess.STDOUT
+            )
+        started = time.monotonic()
+        while time.monotonic() - started < START_TIMEOUT:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            if self.ready_token is None:
-                # No token known in advance: ready once the URL to open is printed.
-                if "Open this URL in a browser" in self.log():
-                    return self
-                time.sleep(0.1)
-                continue
-            try:
-                r = httpx.get(
-                    f"{self.http_url}/api/status",
-                    headers={"Authorization": f"token {self.ready_token}"},
-                    timeout=1,
+                raise RuntimeError(
+                    f"server exited early (code {self.process.returncode}):\n{self.log()}"
                 )
-                if r.status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start:\n{self.log()}")
+            if self._ready():
+                return self
+            time.sleep(0.1)  # polling the child's readiness (it tells us nothing on its own)
+        self.process.kill()  # do not leave it running behind a failed test
+        self.process.wait(10)
+        raise RuntimeError(
+            f"server did not start within {START_TIMEOUT:.0f} s "
+            f"(COLLAB_TEST_START_TIMEOUT); its log:\n{self.log()}"
+        )
+
+    def _ready(self) -> bool:
+        if self.ready_token is None:
+            # No token known in advance: ready once the URL to open is printed.
+            return "Open this URL in a browser" in self.log()
+        try:
+            r = httpx.get(
+                f"{self.http_url}/api/status",
+                headers={"Authorization": f"token {self.ready_token}"},
+                timeout=5,
+            )
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
 
     def kill(self) -> None:
         """``kill -9``: no shutdown code runs."""
@@ -170,6 +193,7 @@ class ServerProcess:
              "--data-dir", str(self.data), *flags],
             input=(password + "\n").encode(),
             capture_output=True,
+            cwd=self.base,
             timeout=60,
         )  # fmt: skip
 

@@ -42,8 +42,11 @@ async def open_session(
 
 class YClient:
     def __init__(self) -> None:
-        self.doc = Doc()
+        self.doc: Doc = Doc()
         self.ws: Any = None
+        self.url = ""
+        self.file_id = ""  # set by connect() (from the session endpoint)
+        self.session_id = ""
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
         self.awareness: dict[int, dict[str, Any] | None] = {}
@@ -51,8 +54,12 @@ class YClient:
         self.raw_messages: list[Any] = []
         self._applying = False
         self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[bytes | str] = asyncio.Queue()
+        self._observing = False
         self._clock = 0
         self.received_frames = 0
+        self.step2_received = 0  # SYNC STEP2 frames (answers to our STEP1s) so far
 
     @classmethod
     async def connect(
@@ -82,13 +89,13 @@ class YClient:
     async def open(self, url: str) -> None:
         self.url = url
         self.ws = await websockets.connect(url, max_size=None)
-        if not getattr(self, "_observing", False):
+        if not self._observing:
             self.doc.observe(self._on_local_change)
             self._observing = True
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
-        self._outbox: asyncio.Queue[bytes | str] = asyncio.Queue()
-        if getattr(self, "_writer", None) is not None:
+        self._outbox = asyncio.Queue()
+        if self._writer is not None:
             self._writer.cancel()
         self._writer = asyncio.create_task(self._write())
         self._reader = asyncio.create_task(self._read())
@@ -176,6 +183,7 @@ class YClient:
                     if reply is not None:
                         await self._send(reply)
                     if frame[1] == 1:
+                        self.step2_received += 1
                         self.synced.set()
                 elif kind == MessageType.AWARENESS:
                     reader = Reader(frame[1:])
@@ -193,6 +201,21 @@ class YClient:
             pass
         finally:
             self.closed.set()
+
+    async def barrier(self, timeout: float = 10) -> None:
+        """Return once the server has handled every frame this client sent before the call.
+
+        Sends a SYNC STEP1 and waits for the server's STEP2 answer: the server handles one
+        socket's frames in order and answers a STEP1 only after the updates before it are
+        stored and broadcast. So, after ``x.barrier()``, whatever the server did with ``x``'s
+        earlier frames is done (and sent to the other clients, ahead of anything it sends them
+        later); after ``y.barrier()`` too, client ``y`` has received all of that. This is how a
+        test proves a negative ("X never arrived") without sleeping. The answer itself brings
+        this client anything of the document it lacked.
+        """
+        answered = self.step2_received
+        await self._send(create_sync_message(self.doc))
+        await wait_until(lambda: self.step2_received > answered, timeout, interval=0.005)
 
     async def save(self, request_id: int = 1, timeout: float = 10) -> dict[str, Any]:
         await self._send(save_request(request_id))
@@ -223,7 +246,7 @@ class YClient:
         return self.close_code
 
     async def close(self) -> None:
-        if getattr(self, "_writer", None) is not None:
+        if self._writer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._outbox.join(), 5)
             self._writer.cancel()

@@ -7,6 +7,7 @@ import io
 import json
 import random
 import time
+from typing import Any
 
 import pytest
 from nbdime.diff_format import validate_diff
@@ -19,7 +20,7 @@ from collab_server.versions.diff import diff_lines, diff_notebooks
 
 
 def code(cid: str | None, source: str, outputs: list | None = None, count: int | None = None):
-    cell = {
+    cell: dict[str, Any] = {
         "cell_type": "code",
         "metadata": {},
         "execution_count": count,
