@@ -95,15 +95,15 @@ async def test_full_disk_closes_the_room_and_loses_nothing(spawn_server, tmp_pat
             bob.insert(1, None, tb)
             typed_a.append(ta)
             typed_b.append(tb)
+
             # Each round is either stored and broadcast (each sees the other's keystroke),
             # or refused by the store, and then the room closes for both.
-            await wait_until(
-                lambda ta=ta, tb=tb: (
-                    (ta in bob.text(0) and tb in alice.text(1))
-                    or (alice.closed.is_set() and bob.closed.is_set())
-                ),
-                10,
-            )
+            def round_over(ta: str = ta, tb: str = tb) -> bool:
+                return (ta in bob.text(0) and tb in alice.text(1)) or (
+                    alice.closed.is_set() and bob.closed.is_set()
+                )
+
+            await wait_until(round_over, 10)
             if alice.closed.is_set() or bob.closed.is_set():
                 break
         assert alice.closed.is_set(), f"the store never refused a write in {MAX_ROUNDS} rounds"

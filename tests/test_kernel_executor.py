@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ class RecordingSink:
     ) -> None:
         self._note("cell", cell_id, state, who)
 
-    def on_outputs(self, cell_id: str, changes: list[OutputChange]) -> None:
+    def on_outputs(self, cell_id: str, changes: Sequence[OutputChange]) -> None:
         self.batches += 1
         apply_changes(self.outputs.setdefault(cell_id, []), changes)
         self._note("outputs", cell_id)
@@ -143,7 +143,7 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def harness(km: AsyncKernelManager, **options: Any) -> AsyncIterator[Harness]:
+async def harness(km: AsyncKernelManager | KernelManager, **options: Any) -> AsyncIterator[Harness]:
     sink = RecordingSink()
     sources: dict[str, str] = {}
     executor = Executor(

@@ -19,7 +19,7 @@ from collab_server.kernels.registry import is_kernel_process
 
 
 def _notebook(outputs: list[dict[str, Any]] | None = None) -> Doc:
-    doc = Doc()
+    doc: Doc = Doc()
     YNotebook(doc).set(
         {
             "cells": [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from collab_server.kernels.coalesce import Coalescer
@@ -68,7 +70,9 @@ def test_a_batch_applied_at_once_equals_the_changes_one_by_one() -> None:
     batches = Coalescer(interval=1.0)
     one_by_one: list[dict] = []
     batched: list[dict] = []
-    messages = [("stream", {"name": "stdout", "text": f"{i}\r{i}%\n" * 3}) for i in range(40)]
+    messages: list[tuple[str, dict[str, Any]]] = [
+        ("stream", {"name": "stdout", "text": f"{i}\r{i}%\n" * 3}) for i in range(40)
+    ]
     messages.insert(5, ("clear_output", {"wait": True}))
     for msg_type, content in messages:
         changes = model.apply(msg_type, content)

@@ -111,7 +111,7 @@ def test_too_many_cells() -> None:
 def test_fresh_requests_pass() -> None:
     sources = {"c1": "1 + 1", "c2": "print(1)"}
     check_fresh(parse_execute({"cell_id": "c1", "document_id": DOC}), sources)
-    body = {"code": "print(1)", "metadata": {"cell_id": "c2", "document_id": DOC}}
+    body: dict[str, Any] = {"code": "print(1)", "metadata": {"cell_id": "c2", "document_id": DOC}}
     check_fresh(parse_execute(body), sources)
     body = {"document_id": DOC, "cells": [{"cell_id": "c1", "source_hash": "3531899427"}]}
     check_fresh(parse_execute(body), sources)
@@ -119,7 +119,7 @@ def test_fresh_requests_pass() -> None:
 
 def test_stale_code_or_hash_is_a_conflict() -> None:
     sources = {"c1": "1 + 2", "c2": "x"}
-    body = {"code": "1 + 1", "metadata": {"cell_id": "c1", "document_id": DOC}}
+    body: dict[str, Any] = {"code": "1 + 1", "metadata": {"cell_id": "c1", "document_id": DOC}}
     with pytest.raises(StaleSource) as caught:
         check_fresh(parse_execute(body), sources)
     assert caught.value.cell_id == "c1"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,7 @@ def make_manager(tmp_path: Path, **settings: Any) -> tuple[RoomManager, Path]:
     return manager, root
 
 
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(scenario())
 
 
@@ -182,7 +182,7 @@ def test_a_client_update_is_stored_then_sent_to_others_not_echoed(tmp_path: Path
         room.join(ann)
         room.join(bob)
         # Ann's client makes an edit on its own copy of the document.
-        client = Doc()
+        client: Doc = Doc()
         client.apply_update(room.doc.get_update())
         before = client.get_state()
         append_to_first_cell("b")(client)
@@ -208,7 +208,7 @@ def test_the_pipeline_merges_a_tick_of_updates_into_one_message(tmp_path: Path) 
     store = UpdateStore(db)
     fanout = LocalFanOut()
     batches: list[PersistedBatch] = []
-    doc = Doc()
+    doc: Doc = Doc()
 
     async def scenario() -> None:
         pipeline = DocumentPipeline(
@@ -268,7 +268,7 @@ def test_kinds_addresses_and_holds(tmp_path: Path) -> None:
         assert isinstance(room, DocumentRoom) and not isinstance(room, FileRoom)
         assert seeded == ["h.ipynb"] and room.doc.get("m", type=Map)["k"] == 1
         # A client cannot write a server-authoritative document, whatever its rights.
-        client = Doc()
+        client: Doc = Doc()
         client.get("m", type=Map)["forged"] = 1
         room.handle(Recorder("eve"), SyncMessage(SyncType.UPDATE, client.get_update()))
         assert "forged" not in room.doc.get("m", type=Map)
