@@ -37,6 +37,11 @@ class SecretScrubbingFilter(logging.Filter):
         cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # The handler's formatter would render the traceback after this filter ran, with
+            # any token in an exception message intact: render (and scrub) it here; formatters
+            # reuse ``exc_text`` when it is set.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
         return True

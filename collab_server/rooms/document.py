@@ -59,6 +59,20 @@ def normalize_notebook(nb: dict[str, Any]) -> dict[str, Any]:
     nb = copy.deepcopy(nb)
     if nb.get("nbformat", 4) == 4 and nb.get("nbformat_minor", 0) < 5:
         nb["nbformat_minor"] = 5
+    if not nb.get("cells"):
+        # jupyter_ydoc gives an empty notebook one blank cell with a random id; two first loads
+        # would then hold the same items with different ids and never converge. Give it the
+        # same blank cell with a derived id.
+        nb["cells"] = [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {"trusted": True},
+                "outputs": [],
+                "source": "",
+                "id": "cell-empty",
+            }
+        ]
     seen: set[str] = set()
     for index, cell in enumerate(nb.get("cells", [])):
         cell_id = cell.get("id")

@@ -69,11 +69,6 @@ def test_installed_filter_scrubs_messages_and_arguments(
     assert written.count("[secret]") == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: the filter scrubs record.exc_text only when it is already set, but the "
-    "handler's formatter fills it in after the filter ran, so a traceback's token is written",
-)
 def test_installed_filter_scrubs_tracebacks(logger: tuple[logging.Logger, io.StringIO]) -> None:
     log, out = logger
     try:

@@ -7,7 +7,6 @@ import copy
 from typing import Any
 
 import nbformat
-import pytest
 from pycrdt import Doc, Map, Text
 
 from collab_server.rooms.document import (
@@ -80,11 +79,6 @@ def test_the_same_content_always_loads_to_the_same_items() -> None:
     assert text_ours.get_state() == text_theirs.get_state()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: jupyter_ydoc gives an empty notebook one blank cell with a random "
-    "id, so two first loads hold the same items with different cell ids and never converge",
-)
 def test_an_empty_notebook_loads_deterministically() -> None:
     empty = _nb()
     ours, theirs = _replicas(empty)
