@@ -111,6 +111,10 @@ def clear_session_cookie(handler: web.RequestHandler) -> None:
     handler.clear_cookie(SESSION_COOKIE, path=handler.settings.get("base_url", "/"))
 
 
+# Compatibility for modules not yet importing ``core.paths`` (kernels): the same function.
+normalize_api_path = normalize
+
+
 def concrete_resource(handler: web.RequestHandler, kind: str) -> str | None:
     """The resource a Jupyter handler acts on, e.g. ``contents:a/b.ipynb`` or ``kernels:ID``.
 

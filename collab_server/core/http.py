@@ -5,8 +5,9 @@
   escaping a handler becomes its status, ``{"message": …}`` (the same JSON jupyter_server writes
   for its own errors; a page handler renders its error page) and ``Retry-After`` when the error
   carries one. It is logged at info level as one line (method, path without the query string,
-  status, message), never as "Uncaught exception" with a stack trace: a bad request is not a
-  server fault. Handlers therefore stay thin: they let domain errors propagate.
+  status, message), never as "Uncaught exception" with a stack trace (nor as jupyter_server's
+  "wrote error" warning): a bad request is not a server fault. Handlers therefore stay thin:
+  they let domain errors propagate.
 * :func:`to_http_error` — the same mapping for code that runs inside handlers we do not own
   (jupyter_server's, through the auth adapter), which only understand ``web.HTTPError``.
 * :func:`parse_json`, :func:`json_object`, :func:`string_field` — every JSON body a handler of
@@ -29,6 +30,7 @@ import math
 from types import TracebackType
 from typing import Any
 
+from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .errors import CollabError, Invalid, TooLarge
@@ -68,6 +70,12 @@ class CollabHandlerMixin(web.RequestHandler):
             retry_after = retry_after_header(error)
             if retry_after is not None:  # send_error cleared the headers: set it here
                 self.set_header("Retry-After", retry_after)
+            if isinstance(self, APIHandler):
+                # The body jupyter_server writes for its own errors, without its warning
+                # line: the refusal was already logged once, at info (log_exception).
+                self.set_header("Content-Type", "application/json")
+                self.finish(json.dumps({"message": error.message, "reason": None}))
+                return
             http_error = web.HTTPError(error.status, error.message)
             kwargs["exc_info"] = (web.HTTPError, http_error, exc_info[2])
         super().write_error(status_code, **kwargs)
