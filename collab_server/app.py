@@ -20,7 +20,7 @@ from typing import IO, Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Integer, Type, Unicode, default
 
-from . import __version__, datadir, logs
+from . import __version__, logs
 from .auth import FileMoves, StartupToken, capability
 from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
@@ -30,7 +30,8 @@ from .comments.handlers import SERVICE_SETTING as COMMENTS_SETTING
 from .comments.handlers import comments_handlers
 from .contents import FileIdStore
 from .contents.handlers import contents_handlers
-from .db import open_database
+from .core import datadir
+from .core.db import open_database
 from .gallery.handlers import SERVICE_SETTING as GALLERY_SETTING
 from .gallery.handlers import gallery_handlers
 from .gallery.service import GalleryService
@@ -255,7 +256,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
         try:
             changed = datadir.secure(data_dir)
             self._data_dir_lock: IO[bytes] = datadir.lock(data_dir)
-            db = open_database(data_dir / datadir.DATABASE_NAME, self.sqlite_synchronous)
+            db = open_database(datadir.database_path(data_dir), self.sqlite_synchronous)
             datadir.check_integrity(db.conn, data_dir)
         except datadir.DataDirError as e:
             _refuse_to_start(str(e))

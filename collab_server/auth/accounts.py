@@ -34,27 +34,39 @@ and whoever knew it may have made tokens with it.
 Sign-in attempts are counted before the password is checked (``limits.py``), per account name
 and per client address. The store opens its own connection to the server's database with the
 server's settings (``CollabServer.sqlite_synchronous``); a write that finds the database locked
-by another process raises :class:`~collab_server.auth.Busy` (503) instead of waiting.
+by another process raises :class:`~collab_server.auth.Busy` (503) instead of waiting. Every
+write is one ``core.db.transaction``; the tables have a schema version (concern ``auth``,
+``core.db.migrate``).
+
+State that several server processes would have to share sits behind interfaces: the sign-in
+limiter (:class:`~collab_server.auth.limits.LoginLimiter`) and the permissions revision
+(:class:`~collab_server.core.state.Revision`). The "last used" throttle of tokens
+(``_touched``) stays per process on purpose: it only spares writes, and each process writing
+once a minute is still correct.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import hmac
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..db import open_database
+from ..core import datadir
+from ..core.db import is_busy, migrate, open_database, transaction
+from ..core.errors import Invalid
+from ..core.paths import covers, moved
+from ..core.state import MemoryRevision, Revision
+from ..core.time import iso, now_iso
 from .limits import LoginLimiter, MemoryLoginLimiter
 from .provider import (
     ROLE_ACTIONS,
@@ -63,11 +75,9 @@ from .provider import (
     Conflict,
     NotAllowed,
     NotFound,
-    ProviderError,
     SignInRefused,
     TooManyAttempts,
     decide_by_roles,
-    path_covers,
     strongest_role,
 )
 
@@ -89,8 +99,8 @@ SETUP_LINK_LIFETIME = 24 * 3600.0
 __all__ = ["AccountError", "AccountStore", "AccountsProvider", "TooManyAttempts"]
 
 
-class AccountError(ProviderError):
-    """A request about accounts that cannot be done; the message is shown to the person."""
+class AccountError(Invalid):
+    """A request about accounts that cannot be done; the message is shown to the person (400)."""
 
 
 def check_new_password(password: str) -> None:
@@ -99,7 +109,8 @@ def check_new_password(password: str) -> None:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Accounts' time stamps: ISO-8601 UTC to the second (``core.time``)."""
+    return now_iso("seconds")
 
 
 def hash_password(password: str) -> str:
@@ -145,53 +156,71 @@ def check_name(name: str, what: str = "user name") -> str:
     return name
 
 
+def _schema_v1(conn: sqlite3.Connection) -> None:
+    # IF NOT EXISTS: databases made before schema versions already have these tables.
+    for statement in (
+        """CREATE TABLE IF NOT EXISTS auth_users (
+            name TEXT PRIMARY KEY, display_name TEXT NOT NULL, password_hash TEXT,
+            is_admin INTEGER NOT NULL DEFAULT 0, may_execute INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS auth_members (
+            group_name TEXT NOT NULL, user_name TEXT NOT NULL
+                REFERENCES auth_users(name) ON DELETE CASCADE,
+            PRIMARY KEY (group_name, user_name))""",
+        """CREATE TABLE IF NOT EXISTS auth_tokens (
+            id TEXT PRIMARY KEY, user_name TEXT NOT NULL
+                REFERENCES auth_users(name) ON DELETE CASCADE,
+            kind TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
+            secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
+            expires_at REAL, last_used_at TEXT)""",
+        "CREATE INDEX IF NOT EXISTS auth_tokens_user ON auth_tokens(user_name)",
+        """CREATE TABLE IF NOT EXISTS auth_grants (
+            principal TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL,
+            granted_by TEXT, created_at TEXT NOT NULL,
+            PRIMARY KEY (principal, path))""",
+    ):
+        conn.execute(statement)
+
+
+# The accounts schema, version by version (only ever append; see core.db.migrate).
+MIGRATIONS = [_schema_v1]
+
+
 class AccountStore:
     """The tables and the queries; no policy. Safe to use from several threads."""
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: Path, synchronous: str = "NORMAL", revision: Revision | None = None
+    ) -> None:
         self.db = open_database(path, synchronous)
         self._lock = threading.RLock()
         # Bumped by every change that may take rights away (grants, tokens, users), so open
         # websockets are re-checked only when something changed (see permissions_revision).
-        self.revision = 0
+        self.revision: Revision = revision if revision is not None else MemoryRevision()
         with self._lock:
-            self.db.conn.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS auth_users (
-                    name TEXT PRIMARY KEY, display_name TEXT NOT NULL, password_hash TEXT,
-                    is_admin INTEGER NOT NULL DEFAULT 0, may_execute INTEGER NOT NULL DEFAULT 0,
-                    created_at TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS auth_members (
-                    group_name TEXT NOT NULL, user_name TEXT NOT NULL
-                        REFERENCES auth_users(name) ON DELETE CASCADE,
-                    PRIMARY KEY (group_name, user_name));
-                CREATE TABLE IF NOT EXISTS auth_tokens (
-                    id TEXT PRIMARY KEY, user_name TEXT NOT NULL
-                        REFERENCES auth_users(name) ON DELETE CASCADE,
-                    kind TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
-                    secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
-                    expires_at REAL, last_used_at TEXT);
-                CREATE INDEX IF NOT EXISTS auth_tokens_user ON auth_tokens(user_name);
-                CREATE TABLE IF NOT EXISTS auth_grants (
-                    principal TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL,
-                    granted_by TEXT, created_at TEXT NOT NULL,
-                    PRIMARY KEY (principal, path));
-                """
-            )
+            migrate(self.db, "auth", MIGRATIONS)
+
+    @contextlib.contextmanager
+    def _writing(self, *, changes_rights: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction (``core.db.transaction``); a database locked by another process
+        is :data:`~collab_server.auth.Busy` (503), not a wait on this thread."""
+        with self._lock:
+            try:
+                with transaction(self.db.conn) as conn:
+                    yield conn
+            except sqlite3.OperationalError as e:
+                raise _busy(e) from e
+            if changes_rights:
+                self.revision.bump()
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         with self._lock:
             return self.db.conn.execute(sql, tuple(params)).fetchall()
 
     def _write(self, sql: str, params: Iterable[Any] = (), *, changes_rights: bool = True) -> int:
-        with self._lock:
-            try:
-                count = self.db.conn.execute(sql, tuple(params)).rowcount
-            except sqlite3.OperationalError as e:
-                raise _busy(e) from e
-            if changes_rights:
-                self.revision += 1
-            return count
+        with self._writing(changes_rights=changes_rights) as conn:
+            count: int = conn.execute(sql, tuple(params)).rowcount
+        return count
 
     # -- users and groups -------------------------------------------------------------
 
@@ -253,34 +282,22 @@ class AccountStore:
                 changes.append(f"display name {display!r}")
         added = [g for g in groups if g not in (self.groups_of(name) if old else [])]
         changes += [f"added to group {g}" for g in added]
-        with self._lock:
-            try:
-                self.db.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as e:
-                raise _busy(e) from e
-            try:
-                self.db.conn.execute(
-                    "INSERT INTO auth_users (name, display_name, password_hash, is_admin, "
-                    "may_execute, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name, "
-                    "password_hash = COALESCE(excluded.password_hash, password_hash), "
-                    "is_admin = excluded.is_admin, may_execute = excluded.may_execute",
-                    (name, display, pw, int(is_admin), int(execute), now()),
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO auth_users (name, display_name, password_hash, is_admin, "
+                "may_execute, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name, "
+                "password_hash = COALESCE(excluded.password_hash, password_hash), "
+                "is_admin = excluded.is_admin, may_execute = excluded.may_execute",
+                (name, display, pw, int(is_admin), int(execute), now()),
+            )
+            if pw and old is not None:
+                conn.execute("DELETE FROM auth_tokens WHERE user_name = ?", (name,))
+            for group in groups:
+                conn.execute(
+                    "INSERT OR IGNORE INTO auth_members (group_name, user_name) VALUES (?, ?)",
+                    (group, name),
                 )
-                if pw and old is not None:
-                    self.db.conn.execute("DELETE FROM auth_tokens WHERE user_name = ?", (name,))
-                for group in groups:
-                    self.db.conn.execute(
-                        "INSERT OR IGNORE INTO auth_members (group_name, user_name) VALUES (?, ?)",
-                        (group, name),
-                    )
-                self.db.conn.execute("COMMIT")
-                self.revision += 1
-            except BaseException as e:
-                self.db.conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.OperationalError):
-                    raise _busy(e) from e
-                raise
         return changes
 
     def admins_without_password(self) -> list[str]:
@@ -396,7 +413,7 @@ class AccountStore:
         return [
             {"principal": pr, "path": p, "role": r, "granted_by": g, "created_at": c}
             for pr, p, r, g, c in rows
-            if path_covers(p, path)
+            if covers(p, path.strip("/"))
         ]
 
     def put_grant(self, principal: str, path: str, role: str, granted_by: str | None) -> None:
@@ -416,33 +433,32 @@ class AccountStore:
         ) > 0  # fmt: skip
 
     def move_grants(self, old: str, new: str) -> None:
-        """A file or folder was renamed: its grants (and those below it) follow it."""
+        """A file or folder was renamed: its grants (and those below it) follow it
+        (``core.paths.moved``: the same rule as file ids), in one transaction."""
         old, new = old.strip("/"), new.strip("/")
-        rows = self._query("SELECT principal, path FROM auth_grants")
-        with self._lock:
-            for principal, path in rows:
-                if path == old or path.startswith(old + "/"):
-                    self.db.conn.execute(
+        with self._writing() as conn:
+            for principal, path in conn.execute(
+                "SELECT principal, path FROM auth_grants"
+            ).fetchall():
+                target = moved(path, old, new)
+                if target is not None and target != path:
+                    conn.execute(
                         "UPDATE OR REPLACE auth_grants SET path = ? WHERE principal = ? "
                         "AND path = ?",
-                        (new + path[len(old) :], principal, path),
+                        (target, principal, path),
                     )
 
 
 def _busy(error: sqlite3.OperationalError) -> Exception:
-    if "locked" in str(error) or "busy" in str(error):
-        return Busy("The account database is busy; try again in a moment")
+    if is_busy(error):
+        return Busy("The account database is busy; try again in a moment", retry_after=1)
     return error
 
 
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return (
-        dt.datetime.fromtimestamp(timestamp, dt.UTC)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z")
-    )
+    return iso(timestamp, "seconds")
 
 
 class AccountsProvider(LoggingConfigurable):
@@ -487,7 +503,7 @@ class AccountsProvider(LoggingConfigurable):
         data_dir = getattr(self.parent, "data_dir", None)
         if not data_dir:
             raise AccountError("AccountsProvider needs database_path or a parent with data_dir")
-        return str(Path(data_dir).expanduser() / "collab.sqlite")
+        return str(datadir.database_path(data_dir))
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -501,7 +517,7 @@ class AccountsProvider(LoggingConfigurable):
     def permissions_revision(self) -> int:
         """Changes whenever a right may have been taken away (optional provider method: open
         websockets are re-checked when it changes, and at least once a minute anyway)."""
-        return self.store.revision
+        return self.store.revision.current()
 
     def startup_token(self) -> str:
         """A one-time sign-in link for the URL printed at start, while an admin has no password.
@@ -612,7 +628,7 @@ class AccountsProvider(LoggingConfigurable):
     def _leads_to_grant(self, user_name: str, folder: str) -> bool:
         folder = folder.strip("/")
         return any(
-            granted != folder and path_covers(folder, granted)
+            granted != folder and covers(folder, granted)
             for granted, _ in self.store.grants_for(self._principals(user_name))
         )
 

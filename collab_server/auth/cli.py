@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import datadir
+from ..core import datadir
 from .accounts import MIN_PASSWORD_LENGTH, AccountError, AccountStore
 from .provider import Busy
 
@@ -130,7 +130,7 @@ def set_password(argv: list[str]) -> int:
 def _put(args: argparse.Namespace, *, create: bool) -> int:
     data_dir = _data_dir(args)
     datadir.secure(data_dir)
-    store = AccountStore(data_dir / datadir.DATABASE_NAME)
+    store = AccountStore(datadir.database_path(data_dir))
     name = args.name.strip()
     if not create and store.user(name) is None:
         print(f"No account named {name!r}: create it with create-user.", file=sys.stderr)

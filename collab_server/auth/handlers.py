@@ -30,11 +30,12 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 
-from ..api import json_object, string_field
+from ..core.errors import Forbidden, Invalid, NotFound, NotSupportedByProvider, Unauthenticated
+from ..core.http import CollabHandlerMixin, json_object, string_field
+from ..core.paths import normalize
 from .jupyter import (
     clear_session_cookie,
     is_allowed,
-    normalize_api_path,
     provider_of,
     public_identity,
     set_session_cookie,
@@ -46,14 +47,13 @@ from .provider import (
     ROLE_ACTIONS,
     Identity,
     Passwords,
-    ProviderError,
     Sessions,
     SharedWith,
     Sharing,
     SignInLinks,
     Tokens,
-    TooManyAttempts,
     capability,
+    legacy_errors,
     resolve,
 )
 from .signin_pages import LOGIN_PAGE, SET_PASSWORD_PAGE, json_attr, render
@@ -73,54 +73,40 @@ def _capability(handler: web.RequestHandler, wanted: Callable[..., C]) -> C:
     found = capability(provider_of(handler), wanted)
     if found is None:
         what = _WHAT.get(wanted, getattr(wanted, "__name__", "this"))
-        raise web.HTTPError(501, f"This server's authorization provider does not support {what}")
+        raise NotSupportedByProvider(
+            f"This server's authorization provider does not support {what}"
+        )
     return found
-
-
-def _http_error(error: ProviderError) -> web.HTTPError:
-    return web.HTTPError(error.status, str(error))
 
 
 async def _off_loop(function: Any, *args: Any) -> Any:
     """Run a provider call that may block (password hashing, database writes that may wait
     for a lock held by another process) off the event loop; await what an async provider
-    returns. Its :class:`ProviderError` becomes the HTTP answer it names (``Busy`` → 503)."""
-    try:
-        return await resolve(
-            await asyncio.get_running_loop().run_in_executor(None, function, *args)
-        )
-    except ProviderError as e:
-        raise _http_error(e) from e
+    returns. Its errors propagate (``Busy`` → 503, through :class:`CollabHandlerMixin`)."""
+    return await resolve(await asyncio.get_running_loop().run_in_executor(None, function, *args))
 
 
 def _api_path(path: str) -> str:
-    api_path = normalize_api_path(path or "")
+    api_path = normalize(path or "")
     if api_path is None:
-        raise web.HTTPError(400, "A path may not contain '..'")
+        raise Invalid("A path may not contain '..'")
     return api_path
 
 
-class LoginHandler(APIHandler):
+class LoginHandler(CollabHandlerMixin, APIHandler):
     """``POST /api/collab/login``: a session token for a user name and password."""
 
     def check_xsrf_cookie(self) -> None:
         # Signing in needs no XSRF token: the body must be JSON, which a page on another site
         # cannot send here without a CORS preflight that this server never approves.
         if not self.request.headers.get("Content-Type", "").startswith("application/json"):
-            raise web.HTTPError(400, "Send the user name and password as application/json")
-
-    _retry_after: int | None = None
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self._retry_after is not None:  # send_error cleared the headers: set it here
-            self.set_header("Retry-After", str(self._retry_after))
-        super().write_error(status_code, **kwargs)
+            raise Invalid("Send the user name and password as application/json")
 
     async def prepare(self) -> None:  # type: ignore[override]
         # No identity is needed (or wanted: a stale cookie must not stop a new login), but
         # jupyter_server's Host check (DNS-rebinding protection) still applies.
         if not self.check_host():
-            raise web.HTTPError(403, "Host not allowed")
+            raise Forbidden("Host not allowed")
         self._jupyter_current_user = None
 
     async def post(self) -> None:
@@ -129,17 +115,12 @@ class LoginHandler(APIHandler):
         username = string_field(body, "username", max_length=200).strip().lower()
         password = string_field(body, "password", max_length=1000)
         sessions = _capability(self, Sessions)
-        try:
-            # scrypt takes ~50 ms of CPU and 16 MiB: never on the event loop. The attempt is
-            # counted (per name and per address) before the check, inside login.
-            token, record = await asyncio.get_running_loop().run_in_executor(
-                None, sessions.login, username, password, self.request.remote_ip or ""
-            )
-        except TooManyAttempts as e:
-            self._retry_after = e.retry_after
-            raise _http_error(e) from e
-        except ProviderError as e:
-            raise _http_error(e) from e
+        # scrypt takes ~50 ms of CPU and 16 MiB: never on the event loop. The attempt is
+        # counted (per name and per address) before the check, inside login; a refusal
+        # (401, or 429 with Retry-After) propagates to the error mapping.
+        token, record = await asyncio.get_running_loop().run_in_executor(
+            None, sessions.login, username, password, self.request.remote_ip or ""
+        )
         set_session_cookie(self, token, days=sessions.session_lifetime / 86400)
         identity_provider = capability(provider_of(self), Identity)
         identity = await resolve(identity_provider.identity(token)) if identity_provider else {}
@@ -152,7 +133,7 @@ class LoginHandler(APIHandler):
         )
 
 
-class LogoutHandler(APIHandler):
+class LogoutHandler(CollabHandlerMixin, APIHandler):
     """``POST /api/collab/logout``: revoke this session and clear the cookie."""
 
     async def post(self) -> None:
@@ -160,7 +141,7 @@ class LogoutHandler(APIHandler):
         self.finish({"signed_out": True})
 
 
-class LogoutPageHandler(JupyterHandler):
+class LogoutPageHandler(CollabHandlerMixin, JupyterHandler):
     """``GET /logout``: sign out, then show the sign-in page."""
 
     async def get(self) -> None:
@@ -176,7 +157,7 @@ async def _logout(handler: web.RequestHandler) -> None:
     clear_session_cookie(handler)
 
 
-class LoginPageHandler(JupyterHandler):
+class LoginPageHandler(CollabHandlerMixin, JupyterHandler):
     """``GET /login``: a plain sign-in form (the web front end restyles it)."""
 
     async def get(self) -> None:
@@ -193,7 +174,7 @@ class LoginPageHandler(JupyterHandler):
         )
 
 
-class ConfirmSignInHandler(JupyterHandler):
+class ConfirmSignInHandler(CollabHandlerMixin, JupyterHandler):
     """``POST /login/confirm``: the person confirmed a sign-in link followed from another site.
 
     A plain form post (``token``, ``next``, ``_xsrf``): jupyter_server checks the XSRF token
@@ -205,7 +186,7 @@ class ConfirmSignInHandler(JupyterHandler):
         next_url = safe_next(self.get_body_argument("next", ""), self.base_url)
         provider = provider_of(self)
         if not token or not await resolve(provider.persistent_id(token)):
-            raise web.HTTPError(401, "This sign-in link is not valid (used, expired or revoked)")
+            raise Unauthenticated("This sign-in link is not valid (used, expired or revoked)")
         must_set = False
         links = capability(provider, SignInLinks)
         if links is not None:
@@ -220,7 +201,7 @@ def password_page_url(base_url: str, next_url: str) -> str:
     return url_path_join(base_url, "set-password") + "?" + urlencode({"next": next_url})
 
 
-class SetPasswordPageHandler(JupyterHandler):
+class SetPasswordPageHandler(CollabHandlerMixin, JupyterHandler):
     """``GET /set-password``: the form to set one's password (signed-in people only)."""
 
     async def get(self) -> None:
@@ -253,7 +234,7 @@ class SetPasswordPageHandler(JupyterHandler):
         return bool(await resolve(passwords.has_password(self.current_user.username)))
 
 
-class PasswordHandler(APIHandler):
+class PasswordHandler(CollabHandlerMixin, APIHandler):
     """``POST /api/collab/password`` ``{new_password, current_password?}``."""
 
     @web.authenticated
@@ -269,7 +250,7 @@ class PasswordHandler(APIHandler):
         self.finish({"password_set": True})
 
 
-class MeHandler(APIHandler):
+class MeHandler(CollabHandlerMixin, APIHandler):
     """``GET /api/collab/me?path=P``: identity, permissions on P, and what is shared with me."""
 
     @web.authenticated
@@ -294,17 +275,17 @@ class MeHandler(APIHandler):
         )
 
 
-class SharesHandler(APIHandler):
+class SharesHandler(CollabHandlerMixin, APIHandler):
     """``/api/collab/shares/{path}``: list, grant and revoke access to a file or folder."""
 
     async def _resource(self, path: str, action: str, refusal: str) -> str:
         if self.current_user is None:
-            raise web.HTTPError(401, "Sign in first")
+            raise Unauthenticated("Sign in first")
         api_path = _api_path(path)
         if not await is_allowed(self, action, f"contents:{api_path}"):
-            raise web.HTTPError(403, refusal)
+            raise Forbidden(refusal)
         if not await ensure_async(self.contents_manager.exists(api_path)):
-            raise web.HTTPError(404, f"No file or folder {api_path!r}")
+            raise NotFound(f"No file or folder {api_path!r}")
         return api_path
 
     async def get(self, path: str) -> None:
@@ -322,18 +303,14 @@ class SharesHandler(APIHandler):
         principal = string_field(body, "principal", max_length=200)
         role = string_field(body, "role", max_length=20)
         if role not in ROLE_ACTIONS:
-            raise web.HTTPError(400, f"Unknown role {role!r}; use one of {', '.join(ROLE_ACTIONS)}")
+            raise Invalid(f"Unknown role {role!r}; use one of {', '.join(ROLE_ACTIONS)}")
         # Nobody grants more than they hold.
         if not await is_allowed(self, ROLE_ACTIONS[role], f"contents:{api_path}"):
-            raise web.HTTPError(403, f"You cannot grant {role}: you do not hold it")
+            raise Forbidden(f"You cannot grant {role}: you do not hold it")
         sharing = _capability(self, Sharing)
-        try:
+        with legacy_errors():
             by = self.current_user.username
             await _off_loop(sharing.add_share, api_path, principal, role, by)
-        except LookupError as e:  # providers written before the generic errors existed
-            raise web.HTTPError(404, str(e.args[0])) from e
-        except ValueError as e:
-            raise web.HTTPError(400, str(e)) from e
         self.log.info("%s shared %s with %s as %s", self.current_user.username, api_path,
                       principal, role)  # fmt: skip
         self.set_status(201)
@@ -343,25 +320,24 @@ class SharesHandler(APIHandler):
         api_path = await self._resource(path, "share", "Only owners may change who has access")
         principal = self.get_query_argument("principal", "")
         if not principal:
-            raise web.HTTPError(400, "Say whose access to remove: ?principal=user:NAME")
+            raise Invalid("Say whose access to remove: ?principal=user:NAME")
         sharing = _capability(self, Sharing)
         role = await _off_loop(sharing.share_role, api_path, principal)
         if role in ROLE_ACTIONS and not await is_allowed(
             self, ROLE_ACTIONS[role], f"contents:{api_path}"
         ):
-            raise web.HTTPError(403, f"You cannot remove a {role}: you do not hold that role")
+            raise Forbidden(f"You cannot remove a {role}: you do not hold that role")
         removed = await _off_loop(sharing.remove_share, api_path, principal)
         if not removed:
-            raise web.HTTPError(
-                404,
-                f"{principal} has no access granted on {api_path!r} itself (check folders above)",
+            raise NotFound(
+                f"{principal} has no access granted on {api_path!r} itself (check folders above)"
             )
         self.log.info("%s removed %s from %s", self.current_user.username, principal, api_path)
         self.set_status(204)
         self.finish()
 
 
-class TokensHandler(APIHandler):
+class TokensHandler(CollabHandlerMixin, APIHandler):
     """``GET|POST /api/collab/tokens``: the caller's personal API tokens."""
 
     @web.authenticated
@@ -377,7 +353,7 @@ class TokensHandler(APIHandler):
         if days is not None and (
             isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 3650
         ):
-            raise web.HTTPError(400, '"expires_in_days" must be a number of days from 1 to 3650')
+            raise Invalid('"expires_in_days" must be a number of days from 1 to 3650')
         tokens = _capability(self, Tokens)
         token, record = await _off_loop(
             tokens.create_token, token_from_request(self), label, days * 86400 if days else None
@@ -387,7 +363,7 @@ class TokensHandler(APIHandler):
         self.finish({"token": token, **record})
 
 
-class TokenHandler(APIHandler):
+class TokenHandler(CollabHandlerMixin, APIHandler):
     """``DELETE /api/collab/tokens/{id}``: revoke one of the caller's tokens."""
 
     @web.authenticated
@@ -395,7 +371,7 @@ class TokenHandler(APIHandler):
         tokens = _capability(self, Tokens)
         revoked = await _off_loop(tokens.revoke_token, token_from_request(self), token_id)
         if not revoked:
-            raise web.HTTPError(404, "You have no token with this id")
+            raise NotFound("You have no token with this id")
         self.set_status(204)
         self.finish()
 

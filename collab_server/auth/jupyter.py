@@ -33,7 +33,10 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import default
 
-from .provider import AnonymousAccess, ProviderError, SignInLinks, capability, identity_of, resolve
+from ..core.errors import CollabError
+from ..core.http import to_http_error
+from ..core.paths import normalize
+from .provider import AnonymousAccess, SignInLinks, capability, identity_of, resolve
 from .signin_pages import CONFIRM_PAGE, render
 from .urls import safe_next
 
@@ -112,13 +115,8 @@ def clear_session_cookie(handler: web.RequestHandler) -> None:
     handler.clear_cookie(SESSION_COOKIE, path=handler.settings.get("base_url", "/"))
 
 
-def normalize_api_path(path: str) -> str | None:
-    """A path as resources name it, or None if it tries to leave the root."""
-    path = path.replace("\\", "/").strip("/")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
-        return None
-    return "/".join(parts)
+# Compatibility for modules not yet importing ``core.paths`` (kernels): the same function.
+normalize_api_path = normalize
 
 
 def concrete_resource(handler: web.RequestHandler, kind: str) -> str | None:
@@ -135,7 +133,7 @@ def concrete_resource(handler: web.RequestHandler, kind: str) -> str | None:
         if isinstance(handler, IdentityHandler):
             # ``GET /api/me?permissions=…&path=P``: what the caller may do on P.
             raw = handler.get_query_argument("path", "") or ""
-        path = normalize_api_path(raw or "")
+        path = normalize(raw or "")
         return None if path is None else f"contents:{path}"
     if kind == "kernels":
         kernel_id = kwargs.get("kernel_id") or (args[0] if args else "")
@@ -204,8 +202,8 @@ class CollabIdentityProvider(IdentityProvider):
             if links is not None:
                 try:
                     token, must_set_password = links.redeem_link(token)
-                except ProviderError as e:
-                    raise web.HTTPError(e.status, str(e)) from e
+                except CollabError as e:  # this runs in any handler, ours or jupyter_server's
+                    raise to_http_error(e) from e
                 handler._collab_token = (token, source)  # type: ignore[attr-defined]
         user_id = await resolve(provider.persistent_id(token))
         if not user_id:

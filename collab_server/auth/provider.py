@@ -31,8 +31,11 @@ missing answers 501 with a message.
   token of the person is put there); JWT gives ``JUPYTER_AUTH_ID`` (the ``sub``); the
   single-token provider gives ``JUPYTER_AUTH_ID`` only.
 
-Errors a provider raises for handlers to show are the generic ones here
-(:class:`ProviderError` and its subclasses), never a provider's own classes.
+Errors a provider raises for handlers to show are the server's own (``core.errors``), under
+the names providers know: :data:`ProviderError` (400) and :data:`SignInRefused` (401),
+:data:`NotAllowed` (403), :data:`NotFound` (404), :data:`Conflict` (409),
+:class:`TooManyAttempts` (429, ``Retry-After``), :data:`Busy` (503) — never a provider's own
+classes.
 
 The server always asks for the exact action it needs. Providers must honour implication
 (``admin → share → write → comment → read`` and ``execute → read``); :func:`implies` does it
@@ -46,9 +49,13 @@ grant on a folder covers what is below it — :func:`path_covers` checks that),
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from ..core import errors
+from ..core.paths import covers
 
 ACTIONS = ("read", "comment", "write", "share", "admin", "execute")
 
@@ -82,10 +89,9 @@ def implies(granted: str, wanted: str) -> bool:
 
 
 def path_covers(granted_path: str, path: str) -> bool:
-    """Does a grant on ``granted_path`` (a file or folder; "" is the root) cover ``path``?"""
-    granted_path = granted_path.strip("/")
-    path = path.strip("/")
-    return granted_path == "" or path == granted_path or path.startswith(granted_path + "/")
+    """Does a grant on ``granted_path`` (a file or folder; "" is the root) cover ``path``?
+    (:func:`collab_server.core.paths.covers`, tolerant of stray slashes, for providers.)"""
+    return covers(granted_path.strip("/"), path.strip("/"))
 
 
 # The roles of the built-in providers and the action each one grants, weakest first.
@@ -159,52 +165,53 @@ class AuthorizationProvider(Protocol):
 
 
 # -- errors a provider raises for the person to see ----------------------------------------
+#
+# The server's own error model (``collab_server.core.errors``) under the names providers have
+# always used: a provider raises these, the REST handlers answer with their status and
+# ``{"message": …}``. They are the same classes, not a parallel family.
+
+ProviderError = errors.CollabError
+"""A request the provider cannot do; the message is shown to the person (400 when raised as
+is; every error below is one)."""
+
+SignInRefused = errors.Unauthenticated
+"""Wrong user name or password, or an account that cannot sign in (401)."""
+
+NotAllowed = errors.Forbidden
+"""The caller may not do this (403)."""
+
+NotFound = errors.NotFound
+"""No such user, group or token (404)."""
+
+Conflict = errors.Conflict
+"""The request contradicts the server's configuration (409)."""
+
+Busy = errors.Unavailable
+"""The provider's store is busy (another process holds it): try again shortly (503)."""
 
 
-class ProviderError(ValueError):
-    """A request the provider cannot do; the message is shown to the person (400)."""
-
-    status = 400
-
-
-class SignInRefused(ProviderError):
-    """Wrong user name or password, or an account that cannot sign in (401)."""
-
-    status = 401
-
-
-class NotAllowed(ProviderError):
-    """The caller may not do this (403)."""
-
-    status = 403
-
-
-class NotFound(ProviderError, LookupError):
-    """No such user, group or token (404)."""
-
-    status = 404
-
-
-class Conflict(ProviderError):
-    """The request contradicts the server's configuration (409)."""
-
-    status = 409
-
-
-class TooManyAttempts(ProviderError):
+class TooManyAttempts(errors.RateLimited):
     """Too many sign-in attempts (429); ``retry_after`` seconds until the next one counts."""
 
-    status = 429
-
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many sign-in attempts; try again in {retry_after} s")
-        self.retry_after = retry_after
+        super().__init__(
+            f"Too many sign-in attempts; try again in {retry_after} s", retry_after=retry_after
+        )
 
 
-class Busy(ProviderError):
-    """The provider's store is busy (another process holds it): try again shortly (503)."""
-
-    status = 503
+@contextlib.contextmanager
+def legacy_errors() -> Iterator[None]:
+    """Around a call into a provider: builtin ``LookupError``/``ValueError``, which providers
+    written before the errors above raised from ``add_share``, become :data:`NotFound` and
+    :data:`ProviderError` (400). Only at this boundary: our own code raises the errors above."""
+    try:
+        yield
+    except errors.CollabError:
+        raise
+    except LookupError as e:
+        raise NotFound(str(e.args[0]) if e.args else "Not found") from e
+    except ValueError as e:
+        raise ProviderError(str(e)) from e
 
 
 # -- optional capabilities (see the module docstring) -------------------------------------

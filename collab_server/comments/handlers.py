@@ -13,7 +13,9 @@ Rights are asked on ``comments:{path}``: ``read`` sees, ``comment`` writes, ``wr
 thread (and edits or deletes imported comments, whose author is unverified). They are checked
 before the notebook is looked up, so a file you may not read answers 403 whether or not it
 exists. Thread and comment ids in URLs are UUIDs; anything else answers 404. A database held
-by another process past ``db.write``'s bound answers 503.
+by another process past ``db.write``'s bound answers 503. Errors are the domain errors of
+``core.errors``, raised by the model and the service and answered by
+:class:`~collab_server.core.http.CollabHandlerMixin`; nothing here translates them.
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async
 from tornado import web
 
-from .. import db as database
-from ..api import json_object
-from ..auth.jupyter import is_allowed, normalize_api_path
+from ..auth.jupyter import is_allowed
+from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated, from_close_code
+from ..core.http import CollabHandlerMixin, json_object
+from ..core.paths import normalize
 from ..rooms.disk import FileLoadError
 from . import model
-from .model import CommentError
 from .service import CommentsService, NotebookComments
 
 SERVICE_SETTING = "collab_comments"
 
 
-class CommentsHandler(APIHandler):
+class CommentsHandler(CollabHandlerMixin, APIHandler):
     """Every ``/api/collab/comments/…`` route (the path is split here: it contains slashes)."""
 
     @property
@@ -49,32 +51,29 @@ class CommentsHandler(APIHandler):
 
     async def _authorize(self, path: str, action: str) -> str:
         if self.current_user is None:
-            raise web.HTTPError(401, "Sign in first")
-        api_path = normalize_api_path(path)
+            raise Unauthenticated("Sign in first")
+        api_path = normalize(path)
         if api_path is None or not api_path:
-            raise web.HTTPError(400, "Name a notebook: /api/collab/comments/{path}")
+            raise Invalid("Name a notebook: /api/collab/comments/{path}")
         if not await is_allowed(self, action, f"comments:{api_path}"):
             verb = {"read": "see", "comment": "comment on", "write": "delete threads of"}[action]
-            raise web.HTTPError(403, f"You may not {verb} this notebook's comments")
+            raise Forbidden(f"You may not {verb} this notebook's comments")
         return api_path
 
     async def _run(self, path: str, action: str, work: Any, status: int = 200) -> None:
         """Authorize, open the notebook's comments, run ``work(comments)``, answer."""
         api_path = await self._authorize(path, action)
         if not api_path.endswith(".ipynb"):
-            raise web.HTTPError(400, f"{api_path!r} is not a notebook (.ipynb)")
+            raise Invalid(f"{api_path!r} is not a notebook (.ipynb)")
         if not await ensure_async(self.contents_manager.file_exists(api_path)):
-            raise web.HTTPError(404, f"No notebook {api_path!r}")
+            raise NotFound(f"No notebook {api_path!r}")
         try:
             async with self.service.session(api_path) as comments:
                 result = await work(comments)
-        except CommentError as e:
-            raise web.HTTPError(e.status, e.message) from e
-        except database.DatabaseBusy as e:
-            self.set_header("Retry-After", "1")
-            raise web.HTTPError(503, database.BUSY_MESSAGE) from e
         except FileLoadError as e:
-            raise web.HTTPError(404 if e.close_code == 4404 else 400, e.message) from e
+            # The rooms layer still reports load failures by close code: map it back once,
+            # through the one table (until FileLoadError is a CollabError itself).
+            raise from_close_code(e.close_code, e.message) from e
         self.set_status(status)
         if result is None:
             self.finish()
@@ -89,7 +88,7 @@ class CommentsHandler(APIHandler):
             return
         status = self.get_query_argument("status", "all")
         if status not in ("open", "resolved", "all"):
-            raise web.HTTPError(400, '"status" is open, resolved or all')
+            raise Invalid('"status" is open, resolved or all')
 
         async def work(comments: NotebookComments) -> dict[str, Any]:
             return {"threads": await comments.threads(status)}
@@ -97,22 +96,22 @@ class CommentsHandler(APIHandler):
         await self._run(rest, "read", work)
 
     async def _may_write(self, path: str) -> bool:
-        return await is_allowed(self, "write", f"comments:{normalize_api_path(path) or ''}")
+        return await is_allowed(self, "write", f"comments:{normalize(path) or ''}")
 
     async def post(self, rest: str = "") -> None:
         body = json_object(self)
         parts = rest.split("/")
         if len(parts) >= 3 and parts[-1] == "replies":
             path, thread_id = "/".join(parts[:-2]), _id(parts[-2])
-            text = _checked(model.body_of, body)
+            text = model.body_of(body)
 
             async def reply(comments: NotebookComments) -> dict[str, Any]:
                 return await comments.reply(thread_id, self._me(), text)
 
             await self._run(path, "comment", reply, 201)
             return
-        target = _checked(model.target_of, body)
-        text = _checked(model.body_of, body)
+        target = model.target_of(body)
+        text = model.body_of(body)
 
         async def create(comments: NotebookComments) -> dict[str, Any]:
             return await comments.create(self._me(), target, text)
@@ -124,7 +123,7 @@ class CommentsHandler(APIHandler):
         parts = rest.split("/")
         if len(parts) >= 4 and parts[-2] == "replies":
             path, thread_id, comment_id = "/".join(parts[:-3]), _id(parts[-3]), _id(parts[-1])
-            text = _checked(model.body_of, body)
+            text = model.body_of(body)
 
             async def edit(comments: NotebookComments) -> dict[str, Any]:
                 may_write = await self._may_write(path)
@@ -136,7 +135,7 @@ class CommentsHandler(APIHandler):
         path, thread_id = _split_thread(parts)
         status = body.get("status")
         if status not in model.STATUSES:
-            raise web.HTTPError(400, '"status" must be "resolved" or "open"')
+            raise Invalid('"status" must be "resolved" or "open"')
 
         async def set_status(comments: NotebookComments) -> dict[str, Any]:
             return await comments.set_status(thread_id, status, self._me())
@@ -166,10 +165,10 @@ class CommentsHandler(APIHandler):
     async def _overview(self) -> None:
         """Threads across notebooks (``status``, ``mine=1``), only where the caller may read."""
         if self.current_user is None:
-            raise web.HTTPError(401, "Sign in first")
+            raise Unauthenticated("Sign in first")
         status = self.get_query_argument("status", "open")
         if status not in ("open", "resolved", "all"):
-            raise web.HTTPError(400, '"status" is open, resolved or all')
+            raise Invalid('"status" is open, resolved or all')
         mine = self.get_query_argument("mine", "0") in ("1", "true", "yes")
         found = self.service.indexed(
             None if status == "all" else status, self._me()["id"] if mine else None
@@ -184,16 +183,9 @@ class CommentsHandler(APIHandler):
         self.finish({"threads": threads})
 
 
-def _checked(parse: Any, body: dict[str, Any]) -> Any:
-    try:
-        return parse(body)
-    except CommentError as e:
-        raise web.HTTPError(e.status, e.message) from e
-
-
 def _split_thread(parts: list[str]) -> tuple[str, str]:
     if len(parts) < 2 or not parts[-1]:
-        raise web.HTTPError(400, "Name a thread: /api/collab/comments/{path}/{threadId}")
+        raise Invalid("Name a thread: /api/collab/comments/{path}/{threadId}")
     return "/".join(parts[:-1]), _id(parts[-1])
 
 

@@ -17,15 +17,18 @@ lists it, and only people with ``write`` may edit or delete its comments.
 
 Every id is checked: thread and comment ids are UUIDs (a file's other ids are replaced,
 a URL's answer 404), cell ids follow nbformat (``[A-Za-z0-9_-]{1,64}``). Errors are raised
-as :class:`CommentError` with the HTTP status and a message for a person.
+as the server's domain errors (``core.errors``: :class:`Invalid`, :class:`NotFound`, …) with a
+message for a person; the REST layer maps them to HTTP statuses.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from typing import Any
+
+from ..core.errors import Invalid, NotFound
+from ..core.time import now_iso
 
 SCHEMA_VERSION = 1
 MAX_BODY = 10_000  # characters of Markdown per comment
@@ -38,15 +41,9 @@ TARGET_TYPES = ("notebook", "cell", "text", "output")
 STATUSES = ("open", "resolved")
 
 
-class CommentError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Comments' time stamps: ISO-8601 UTC with milliseconds (``core.time``)."""
+    return now_iso("milliseconds")
 
 
 def new_id() -> str:
@@ -89,20 +86,18 @@ def clean_strings(value: Any) -> tuple[Any, bool]:
 def body_of(payload: dict[str, Any]) -> str:
     body = payload.get("body")
     if not isinstance(body, str):
-        raise CommentError(400, '"body" must be a string of Markdown')
+        raise Invalid('"body" must be a string of Markdown')
     if not body.strip():
-        raise CommentError(400, "A comment cannot be empty")
+        raise Invalid("A comment cannot be empty")
     if len(body) > MAX_BODY:
-        raise CommentError(
-            400, f"A comment is at most {MAX_BODY} characters (this one is {len(body)})"
-        )
+        raise Invalid(f"A comment is at most {MAX_BODY} characters (this one is {len(body)})")
     return body
 
 
 def _integer(target: dict[str, Any], name: str) -> int:
     value = target.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CommentError(400, f'target "{name}" must be an integer')
+        raise Invalid(f'target "{name}" must be an integer')
     return value
 
 
@@ -110,31 +105,31 @@ def target_of(payload: dict[str, Any]) -> dict[str, Any]:
     """The target a client asked for, checked for shape (not yet against the notebook)."""
     target = payload.get("target")
     if not isinstance(target, dict):
-        raise CommentError(400, '"target" must be an object such as {"type": "notebook"}')
+        raise Invalid('"target" must be an object such as {"type": "notebook"}')
     kind = target.get("type")
     if kind not in TARGET_TYPES:
-        raise CommentError(400, f'target "type" must be one of {", ".join(TARGET_TYPES)}')
+        raise Invalid(f'target "type" must be one of {", ".join(TARGET_TYPES)}')
     if kind == "notebook":
         return {"type": "notebook"}
     cell_id = target.get("cellId")
     if not isinstance(cell_id, str) or not cell_id:
-        raise CommentError(400, f'a {kind} target needs "cellId" (a string)')
+        raise Invalid(f'a {kind} target needs "cellId" (a string)')
     if not is_cell_id(cell_id):
-        raise CommentError(404, "No cell with that id in this notebook")
+        raise NotFound("No cell with that id in this notebook")
     if kind == "cell":
         return {"type": "cell", "cellId": cell_id}
     if kind == "output":
         index = _integer(target, "index")
         if index < 0:
-            raise CommentError(400, 'target "index" must be 0 or more')
+            raise Invalid('target "index" must be 0 or more')
         return {"type": "output", "cellId": cell_id, "index": index}
     start, end = _integer(target, "start"), _integer(target, "end")
     if start < 0 or end < 0:
-        raise CommentError(400, "A range cannot start or end before the text (negative offset)")
+        raise Invalid("A range cannot start or end before the text (negative offset)")
     if start > end:
-        raise CommentError(400, f"A range must start before it ends (start {start} > end {end})")
+        raise Invalid(f"A range must start before it ends (start {start} > end {end})")
     if start == end:
-        raise CommentError(400, "A text range cannot be empty: select some text")
+        raise Invalid("A text range cannot be empty: select some text")
     return {"type": "text", "cellId": cell_id, "start": start, "end": end}
 
 

@@ -46,11 +46,11 @@ from traitlets import Integer
 from traitlets.config import Configurable
 
 from .. import db as database
+from ..core.errors import Forbidden, Invalid, NotFound, TooLarge
 from ..rooms import DocumentRoom, FileRoom, RoomAddress, RoomKind, RoomManager, Source
 from ..rooms.document import DocumentKind
 from . import model, signing
 from .anchors import RangeTracker, cell_outputs, cell_source, cells_by_id, locate, quote
-from .model import CommentError
 
 # ``json:comments:{fileId}``: a notebook's comment threads, written only by the server.
 COMMENTS_KIND = DocumentKind("json", "comments")
@@ -541,7 +541,7 @@ class NotebookComments:
         if model.is_uuid(thread_id):
             found = self.service._cache(self.file_id, self.comments).items.get(thread_id)
         if found is None:
-            raise CommentError(404, "No such thread on this notebook")
+            raise NotFound("No such thread on this notebook")
         return copy.deepcopy(found)
 
     # -- changing -----------------------------------------------------------------------------
@@ -577,8 +577,7 @@ class NotebookComments:
         def work() -> tuple[Any, Change]:
             count = len(service._cache(self.file_id, self.comments).items)
             if count >= service.max_threads:
-                raise CommentError(
-                    413,
+                raise TooLarge(
                     f"This notebook has {count} comment threads, the most it may hold "
                     f"({service.max_threads}); delete resolved ones to make room",
                 )
@@ -587,18 +586,17 @@ class NotebookComments:
             if chosen["type"] != "notebook":
                 cell = cells_by_id(self.notebook.doc).get(chosen["cellId"])
                 if cell is None:
-                    raise CommentError(404, "No cell with that id in this notebook")
+                    raise NotFound("No cell with that id in this notebook")
                 if chosen["type"] == "output" and chosen["index"] >= cell_outputs(cell):
-                    raise CommentError(
-                        400, f"That cell has no output {chosen['index']} (it has "
+                    raise Invalid(
+                        f"That cell has no output {chosen['index']} (it has "
                         f"{cell_outputs(cell)})",
                     )  # fmt: skip
                 if chosen["type"] == "text":
                     source = cell_source(cell)
                     text = str(source) if source is not None else ""
                     if chosen["end"] > len(text):
-                        raise CommentError(
-                            400,
+                        raise Invalid(
                             f"The range {chosen['start']}–{chosen['end']} is outside the "
                             f"cell's text ({len(text)} characters)",
                         )
@@ -624,8 +622,7 @@ class NotebookComments:
             thread = self.thread(thread_id)
             replies = len(thread["comments"]) - 1
             if replies >= service.max_replies:
-                raise CommentError(
-                    413,
+                raise TooLarge(
                     f"This thread has {replies} replies, the most one may hold "
                     f"({service.max_replies}); start a new thread",
                 )
@@ -640,7 +637,7 @@ class NotebookComments:
             for comment in thread["comments"]:
                 if comment["id"] == comment_id:
                     return dict(comment)
-        raise CommentError(404, "No such comment in this thread")
+        raise NotFound("No such comment in this thread")
 
     def _may_change(
         self, comment: dict[str, Any], user_id: str, may_write: bool, verb: str
@@ -648,10 +645,10 @@ class NotebookComments:
         author = comment["author"]
         if model.is_verified(author):
             if author["id"] != user_id:
-                raise CommentError(403, f"You can only {verb} your own comments")
+                raise Forbidden(f"You can only {verb} your own comments")
         elif not may_write:
-            raise CommentError(
-                403, f"Only editors may {verb} imported comments (their author is unverified)"
+            raise Forbidden(
+                f"Only editors may {verb} imported comments (their author is unverified)"
             )
 
     async def edit(
@@ -662,7 +659,7 @@ class NotebookComments:
             comment = self._comment(thread, comment_id)
             self._may_change(comment, user_id, may_write, "edit")
             if comment["deleted"]:
-                raise CommentError(400, "This comment was deleted; it cannot be edited")
+                raise Invalid("This comment was deleted; it cannot be edited")
             comment.update({"body": body, "editedAt": model.now()})
             thread["comments"] = [comment if c["id"] == comment_id else c
                                   for c in thread["comments"]]  # fmt: skip
@@ -702,7 +699,7 @@ class NotebookComments:
             author = thread["author"]
             own = model.is_verified(author) and author["id"] == user_id
             if not may_write and not own:
-                raise CommentError(403, "Only editors and the thread's author may delete it")
+                raise Forbidden("Only editors and the thread's author may delete it")
             return None, Change(delete=[thread_id])
 
         await self._change(work)

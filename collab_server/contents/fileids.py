@@ -6,24 +6,32 @@ contents events here); deleting a file forgets its id.
 
 Writes come in two forms: the ``async`` ones (:meth:`FileIdStore.ensure`, :meth:`moved`,
 :meth:`forgotten`) wait for a database locked by another process without blocking the event
-loop (``db.write``) and raise ``db.DatabaseBusy`` past the bound; the plain ones fail after
-the connection's short busy timeout and are kept for callers that cannot await.
+loop (``db.write``) and raise ``db.DatabaseBusy`` (503) past the bound; the plain ones fail
+after the connection's short busy timeout and are kept for callers that cannot await.
+
+Paths are normalised and moved by ``core.paths`` (the rule grants and rooms follow too).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import UTC, datetime
 
 import sqlite_utils
 
-from .. import db as database
+from ..core import db as database
+from ..core.errors import Invalid
+from ..core.paths import moved, normalize
+from ..core.time import now_iso
 
 
 def normalize_path(path: str) -> str:
-    """The API path of a file: POSIX, relative to the root, no leading or trailing slash."""
-    return path.strip("/")
+    """The API path of a file: POSIX, relative to the root, no leading or trailing slash
+    (:func:`collab_server.core.paths.normalize`); a path leaving the root is :class:`Invalid`."""
+    normalized = normalize(path)
+    if normalized is None:
+        raise Invalid("A path may not contain '..'")
+    return normalized
 
 
 def _create_files(conn: sqlite3.Connection) -> None:
@@ -63,25 +71,24 @@ class FileIdStore:
         if row:
             return str(row[0]), False
         file_id = str(uuid.uuid4())
-        now = datetime.now(UTC).isoformat()
         conn.execute(
-            "INSERT INTO files (id, path, created_at) VALUES (?, ?, ?)", [file_id, path, now]
+            "INSERT INTO files (id, path, created_at) VALUES (?, ?, ?)",
+            [file_id, path, now_iso()],
         )
         return file_id, True
 
     def _move(self, conn: sqlite3.Connection, old_path: str, new_path: str) -> None:
         # Whatever held the target path before is gone (overwritten by the move).
         conn.execute("DELETE FROM files WHERE path = ?", [new_path])
-        conn.execute("UPDATE files SET path = ? WHERE path = ?", [new_path, old_path])
         prefix = old_path + "/"
         rows = conn.execute(
-            "SELECT id, path FROM files WHERE substr(path, 1, ?) = ?", [len(prefix), prefix]
+            "SELECT id, path FROM files WHERE path = ? OR substr(path, 1, ?) = ?",
+            [old_path, len(prefix), prefix],
         ).fetchall()
         for file_id, path in rows:
-            conn.execute(
-                "UPDATE files SET path = ? WHERE id = ?",
-                [new_path + "/" + path[len(prefix) :], file_id],
-            )
+            target = moved(path, old_path, new_path)
+            if target is not None:
+                conn.execute("UPDATE files SET path = ? WHERE id = ?", [target, file_id])
 
     def _forget(self, conn: sqlite3.Connection, path: str) -> list[str]:
         prefix = path + "/"

@@ -10,7 +10,7 @@ people on one server that leaves three holes, closed here:
 * ``POST {"copy_from": other}`` would copy a file the caller cannot read into their
   folder: the source needs ``read``.
 
-Bodies of ``PUT``/``POST``/``PATCH`` are checked by ``api.parse_json`` before jupyter_server
+Bodies of ``PUT``/``POST``/``PATCH`` are checked by ``core.http.parse_json`` before jupyter_server
 sees them (invalid Unicode, absurd nesting, fields of the wrong type: 400 with a message, not
 a 500 or a notebook that can never be saved again), and error messages never carry the
 server's absolute paths (see ``manager.api_paths_in_errors``).
@@ -25,15 +25,17 @@ from typing import Any
 from jupyter_server.services.contents.handlers import ContentsHandler, default_handlers
 from tornado import web
 
-from ..api import parse_json
-from ..auth.jupyter import is_allowed, normalize_api_path
+from ..auth.jupyter import is_allowed
+from ..core.errors import Forbidden, Invalid
+from ..core.http import CollabHandlerMixin, parse_json
+from ..core.paths import normalize
 from .manager import hide_root
 
 # Notebook outputs (widget state, JSON outputs) nest deeper than our own API bodies.
 MAX_CONTENTS_DEPTH = 512
 
 
-class GuardedContentsHandler(ContentsHandler):
+class GuardedContentsHandler(CollabHandlerMixin, ContentsHandler):
     """``/api/contents/{path}`` with listings filtered and renames/copies checked both ends."""
 
     _held_model: tuple[dict[str, Any], bool] | None = None
@@ -87,12 +89,12 @@ class GuardedContentsHandler(ContentsHandler):
     def _body_field(self, name: str) -> str | None:
         body = self._body()
         if body is not None and not isinstance(body, dict):
-            raise web.HTTPError(400, "The request body must be a JSON object")
+            raise Invalid("The request body must be a JSON object")
         value = body.get(name) if body else None
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise web.HTTPError(400, f'"{name}" must be a path (a string)')
+            raise Invalid(f'"{name}" must be a path (a string)')
         return value
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -105,11 +107,11 @@ class GuardedContentsHandler(ContentsHandler):
         super().write_error(status_code, **kwargs)
 
     async def _require(self, action: str, raw_path: str, refusal: str) -> None:
-        path = normalize_api_path(raw_path)
+        path = normalize(raw_path)
         if path is None:
-            raise web.HTTPError(400, "A path may not contain '..'")
+            raise Invalid("A path may not contain '..'")
         if not await is_allowed(self, action, f"contents:{path}"):
-            raise web.HTTPError(403, refusal)
+            raise Forbidden(refusal)
 
 
 def contents_handlers() -> list[tuple[str, type[web.RequestHandler]]]:

@@ -79,9 +79,33 @@ class Unavailable(CollabError):
     status, close, reason = 503, 1011, "unavailable"
 
 
+ERRORS: tuple[type[CollabError], ...] = (
+    Invalid,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    Unsupported,
+    Unprocessable,
+    RateLimited,
+    NotSupportedByProvider,
+    Unavailable,
+)
+
+
 def http_status(error: CollabError) -> int:
     return error.status
 
 
 def close_code(error: CollabError) -> int:
     return error.close
+
+
+def from_close_code(code: int, message: str) -> CollabError:
+    """The error a websocket close code stands for (:class:`Invalid` for a code of no class
+    here, such as 4500), for code that gets a close code from a lower layer."""
+    for kind in ERRORS:
+        if kind.close == code:
+            return kind(message)
+    return Invalid(message)

@@ -35,13 +35,13 @@ from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProt
 from ..api import json_object
 from ..auth.jupyter import (
     is_allowed,
-    normalize_api_path,
     provider_of,
     public_identity,
     token_from_request,
 )
 from ..auth.provider import permissions_revision_of, resolve
 from ..core.errors import CollabError
+from ..core.paths import normalize as normalize_api_path
 from .address import RoomAddress
 from .document import SUPPORTED_KINDS, DocumentKind
 from .errors import InvalidFile, RoomNotFound, announced
