@@ -136,6 +136,9 @@ async def test_full_disk_closes_the_room_and_loses_nothing(spawn_server, tmp_pat
         assert await alice.wait_closed(10) == 1011
         assert len(alice.raw_of_type("error")) == 2
         assert alice.raw_of_type("error")[1]["reason"] == "store_unavailable"
+        # The room stays refused while the disk is full: its writability probe commits a real
+        # write (a rolled-back probe never reaches the disk in WAL mode and would pass).
+        assert "The store accepts writes again; reopening" not in server.log()
 
         # Space is back: both reconnect, resync, and converge on everything either typed.
         filler.unlink()

@@ -94,6 +94,18 @@ def is_busy(error: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+CANNOT_WRITE_MESSAGE = "The server cannot store changes right now; try again later"
+
+
+def cannot_write(error: BaseException) -> bool:
+    """Is ``error`` SQLite saying the database cannot be written at all now (a full disk, a
+    read-only file system)? Not worth retrying within a request: answered 503."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    text = str(error).lower()
+    return "disk is full" in text or "readonly" in text or "disk i/o error" in text
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sqlite3.Connection]:
     """``BEGIN [IMMEDIATE]`` … ``COMMIT``; ``ROLLBACK`` on any error (re-raised).
@@ -129,6 +141,8 @@ async def write(
             with transaction(conn):
                 return work(conn)
         except sqlite3.OperationalError as e:
+            if cannot_write(e):
+                raise Unavailable(CANNOT_WRITE_MESSAGE, retry_after=5) from e
             if not is_busy(e):
                 raise
             if time.monotonic() + delay > deadline:

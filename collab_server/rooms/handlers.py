@@ -41,6 +41,7 @@ from ..auth.jupyter import (
 )
 from ..auth.provider import permissions_revision_of, resolve
 from ..core.errors import CollabError
+from ..core.http import CollabHandlerMixin
 from ..core.paths import normalize as normalize_api_path
 from .address import RoomAddress
 from .document import SUPPORTED_KINDS, DocumentKind
@@ -67,7 +68,7 @@ def _manager(handler: web.RequestHandler) -> RoomManager:
     return handler.settings[MANAGER_SETTING]
 
 
-class SessionHandler(APIHandler):
+class SessionHandler(CollabHandlerMixin, APIHandler):
     """``PUT /api/collaboration/session/{path}`` → ``{format, type, fileId, sessionId}``."""
 
     async def put(self, path: str) -> None:

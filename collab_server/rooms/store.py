@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -45,6 +46,10 @@ import sqlite_utils
 from .errors import StoreBusy, StoreUnavailable
 
 __all__ = ["LogSize", "StoreBusy", "StoreUnavailable", "StoredDocument", "UpdateStore"]
+
+
+# A room that failed to store reopens only when the disk has room for more than a batch.
+_MIN_FREE_BYTES = 1024 * 1024
 
 
 def _write_error(error: sqlite3.Error) -> StoreUnavailable:
@@ -136,9 +141,13 @@ class UpdateStore:
         if row:
             return str(row[0])
         lineage = str(uuid.uuid4())
-        self._conn.execute(
-            "INSERT OR IGNORE INTO documents (room_id, lineage) VALUES (?, ?)", [room_id, lineage]
-        )
+        try:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO documents (room_id, lineage) VALUES (?, ?)",
+                [room_id, lineage],
+            )
+        except sqlite3.Error as e:
+            raise _write_error(e) from e
         return self.lineage(room_id)
 
     def load(self, room_id: str) -> StoredDocument:
@@ -265,15 +274,34 @@ class UpdateStore:
         )
 
     def check_writable(self) -> None:
-        """Raise :class:`StoreUnavailable` if a write cannot be made now."""
+        """Raise :class:`StoreUnavailable` if a write cannot be made now.
+
+        The probe commits a real write of a few pages (a rolled-back transaction never reaches
+        the disk in WAL mode, so it would pass on a full disk), and the file system must have
+        room for more than one batch."""
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS store_probe (x)")
-            self._conn.execute("INSERT INTO store_probe VALUES (1)")
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS store_probe (x BLOB)")
+            self._conn.execute("INSERT INTO store_probe VALUES (zeroblob(65536))")
+            self._conn.execute("DELETE FROM store_probe")
+            self._conn.execute("COMMIT")
         except sqlite3.Error as e:
             self._rollback()
             raise _write_error(e) from e
+        free = self._free_bytes()
+        if free is not None and free < _MIN_FREE_BYTES:
+            raise StoreUnavailable(f"only {free // 1024} KiB free on the database's disk")
+
+    def _free_bytes(self) -> int | None:
+        row = self._conn.execute("PRAGMA database_list").fetchone()
+        path = row[2] if row else ""
+        if not path:
+            return None  # an in-memory database
+        try:
+            stats = os.statvfs(os.path.dirname(path))
+        except OSError:
+            return None
+        return stats.f_bavail * stats.f_frsize
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
