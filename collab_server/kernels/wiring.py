@@ -73,5 +73,21 @@ def start_kernels(app: Any, data_dir: Path) -> KernelService:
             HOOK_SETTING: server_side_execution_hook(app.settings.get(HOOK_SETTING)),
         }
     )
+    service.server_url = lambda: loopback_url(serverapp)
     serverapp.io_loop.add_callback(service.start)
     return service
+
+
+def loopback_url(serverapp: Any) -> str:
+    """This server's URL as code on the same machine reaches it (``""`` on a Unix socket)."""
+    if getattr(serverapp, "sock", ""):
+        return ""
+    ip = str(serverapp.ip or "")
+    if ip in ("", "0.0.0.0", "*", "localhost"):
+        host = "127.0.0.1"
+    elif ip == "::":
+        host = "[::1]"
+    else:
+        host = f"[{ip}]" if ":" in ip else ip
+    scheme = "https" if serverapp.certfile else "http"
+    return f"{scheme}://{host}:{serverapp.port}{serverapp.base_url.rstrip('/')}"
