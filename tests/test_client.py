@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import nbformat
+import pandas as pd
 import pytest
 
 from collab_server.client import Client, ClientError, Forbidden, NotFound, TokenRefused
@@ -163,6 +164,12 @@ def test_dataframes_have_typed_columns(srv: ServerProcess, data: dict[str, Any])
         assert set(executions["person"]) == {"rita"} and set(executions["status"]) == {"ok"}
         assert len(client.executions("team-a/alpha.ipynb", since="2000-01-01")) == 1
         assert len(client.executions("team-a/alpha.ipynb", since="2999-01-01")) == 0
+        # A time in another zone means the same moment (compared in UTC).
+        ended = executions.set_index("path").loc["team-a/alpha.ipynb", "ended"]
+        second = pd.Timedelta(seconds=1)
+        for moment, expected in ((ended - second, 1), (ended + second, 0)):
+            local = moment.tz_convert("Asia/Kolkata").to_pydatetime()
+            assert len(client.executions("team-a/alpha.ipynb", since=local)) == expected
 
         activity = client.activity()
         assert dict(activity.dtypes.astype(str)) == dtypes(client_module.ACTIVITY_COLUMNS)

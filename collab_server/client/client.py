@@ -70,7 +70,9 @@ class Client:
     ``Client()`` inside a kernel the server started needs no arguments when the kernel's
     environment has a token (``COLLAB_SERVER_TOKEN``, or ``JUPYTER_AUTH_TOKEN`` from the
     operator's provider); ``COLLAB_SERVER_URL`` is put there by the server. Elsewhere pass
-    ``url`` and ``token`` or set those variables.
+    ``url`` and ``token`` or set those variables. ``timeout`` bounds each request,
+    ``run_timeout`` an app run (:meth:`run_app`); ``verify`` is httpx's (a CA bundle path for a
+    server with its own certificate).
     """
 
     def __init__(
@@ -80,8 +82,9 @@ class Client:
         *,
         timeout: float = 30.0,
         run_timeout: float = 600.0,
+        verify: bool | str = True,
     ) -> None:
-        self._api = Transport(url, token, timeout)
+        self._api = Transport(url, token, timeout, verify)
         self.url = self._api.url
         self.run_timeout = run_timeout
 
@@ -215,8 +218,10 @@ class Client:
             from .frames import pandas
 
             pd_since = pandas().Timestamp(_when(since))
+            # A time without a zone is UTC, as every time the server gives.
             if pd_since.tzinfo is None:
                 pd_since = pd_since.tz_localize("UTC")
+            pd_since = pd_since.tz_convert("UTC")
         rows: list[dict[str, Any]] = []
         for one in [path] if path is not None else self._readable_paths():
             log = self._api.pages(

@@ -72,7 +72,11 @@ class Transport:
     """One server, one identity: JSON requests with errors raised as :mod:`.errors`."""
 
     def __init__(
-        self, url: str | None = None, token: str | None = None, timeout: float = 30.0
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+        verify: bool | str = True,
     ) -> None:
         url = url or os.environ.get(URL_VARIABLE, "")
         if not url:
@@ -88,6 +92,7 @@ class Transport:
             base_url=self.url,
             auth=_TokenAuth(self._secret) if self._secret else None,
             timeout=timeout,
+            verify=verify,
             headers={"Accept": "application/json"},
         )
 
