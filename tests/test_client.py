@@ -379,3 +379,30 @@ def test_the_example_notebook_runs(
     assert "team-a/beta.ipynb -> ['team-a/alpha.ipynb']" in text
     # The two sales notebooks read alike.
     assert "team-a/alpha.ipynb ~ team-a/beta.ipynb" in text
+
+
+def test_own_activity_on_a_notebook_moved_out_of_reach_is_hidden(
+    srv: ServerProcess, data: dict[str, Any]
+) -> None:
+    put(srv, "team-a/delta.ipynb", ("md", "# Delta"))
+    with http(srv, ADMIN) as admin, Client(srv.http_url, TENANT) as tenant:
+        eventually(
+            lambda: admin.get("/api/collab/search", params={"q": "delta"}).json()["total"] == 1,
+            "delta indexed",
+        )
+        assert tenant.star("team-a/delta.ipynb") == 1
+        with http(srv, TENANT) as c:
+            assert c.post("/api/collab/notebooks/team-a/delta.ipynb/views").status_code == 204
+        assert "team-a/delta.ipynb" in set(tenant.activity()["path"])
+        r = admin.patch("/api/contents/team-a/delta.ipynb", json={"path": "secret/delta.ipynb"})
+        assert r.status_code == 200, r.text
+        with Client(srv.http_url, ADMIN) as ada:
+            # The barrier: the gallery has followed the move (the administrator sees it).
+            eventually(
+                lambda: "secret/delta.ipynb" in set(ada.activity()["path"]), "the move followed"
+            )
+            moved = ada.activity(path="secret/delta.ipynb")
+            assert list(moved["person"]) == ["tenant-a"]
+        paths = set(tenant.activity()["path"])
+        assert not {p for p in paths if "delta" in p}
+        assert paths == {"team-a/alpha.ipynb", "team-a/beta.ipynb"}
