@@ -223,6 +223,39 @@ class GalleryActivity:
         )
         return {f: {"views": v, "runs": r} for f, v, r in rows}
 
+    def daily(
+        self,
+        readable: Readable,
+        *,
+        since_day: str = "",
+        person: str | None = None,
+        file_id: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Views and runs per (day, notebook, person) on notebooks ``readable`` allows, from
+        ``since_day`` (``YYYY-MM-DD``), one person's only when ``person`` is given; oldest day
+        first, in a stable order so ``offset`` pages."""
+        where, params = readable_clause(self.db, readable)
+        clauses, args = ["a.day >= ?", where], [since_day, *params]
+        if person is not None:
+            clauses.append("a.person = ?")
+            args.append(person)
+        if file_id is not None:
+            clauses.append("a.file_id = ?")
+            args.append(file_id)
+        rows = self.db.conn.execute(
+            "SELECT a.day, n.path, a.person, a.views, a.runs FROM gallery_activity a"
+            " JOIN gallery_notebooks n ON n.file_id = a.file_id"
+            f" WHERE {' AND '.join(clauses)}"
+            " ORDER BY a.day, n.path, a.person LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [
+            {"day": day, "path": path, "person": who, "views": views, "runs": runs}
+            for day, path, who, views, runs in rows
+        ]
+
     def trending(self, readable: Readable, since: float, limit: int = 20) -> list[dict[str, Any]]:
         """Readable notebooks by distinct people who viewed or ran them since a time."""
         where, params = readable_clause(self.db, readable)

@@ -11,6 +11,10 @@
 * ``GET    /api/collab/notebooks/{path}/info`` (``read``)
 * ``GET    /api/collab/notebooks/{path}/similar`` (``read``) → ``{"results"}``
 * ``POST   /api/collab/notebooks/{path}/views`` (``read``) → 204
+* ``GET    /api/collab/activity?since=&path=&limit=&offset=`` → ``{"activity": [{"day",
+  "path", "person", "views", "runs"}], "next"}``: views and runs per person, notebook and UTC
+  day, on notebooks the caller may read; a server administrator sees everyone's, anyone else
+  their own
 * ``POST   /api/collab/notebooks/{path}/executions`` ``{"executions": [...]}`` (server
   administrators only: importing another system's log) → 202. Runs on the server's kernels are
   recorded by the server itself; letting people report their own would let them fake health.
@@ -23,6 +27,7 @@ SQL (:class:`~.index.Readable`), so nothing unreadable is ever counted, quoted o
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -44,6 +49,7 @@ SERVICE_SETTING = "collab_gallery"
 _BUILT_IN = "collab_server.auth."
 _CACHE_SIZE = 1000
 MAX_EXECUTIONS = 10_000
+MAX_ACTIVITY = 10_000
 
 
 class GalleryHandler(APIHandler):
@@ -252,6 +258,45 @@ class RecommendationsHandler(GalleryHandler):
         self.finish({"results": cache[key]})
 
 
+class ActivityHandler(GalleryHandler):
+    """Views and runs per person, notebook and day (nbgallery-python's clicks roll-up)."""
+
+    async def get(self) -> None:
+        person = self.person
+        limit, offset = self.int_argument("limit", 1000), self.int_argument("offset", 0)
+        if not 1 <= limit <= MAX_ACTIVITY or offset < 0:
+            raise web.HTTPError(400, f"limit is 1 to {MAX_ACTIVITY}; offset is not negative")
+        since = _day_argument(self.get_query_argument("since", ""))
+        path = self.get_query_argument("path", "")
+        file_id = await self.file_id(await self.authorize(path, "read")) if path else None
+        # Who viewed what is personal: only an administrator sees other people's rows.
+        admin = await is_allowed(self, "admin", "server")
+        readable, gallery = await self.readable(), self.gallery
+        rows = await gallery.read(
+            lambda: gallery.reader_activity.daily(
+                readable, since_day=since, person=None if admin else person,
+                file_id=file_id, limit=limit + 1, offset=offset,
+            )
+        )  # fmt: skip
+        more = len(rows) > limit
+        self.finish({"activity": rows[:limit], "next": offset + limit if more else None})
+
+
+def _day_argument(value: str) -> str:
+    """``since`` (a date or an ISO-8601 time) as the UTC day it falls on, or ``""``."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPError(
+            400, '"since" is a date or time in ISO-8601, e.g. 2026-01-31 or 2026-01-31T12:00Z'
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d")
+
+
 class NotebookHandler(GalleryHandler):
     """``/api/collab/notebooks/{path}/(info|similar|views|executions)``."""
 
@@ -407,5 +452,6 @@ def gallery_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/collab/stars/?(.*)", StarsHandler),
         (r"/api/collab/trending", TrendingHandler),
         (r"/api/collab/recommendations", RecommendationsHandler),
+        (r"/api/collab/activity", ActivityHandler),
         (r"/api/collab/notebooks/(.+)/(info|similar|views|executions)", NotebookHandler),
     ]

@@ -329,6 +329,19 @@ class KernelService:
         # Called with every finished run and the cell's position among the code cells (the
         # gallery's health formula reads them); declared here so features subscribe in one line.
         self.execution_listeners: list[Callable[[ExecutionRecord, int | None], None]] = []
+        # Where code in a kernel reaches this server (``COLLAB_SERVER_URL``, read by
+        # ``collab_server.client``); asked at each start: the port is known only once bound.
+        self.server_url: Callable[[], str] | None = None
+
+    async def kernel_env(self, caller: Caller) -> dict[str, str]:
+        """The environment of a kernel ``caller`` starts: the server's own, this server's
+        URL, then the provider's ``kernel_env`` (which may override both)."""
+        url = self.server_url() if self.server_url is not None else ""
+        return {
+            **os.environ,
+            **({"COLLAB_SERVER_URL": url} if url else {}),
+            **await kernel_env_of(self.provider, caller.token),
+        }
 
     def add_execution_listener(
         self, listener: Callable[[ExecutionRecord, int | None], None]
@@ -444,7 +457,7 @@ class KernelService:
     async def start_plain_kernel(self, caller: Caller, kernel_name: str | None, **kw: Any) -> str:
         """A kernel of no notebook (``POST /api/kernels``): limits and environment apply."""
         with self._admit(caller.username):
-            env = {**os.environ, **await kernel_env_of(self.provider, caller.token)}
+            env = await self.kernel_env(caller)
             kernel_id = await ensure_async(
                 self.kernel_manager.start_kernel(kernel_name=kernel_name, env=env, **kw)
             )
@@ -483,11 +496,7 @@ class KernelService:
             if nk is not None:
                 await self._detach(nk)
             with self._admit(caller.username):
-                env = {
-                    **os.environ,
-                    **await kernel_env_of(self.provider, caller.token),
-                    "JPY_SESSION_NAME": path,
-                }
+                env = {**await self.kernel_env(caller), "JPY_SESSION_NAME": path}
                 kernel_path = await ensure_async(self.contents_manager.get_kernel_path(path=path))
                 kernel_id = await ensure_async(
                     self.kernel_manager.start_kernel(

@@ -75,6 +75,7 @@ def start_kernels(app: Any, data_dir: Path) -> KernelService:
         }
     )
     app.rooms.add_observer(_LateJoiners(service))
+    service.server_url = lambda: loopback_url(serverapp)
     serverapp.io_loop.add_callback(service.start)
     return service
 
@@ -92,3 +93,18 @@ class _LateJoiners(RoomObserver):
             return
         if file_id in self.service.notebooks or file_id in self.service.lost:
             room.send_raw(self.service.state_message(file_id), lambda c: c is conn)
+
+
+def loopback_url(serverapp: Any) -> str:
+    """This server's URL as code on the same machine reaches it (``""`` on a Unix socket)."""
+    if getattr(serverapp, "sock", ""):
+        return ""
+    ip = str(serverapp.ip or "")
+    if ip in ("", "0.0.0.0", "*", "localhost"):
+        host = "127.0.0.1"
+    elif ip == "::":
+        host = "[::1]"
+    else:
+        host = f"[{ip}]" if ":" in ip else ip
+    scheme = "https" if serverapp.certfile else "http"
+    return f"{scheme}://{host}:{serverapp.port}{serverapp.base_url.rstrip('/')}"

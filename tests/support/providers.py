@@ -46,3 +46,13 @@ class TableProvider:
     def kernel_env(self, token: str) -> dict[str, str]:
         """Kernels started by this person know who started them."""
         return {"COLLAB_TEST_USER": self.users[token]["id"]}
+
+
+class TokenInKernelProvider(TableProvider):
+    """An operator's choice the built-in providers do not make: kernels get the token of the
+    person who started them (``JUPYTER_AUTH_TOKEN``), so ``collab_server.client.Client()``
+    needs no configuration in a kernel."""
+
+    def kernel_env(self, token: str) -> dict[str, str]:
+        user = self.users[token]
+        return {"JUPYTER_AUTH_ID": user["id"], "JUPYTER_AUTH_TOKEN": token}
