@@ -57,8 +57,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS gallery_fts USING fts5 (
     prefix = '2 3'
 );
 CREATE TABLE IF NOT EXISTS gallery_packages (
-    file_id TEXT NOT NULL,
     package TEXT NOT NULL,
+    file_id TEXT NOT NULL,
     PRIMARY KEY (package, file_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gallery_packages_file ON gallery_packages (file_id);
@@ -109,6 +109,13 @@ CREATE TABLE IF NOT EXISTS gallery_similar (
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create the gallery's tables if they do not exist yet (idempotent)."""
+    # SQLite 3.40's quick_check reports false "NULL value" errors for a WITHOUT ROWID table
+    # whose primary key lists its columns in another order than the table does, and the
+    # server refuses to start on a failed check. Such a table (an early schema of this one) is
+    # derived data: drop it, the start-up build fills it again.
+    columns = [row[1] for row in db.conn.execute("PRAGMA table_info(gallery_packages)")]
+    if columns and columns[0] != "package":
+        db.conn.execute("DROP TABLE gallery_packages")
     db.conn.executescript(_DDL)
 
 

@@ -330,3 +330,27 @@ def test_temporary_grant_tables_follow_each_caller(index: GalleryIndex) -> None:
         assert paths(index.search("budget", secret)) == ["secret/plan.ipynb"]
         assert index.search("budget", ids_a)["total"] == 1
         assert index.search("budget", ids_b)["total"] == 2
+
+
+def test_an_indexed_database_passes_the_start_up_integrity_check(
+    index: GalleryIndex, db: sqlite_utils.Database
+) -> None:
+    """The server refuses to start on a failed ``quick_check``: SQLite 3.40 reported false
+    "NULL value in gallery_packages.file_id" errors for the first schema of this table (its
+    key listed the columns in another order), so any restart after indexing failed."""
+    index.upsert("f1", "a.ipynb", nb("A", code="import os\nimport pandas as pd"))
+    assert db.conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+
+
+def test_the_first_packages_table_is_rebuilt(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "old.sqlite")
+    db.conn.execute(
+        "CREATE TABLE gallery_packages (file_id TEXT NOT NULL, package TEXT NOT NULL, "
+        "PRIMARY KEY (package, file_id)) WITHOUT ROWID"
+    )
+    db.conn.execute("INSERT INTO gallery_packages VALUES ('f1', 'os')")
+    GalleryIndex(db).upsert("f1", "a.ipynb", nb("A", code="import os"))
+    assert db.conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    assert db.conn.execute("SELECT package, file_id FROM gallery_packages").fetchall() == [
+        ("os", "f1")
+    ]
