@@ -39,7 +39,7 @@ echo "==> Tests"
 basetemp="$(mktemp -d "${TMPDIR:-/tmp}/collab-tests.XXXXXX")"
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider --basetemp="$basetemp" "$@" || status=$?
-echo "==> No database in the working tree (after)"
-.venv/bin/python tests/support/worktree.py || status=1
+# Silent when all is well, so pytest's summary stays the last line of the run.
+.venv/bin/python tests/support/worktree.py >/dev/null || { .venv/bin/python tests/support/worktree.py; status=1; }
 if [ "$status" = 0 ]; then rm -rf "$basetemp"; else echo "Test files kept in $basetemp" >&2; fi
 exit "$status"
