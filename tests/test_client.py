@@ -5,7 +5,6 @@ path inside a kernel the server started, and the example notebook."""
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import time
@@ -22,6 +21,7 @@ import pytest
 from collab_server.client import Client, ClientError, Forbidden, NotFound, TokenRefused
 from collab_server.client import client as client_module
 from collab_server.client.frames import dtypes
+from support.notebooks import notebook_json
 from support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -54,16 +54,6 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
         assert time.monotonic() < deadline, f"never happened: {what}"
         time.sleep(0.1)
     return found
-
-
-def notebook_json(*cells: tuple[str, str]) -> dict[str, Any]:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for i, (kind, source) in enumerate(cells):
-        new = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
-        nb.cells.append(new(source, id=f"c{i}"))
-    return json.loads(nbformat.writes(nb))
 
 
 def put(srv: ServerProcess, path: str, *cells: tuple[str, str]) -> None:

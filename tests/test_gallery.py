@@ -15,6 +15,7 @@ import httpx
 import nbformat
 import pytest
 
+from support.notebooks import notebook_json as notebook
 from support.server import ServerProcess
 
 SEARCH = "/api/collab/search"
@@ -32,16 +33,6 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     ).start()
     yield process
     process.stop()
-
-
-def notebook(*cells: tuple[str, str]) -> dict[str, Any]:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for i, (kind, source) in enumerate(cells):
-        new = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
-        nb.cells.append(new(source, id=f"c{i}"))
-    return json.loads(nbformat.writes(nb))
 
 
 async def put_notebook(srv: ServerProcess, token: str, path: str, *cells: tuple[str, str]) -> None:

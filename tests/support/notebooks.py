@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -23,3 +25,15 @@ def write_notebook(root: Path, sources: list[str], name: str | None = None) -> s
 
 def read_notebook(root: Path, path: str) -> nbformat.NotebookNode:
     return nbformat.read(root / path, as_version=4)
+
+
+def notebook_json(*cells: tuple[str, str]) -> dict[str, Any]:
+    """A Python notebook as JSON, one cell per ``(kind, source)`` ("md" or "code"), with
+    ids ``c0``, ``c1``, …"""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, (kind, source) in enumerate(cells):
+        new = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
+        nb.cells.append(new(source, id=f"c{i}"))
+    return dict(json.loads(nbformat.writes(nb)))
