@@ -12,7 +12,11 @@ load.mjs: yjs + y-protocols, what JupyterLab runs). Three figures:
    ipykernel sends stdout every 0.2 s, and that delay is the kernel's, not the server's.
 2. **Typing under an output flood**: 20 clients type at 5 keys/s, each in its own cell (the
    load client's typing mode), once alone and once while another cell of the same notebook
-   prints 1 MB/s; edit-to-remote p50/p99 of both, in the same run.
+   prints 1 MB/s; edit-to-remote p50/p99 of both, in the same run. Three of the clients
+   (``--observers``) apply every update and time the others' edits; the rest only count
+   frames. All clients share one Node process, so each observer applying the flood delays the
+   others' timestamps (20 browsers would not): fewer observers keep that cost the client's own.
+   The server's CPU share during each phase is reported with it.
 3. **Store and file size after streaming**: one cell prints a log (100 kB/s by default) for
    10 minutes (``--quick``: 1 minute) on a fresh server; the update store's bytes for that
    document (its rows in SQLite) and the database file (``page_count × page_size``), against
@@ -53,6 +57,12 @@ LATENCY_SECONDS = 20.0
 FLOOD_BYTES_PER_SECOND = 1_000_000
 P99_BUDGET_MS = 100.0
 STOCK_NOTE = "no server-side outputs in the stock server"
+_T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"  [{time.monotonic() - _T0:6.1f} s] {message}", flush=True)
+
 
 # -- the cells ---------------------------------------------------------------------------------
 
@@ -213,14 +223,17 @@ def output_latency(server: Server, seconds: float) -> dict[str, Any]:
     )
     info = server.session("latency.ipynb")
     kernel = Kernel(server, "latency.ipynb")
+    log("latency: kernel started")
     try:
         watcher = Node(server, info, mode="outputs", clients=1, duration=seconds, grace=15)
         watcher.next_result(60)  # {"ready": true}
+        log("latency: watcher synced, running the cell")
         answer = kernel.run(cell)
         result = watcher.next_result(seconds + 30)
         watcher.wait()
         answer.result(30)
         result["expected"] = count
+        result["seconds"] = seconds
         return result
     finally:
         kernel.shutdown()
@@ -229,7 +242,29 @@ def output_latency(server: Server, seconds: float) -> dict[str, Any]:
 # -- 2. typing under an output flood -----------------------------------------------------------
 
 
-def typing_under_flood(server: Server, seconds: float) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stream_bytes_saved(notebook: Path, index: int) -> int | None:
+    """Bytes of stdout the saved cell received: what it holds plus what the cap dropped."""
+    import re
+
+    cell = nbformat.read(notebook, as_version=4).cells[index]
+    text = "".join(o["text"] for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+    if not text:
+        return None
+    marker = re.search(r"\n… (\d+) bytes truncated …\n", text)
+    dropped = int(marker.group(1)) if marker else 0
+    kept = text.replace(marker.group(0), "") if marker else text
+    return dropped + len(kept.encode())
+
+
+def typing_under_flood(server: Server, seconds: float, observers: int) -> dict[str, Any]:
     sources = [f"# typist {i}\n" for i in range(TYPISTS)]
     # The flood runs longer than the typing; it is interrupted once the typing is done.
     sources.append(STREAM_CELL.format(rate=FLOOD_BYTES_PER_SECOND, seconds=seconds + 60))
@@ -239,19 +274,42 @@ def typing_under_flood(server: Server, seconds: float) -> dict[str, Any]:
     kernel = Kernel(server, "typing.ipynb")
 
     def typing() -> dict[str, Any]:
-        node = Node(server, info, clients=TYPISTS, observers=10, rate=5, duration=seconds, grace=3)
+        assert server.process is not None
+        node = Node(
+            server, info, clients=TYPISTS, observers=observers, rate=5, duration=seconds, grace=3
+        )
+        cpu, wall = cpu_seconds(server.process.pid), time.monotonic()
         result = node.next_result(seconds + 120)
+        elapsed = time.monotonic() - wall
+        result["server_cpu"] = (cpu_seconds(server.process.pid) - cpu) / elapsed
+        result["client_cpu"] = cpu_seconds(node.process.pid) / elapsed
         node.wait()
         return result
 
     try:
+        log("typing: kernel started")
         quiet = typing()
+        log("typing: quiet phase done")
         answer = kernel.run(flood_cell)
+        flood_started = time.monotonic()
         kernel.wait_running(flood_cell)
         time.sleep(1)  # the flood is flowing: its first second reached the document
         flooded = typing()
+        log("typing: flood phase done")
         kernel.interrupt()
+        flood_seconds = time.monotonic() - flood_started
         answer.result(60)
+        log("typing: flood interrupted")
+        # What reached the document, from the saved notebook (the run's error output marks
+        # the save after the interrupt).
+        notebook = server.root / "typing.ipynb"
+        deadline = time.monotonic() + 30
+        while "KeyboardInterrupt" not in notebook.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        received = stream_bytes_saved(notebook, len(sources) - 1)
+        flooded["flood_bytes_per_second"] = (
+            received / flood_seconds if received is not None else None
+        )
         return {"quiet": quiet, "flood": flooded}
     finally:
         kernel.shutdown()
@@ -284,43 +342,55 @@ def db_file_bytes(db: Path) -> int:
     return int(pages) * int(size)
 
 
-def store_growth(base: Path, seconds: float, rate: int) -> dict[str, Any]:
-    server = Ours(base / "store").start()
+def log_rows(db: Path, file_id: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM updates WHERE room_id LIKE ?", [f"%:{file_id}"]
+        ).fetchone()
+    return int(row[0])
+
+
+def store_growth(server: Server, seconds: float, rate: int) -> dict[str, Any]:
+    """Run first on a fresh server: the database file then holds this document only."""
+    db = server.base / "collab-data" / "collab.sqlite"
+    [cell] = write_notebook(
+        server.root, "stream.ipynb", [LOG_CELL.format(rate=rate, seconds=seconds)]
+    )
+    notebook = server.root / "stream.ipynb"
+    kernel = Kernel(server, "stream.ipynb")
+    file_id = kernel.file_id
     try:
-        db = server.base / "collab-data" / "collab.sqlite"
-        [cell] = write_notebook(
-            server.root, "stream.ipynb", [LOG_CELL.format(rate=rate, seconds=seconds)]
-        )
-        kernel = Kernel(server, "stream.ipynb")
-        file_id = kernel.file_id
-        try:
-            answer = kernel.run(cell)
-            peak = 0
-            while not answer.done():
-                peak = max(peak, room_bytes(db, file_id))
-                time.sleep(2)
-            answer.result()
-            notebook = server.root / "stream.ipynb"
-            deadline = time.monotonic() + 60
-            while "@end@" not in notebook.read_text():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the notebook was never saved")
-                time.sleep(0.2)
-        finally:
-            kernel.shutdown()
-        time.sleep(4)  # the room is closed (nobody in it) and compacted
-        final_room = room_bytes(db, file_id)
-        return {
-            "seconds": seconds,
-            "rate": rate,
-            "written": int(seconds * max(1, rate // 1000) * 1000),
-            "peak_room": max(peak, final_room),
-            "room": final_room,
-            "db_file": db_file_bytes(db),
-            "ipynb": notebook.stat().st_size,
-        }
+        answer = kernel.run(cell)
+        log("store: streaming")
+        peak = 0
+        while not answer.done():
+            peak = max(peak, room_bytes(db, file_id))
+            time.sleep(2)
+        answer.result()
+        deadline = time.monotonic() + 60
+        while "@end@" not in notebook.read_text():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the notebook was never saved")
+            time.sleep(0.2)
     finally:
-        server.stop()
+        kernel.shutdown()
+    log("store: saved, kernel shut down")
+    # Nobody is in the room: it closes and compacts its log into one snapshot. Wait for that
+    # (the log empty), at most 30 s; a log still there is measured as it is.
+    deadline = time.monotonic() + 30
+    while log_rows(db, file_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    final_room = room_bytes(db, file_id)
+    return {
+        "seconds": seconds,
+        "rate": rate,
+        "written": int(seconds * max(1, rate // 1000) * 1000),
+        "peak_room": max(peak, final_room),
+        "room": final_room,
+        "log_rows_left": log_rows(db, file_id),
+        "db_file": db_file_bytes(db),
+        "ipynb": notebook.stat().st_size,
+    }
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -357,27 +427,32 @@ def table(results: dict[str, Any], quick: bool) -> str:
     rows = [
         (
             f"output latency, print → remote document ({LATENCY_RATE} lines/s, "
-            f"{LATENCY_SECONDS:.0f} s, flush=True): p50 / p99",
+            f"{lat['seconds']:g} s, flush=True): p50 / p99",
             f"{fmt(lat['p50'], ' ms')} / {fmt(lat['p99'], ' ms')}",
             f"{lat['lines']} of {lat['expected']} lines seen",
         ),
         (
-            f"typing, {TYPISTS} clients at 5 keys/s, no output: edit-to-remote p50 / p99",
+            f"typing, {TYPISTS} clients at 5 keys/s, no output: edit-to-remote p50 / p99 "
+            f"({quiet['observers']} observers)",
             f"{fmt(quiet['p50'], ' ms')} / {fmt(quiet['p99'], ' ms')}",
-            f"{quiet['dropped']} of {quiet['expected']} undelivered",
+            f"{quiet['dropped']} of {quiet['expected']} undelivered; server CPU "
+            f"{quiet['server_cpu']:.0%}",
         ),
         (
             f"typing, {TYPISTS} clients at 5 keys/s, one cell printing 1 MB/s: p50 / p99",
             f"{fmt(flood['p50'], ' ms')} / {fmt(flood['p99'], ' ms')}",
-            f"{flood['dropped']} of {flood['expected']} undelivered; p99 < 100 ms: "
-            f"{'yes' if ok else 'NO'}",
+            f"{flood['dropped']} of {flood['expected']} undelivered; server CPU "
+            f"{flood['server_cpu']:.0%}; output reached the document at "
+            f"{fmt((flood.get('flood_bytes_per_second') or 0) / 1e6, ' MB/s')}; "
+            f"p99 < 100 ms: {'yes' if ok else 'NO'}",
         ),
         (
             f"update store after {minutes:g} min of output in one cell "
             f"({store['rate'] // 1000} kB/s, {mb(store['written'])} printed)",
             f"{mb(store['room'])} = {ratio:.2f}× the .ipynb",
             f"peak while streaming {mb(store['peak_room'])}; must be < 3×: "
-            f"{'yes' if ratio < 3 else 'NO'}",
+            f"{'yes' if ratio < 3 else 'NO'} (jupyter-collaboration#315: 580 MB for a 1.5 MB "
+            "notebook; not rerun here)",
         ),
         (
             "database file (page_count × page_size) / .ipynb",
@@ -398,12 +473,24 @@ def main() -> int:
     parser.add_argument("--store-seconds", type=float, help="length of the store phase")
     parser.add_argument("--typing-seconds", type=float, help="length of each typing phase")
     parser.add_argument("--latency-seconds", type=float, default=LATENCY_SECONDS)
+    parser.add_argument(
+        "--only", choices=["ours", "stock"], help="as in `python -m bench` (stock: nothing to run)"
+    )
+    parser.add_argument(
+        "--observers",
+        type=int,
+        default=3,
+        help="typing clients that apply every update (the others only count frames)",
+    )
     args = parser.parse_args()
     quick = args.quick
     if shutil.which("node") is None or not (HERE / "node_modules").exists():
         print("bench needs Node.js and `npm ci` in bench/", file=sys.stderr)
         return 2
-    typing_seconds = args.typing_seconds or (10.0 if quick else 60.0)
+    if args.only == "stock":
+        print(f"{STOCK_NOTE}: nothing to run")
+        return 0
+    typing_seconds = args.typing_seconds or (10.0 if quick else 30.0)
     store_seconds = args.store_seconds or (60.0 if quick else 600.0)
 
     started = time.monotonic()
@@ -411,16 +498,17 @@ def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="collab-kbench-") as tmp:
         server = Ours(Path(tmp) / "ours").start()
-        print(f"== {server.name} on port {server.port}", flush=True)
+        log(f"{server.name} on port {server.port}")
         try:
+            results["store"] = store_growth(server, store_seconds, args.store_rate)
+            print(f"  store: {results['store']}", flush=True)
             results["latency"] = output_latency(server, args.latency_seconds)
             print(f"  output latency: {results['latency']}", flush=True)
-            results["typing"] = typing_under_flood(server, typing_seconds)
+            results["typing"] = typing_under_flood(server, typing_seconds, args.observers)
             print(f"  typing: {results['typing']}", flush=True)
         finally:
             server.stop()
-        results["store"] = store_growth(Path(tmp), store_seconds, args.store_rate)
-        print(f"  store: {results['store']}", flush=True)
+            log("server stopped")
 
     elapsed = time.monotonic() - started
     host = platform.node() or "host"
