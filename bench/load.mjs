@@ -107,6 +107,67 @@ class Client {
   }
 }
 
+// Mode "outputs": one client watches the stream outputs the server writes for a running cell.
+// Each line the cell prints carries the kernel's time.time() between '@' signs (same machine,
+// same clock); the latency is when the line reaches this client's document minus that time.
+// The client prints {"ready":true} once synced (the driver then runs the cell) and stops at
+// the line "@end@", or after duration + grace seconds.
+class OutputWatcher extends Client {
+  constructor() {
+    super(0, true);
+    this.seen = 0;
+    this.ended = false;
+  }
+
+  scan(text) {
+    const now = performance.timeOrigin + performance.now();
+    for (const match of text.matchAll(/@(\d+\.\d+)@/g)) {
+      latencies.push(now - Number(match[1]) * 1000);
+      this.seen += 1;
+    }
+    if (text.includes('@end@')) this.ended = true;
+  }
+
+  watch() {
+    this.doc.getArray('cells').observeDeep((events) => {
+      for (const event of events) {
+        if (event.target instanceof Y.Text) {
+          for (const op of event.delta) if (typeof op.insert === 'string') this.scan(op.insert);
+        } else if (event.target instanceof Y.Array) {
+          // A new output arrives whole, its first text already in it.
+          for (const op of event.delta) {
+            if (!Array.isArray(op.insert)) continue;
+            for (const item of op.insert) {
+              const text = item instanceof Y.Map ? item.get('text') : null;
+              if (text instanceof Y.Text) this.scan(text.toString());
+            }
+          }
+        }
+      }
+    });
+  }
+}
+
+async function watchOutputs() {
+  const watcher = new OutputWatcher();
+  await watcher.connect();
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+  const stopAt = performance.now() + (duration + grace) * 1000;
+  while (!watcher.ended && performance.now() < stopAt) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  latencies.sort((a, b) => a - b);
+  process.stdout.write(JSON.stringify({
+    lines: watcher.seen,
+    ended: watcher.ended,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.length ? latencies[latencies.length - 1] : null,
+  }) + '\n');
+  watcher.ws.terminate();
+  process.exit(0);
+}
+
 function percentile(sorted, p) {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -172,7 +233,7 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((e) => {
+(mode === 'outputs' ? watchOutputs() : main()).catch((e) => {
   process.stdout.write(JSON.stringify({ error: String(e && e.stack ? e.stack : e) }) + '\n');
   process.exit(1);
 });

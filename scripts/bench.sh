@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet -e ".[bench]"
 (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+.venv/bin/python -m bench.kernels_bench "$@"
 exec .venv/bin/python -m bench "$@"
