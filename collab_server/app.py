@@ -129,6 +129,12 @@ class CollabServer(KernelsTraits, ExtensionApp):
     compact_min_bytes = Integer(
         64 * 1024, help="…or once the log is larger than both the snapshot and this many bytes."
     ).tag(config=True)
+    compact_min_interval = Float(
+        10.0,
+        help="Seconds between two compactions of a large document's log (snapshot above 256 KiB):"
+        " a cell streaming output would otherwise make typing wait for a re-encoded snapshot "
+        "every second.",
+    ).tag(config=True)
     reauthorize_interval = Float(
         2.0,
         help="Seconds between re-checks of each open websocket's rights: a revoked token or "
@@ -203,6 +209,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
                 poll_interval=self.file_poll_interval,
                 compact_max_updates=self.compact_max_updates,
                 compact_min_bytes=self.compact_min_bytes,
+                compact_min_interval=self.compact_min_interval,
                 awareness=AwarenessLimits(
                     max_state_bytes=self.awareness_max_state_bytes,
                     max_ids=self.awareness_max_client_ids,

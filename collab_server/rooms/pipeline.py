@@ -80,6 +80,7 @@ class DocumentPipeline:
         self._retrying = False
         self._held_step1: list[tuple[Connection, bytes]] = []
         self._compaction_scheduled = False
+        self._last_compaction = float("-inf")
         self._subscription: Any = None
 
     # -- attaching -----------------------------------------------------------------------
@@ -260,13 +261,22 @@ class DocumentPipeline:
             self.room_id, self.settings.compact_max_updates, self.settings.compact_min_bytes
         ):
             self._compaction_scheduled = True
-            asyncio.get_running_loop().call_later(0.2, self.compact)
+            # Small documents compact at once; a large one (a cell streaming output) at most
+            # once per interval, so re-encoding it does not stall the room every second.
+            interval = (
+                self.settings.compact_min_interval
+                if self.store.snapshot_bytes(self.room_id) > self.settings.compact_large_bytes
+                else 0.0
+            )
+            due = self._last_compaction + interval - time.monotonic()
+            asyncio.get_running_loop().call_later(max(0.2, due), self.compact)
 
     def compact(self) -> None:
         """Replace the store's log by a snapshot of the document (when it holds it all)."""
         self._compaction_scheduled = False
         if self.closed:
             return
+        self._last_compaction = time.monotonic()
         self.flush()
         if self._retrying or not self.attached:
             return  # the document may hold what the store refused: never snapshot it

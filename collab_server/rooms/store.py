@@ -258,6 +258,10 @@ class UpdateStore:
         self._next_seq[room_id] = 0
         self.sizes[room_id] = LogSize(snapshot_bytes=len(snapshot))
 
+    def snapshot_bytes(self, room_id: str) -> int:
+        size = self.sizes.get(room_id)
+        return size.snapshot_bytes if size is not None else 0
+
     def needs_compaction(self, room_id: str, max_updates: int, min_bytes: int) -> bool:
         """True when the log is long, or larger than the snapshot (and than ``min_bytes``)."""
         size = self.sizes.get(room_id)
