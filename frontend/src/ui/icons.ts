@@ -26,6 +26,11 @@ const PATHS = {
   keyboard: "M3 6h18v12H3zM7 10h.01M11 10h.01M15 10h.01M7 14h10",
   user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0",
   more: "M5 12h.01M12 12h.01M19 12h.01",
+  run: "M7 4.5v15l12-7.5z",
+  runAll: "M4 5v14l8-7zM13 5v14l8-7z",
+  stop: "M6 6h12v12H6z",
+  restart: "M4 12a8 8 0 1 0 2.3-5.7M4 4v4.5h4.5",
+  clear: "M15 4l5 5-9 9H7l-3-3zM9 20h11",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -1,0 +1,143 @@
+// The notebook's shared kernel as the page sees it: its state (pushed to the room's sockets as
+// RAW "kernel" notices, fetched once when the page opens) and the requests that run cells,
+// interrupt, restart and answer input(). Cells run on the server, which writes their outputs
+// into the shared document: the page only asks, and shows who runs what.
+
+import { api, ApiError } from "../net/api";
+import { apiPath, executeUrl } from "../net/paths";
+import type { Notice, Room } from "../net/room";
+
+export type KernelStatus = "none" | "starting" | "idle" | "busy" | "restarting" | "dead" | "lost";
+
+export interface Person { username: string; display_name: string }
+
+export interface KernelState {
+  type: "kernel";
+  document_id: string;
+  path: string | null;
+  state: KernelStatus;
+  kernel: { id: string; name: string; display_name: string; started_at: string; started_by: Person; runs_as: string } | null;
+  cells: { cell_id: string; state: "running" | "queued"; by: Person; since: string }[];
+  input: { cell_id: string; prompt: string; password: boolean; since: string } | null;
+  now: string;
+}
+
+/** MurmurHash2 (seed 0) of the UTF-8 bytes of ``source``, as a decimal string: the server
+ * checks it to refuse running a cell edited since it was asked to run (pure). */
+export function sourceHash(source: string): string {
+  const data = new TextEncoder().encode(source);
+  const m = 0x5bd1e995;
+  let length = data.length;
+  let h = length >>> 0;
+  let i = 0;
+  while (length >= 4) {
+    let k = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) >>> 0;
+    k = Math.imul(k, m) >>> 0;
+    k ^= k >>> 24;
+    k = Math.imul(k, m) >>> 0;
+    h = (Math.imul(h, m) ^ k) >>> 0;
+    i += 4;
+    length -= 4;
+  }
+  if (length === 3) h ^= data[i + 2] << 16;
+  if (length >= 2) h ^= data[i + 1] << 8;
+  if (length >= 1) {
+    h ^= data[i];
+    h = Math.imul(h, m) >>> 0;
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m) >>> 0;
+  h ^= h >>> 15;
+  return String(h >>> 0);
+}
+
+/** What a run request came to: ``ok``, the cell raised (``error``: its traceback is in the
+ * outputs), or a problem to show (``message``). */
+export type RunResult = { ok: true } | { ok: false; message: string | null };
+
+export class KernelClient {
+  state: KernelState | null = null;
+  /** Server clock minus ours (ms), so "for how long" does not depend on the person's clock. */
+  skew = 0;
+  private listeners: ((s: KernelState) => void)[] = [];
+
+  constructor(private path: () => string, readonly documentId: string, room: Room) {
+    room.onNoticeReceived((n: Notice) => {
+      if (n.type === "kernel" && n.document_id === documentId) this.take(n as unknown as KernelState);
+    });
+  }
+
+  onChange(listener: (s: KernelState) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private url(...rest: string[]): string {
+    return apiPath("api/collab/kernels", this.path(), ...rest);
+  }
+
+  private take(state: KernelState): void {
+    // A pushed state and a fetched one may cross: keep the newer.
+    if (this.state && Date.parse(state.now) < Date.parse(this.state.now)) return;
+    this.state = state;
+    const now = Date.parse(state.now);
+    if (Number.isFinite(now)) this.skew = now - Date.now();
+    this.listeners.forEach((f) => f(state));
+  }
+
+  /** Milliseconds since ``since`` (an ISO time of the server's). */
+  elapsed(since: string): number {
+    return Math.max(0, Date.now() + this.skew - Date.parse(since));
+  }
+
+  async refresh(): Promise<void> {
+    this.take(await api<KernelState>("GET", this.url()));
+  }
+
+  /** The kernel's id, starting one if the notebook has none (or it died, or was lost). */
+  private async kernelId(): Promise<string> {
+    const s = this.state;
+    if (s?.kernel && s.state !== "dead" && s.state !== "lost" && s.state !== "none") return s.kernel.id;
+    const state = await api<KernelState>("POST", this.url(), {});
+    this.take(state);
+    if (!state.kernel) throw new ApiError(500, "The kernel could not be started.");
+    return state.kernel.id;
+  }
+
+  /** Run cells (one, or several as one batch that stops at the first error); resolves when
+   * they have run. */
+  async run(cells: { id: string; source: string }[]): Promise<RunResult> {
+    if (!cells.length) return { ok: true };
+    const kernel = await this.kernelId();
+    const body = cells.length === 1
+      ? { cell_id: cells[0].id, document_id: this.documentId }
+      : { document_id: this.documentId, cells: cells.map((c) => ({ cell_id: c.id, source_hash: sourceHash(c.source) })) };
+    try {
+      await api("POST", executeUrl(kernel), body);
+      return { ok: true };
+    } catch (e) {
+      // 422: the cell raised (or did not run after an earlier error): the outputs say why.
+      if (e instanceof ApiError && e.status === 422) return { ok: false, message: null };
+      if (e instanceof ApiError && e.status === 409) {
+        return { ok: false, message: "A cell was edited before it ran; run it again to run the current code." };
+      }
+      throw e;
+    }
+  }
+
+  async interrupt(): Promise<void> {
+    this.take(await api<KernelState>("POST", this.url("interrupt")));
+  }
+
+  async restart(): Promise<void> {
+    this.take(await api<KernelState>("POST", this.url("restart")));
+  }
+
+  async answer(value: string): Promise<void> {
+    this.take(await api<KernelState>("POST", this.url("input"), { value }));
+  }
+
+  /** The address of a cell's full stream text (a capped output's download). */
+  streamUrl(cellId: string): string {
+    return this.url("cells", cellId, "stream");
+  }
+}
