@@ -99,3 +99,176 @@ async def test_a_run_is_seen_live_by_everyone_and_survives_the_runner_leaving(br
         await alice.context.close()
         if not rita.is_closed():
             await rita.context.close()
+
+
+RICH = """from IPython.display import display, Markdown, JSON, Latex, SVG, HTML
+display(Markdown('**bold** and <script>window.bad = 1</script>'))
+display(JSON({'a': [1, 2]}))
+display(Latex(r'$\\frac{1}{2}$'))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20">'
+            '<circle r="9" cx="10" cy="10"/></svg>'))
+display(HTML('<b>html</b>'))"""
+
+
+async def test_run_all_stops_at_the_first_error_and_outputs_are_rich(browser, server):
+    path = write_notebook(
+        server.root,
+        ["a = 6 * 7", RICH, "print(a)\nraise ValueError('boom')", "print('never ran')"],
+        "webkernels/runall.ipynb",
+    )
+    rita = await open_notebook(browser, server, path, "runner-token")
+    try:
+        await rita.click(".run-all")
+        await wait_output(rita, 2, "ValueError")
+        # The batch stopped at the error: once the kernel is idle again (nothing queued),
+        # the last cell has not run.
+        await status_is(rita, "idle")
+        await rita.wait_for_function("() => !document.querySelector('.cell.running, .cell.queued')")
+        await prompt_is(rita, 0, "[1]")
+        await prompt_is(rita, 2, "[3]")
+        await prompt_is(rita, 3, "[ ]")
+        assert await rita.locator(cell(3)).locator(".output").count() == 0
+        # The traceback keeps its colours, as spans (no escape codes left in the text).
+        error = rita.locator(cell(2)).locator(".output.error")
+        assert await error.locator("span[class*='ansi-']").count() > 0
+        text = await error.inner_text()
+        assert "\x1b" not in text and "ValueError: boom" in text
+        # Rich outputs: sanitized Markdown, JSON, LaTeX source, SVG as an image, HTML framed.
+        rich = rita.locator(cell(1))
+        await rich.locator(".markdown-output strong:has-text('bold')").wait_for()
+        assert await rich.locator(".markdown-output script").count() == 0
+        assert '"a"' in await rich.locator(".output.json").inner_text()
+        assert "\\frac{1}{2}" in await rich.locator(".output.latex").inner_text()
+        assert await rich.locator("img[src^='data:image/svg+xml;base64,']").count() == 1
+        assert await rich.locator("svg circle").count() == 0  # never inline
+        assert await rich.locator("iframe.output.html[sandbox='allow-scripts']").count() == 1
+        assert await rita.evaluate("() => window.bad") is None
+        await rita.screenshot(path=str(ARTIFACTS / "kernel-run-all.png"), full_page=True)
+        assert not rita.errors
+    finally:
+        await rita.context.close()
+
+
+async def test_keyboard_interrupt_and_restart_with_confirmation(browser, server):
+    path = write_notebook(
+        server.root,
+        ["x = 1", "import time\ntime.sleep(60)", "print(x)"],
+        "webkernels/interrupt.ipynb",
+    )
+    rita = await open_notebook(browser, server, path, "runner-token")
+    try:
+        # Shift+Enter runs the cell and moves to the next one.
+        await rita.click(".cell >> nth=0 >> .cm-content")
+        await rita.keyboard.press("Shift+Enter")
+        await prompt_is(rita, 0, "[1]")
+        await rita.wait_for_selector(".cell:nth-child(2) .cm-focused")
+        # Ctrl+Enter runs in place (the focus stays in the cell).
+        await rita.keyboard.press("Control+Enter")
+        await prompt_is(rita, 1, "[*]")
+        await rita.wait_for_selector(".cell:nth-child(2) .cm-focused")
+        await rita.wait_for_selector("[data-testid=elapsed]:has-text('1 s')")
+        await status_is(rita, "busy")
+        await rita.click(".interrupt")
+        await wait_output(rita, 1, "KeyboardInterrupt")
+        await status_is(rita, "idle")
+        # Restart asks first; Cancel changes nothing.
+        started = await rita.evaluate(
+            "async () => (await (await fetch(location.pathname.replace('/notebooks/', "
+            "'/api/collab/kernels/'))).json()).kernel.started_at"
+        )
+        await rita.click(".restart")
+        await rita.click("dialog >> text=Cancel")
+        await rita.click(".restart")
+        await rita.wait_for_selector("dialog:has-text('Restart the kernel?')")
+        await rita.screenshot(path=str(ARTIFACTS / "kernel-restart-confirm.png"))
+        await rita.click("dialog >> button:has-text('Restart')")
+        await status_is(rita, "idle")
+        # The variables are gone: x is not defined any more.
+        await rita.click(".cell >> nth=2 >> .run-cell")
+        await wait_output(rita, 2, "NameError")
+        after = await rita.evaluate(
+            "async () => (await (await fetch(location.pathname.replace('/notebooks/', "
+            "'/api/collab/kernels/'))).json()).kernel.started_at"
+        )
+        assert started and after
+        assert not rita.errors
+    finally:
+        await rita.context.close()
+
+
+async def test_input_is_answered_from_another_runner_and_survives_a_reload(browser, server):
+    path = write_notebook(
+        server.root,
+        [
+            "name = input('Your name? ')\nprint('hello', name)",
+            "import getpass\nprint(len(getpass.getpass('Secret: ')))",
+        ],
+        "webkernels/input.ipynb",
+    )
+    rita = await open_notebook(browser, server, path, "runner-token")
+    ada = await open_notebook(browser, server, path, "admin-token")
+    victor = await open_notebook(browser, server, path, "viewer-token")
+    try:
+        await rita.click(".cell >> nth=0 >> .run-cell")
+        await ada.wait_for_selector("[data-testid=input-box]:has-text('Your name?')")
+        # A reload keeps the pending prompt (it is in the kernel's state).
+        await ada.reload()
+        await ada.wait_for_selector("[data-testid=input-field][type=text]")
+        # The viewer sees that the cell waits, without a field, and no run controls.
+        await victor.wait_for_selector("[data-testid=input-waiting]:has-text('Your name?')")
+        assert await victor.locator("[data-testid=input-field]").count() == 0
+        assert (
+            await victor.locator(".run-cell, .run-all, .interrupt, .restart, .clear-all").count()
+            == 0
+        )
+        assert "running code needs permission" in await victor.inner_text(
+            "[data-testid=no-execute]"
+        )
+        await ada.fill("[data-testid=input-field]", "Ada")
+        await ada.keyboard.press("Enter")
+        for page in (rita, ada, victor):
+            await wait_output(page, 0, "hello Ada")
+        await rita.wait_for_selector("[data-testid=input-box]", state="detached")
+        # A password prompt is masked.
+        await ada.click(".cell >> nth=1 >> .run-cell")
+        await rita.wait_for_selector("[data-testid=input-field][type=password]")
+        await rita.fill("[data-testid=input-field]", "hunter2")
+        await rita.screenshot(path=str(ARTIFACTS / "kernel-input-password.png"))
+        await rita.keyboard.press("Enter")
+        await wait_output(victor, 1, "7")
+        assert "hunter2" not in await victor.locator(cell(1)).inner_text()
+        await victor.screenshot(path=str(ARTIFACTS / "kernel-viewer.png"))
+        for page in (rita, ada, victor):
+            assert not page.errors
+    finally:
+        for page in (rita, ada, victor):
+            await page.context.close()
+
+
+async def test_a_kernel_lost_in_a_crash_says_so_and_a_run_starts_a_new_one(browser, spawn_server):
+    server = spawn_server()
+    path = write_notebook(
+        server.root, ["import time\ntime.sleep(60)", "print('new')"], "lost.ipynb"
+    )
+    rita = await open_notebook(browser, server, path, "runner-token")
+    try:
+        await rita.click(".cell >> nth=0 >> .run-cell")
+        await prompt_is(rita, 0, "[*]")
+        server.kill()
+        server.restart()
+        lost = rita.locator("[data-testid=kernel-lost]")
+        await lost.wait_for(timeout=60_000)
+        assert await lost.inner_text() == (
+            "The kernel was lost (the server restarted). Run a cell to start a new one."
+        )
+        await status_is(rita, "lost")
+        await prompt_is(rita, 0, "[ ]")
+        await rita.screenshot(path=str(ARTIFACTS / "kernel-lost.png"))
+        await rita.click(".cell >> nth=1 >> .run-cell")
+        await wait_output(rita, 1, "new")
+        await status_is(rita, "idle")
+        assert await lost.count() == 0
+        # The run cut short by the crash is explained by the state, not by an error toast.
+        assert await rita.locator(".toast").count() == 0
+    finally:
+        await rita.context.close()

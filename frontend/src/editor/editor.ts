@@ -110,9 +110,13 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     kernel, canExecute,
     runCells: (cells) => {
       const code = cells.filter((c) => c.cell_type === "code").map((c) => ({ id: c.getId(), source: c.getSource() }));
-      void attempt("Could not run the cell", async () => {
-        const result = await kernel.run(code);
+      void kernel.run(code).then((result) => {
         if (!result.ok && result.message) showError(result.message);
+      }, (e) => {
+        // The server could not be reached (or went away while the cell ran): the connection
+        // line says so, and the kernel's state once it is back ("lost"), better than a toast.
+        if (e instanceof ApiError && e.status === 0) return;
+        showError(`Could not run the cell: ${e?.message || e}`);
       });
     },
     personLook: (username, name) => {
