@@ -2,7 +2,9 @@
 // (never innerHTML): a colour becomes a class (the 16 standard ones) or a CSSOM colour (the
 // 256-colour and RGB forms, validated numbers). Every other escape sequence is dropped.
 
-const ESCAPE = /\x1b\[([0-9;]*)([A-Za-z])|\x1b[^[]?/g;
+// CSI sequences (colours are "m"), OSC sequences (a terminal title: up to BEL or ST), and
+// any other lone escape with the character after it.
+const ESCAPE = /\x1b\[([0-9;?]*)([A-Za-z@`~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[^[\]]?/g;
 
 interface Style {
   fg: string | null; // "ansi-red" or "rgb(…)"
