@@ -171,15 +171,19 @@ async def test_keyboard_interrupt_and_restart_with_confirmation(browser, server)
         await rita.click(".interrupt")
         await wait_output(rita, 1, "KeyboardInterrupt")
         await status_is(rita, "idle")
-        # Restart asks first; Cancel changes nothing.
+        # Restart asks first; Cancel sends nothing.
+        restarts: list[str] = []
+        rita.on("request", lambda r: restarts.append(r.url) if r.url.endswith("/restart") else None)
         await rita.click(".restart")
         await rita.click("dialog >> text=Cancel")
         await rita.wait_for_selector("dialog", state="detached")
-        await status_is(rita, "idle")
         await rita.click(".restart")
         await rita.wait_for_selector("dialog:has-text('Restart the kernel?')")
         await rita.screenshot(path=str(ARTIFACTS / "kernel-restart-confirm.png"))
-        await rita.click("dialog >> button:has-text('Restart')")
+        async with rita.expect_response(lambda r: r.url.endswith("/restart")) as answer:
+            await rita.click("dialog >> button:has-text('Restart')")
+        assert (await answer.value).ok
+        assert len(restarts) == 1  # the one confirmed (its answer came after the cancel)
         await status_is(rita, "idle")
         # The variables are gone: x is not defined any more.
         await rita.click(".cell >> nth=2 >> .run-cell")
