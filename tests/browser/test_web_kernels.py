@@ -76,8 +76,13 @@ async def test_a_run_is_seen_live_by_everyone_and_survives_the_runner_leaving(br
         await prompt_is(alice, 0, "[ ]")
         # Rita runs the first cell with its Run button.
         await rita.locator(cell(0)).locator(".run-cell").click()
-        # Alice sees it run: [*], who runs it (Rita's initials, as in presence), for how long.
+        await prompt_is(rita, 0, "[*]")
+        await rita.locator(cell(1)).locator(".run-cell").click()
+        # Alice sees it run: [*], who runs it (Rita's initials, as in presence), for how long;
+        # and the second cell queued behind it.
         await prompt_is(alice, 0, "[*]")
+        await alice.wait_for_selector(".cell.queued [data-testid=run-by]:has-text('Queued by')")
+        await prompt_is(alice, 1, "[*]")
         await alice.wait_for_selector('[data-testid="run-by"]:has-text("Rita Runner is running")')
         await alice.wait_for_selector(".cell.running .run-line .person:has-text('R')")
         await status_is(alice, "busy")
@@ -89,6 +94,8 @@ async def test_a_run_is_seen_live_by_everyone_and_survives_the_runner_leaving(br
         await prompt_is(alice, 0, "[1]", timeout=30_000)
         await status_is(alice, "idle")
         assert (await output_of(alice, 0)).split() == ["0", "1", "2"]
+        await wait_output(alice, 1, "second")
+        await prompt_is(alice, 1, "[2]")
         assert await alice.locator('[data-testid="run-by"]').count() == 0
         status = await alice.inner_text('[data-testid="kernel-status"]')
         assert "Idle" in status
