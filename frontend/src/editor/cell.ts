@@ -149,7 +149,8 @@ export class CellView {
     this.highlight();
     if (this.isMarkdown) this.showMarkdown();
     if (cell.cell_type === "code") {
-      this.runLine = el("div", { class: "run-line", "data-testid": "run-line", "aria-live": "polite" });
+      // Not a live region: the elapsed time changes every second (the kernel status is one).
+      this.runLine = el("div", { class: "run-line", "data-testid": "run-line" });
       this.node.append(this.runLine);
       this.showOutputs();
       this.showKernel();
