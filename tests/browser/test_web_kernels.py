@@ -177,15 +177,18 @@ async def test_run_all_stops_at_the_first_error_and_outputs_are_rich(browser, se
 async def test_keyboard_interrupt_and_restart_with_confirmation(browser, server):
     path = write_notebook(
         server.root,
-        ["x = 1", "import time\ntime.sleep(60)", "print(x)"],
+        ["x = 1\nx * 2", "import time\ntime.sleep(60)", "print(x)"],
         "webkernels/interrupt.ipynb",
     )
     rita = await open_notebook(browser, server, path, "runner-token")
     try:
-        # Shift+Enter runs the cell and moves to the next one.
-        await rita.click(".cell >> nth=0 >> .cm-content")
+        # Shift+Enter runs the cell and moves to the next one; it runs what was just typed.
+        await rita.click(".cell >> nth=0 >> .cm-line >> nth=1")
+        await rita.keyboard.press("End")
+        await rita.keyboard.type("1")
         await rita.keyboard.press("Shift+Enter")
         await prompt_is(rita, 0, "[1]")
+        await wait_output(rita, 0, "21")
         await rita.wait_for_selector(".cell:nth-child(2) .cm-focused")
         # Ctrl+Enter runs in place (the focus stays in the cell).
         await rita.keyboard.press("Control+Enter")

@@ -27,6 +27,9 @@ export interface KernelState {
  * outputs), or a problem to show (``message``). */
 export type RunResult = { ok: true } | { ok: false; message: string | null };
 
+/** Times a run refused as stale (409) is asked again before saying so. */
+const STALE_RETRIES = 4;
+
 export class KernelClient {
   state: KernelState | null = null;
   /** Server clock minus ours (ms), so "for how long" does not depend on the person's clock. */
@@ -80,19 +83,26 @@ export class KernelClient {
   async run(cells: { id: string; source: string }[]): Promise<RunResult> {
     if (!cells.length) return { ok: true };
     const kernel = await this.kernelId();
-    const body = cells.length === 1
-      ? { cell_id: cells[0].id, document_id: this.documentId }
-      : { document_id: this.documentId, cells: cells.map((c) => ({ cell_id: c.id, source_hash: sourceHash(c.source) })) };
-    try {
-      await api("POST", executeUrl(kernel), body);
-      return { ok: true };
-    } catch (e) {
-      // 422: the cell raised (or did not run after an earlier error): the outputs say why.
-      if (e instanceof ApiError && e.status === 422) return { ok: false, message: null };
-      if (e instanceof ApiError && e.status === 409) {
-        return { ok: false, message: "A cell was edited before it ran; run it again to run the current code." };
+    // Always with each cell's hash: the server runs a cell only as the person sees it. Just
+    // after typing, the last keystrokes may still be on their way over the socket: the server
+    // then answers 409, and asking again a moment later runs what was typed.
+    const body = { document_id: this.documentId, cells: cells.map((c) => ({ cell_id: c.id, source_hash: sourceHash(c.source) })) };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await api("POST", executeUrl(kernel), body);
+        return { ok: true };
+      } catch (e) {
+        // 422: the cell raised (or did not run after an earlier error): the outputs say why.
+        if (e instanceof ApiError && e.status === 422) return { ok: false, message: null };
+        if (e instanceof ApiError && e.status === 409) {
+          if (attempt < STALE_RETRIES) {
+            await new Promise((done) => setTimeout(done, 250 * (attempt + 1)));
+            continue;
+          }
+          return { ok: false, message: e.message }; // the server says which cell, and why
+        }
+        throw e;
       }
-      throw e;
     }
   }
 
