@@ -15,13 +15,16 @@ import { EditorView, keymap, lineNumbers } from "@codemirror/view";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import type * as Y from "yjs";
 
+import type { KernelClient, KernelState } from "../kernel/client";
 import { codePoints, commentRanges, highlight } from "../comments/ranges";
 import type { CommentsPanel } from "../comments/panel";
 import { el } from "../ui/dom";
 import { iconButton } from "../ui/icons";
 import { renderMarkdown } from "../ui/markdown";
+import { attempt } from "../ui/toast";
 import { outputsHidden, setOutputsHidden, type CellType } from "./ops";
 import { renderOutputs } from "./outputs";
+import { textOn } from "./presence";
 
 export type Cell = YNotebook["cells"][number];
 
@@ -44,6 +47,19 @@ export interface Page {
   step<T>(change: () => T): T;
   /** Switch the cell between code and Markdown (same id and source). */
   changeType(cell: Cell, type: CellType): void;
+  /** The notebook's shared kernel; ``canExecute``: this person may run cells. */
+  kernel: KernelClient;
+  canExecute: boolean;
+  /** Run cells on the server (one, or a batch); shows why if it could not. */
+  runCells(cells: Cell[]): void;
+  /** How someone appears in presence (colour, initials), if known. */
+  personLook(username: string, name: string): { color: string; initials: string };
+}
+
+/** "12 s", "3 min 4 s". */
+export function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 // Cells are created lazily: a placeholder of about the right height until the cell comes near
@@ -71,6 +87,10 @@ export class CellView {
   private outputs: HTMLElement | null = null;
   private outputsShown: boolean | null = null; // a reader's own choice; writers change the file
   private access = new Compartment();
+  private prompt: HTMLElement | null = null;
+  private runLine: HTMLElement | null = null;
+  private inputBox: HTMLElement | null = null;
+  private inputFor = ""; // the prompt the input box was made for (kept while typing)
   private readonly isMarkdown: boolean;
 
   constructor(private page: Page, private cell: Cell) {
@@ -104,7 +124,8 @@ export class CellView {
         doc: ysource.toString(),
         extensions: [
           keymap.of([
-            { key: "Shift-Enter", run: () => (this.next(), true) },
+            { key: "Shift-Enter", run: () => (this.run(), this.next(), true) },
+            { key: "Mod-Enter", run: () => (this.run(), true) },
             { key: "Escape", run: () => (this.leave(), true) },
             { key: "Mod-s", run: () => (page.save(), true), preventDefault: true },
             indentWithTab,
@@ -128,19 +149,39 @@ export class CellView {
     this.highlight();
     if (this.isMarkdown) this.showMarkdown();
     if (cell.cell_type === "code") {
+      // Not a live region: the elapsed time changes every second (the kernel status is one).
+      this.runLine = el("div", { class: "run-line", "data-testid": "run-line" });
+      this.node.append(this.runLine);
       this.showOutputs();
+      this.showKernel();
       cell.changed.connect(this.onChange, this);
       cell.metadataChanged.connect(this.onMetadata, this);
+      // The server appends stream text in place (inside an output): the cell's own change
+      // signal does not report that, the outputs array's deep observer does.
+      (cell as any).youtputs?.observeDeep(this.onOutputsDeep);
     }
     return this.editor;
   }
+
+  private outputsFrame = 0;
+  private readonly onOutputsDeep = (): void => {
+    // Many small appends per second: redraw at most once a frame.
+    if (this.outputsFrame) return;
+    this.outputsFrame = requestAnimationFrame(() => {
+      this.outputsFrame = 0;
+      this.showOutputs();
+    });
+  };
 
   private onMetadata(): void {
     this.showOutputs();
   }
 
   private onChange(_: unknown, change: any): void {
-    if (change.outputsChange || change.executionCountChange) this.showOutputs();
+    if (change.outputsChange || change.executionCountChange) {
+      this.showOutputs();
+      this.showPrompt();
+    }
   }
 
   private accessExtensions() {
@@ -166,6 +207,14 @@ export class CellView {
       button.addEventListener("click", run);
       bar.append(button);
     };
+    if (this.cell.cell_type === "code") {
+      this.prompt = el("span", { class: "exec-prompt", "data-testid": "prompt" }, "[ ]");
+      bar.append(this.prompt);
+      if (this.page.canExecute) {
+        action("run", "Run this cell (Ctrl+Enter; Shift+Enter runs and moves on)", () => this.run(), "run-cell");
+      }
+      if (this.page.writable) action("clear", "Clear this cell's outputs", () => this.clearOutputs(), "edit-only clear-cell");
+    }
     if (this.page.canComment) action("comment", "Comment on the selected text, or on the cell", () => this.comment(), "comment-only");
     if (this.cell.cell_type === "code") {
       action("eye", "Hide or show this cell's outputs (O)", () => this.toggleOutputs(), "outputs-toggle");
@@ -175,7 +224,8 @@ export class CellView {
       el("option", { value: "code" }, "Code"), el("option", { value: "markdown" }, "Markdown")) as HTMLSelectElement;
     type.value = this.cell.cell_type;
     type.addEventListener("change", () => this.page.changeType(this.cell, type.value as CellType));
-    bar.prepend(type);
+    if (this.prompt) this.prompt.after(type);
+    else bar.prepend(type);
     const move = (by: number) => {
       const i = index();
       if (i + by >= 0 && i + by < this.page.notebook.cells.length) this.page.step(() => this.page.notebook.moveCell(i, i + by));
@@ -234,13 +284,89 @@ export class CellView {
       show.addEventListener("click", () => this.toggleOutputs());
       next = el("div", { class: "outputs hidden-outputs", "data-testid": "outputs-hidden" }, show);
     } else {
-      next = renderOutputs(outputs);
+      next = renderOutputs(outputs, { streamUrl: this.page.kernel.streamUrl(this.cell.getId()) });
     }
     this.node.classList.toggle("outputs-hidden", !this.showingOutputs);
-    if (count) next.prepend(el("div", { class: "prompt" }, `[${count}]`));
     if (this.outputs) this.outputs.replaceWith(next);
     else this.node.append(next);
     this.outputs = next;
+  }
+
+  /** Run this cell on the server (code cells, for people with ``execute``). */
+  run(): void {
+    if (this.cell.cell_type === "code" && this.page.canExecute) this.page.runCells([this.cell]);
+  }
+
+  /** Clear the outputs (writes to the document: writers only). */
+  clearOutputs(): void {
+    if (this.cell.cell_type !== "code" || !this.page.writable) return;
+    const cell = this.cell as any;
+    this.page.step(() => this.page.notebook.transact(() => {
+      cell.clearOutputs();
+      cell.execution_count = null;
+    }));
+  }
+
+  /** ``[ ]``, ``[*]`` (running or queued) or ``[N]``. */
+  private showPrompt(): void {
+    if (!this.prompt) return;
+    const mine = this.page.kernel.state?.cells.find((c) => c.cell_id === this.cell.getId());
+    const count = (this.cell as any).execution_count;
+    this.prompt.textContent = mine ? "[*]" : count ? `[${count}]` : "[ ]";
+    this.prompt.dataset.state = mine ? mine.state : count ? "done" : "never";
+  }
+
+  /** The kernel's state changed (or a second passed): the prompt, who runs this cell and
+   * for how long, a pending input(). */
+  showKernel(): void {
+    if (this.cell.cell_type !== "code" || !this.runLine) return;
+    const kernel = this.page.kernel;
+    const state: KernelState | null = kernel.state;
+    this.showPrompt();
+    const mine = state?.cells.find((c) => c.cell_id === this.cell.getId());
+    this.node.classList.toggle("running", mine?.state === "running");
+    this.node.classList.toggle("queued", mine?.state === "queued");
+    if (!mine) {
+      this.runLine.replaceChildren();
+    } else {
+      const name = mine.by.display_name || mine.by.username;
+      const look = this.page.personLook(mine.by.username, name);
+      const badge = el("span", { class: "person small", title: name }, look.initials);
+      badge.style.setProperty("--person", look.color);
+      badge.style.setProperty("--person-text", textOn(look.color));
+      const what = mine.state === "running" ? `${name} is running this cell` : `Queued by ${name}`;
+      this.runLine.replaceChildren(badge, el("span", { "data-testid": "run-by" }, what),
+        el("span", { class: "muted", "data-testid": "elapsed" }, ` · ${duration(kernel.elapsed(mine.since))}`));
+      this.runLine.dataset.state = mine.state;
+    }
+    this.showInput(state);
+  }
+
+  /** An input() box while this cell waits for one (masked for passwords). */
+  private showInput(state: KernelState | null): void {
+    const input = state?.input && state.input.cell_id === this.cell.getId() ? state.input : null;
+    const key = input ? `${input.since}|${input.prompt}|${input.password}` : "";
+    if (key === this.inputFor) return; // keep what is being typed
+    this.inputFor = key;
+    this.inputBox?.remove();
+    this.inputBox = null;
+    if (!input) return;
+    if (!this.page.canExecute) {
+      this.inputBox = el("p", { class: "input-box muted", "data-testid": "input-waiting" },
+        `This cell waits for input: ${input.prompt}`);
+    } else {
+      const field = el("input", { type: input.password ? "password" : "text", "aria-label": input.prompt || "Input",
+        "data-testid": "input-field", autocomplete: "off" }) as HTMLInputElement;
+      const form = el("form", { class: "input-box", "data-testid": "input-box" },
+        el("label", {}, el("span", { class: "input-prompt" }, input.prompt || "Input:"), field),
+        el("button", { class: "button small", type: "submit" }, "Send"));
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        void attempt("Could not send the input", () => this.page.kernel.answer(field.value));
+      });
+      this.inputBox = form;
+    }
+    this.runLine?.after(this.inputBox);
   }
 
   highlight(): void {
@@ -298,6 +424,8 @@ export class CellView {
     if (this.cell.cell_type === "code") {
       this.cell.changed.disconnect(this.onChange, this);
       this.cell.metadataChanged.disconnect(this.onMetadata, this);
+      (this.cell as any).youtputs?.unobserveDeep(this.onOutputsDeep);
+      cancelAnimationFrame(this.outputsFrame);
     }
     this.editor?.destroy(); // the undo manager is the notebook's: it stays
     this.node.remove();

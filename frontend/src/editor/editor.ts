@@ -13,6 +13,8 @@ import { download, FORMATS } from "../net/download";
 import { contentsUrl, folderPage, nameOf, notebookPage, parentOf, sessionUrl } from "../net/paths";
 import { Room, type Notice, type Stopped } from "../net/room";
 import { CommentsPanel } from "../comments/panel";
+import { KernelClient } from "../kernel/client";
+import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
@@ -73,6 +75,8 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   const room = new Room(`json:notebook:${session.fileId}`, notebook.ydoc, { sessionId: session.sessionId }, notebook.awareness);
   const list = el("div", { class: "cells", "data-testid": "cells" });
   const comments = new CommentsPanel(() => path, session.fileId, who.identity, canComment, writable);
+  const canExecute = !!who.permissions.execute;
+  const kernel = new KernelClient(() => path, `json:notebook:${session.fileId}`, room);
   const tracker = writable ? new SaveTracker(room, notebook.ydoc, saveState) : null;
   main.classList.add("with-comments");
   column.append(list);
@@ -104,6 +108,26 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (page.active) page.views.get(page.active)?.setActive(false);
       page.active = cell;
       if (cell) page.views.get(cell)?.setActive(true);
+    },
+    kernel, canExecute,
+    runCells: (cells) => {
+      const code = cells.filter((c) => c.cell_type === "code").map((c) => ({ id: c.getId(), source: c.getSource() }));
+      void kernel.run(code).then((result) => {
+        if (!result.ok && result.message) showError(result.message);
+      }, (e) => {
+        // The server could not be reached (or went away while the cell ran): the connection
+        // line says so, and the kernel's state once it is back ("lost"), better than a toast.
+        if (e instanceof ApiError && e.status === 0) return;
+        showError(`Could not run the cell: ${e?.message || e}`);
+      });
+    },
+    personLook: (username, name) => {
+      let found: { color: string; initials: string } | null = null;
+      notebook.awareness.getStates().forEach((s: any) => {
+        if (s.user?.username === username && s.user.color) found = { color: s.user.color, initials: s.user.initials || name.slice(0, 1) };
+      });
+      if (username === who.identity.username) found = { color: who.identity.color, initials: who.identity.initials };
+      return found ?? { color: "#6e7781", initials: (name || "?").slice(0, 1).toUpperCase() };
     },
     changeType: (cell, type) => {
       if (!page.writable) return;
@@ -222,9 +246,20 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   const copyButton = iconButton("copy", "Copy the selected cell (C)");
   const pasteButton = iconButton("paste", "Paste cells below the selected one (V)", "", "edit-only");
   const hint = el("span", { class: "muted hint" }, "Press ? for keyboard shortcuts");
+  const clearAll = () => page.step(() => notebook.transact(() => {
+    for (const cell of notebook.cells) {
+      if (cell.cell_type !== "code") continue;
+      (cell as any).clearOutputs();
+      (cell as any).execution_count = null;
+    }
+  }));
+  const kernelBar = kernelToolbar(kernel, canExecute, {
+    runAll: () => page.runCells(notebook.cells.filter((c) => c.cell_type === "code")),
+    clearAll: writable ? clearAll : null,
+  });
   const tools = el("div", { class: "notebook-toolbar", role: "toolbar", "aria-label": "Notebook" },
     undoButton, redoButton, el("span", { class: "sep edit-only" }), cutButton, copyButton, pasteButton,
-    el("span", { class: "grow" }), hint);
+    el("span", { class: "sep" }), kernelBar.tools, el("span", { class: "grow" }), hint);
   const showUndo = () => {
     undoButton.disabled = !page.undo.undoStack.length;
     redoButton.disabled = !page.undo.redoStack.length;
@@ -233,6 +268,20 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   showUndo();
   if (!writable) tools.querySelectorAll(".edit-only").forEach((n) => n.remove());
   column.insertBefore(tools, list);
+  column.insertBefore(kernelBar.notice, list);
+  kernel.onChange(() => page.views.forEach((view) => view.showKernel()));
+  // "For how long" counts up each second on the cells that run or wait.
+  window.setInterval(() => {
+    for (const entry of kernel.state?.cells ?? []) {
+      const cell = notebook.cells.find((c) => c.getId() === entry.cell_id);
+      if (cell) page.views.get(cell)?.showKernel();
+    }
+  }, 1000);
+  // The state is pushed on changes only: fetch it once now (and after reconnecting, when
+  // a push may have been missed).
+  const fetchKernel = () => void kernel.refresh().catch(() => undefined);
+  fetchKernel();
+  room.provider.on("sync", (synced: boolean) => { if (synced) fetchKernel(); });
 
   let previousKey = "";
   const run = (command: Command): boolean => {
@@ -284,6 +333,12 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       case "markdown": case "code": page.changeType(active, command); return true;
       case "delete": notebook.deleteCell(index); queueMicrotask(() => selectAt(index)); return true;
       case "outputs": view(active)?.toggleOutputs(); return true;
+      case "run": view(active)?.run(); return true;
+      case "run-advance":
+        view(active)?.run();
+        if (index + 1 < notebook.cells.length) selectAt(index + 1);
+        else if (page.writable) page.insertCell(index + 1, "code");
+        return true;
     }
     return false;
   };

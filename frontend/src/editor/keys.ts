@@ -4,7 +4,8 @@
 
 export type Command =
   | "undo" | "redo" | "save" | "edit" | "previous" | "next" | "insert-above" | "insert-below"
-  | "markdown" | "code" | "cut" | "copy" | "paste-below" | "paste-above" | "delete" | "outputs";
+  | "markdown" | "code" | "cut" | "copy" | "paste-below" | "paste-above" | "delete" | "outputs"
+  | "run" | "run-advance";
 
 export interface Keys {
   key: string;
@@ -23,10 +24,11 @@ export function commandFor(e: Keys, previous = ""): Command | null {
     if (key === "z") return e.shiftKey ? "redo" : "undo";
     if (key === "y" && e.ctrlKey && !e.shiftKey) return "redo";
     if (key === "s") return "save";
+    if (key === "Enter" && !e.shiftKey) return "run";
     return null;
   }
   if (e.altKey) return null;
-  if (e.shiftKey) return key === "v" ? "paste-above" : null;
+  if (e.shiftKey) return key === "v" ? "paste-above" : key === "Enter" ? "run-advance" : null;
   switch (key) {
     case "Enter": return "edit";
     case "ArrowUp": case "k": return "previous";

@@ -41,3 +41,5 @@ export const parentOf = (path: string): string => path.split("/").slice(0, -1).j
 export const nameOf = (path: string): string => path.split("/").pop() || path;
 /** Your API tokens, and one of them (its id is one segment). */
 export const tokensUrl = (...ids: string[]): string => `api/collab/tokens${ids.map((id) => "/" + segment(id)).join("")}`;
+/** A kernel's execute address (the id is one segment). */
+export const executeUrl = (kernelId: string): string => `api/kernels/${segment(kernelId)}/execute`;

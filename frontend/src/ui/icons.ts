@@ -29,6 +29,11 @@ const PATHS = {
   star: "M12 3.5l2.6 5.3 5.9.9-4.3 4.1 1 5.8L12 16.9l-5.2 2.7 1-5.8-4.3-4.1 5.9-.9z",
   tag: "M3 12V4h8l10 10-8 8zM7.5 8.5h.01",
   search: "M10.5 17a6.5 6.5 0 1 0 0-13 6.5 6.5 0 0 0 0 13zM15.5 15.5L20 20",
+  run: "M7 4.5v15l12-7.5z",
+  runAll: "M4 5v14l8-7zM13 5v14l8-7z",
+  stop: "M6 6h12v12H6z",
+  restart: "M4 12a8 8 0 1 0 2.3-5.7M4 4v4.5h4.5",
+  clear: "M15 4l5 5-9 9H7l-3-3zM9 20h11",
 } as const;
 
 export type IconName = keyof typeof PATHS;

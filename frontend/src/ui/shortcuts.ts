@@ -9,7 +9,8 @@ export const SHORTCUTS: [string, [string, string][]][] = [
     ["?", "Show these shortcuts"],
   ]],
   ["Editing a cell", [
-    ["Shift+Enter", "Leave the cell and go to the next one (a new cell at the end)"],
+    ["Shift+Enter", "Run the cell (if you may run code) and go to the next one (a new cell at the end)"],
+    [`${MOD}+Enter`, "Run the cell and stay in it"],
     ["Esc", "Leave the cell (command mode)"],
     [`${MOD}+Z`, "Undo your last change (in any cell)"],
     [`${MOD}+Shift+Z · Ctrl+Y`, "Redo"],
@@ -17,6 +18,7 @@ export const SHORTCUTS: [string, [string, string][]][] = [
   ]],
   ["Command mode (a cell selected, not editing)", [
     ["Enter", "Edit the selected cell"],
+    ["Shift+Enter · " + `${MOD}+Enter`, "Run the selected cell and select the next one · run it in place"],
     ["↑ / K · ↓ / J", "Select the cell above / below"],
     ["A · B", "Insert a cell above / below"],
     ["M · Y", "Make the cell Markdown / code"],
