@@ -334,3 +334,65 @@ async def test_deleting_a_notebook_forgets_its_versions(server):
     write_notebook(server.root, ["x"], path)  # a new file under the same name
     r = await call(server, "GET", f"{API}/{path}")
     assert r.json()["versions"] == []
+
+
+# -- stock JupyterLab's checkpoints ---------------------------------------------------------
+
+
+async def test_checkpoints_are_versions_and_restore_into_the_open_room(server):
+    path = write_notebook(server.root, ["one"])
+    url = f"/api/contents/{path}/checkpoints"
+    r = await call(server, "POST", url)  # JupyterLab: "Save and Create Checkpoint"
+    assert r.status_code == 201, r.text
+    checkpoint = r.json()
+    assert set(checkpoint) == {"id", "last_modified"}
+    listed = (await call(server, "GET", f"{API}/{path}")).json()["versions"]
+    assert listed[0]["id"] == checkpoint["id"] and listed[0]["kind"] == "save"
+
+    client = await YClient.connect(server, path)
+    try:
+        client.insert(0, None, " two")
+        client.append_cell("three")
+        await wait_until(lambda: len(client.content()["cells"]) == 2)
+        await wait_until(
+            lambda: len(read_notebook(server.root, path).cells) == 2  # autosaved
+        )
+        assert (await call(server, "POST", url)).status_code == 201
+        r = await call(server, "GET", url)
+        assert r.status_code == 200
+        ids = [c["id"] for c in r.json()]
+        assert len(ids) == 2 and ids[1] == checkpoint["id"]
+        # "Revert Notebook to Checkpoint": the open room takes it as an edit, no reload.
+        r = await call(server, "POST", f"{url}/{checkpoint['id']}")
+        assert r.status_code == 204, r.text
+        await wait_until(lambda: [c["source"] for c in client.content()["cells"]] == ["one"])
+        assert client.close_code is None
+        await wait_until(
+            lambda: [c.source for c in read_notebook(server.root, path).cells] == ["one"]
+        )
+        history = (await call(server, "GET", f"{API}/{path}")).json()["versions"]
+        assert history[0]["kind"] == "restore"
+        # Deleting a checkpoint keeps the history (it is immutable); it answers as jupyter does.
+        assert (await call(server, "DELETE", f"{url}/{checkpoint['id']}")).status_code == 204
+        assert checkpoint["id"] in [c["id"] for c in (await call(server, "GET", url)).json()]
+        # A checkpoint the notebook never had.
+        r = await call(server, "POST", f"{url}/{'0' * 64}")
+        assert r.status_code == 404
+    finally:
+        await client.close()
+
+
+async def test_checkpoint_restore_writes_a_closed_notebook(server):
+    path = write_notebook(server.root, ["one"])
+    url = f"/api/contents/{path}/checkpoints"
+    checkpoint = (await call(server, "POST", url)).json()
+    nb = read_notebook(server.root, path)
+    nb.cells[0].source = "changed"
+    nbformat.write(nb, server.root / path)
+    r = await call(server, "POST", f"{url}/{checkpoint['id']}")
+    assert r.status_code == 204, r.text
+    assert [c.source for c in read_notebook(server.root, path).cells] == ["one"]
+    # Other files keep jupyter_server's own checkpoints.
+    (server.root / "notes.txt").write_text("hello")
+    r = await call(server, "POST", "/api/contents/notes.txt/checkpoints")
+    assert r.status_code == 201 and r.json()["id"] == "checkpoint"

@@ -18,6 +18,7 @@ on a connection of its own (thinning many files can take a while).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import posixpath
 import secrets
@@ -229,7 +230,7 @@ class VersionService:
         _, file_id, nb = await self.current(path)
         return self.store.add(file_id, nb, "save", authors=[author], label=label or None)
 
-    async def restore(self, path: str, version_id: str, author: dict[str, str]) -> Version:
+    async def restore(self, path: str, version_id: str, author: dict[str, str] | None) -> Version:
         """The live room becomes ``version_id`` as one forward edit; a ``restore`` version."""
         api_path = notebook_path(path)
         file_id = await self._file(api_path)
@@ -245,7 +246,29 @@ class VersionService:
         )
         if not applied:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
-        return self.store.add(file_id, target, "restore", authors=[author])
+        return self.store.add(file_id, target, "restore", authors=[author] if author else [])
+
+    # -- checkpoints (the contents API's, see ``checkpoints.py``) ------------------------
+
+    async def versions_of(self, path: str, limit: int) -> builtins.list[Version]:
+        file_id = await self._file(notebook_path(path))
+        return self.store.list(file_id, limit).versions
+
+    async def checkpoint(self, path: str) -> Version:
+        """A ``save`` version of the current state (JupyterLab asks right after a save)."""
+        _, file_id, nb = await self.current(path)
+        return self.store.add(file_id, nb, "save")
+
+    async def restore_checkpoint(self, path: str, version_id: str) -> Version:
+        """A forward edit when the room is open, else the file is written."""
+        api_path = notebook_path(path)
+        file_id = await self._file(api_path)
+        target = self._version(file_id, version_id)
+        if self.live.read(file_id) is not None:
+            return await self.restore(api_path, version_id, author=None)
+        model = {"type": "notebook", "format": "json", "content": target}
+        await ensure_async(self.contents.save(model, api_path))
+        return self.store.add(file_id, target, "restore")
 
     # -- publishing --------------------------------------------------------------------
 

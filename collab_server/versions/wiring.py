@@ -14,6 +14,7 @@ from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
 from .blobs import BlobBackend
+from .checkpoints import VersionCheckpoints
 from .handlers import SERVICE_SETTING, versions_handlers
 from .retention import RetentionPolicy
 from .room_adapter import RoomsAdapter
@@ -73,5 +74,11 @@ def start_versions(app: Any) -> VersionService:
     app.gallery.versions_count = service.versions_count
     app.gallery.published_copies = service.published_copies
     app.gallery.cloned_from = service.cloned_from
+    # Stock JupyterLab's checkpoints become the notebook's versions (other files keep
+    # jupyter_server's own). Set here, not as ``checkpoints_class``: they need the service.
+    contents = app.serverapp.contents_manager
+    contents.checkpoints = VersionCheckpoints(
+        service, contents.checkpoints, parent=contents, log=contents.log
+    )
     app.serverapp.io_loop.add_callback(service.start, app.versions_retention_interval)
     return service
