@@ -449,9 +449,9 @@ class VersionService:
         if row is None:
             return None
         source_file_id, version, pid, pversion, created = row
-        # The source's path only while it exists; the caller decides whether to show it.
-        out: dict[str, Any] = {"version": version, "created": created,
-                               "path": self.file_ids.get_path(source_file_id or "")}  # fmt: skip
+        # No path: whoever reads the copy may not be allowed to read (or learn the name of)
+        # the source. ``source_path`` gives it to a caller that checks rights first.
+        out: dict[str, Any] = {"file_id": source_file_id, "version": version, "created": created}
         if pid is not None:
             out["published"] = {"id": pid, "version": pversion}
         return out
