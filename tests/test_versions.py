@@ -400,6 +400,11 @@ async def test_checkpoint_restore_writes_a_closed_notebook(server):
     nb = read_notebook(server.root, path)
     nb.cells[0].source = "changed"
     nbformat.write(nb, server.root / path)
+    # Whoever may only read the notebook may list its checkpoints, not restore one.
+    assert (await call(server, "GET", url, "viewer-token")).status_code == 200
+    r = await call(server, "POST", f"{url}/{checkpoint['id']}", "viewer-token")
+    assert r.status_code == 403
+    assert [c.source for c in read_notebook(server.root, path).cells] == ["changed"]
     r = await call(server, "POST", f"{url}/{checkpoint['id']}")
     assert r.status_code == 204, r.text
     assert [c.source for c in read_notebook(server.root, path).cells] == ["one"]
