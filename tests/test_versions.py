@@ -10,6 +10,7 @@ import httpx
 import nbformat
 
 from conftest import read_notebook, write_notebook
+from support.jsclient import JsClient
 from support.yclient import YClient, wait_until
 
 API = "/api/collab/versions"
@@ -172,6 +173,43 @@ async def test_restore_is_a_forward_edit_while_two_people_type(server):
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_restore_reaches_jupyterlabs_client_as_an_edit(server):
+    """The JS client (y-websocket + @jupyter/ydoc, what JupyterLab runs) types during a
+    restore: it keeps its connection, converges, and its later keystrokes are all there."""
+    path = write_notebook(server.root, ["a = 1", "b = 2"])
+    py = await YClient.connect(server, path, "alice-token")
+    js = await JsClient.start()
+    try:
+        await js.connect(server, py.file_id, py.session_id, "bob-token")
+        old = await label(server, path)
+        py.insert(0, None, "00")
+        py.append_cell("c = 3")
+        await wait_until(lambda: len(py.content()["cells"]) == 3)
+        for i in range(5):
+            await js.call("insertText", cell=1, index=len("b = 2") + i, text="x")
+        await wait_until(lambda: py.text(1) == "b = 2xxxxx")  # the room has them
+        r = await call(server, "POST", f"{API}/{path}/{old['id']}/restore", "carol-token")
+        assert r.status_code == 201, r.text
+        await wait_until(lambda: [c["source"] for c in py.content()["cells"]] == ["a = 1", "b = 2"])
+        for i in range(5):
+            await js.call("insertText", cell=1, index=len("b = 2") + i, text="y")
+        await wait_until(lambda: py.text(1) == "b = 2yyyyy")
+        cells = None
+        for _ in range(200):
+            cells = (await js.content())["cells"]
+            if [c["source"] for c in cells] == ["a = 1", "b = 2yyyyy"]:
+                break
+            await asyncio.sleep(0.05)
+        assert cells is not None and [c["source"] for c in cells] == ["a = 1", "b = 2yyyyy"]
+        assert [c["id"] for c in cells] == [c["id"] for c in py.content()["cells"]]
+        status = await js.call("status")
+        assert status["connected"] and not status["closes"]
+        assert py.close_code is None
+    finally:
+        await js.close()
+        await py.close()
 
 
 async def test_restore_without_an_open_room_writes_the_file(server):
