@@ -315,6 +315,13 @@ async def test_clone_names_copies_and_records_lineage(server):
     assert r.status_code == 403, r.text
     assert "message" in r.json()
     assert not (server.root / "clones" / "x.ipynb").exists()
+    # A folder that does not exist answers the same 403: no probing of other tenants' names.
+    r = await call(server, "POST", "/api/collab/clone", "tenant-a-token",
+                   json={"source": {"path": "team-a/x.ipynb"}, "target": "no-such/"})  # fmt: skip
+    assert r.status_code == 403, r.text
+    r = await call(server, "POST", "/api/collab/clone",
+                   json={"source": {"path": path}, "target": "no-such/"})  # fmt: skip
+    assert r.status_code == 404 and "message" in r.json()
 
 
 async def test_clone_of_a_published_copy(server):

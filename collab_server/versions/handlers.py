@@ -28,7 +28,7 @@ from .. import db as database
 from ..api import json_object
 from ..auth.jupyter import is_allowed
 from ..core.errors import CollabError
-from .service import VersionService, notebook_path
+from .service import Published, VersionService, notebook_path
 
 SERVICE_SETTING = "collab_versions"
 _VERSION_ID = r"[^/]+"
@@ -49,7 +49,10 @@ class VersionsHandler(APIHandler):
 
     async def authorize(self, path: str, action: str) -> str:
         self.author  # noqa: B018 - 401 first
-        api_path = await self.guarded(_async(notebook_path, path))
+        try:
+            api_path = notebook_path(path)
+        except CollabError as e:
+            raise web.HTTPError(e.status, e.message) from e
         if not await is_allowed(self, action, f"contents:{api_path}"):
             verb = {"read": "see", "write": "edit", "share": "publish"}.get(action, action)
             raise web.HTTPError(403, f"You may not {verb} this notebook")
@@ -73,13 +76,27 @@ class VersionsHandler(APIHandler):
         except ValueError:
             raise web.HTTPError(400, f'"{name}" must be a whole number') from None
 
+    async def may_read(self, row: Published) -> bool:
+        """Readers of a published copy: the provider's grant on ``published:{id}``, else
+        whoever may ``share`` the source (its publishers); administrators through either."""
+        if await is_allowed(self, "read", f"published:{row.id}"):
+            return True
+        source = self.service.source_path(row)
+        return source is not None and await is_allowed(self, "share", f"contents:{source}")
+
+    async def readable_published(self, pid: str, version: int | None) -> Published:
+        """The same 404 for "no such copy" and "not yours to read": ids cannot be probed."""
+        try:
+            row: Published | None = self.service.published(pid, version)
+        except CollabError:
+            row = None
+        if row is None or not await self.may_read(row):
+            raise web.HTTPError(404, "No such published notebook (or version)")
+        return row
+
     def created(self, body: dict[str, Any]) -> None:
         self.set_status(201)
         self.finish(body)
-
-
-async def _async(fn: Any, *args: Any) -> Any:
-    return fn(*args)
 
 
 class VersionListHandler(VersionsHandler):
@@ -138,26 +155,13 @@ class PublishHandler(VersionsHandler):
 
 
 class PublishedHandler(VersionsHandler):
-    async def may_read(self, row: Any) -> bool:
-        if await is_allowed(self, "read", f"published:{row.id}"):
-            return True
-        source = self.service.source_path(row)
-        return source is not None and await is_allowed(self, "share", f"contents:{source}")
-
     async def get(self, pid: str = "") -> None:
         self.author  # noqa: B018 - 401 first
         if not pid:
             rows = [row for row in self.service.published_ids() if await self.may_read(row)]
             self.finish({"published": [row.to_json() for row in rows]})
             return
-        version = self.int_argument("version", None)
-        try:
-            row = self.service.published(pid, version)
-        except CollabError:
-            row = None
-        # The same answer for "no such copy" and "not yours to read": ids are not probed.
-        if row is None or not await self.may_read(row):
-            raise web.HTTPError(404, "No such published notebook (or version)")
+        row = await self.readable_published(pid, self.int_argument("version", None))
         self.finish({**row.to_json(), "notebook": self.service.published_content(row)})
 
 
@@ -167,15 +171,10 @@ class CloneHandler(VersionsHandler):
         body = json_object(self)
         source = body.get("source")
         if isinstance(source, dict) and "published" in source:
-            try:
-                row = self.service.published(
-                    str(source["published"]),
-                    source.get("version") if isinstance(source.get("version"), int) else None,
-                )
-            except CollabError:
-                row = None
-            if row is None or not await PublishedHandler.may_read(self, row):  # type: ignore[arg-type]
-                raise web.HTTPError(404, "No such published notebook (or version)")
+            version = source.get("version")
+            if version is not None and not isinstance(version, int):
+                raise web.HTTPError(400, '"version" of a published copy must be a number')
+            row = await self.readable_published(str(source["published"]), version)
             name = f"{row.title or 'Untitled'}.ipynb".replace("/", "-")
         elif isinstance(source, dict) and isinstance(source.get("path"), str):
             api_path = await self.authorize(source["path"], "read")

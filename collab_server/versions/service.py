@@ -386,23 +386,33 @@ class VersionService:
             nb = self._version(file_id, version)
         return nb, {"source_file_id": file_id, "source_version": version}
 
-    async def clone_target(self, target: Any, source_name: str) -> str:
-        """A free path for the copy: ``name.ipynb``, else ``name-1.ipynb``, ``name-2``…"""
+    async def clone_target(
+        self, target: Any, source_name: str, may_write: Callable[[str], Awaitable[bool]]
+    ) -> str:
+        """A free path for the copy: ``name.ipynb``, else ``name-1.ipynb``, ``name-2``…
+
+        Rights first: what exists where the caller may not write is none of their business.
+        """
         if not isinstance(target, str):
             raise Invalid('"target" must be a folder or a notebook path')
         parts = [p for p in target.replace("\\", "/").split("/") if p not in ("", ".")]
         if ".." in parts:
             raise Invalid("The target may not leave the server's root")
         wanted = "/".join(parts)
+        folder = wanted if not wanted.endswith(".ipynb") else posixpath.dirname(wanted)
         if not wanted.endswith(".ipynb"):
-            if wanted and not await ensure_async(self.contents.dir_exists(wanted)):
-                raise NotFound(f"No folder {wanted!r}")
             wanted = posixpath.join(wanted, source_name) if wanted else source_name
+        if not await may_write(wanted):
+            raise Forbidden("You may not create a notebook there")
+        if folder and not await ensure_async(self.contents.dir_exists(folder)):
+            raise NotFound(f"No folder {folder!r}")
         stem, folder = posixpath.basename(wanted)[: -len(".ipynb")], posixpath.dirname(wanted)
         candidate, n = wanted, 0
         while await ensure_async(self.contents.exists(candidate)):
             n += 1
             candidate = posixpath.join(folder, f"{stem}-{n}.ipynb")
+        if candidate != wanted and not await may_write(candidate):
+            raise Forbidden("You may not create a notebook there")
         return candidate
 
     async def clone(
@@ -414,9 +424,7 @@ class VersionService:
         source_name: str = "Untitled.ipynb",
     ) -> str:
         nb, lineage = await self.clone_source(source)
-        path = await self.clone_target(target, source_name)
-        if not await may_write(path):
-            raise Forbidden("You may not create a notebook there")
+        path = await self.clone_target(target, source_name, may_write)
         model = {"type": "notebook", "format": "json", "content": nb}
         await ensure_async(self.contents.save(model, path))
         file_id, _ = await self.file_ids.ensure(path)
