@@ -457,3 +457,14 @@ async def test_checkpoint_restore_writes_a_closed_notebook(server):
     (server.root / "notes.txt").write_text("hello")
     r = await call(server, "POST", "/api/contents/notes.txt/checkpoints")
     assert r.status_code == 201 and r.json()["id"] == "checkpoint"
+
+
+def test_a_bad_s3_url_stops_the_server_with_a_reason(spawn_server):
+    try:
+        spawn_server("--CollabServer.versions_s3_url=http://key:hunter2@bucket/x")
+    except RuntimeError as e:
+        log = str(e)
+    else:
+        raise AssertionError("the server started with a bad versions_s3_url")
+    assert "versions_s3_url" in log and "s3://" in log
+    assert "hunter2" not in log
