@@ -333,6 +333,12 @@ async def test_clone_of_a_published_copy(server):
     assert r.status_code == 201, r.text
     copy = read_notebook(server.root, r.json()["path"])
     assert r.json()["path"].startswith("Pub") and copy.cells[0].outputs == []
+    # A title names the copy, never a folder or a hidden file.
+    pub = (await call(server, "POST", f"/api/collab/publish/{path}", "admin-token",
+                      json={"title": "../.x/y"})).json()  # fmt: skip
+    r = await call(server, "POST", "/api/collab/clone", "runner-token",
+                   json={"source": {"published": pub["id"]}, "target": ""})  # fmt: skip
+    assert r.status_code == 201 and r.json()["path"] == "-.x-y.ipynb", r.text
     # Someone the published copy is not shared with cannot clone it (and cannot tell it exists).
     r = await call(server, "POST", "/api/collab/clone", "alice-token",
                    json={"source": {"published": pub["id"]}, "target": ""})  # fmt: skip

@@ -19,6 +19,7 @@ notebook (its publishers), and by administrators.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -175,7 +176,9 @@ class CloneHandler(VersionsHandler):
             if version is not None and not isinstance(version, int):
                 raise web.HTTPError(400, '"version" of a published copy must be a number')
             row = await self.readable_published(str(source["published"]), version)
-            name = f"{row.title or 'Untitled'}.ipynb".replace("/", "-")
+            # The title names the copy: no folders, no hidden file.
+            title = re.sub(r"[/\\:\x00-\x1f]", "-", row.title).lstrip(". ") or "Untitled"
+            name = f"{title[:100]}.ipynb"
         elif isinstance(source, dict) and isinstance(source.get("path"), str):
             api_path = await self.authorize(source["path"], "read")
             name = api_path.rsplit("/", 1)[-1]
