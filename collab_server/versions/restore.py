@@ -83,6 +83,28 @@ def _patch_cell(ycell: Map, live: dict[str, Any], target: dict[str, Any]) -> Non
             ycell[key] = copy.deepcopy(target[key])
 
 
+def keep_comments(version: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """``version`` with the comment threads of ``current`` (``metadata.collab.comments``).
+
+    Comments are not part of a notebook's history: they live in their own document and are
+    written into the file on save (the notebook's room never holds them). A restore must
+    neither bring back old threads nor drop new ones, so it keeps whatever ``current`` has
+    (the live room: none; the file: its threads).
+    """
+    metadata = dict(version.get("metadata") or {})
+    collab = dict(metadata.get("collab") or {})
+    now = (current.get("metadata") or {}).get("collab") or {}
+    if isinstance(now, dict) and "comments" in now:
+        collab["comments"] = now["comments"]
+    else:
+        collab.pop("comments", None)
+    if collab:
+        metadata["collab"] = collab
+    else:
+        metadata.pop("collab", None)
+    return {**version, "metadata": metadata}
+
+
 def apply_notebook(ydoc: Doc, version: dict[str, Any]) -> None:
     """Edit ``ydoc`` (a YNotebook document) in place so its content is ``version``."""
     target = normalize_notebook(version)

@@ -36,7 +36,7 @@ from ..core.errors import CollabError, Forbidden, Invalid, NotFound, Unprocessab
 from . import canonical
 from .blobs import BlobBackend
 from .diff import diff_notebooks
-from .restore import apply_notebook
+from .restore import apply_notebook, keep_comments
 from .retention import RetentionPolicy
 from .store import Version, VersionNotFound, VersionStore
 
@@ -239,10 +239,13 @@ class VersionService:
             await self.live.open(file_id, api_path)
         # Keep what is being replaced, so the restore itself can be undone.
         before = self.live.read(file_id)
-        if before is not None:
-            self.store.add(file_id, before, "auto")
+        if before is None:  # the room closed between opening and editing (file deleted?)
+            raise NotFound(f"No notebook {api_path!r}")
+        self.store.add(file_id, before, "auto")
+        # Read and edit in one step on the loop (no await between): the edit is computed
+        # against exactly the document it is applied to.
         applied = self.live.apply_server_change(
-            file_id, "restore", lambda doc: apply_notebook(doc, target)
+            file_id, "restore", lambda doc: apply_notebook(doc, keep_comments(target, before))
         )
         if not applied:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
@@ -266,7 +269,8 @@ class VersionService:
         target = self._version(file_id, version_id)
         if self.live.read(file_id) is not None:
             return await self.restore(api_path, version_id, author=None)
-        model = {"type": "notebook", "format": "json", "content": target}
+        current = await self._read_file(api_path)
+        model = {"type": "notebook", "format": "json", "content": keep_comments(target, current)}
         await ensure_async(self.contents.save(model, api_path))
         return self.store.add(file_id, target, "restore")
 

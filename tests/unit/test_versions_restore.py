@@ -11,7 +11,7 @@ from pycrdt import Doc, Text
 
 from collab_server.db import open_database
 from collab_server.versions.canonical import normalize
-from collab_server.versions.restore import apply_notebook
+from collab_server.versions.restore import apply_notebook, keep_comments
 from collab_server.versions.retention import RetentionPolicy
 from collab_server.versions.service import apply_retention
 from collab_server.versions.store import VersionStore
@@ -101,3 +101,19 @@ def test_retention_runs_on_its_own_connection(tmp_path: Path) -> None:
     store.add("f", nb(("a", "now")), "save")
     assert apply_retention(path, RetentionPolicy()) == 4
     assert [v.kind for v in store.list("f").versions] == ["save", "auto"]
+
+
+def test_a_restore_neither_brings_back_nor_drops_comment_threads() -> None:
+    old = nb(("a", "1"))
+    old["metadata"] = {"collab": {"comments": {"threads": ["old"]}, "other": 1}, "k": 2}
+    # Into the live room (which never holds comments): none come back, the rest does.
+    doc = live(nb(("a", "2")))
+    restore(doc, keep_comments(old, YNotebook(doc).get()))
+    assert content(doc)["metadata"] == {"collab": {"other": 1}, "k": 2}
+    # Into a file: the file's current threads stay.
+    file_now = nb(("a", "2"))
+    file_now["metadata"] = {"collab": {"comments": {"threads": ["new"]}}}
+    kept = keep_comments(old, file_now)
+    assert kept["metadata"] == {"collab": {"comments": {"threads": ["new"]}, "other": 1}, "k": 2}
+    assert old["metadata"]["collab"]["comments"] == {"threads": ["old"]}  # not mutated
+    assert keep_comments(nb(("a", "1")), nb(("a", "1")))["metadata"] == {"title": "t"}
