@@ -32,6 +32,8 @@ async def label(server: Any, path: str, name: str | None = None, token: str = "a
 def write_with_output(server: Any, sources: list[str]) -> str:
     path = write_notebook(server.root, sources)
     nb = read_notebook(server.root, path)
+    # Comment threads in the file (as the comments service writes them): never published.
+    nb.metadata["collab"] = {"comments": {"schemaVersion": 1, "threads": []}}
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="secret\n")]
     nb.cells[0].execution_count = 1
     nbformat.write(nb, server.root / path)
@@ -241,6 +243,7 @@ async def test_publish_strips_outputs_and_versions_under_one_id(server):
 
     got = (await call(server, "GET", first["url"], "admin-token")).json()
     assert got["notebook"]["cells"][0]["outputs"] == []
+    assert "collab" not in got["notebook"]["metadata"]
     assert "secret\n" not in str(got["notebook"])
 
     # The source version is pinned in the file's history as a publish version.
@@ -333,6 +336,7 @@ async def test_clone_of_a_published_copy(server):
     assert r.status_code == 201, r.text
     copy = read_notebook(server.root, r.json()["path"])
     assert r.json()["path"].startswith("Pub") and copy.cells[0].outputs == []
+    assert "collab" not in copy.metadata
     # A title names the copy, never a folder or a hidden file.
     pub = (await call(server, "POST", f"/api/collab/publish/{path}", "admin-token",
                       json={"title": "../.x/y"})).json()  # fmt: skip

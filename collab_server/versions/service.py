@@ -317,7 +317,8 @@ class VersionService:
         api_path, file_id, nb = await self.current(path)
         source = self.store.add(file_id, nb, "publish", authors=[author])
         self.store.pin(file_id, source.id)
-        copy = canonical.strip_outputs(nb) if strip else nb
+        # Never the comment threads: they are the team's discussion, not the notebook.
+        copy = keep_comments(canonical.strip_outputs(nb) if strip else nb, {})
         earlier = self._published_rows("WHERE source_file_id = ? ORDER BY version DESC", [file_id])
         pid = earlier[0].id if earlier else secrets.token_urlsafe(9)
         number = earlier[0].version + 1 if earlier else 1
@@ -429,7 +430,9 @@ class VersionService:
     ) -> str:
         nb, lineage = await self.clone_source(source)
         path = await self.clone_target(target, source_name, may_write)
-        model = {"type": "notebook", "format": "json", "content": nb}
+        # A copy starts without the source's comment threads (their people and places are
+        # the source's; signed for its file, they would show up as imported in the copy).
+        model = {"type": "notebook", "format": "json", "content": keep_comments(nb, {})}
         await ensure_async(self.contents.save(model, path))
         file_id, _ = await self.file_ids.ensure(path)
         self._conn.execute(
