@@ -46,11 +46,12 @@ from .rooms import (
     SessionHandler,
     UpdateStore,
 )
+from .versions.wiring import VersionsTraits, start_versions, versions_handlers
 
 _CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
-class CollabServer(KernelsTraits, ExtensionApp):
+class CollabServer(VersionsTraits, KernelsTraits, ExtensionApp):
     """A multi-tenant, real-time collaborative Jupyter notebook server."""
 
     name = "collab_server"
@@ -247,6 +248,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
         )
         self.kernels = start_kernels(self, data_dir)
         self.kernels.add_execution_listener(self.gallery.kernel_execution)  # health, runs
+        self.versions = start_versions(self)  # also the gallery's versions/published/clone hooks
         # jupyter_server's browser-open file (``--ServerApp.open_browser``) leads to this
         # token's URL; its own printed URLs are dropped (_JupyterBannerFilter): ours is the one.
         startup = capability(self.provider, StartupToken)
@@ -335,6 +337,7 @@ class CollabServer(KernelsTraits, ExtensionApp):
                 *page_handlers(),
                 *kernels_handlers(),
                 *gallery_handlers(),
+                *versions_handlers(),
             ]
         )
 
@@ -350,13 +353,16 @@ class CollabServer(KernelsTraits, ExtensionApp):
         elif action == "delete":
             # Open rooms of the file (or of files in the folder) close for good and their
             # stored documents are forgotten; no later save may bring the file back.
-            self.rooms.file_deleted(path, await self.file_ids.forgotten(path))
+            forgotten = await self.file_ids.forgotten(path)
+            self.rooms.file_deleted(path, forgotten)
+            self.versions.forget(forgotten)  # a deleted notebook's history goes with it
         self.gallery.contents_event(data)  # after the file ids moved or were forgotten
 
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""
         self.log.info("Saving open documents before shutdown")
         await self.kernels.stop()
+        await self.versions.stop()
         await self.rooms.stop_all()
         await self.gallery.stop()
         self.db.conn.close()

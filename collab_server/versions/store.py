@@ -246,6 +246,10 @@ class VersionStore:
         more = len(rows) > limit
         return VersionPage(versions, versions[-1].number if more and versions else None)
 
+    def file_ids(self) -> builtins.list[str]:
+        """Every file (or published copy) that has versions."""
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT file_id FROM versions")]
+
     def find(self, file_id: str, version_id: str) -> Version:
         """The newest row of ``file_id`` whose content is ``version_id``."""
         row = self._conn.execute(

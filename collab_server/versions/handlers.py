@@ -1,0 +1,209 @@
+"""The versions REST API (DESIGN section 10). Thin: checks rights, parses, calls the service.
+
+* ``GET  /api/collab/versions/{path}?limit&before`` (``read``) → ``{"versions", "next"}``
+* ``POST /api/collab/versions/{path}`` ``{"label"}`` (``write``) → 201 the version
+* ``GET  /api/collab/versions/{path}/{id}?outputs=keep|strip`` (``read``) → the notebook
+* ``GET  /api/collab/versions/{path}/{id}/diff?to={id|current}&outputs=1`` (``read``)
+* ``POST /api/collab/versions/{path}/{id}/restore`` (``write``) → 201 the ``restore`` version
+* ``POST /api/collab/publish/{path}`` ``{"strip_outputs", "title", "description"}``
+  (``share``) → 201 ``{"id", "version", "path", "url", …}``
+* ``GET  /api/collab/published`` → ``{"published": […]}`` (the ones the caller may read)
+* ``GET  /api/collab/published/{id}?version=n`` → ``{…, "notebook"}``
+* ``POST /api/collab/clone`` ``{"source", "target"}`` → 201 ``{"path"}``
+
+Rights on ``contents:{path}`` are asked before the notebook is looked up, so a notebook one may
+not read answers 403 whether or not it exists. A published copy may be read by whoever the
+provider lets ``read`` resource ``published:{id}``, by whoever may ``share`` its source
+notebook (its publishers), and by administrators.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .. import db as database
+from ..api import json_object
+from ..auth.jupyter import is_allowed
+from ..core.errors import CollabError
+from .service import Published, VersionService, notebook_path
+
+SERVICE_SETTING = "collab_versions"
+_VERSION_ID = r"[^/]+"
+
+
+class VersionsHandler(APIHandler):
+    @property
+    def service(self) -> VersionService:
+        return self.settings[SERVICE_SETTING]
+
+    @property
+    def author(self) -> dict[str, str]:
+        user = self.current_user
+        if user is None:
+            raise web.HTTPError(401, "Sign in first")
+        name = getattr(user, "display_name", "") or getattr(user, "name", "") or user.username
+        return {"id": str(user.username), "name": str(name)}
+
+    async def authorize(self, path: str, action: str) -> str:
+        self.author  # noqa: B018 - 401 first
+        try:
+            api_path = notebook_path(path)
+        except CollabError as e:
+            raise web.HTTPError(e.status, e.message) from e
+        if not await is_allowed(self, action, f"contents:{api_path}"):
+            verb = {"read": "see", "write": "edit", "share": "publish"}.get(action, action)
+            raise web.HTTPError(403, f"You may not {verb} this notebook")
+        return api_path
+
+    async def guarded(self, work: Any) -> Any:
+        try:
+            return await work
+        except CollabError as e:
+            raise web.HTTPError(e.status, e.message) from e
+        except database.DatabaseBusy as e:
+            self.set_header("Retry-After", "1")
+            raise web.HTTPError(503, database.BUSY_MESSAGE) from e
+
+    def int_argument(self, name: str, default: int | None) -> int | None:
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise web.HTTPError(400, f'"{name}" must be a whole number') from None
+
+    async def may_read(self, row: Published) -> bool:
+        """Readers of a published copy: the provider's grant on ``published:{id}``, else
+        whoever may ``share`` the source (its publishers); administrators through either."""
+        if await is_allowed(self, "read", f"published:{row.id}"):
+            return True
+        source = self.service.source_path(row)
+        return source is not None and await is_allowed(self, "share", f"contents:{source}")
+
+    async def readable_published(self, pid: str, version: int | None) -> Published:
+        """The same 404 for "no such copy" and "not yours to read": ids cannot be probed."""
+        try:
+            row: Published | None = self.service.published(pid, version)
+        except CollabError:
+            row = None
+        if row is None or not await self.may_read(row):
+            raise web.HTTPError(404, "No such published notebook (or version)")
+        return row
+
+    def created(self, body: dict[str, Any]) -> None:
+        self.set_status(201)
+        self.finish(body)
+
+
+class VersionListHandler(VersionsHandler):
+    async def get(self, path: str) -> None:
+        api_path = await self.authorize(path, "read")
+        limit = self.int_argument("limit", 50) or 50
+        before = self.int_argument("before", None)
+        self.finish(await self.guarded(self.service.list_versions(api_path, limit, before)))
+
+    async def post(self, path: str) -> None:
+        api_path = await self.authorize(path, "write")
+        body = json_object(self) if self.request.body.strip() else {}
+        version = await self.guarded(self.service.label(api_path, body.get("label"), self.author))
+        self.created(version.to_json())
+
+
+class VersionHandler(VersionsHandler):
+    async def get(self, path: str, version_id: str) -> None:
+        api_path = await self.authorize(path, "read")
+        outputs = self.get_query_argument("outputs", "keep")
+        if outputs not in ("keep", "strip"):
+            raise web.HTTPError(400, '"outputs" must be keep or strip')
+        nb = await self.guarded(self.service.get(api_path, version_id, outputs == "keep"))
+        self.finish(nb)
+
+
+class DiffHandler(VersionsHandler):
+    async def get(self, path: str, version_id: str) -> None:
+        api_path = await self.authorize(path, "read")
+        to = self.get_query_argument("to", "current")
+        outputs = self.get_query_argument("outputs", "0") in ("1", "true", "yes")
+        self.finish(await self.guarded(self.service.diff(api_path, version_id, to, outputs)))
+
+
+class RestoreHandler(VersionsHandler):
+    async def post(self, path: str, version_id: str) -> None:
+        api_path = await self.authorize(path, "write")
+        version = await self.guarded(self.service.restore(api_path, version_id, self.author))
+        self.created(version.to_json())
+
+
+class PublishHandler(VersionsHandler):
+    async def post(self, path: str) -> None:
+        api_path = await self.authorize(path, "share")
+        body = json_object(self) if self.request.body.strip() else {}
+        result = await self.guarded(
+            self.service.publish(
+                api_path,
+                self.author,
+                body.get("strip_outputs", True),
+                body.get("title"),
+                body.get("description"),
+            )
+        )
+        self.created(result)
+
+
+class PublishedHandler(VersionsHandler):
+    async def get(self, pid: str = "") -> None:
+        self.author  # noqa: B018 - 401 first
+        if not pid:
+            rows = [row for row in self.service.published_ids() if await self.may_read(row)]
+            self.finish({"published": [row.to_json() for row in rows]})
+            return
+        row = await self.readable_published(pid, self.int_argument("version", None))
+        self.finish({**row.to_json(), "notebook": self.service.published_content(row)})
+
+
+class CloneHandler(VersionsHandler):
+    async def post(self) -> None:
+        author = self.author
+        body = json_object(self)
+        source = body.get("source")
+        if isinstance(source, dict) and "published" in source:
+            version = source.get("version")
+            if version is not None and not isinstance(version, int):
+                raise web.HTTPError(400, '"version" of a published copy must be a number')
+            row = await self.readable_published(str(source["published"]), version)
+            # The title names the copy: no folders, no hidden file.
+            title = re.sub(r"[/\\:\x00-\x1f]", "-", row.title).lstrip(". ") or "Untitled"
+            name = f"{title[:100]}.ipynb"
+        elif isinstance(source, dict) and isinstance(source.get("path"), str):
+            api_path = await self.authorize(source["path"], "read")
+            name = api_path.rsplit("/", 1)[-1]
+        else:
+            raise web.HTTPError(
+                400, '"source" must be {"path", "version"} or {"published", "version"}'
+            )
+
+        async def may_write(path: str) -> bool:
+            return await is_allowed(self, "write", f"contents:{path}")
+
+        path = await self.guarded(
+            self.service.clone(source, body.get("target", ""), author, may_write, name)
+        )
+        self.created({"path": path})
+
+
+def versions_handlers() -> list[tuple[str, type]]:
+    return [
+        (rf"/api/collab/versions/(.+?\.ipynb)/({_VERSION_ID})/diff", DiffHandler),
+        (rf"/api/collab/versions/(.+?\.ipynb)/({_VERSION_ID})/restore", RestoreHandler),
+        (rf"/api/collab/versions/(.+?\.ipynb)/({_VERSION_ID})", VersionHandler),
+        (r"/api/collab/versions/(.*)", VersionListHandler),
+        (r"/api/collab/publish/(.*)", PublishHandler),
+        (r"/api/collab/published/?", PublishedHandler),
+        (r"/api/collab/published/([^/]+)", PublishedHandler),
+        (r"/api/collab/clone", CloneHandler),
+    ]
