@@ -38,7 +38,7 @@ def content(doc: Doc) -> dict[str, Any]:
 
 
 def live(value: dict[str, Any]) -> Doc:
-    doc = Doc()
+    doc: Doc = Doc()
     YNotebook(doc).set(value)
     return doc
 
@@ -78,7 +78,7 @@ def test_restore_removes_duplicate_ids_and_sets_metadata() -> None:
 
 def test_concurrent_typing_merges_with_the_restore() -> None:
     server = live(nb(("a", "hello"), ("b", "old")))
-    client = Doc()
+    client: Doc = Doc()
     client.apply_update(server.get_update())
     # The client types in a cell while the server restores (neither has seen the other).
     ytext: Text = YNotebook(client).ycells[0]["source"]
