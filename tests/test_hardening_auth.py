@@ -95,6 +95,21 @@ def test_login_page_never_sends_a_browser_to_another_site(site, target):
     assert data_next(answer.text) == "/"
 
 
+def test_sign_in_pages_allow_only_their_own_script_and_forms_posting_here(site):
+    server, _ = site
+    answer = httpx.get(f"{server.http_url}/login")
+    policy = answer.headers["content-security-policy"]
+    nonce = re.search(r"script-src 'nonce-([^']+)'", policy)
+    assert nonce, policy
+    for directive in ("form-action 'self'", "base-uri 'none'", "object-src 'none'"):
+        assert directive in policy
+    assert "unsafe-inline" not in policy
+    # Every script and style of the page carries this response's nonce, and it is fresh.
+    assert answer.text.count("<script") == answer.text.count(f'nonce="{nonce.group(1)}"') - 1
+    again = httpx.get(f"{server.http_url}/login").headers["content-security-policy"]
+    assert again != policy
+
+
 def test_login_page_keeps_a_same_site_next(site):
     server, _ = site
     page = httpx.get(f"{server.http_url}/login?next=%2Fnotebooks%2Fa.ipynb%3Fx%3D1")

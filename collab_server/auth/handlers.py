@@ -56,7 +56,7 @@ from .provider import (
     legacy_errors,
     resolve,
 )
-from .signin_pages import LOGIN_PAGE, SET_PASSWORD_PAGE, json_attr, render
+from .signin_pages import LOGIN_PAGE, SET_PASSWORD_PAGE, json_attr, send_page
 from .urls import safe_next
 
 C = TypeVar("C")
@@ -164,13 +164,11 @@ class LoginPageHandler(CollabHandlerMixin, JupyterHandler):
         # Never to another site after signing in: the page's script gets a validated path.
         next_url = safe_next(self.get_query_argument("next", ""), self.base_url)
         self.xsrf_token  # noqa: B018 - sets the _xsrf cookie the page's scripts send back
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(
-            render(
-                LOGIN_PAGE,
-                next=json_attr(next_url),
-                api=json_attr(url_path_join(self.base_url, "api/collab/login")),
-            )
+        send_page(
+            self,
+            LOGIN_PAGE,
+            next=json_attr(next_url),
+            api=json_attr(url_path_join(self.base_url, "api/collab/login")),
         )
 
 
@@ -217,16 +215,14 @@ class SetPasswordPageHandler(CollabHandlerMixin, JupyterHandler):
             else "Your other sessions and API tokens will be signed out."
         )
         self.xsrf_token  # noqa: B018 - the page's script sends it back
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(
-            render(
-                SET_PASSWORD_PAGE,
-                next=json_attr(next_url),
-                api=json_attr(url_path_join(self.base_url, "api/collab/password")),
-                current=json.dumps(has_password),
-                name=self.current_user.name or self.current_user.username,
-                why=why,
-            )
+        send_page(
+            self,
+            SET_PASSWORD_PAGE,
+            next=json_attr(next_url),
+            api=json_attr(url_path_join(self.base_url, "api/collab/password")),
+            current=json.dumps(has_password),
+            name=self.current_user.name or self.current_user.username,
+            why=why,
         )
 
     async def _has_password(self) -> bool:

@@ -37,7 +37,7 @@ from ..core.errors import CollabError
 from ..core.http import to_http_error
 from ..core.paths import normalize
 from .provider import AnonymousAccess, SignInLinks, capability, identity_of, resolve
-from .signin_pages import CONFIRM_PAGE, render
+from .signin_pages import CONFIRM_PAGE, send_page
 from .urls import safe_next
 
 PROVIDER_SETTING = "collab_provider"
@@ -292,19 +292,17 @@ async def _confirm_sign_in(handler: web.RequestHandler, provider: Any, token: st
     fields = await identity_of(provider, token, str(user_id))
     base = handler.settings.get("base_url", "/")
     handler.set_status(200)
-    handler.set_header("Content-Type", "text/html; charset=utf-8")
     handler.set_header("Cache-Control", "no-store")
     handler.set_header("Referrer-Policy", "no-referrer")
-    handler.finish(
-        render(
-            CONFIRM_PAGE,
-            name=str(fields["display_name"] or user_id),
-            token=token,
-            next=safe_next(_without_token(handler.request), base),
-            xsrf=handler.xsrf_token.decode("ascii"),
-            action=url_path_join(base, "login/confirm"),
-            home=base,
-        )
+    send_page(
+        handler,
+        CONFIRM_PAGE,
+        name=str(fields["display_name"] or user_id),
+        token=token,
+        next=safe_next(_without_token(handler.request), base),
+        xsrf=handler.xsrf_token.decode("ascii"),
+        action=url_path_join(base, "login/confirm"),
+        home=base,
     )
     raise web.Finish()
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 import json
+import secrets
+from typing import Any
 
-_STYLE = """<style>
+_STYLE = """<style nonce="{{nonce}}">
  body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;
       background:#f5f6f8;color:#1d1f23}
  form{background:#fff;padding:2rem;border-radius:10px;box-shadow:0 2px 12px #0002;
-      width:min(22rem,90vw)}
+      width:min(22rem,90vw);box-sizing:border-box}
  h1{font-size:1.3rem;margin:0 0 1rem} label{display:block;margin:.8rem 0 .3rem}
  input{width:100%;box-sizing:border-box;padding:.55rem;font:inherit;border:1px solid #bbb;
        border-radius:6px}
@@ -31,6 +33,24 @@ def render(template: str, **values: str) -> str:
     return text
 
 
+def policy(nonce: str) -> str:
+    """The Content-Security-Policy of a sign-in page: its own inline style and script (by
+    nonce) and nothing else; forms post only here."""
+    return (
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "object-src 'none'; frame-ancestors 'self'"
+    )
+
+
+def send_page(handler: Any, template: str, **values: str) -> None:
+    """Finish ``handler`` with a sign-in page and its policy (a fresh nonce per response)."""
+    nonce = secrets.token_urlsafe(16)
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.set_header("Content-Security-Policy", policy(nonce))
+    handler.finish(render(template, nonce=nonce, **values))
+
+
 def json_attr(value: str) -> str:
     """A value for a data attribute the page's script reads with ``JSON.parse``."""
     return json.dumps(value)
@@ -40,14 +60,14 @@ LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · collab_server</title>
-{{style}}</head><body>
+{{style}}</head><body><main>
 <form id="login" data-next="{{next}}" data-api="{{api}}"><h1>Sign in to collab_server</h1>
 <label for="username">User name</label>
 <input id="username" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" type="password" autocomplete="current-password">
-<button id="submit">Sign in</button><div id="error" role="alert"></div></form>
-<script>
+<button id="submit">Sign in</button><div id="error" role="alert"></div></form></main>
+<script nonce="{{nonce}}">
 const form = document.getElementById("login");
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -73,7 +93,7 @@ form.addEventListener("submit", async (event) => {
 CONFIRM_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in? · collab_server</title>{{style}}</head><body>
+<title>Sign in? · collab_server</title>{{style}}</head><body><main>
 <form method="post" action="{{action}}"><h1>Sign in as {{name}}?</h1>
 <p>You followed a sign-in link from another site. It signs this browser in as
 <strong>{{name}}</strong>: what you do next is done as them. Continue only if you expected it.</p>
@@ -81,14 +101,14 @@ CONFIRM_PAGE = """<!doctype html>
 <input type="hidden" name="token" value="{{token}}">
 <input type="hidden" name="next" value="{{next}}">
 <button id="confirm">Sign in as {{name}}</button>
-<p><a href="{{home}}">No, take me to the home page</a></p></form>
+<p><a href="{{home}}">No, take me to the home page</a></p></form></main>
 </body></html>"""
 
 
 SET_PASSWORD_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Set your password · collab_server</title>{{style}}</head><body>
+<title>Set your password · collab_server</title>{{style}}</head><body><main>
 <form id="setpw" data-next="{{next}}" data-api="{{api}}" data-current="{{current}}">
 <h1>Set a password for {{name}}</h1>
 <p id="why">{{why}}</p>
@@ -98,8 +118,8 @@ SET_PASSWORD_PAGE = """<!doctype html>
 <input id="password" type="password" autocomplete="new-password" minlength="8" required autofocus>
 <label for="repeat">Repeat it</label>
 <input id="repeat" type="password" autocomplete="new-password" minlength="8" required>
-<button id="submit">Set password</button><div id="error" role="alert"></div></form>
-<script>
+<button id="submit">Set password</button><div id="error" role="alert"></div></form></main>
+<script nonce="{{nonce}}">
 const form = document.getElementById("setpw");
 const needsCurrent = JSON.parse(form.dataset.current);
 if (!needsCurrent) document.getElementById("current-box").remove();
