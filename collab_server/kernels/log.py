@@ -7,7 +7,7 @@ left the queue without running (an earlier cell of the batch failed, interrupt, 
 logged ``aborted`` with no start. It feeds notebook health, and
 ``GET /api/collab/executions?path=…``.
 
-The connection runs with ``isolation_level=None``: writes are explicit ``BEGIN``/``COMMIT``.
+The connection runs with ``isolation_level=None``: writes are one ``core.db.transaction``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlite_utils
+
+from ..core.db import transaction
 
 Status = Literal["ok", "error", "aborted"]
 
@@ -89,13 +91,8 @@ class ExecutionLog:
             f"INSERT INTO {TABLE} ({', '.join(columns)}) "
             f"VALUES ({', '.join(':' + name for name in columns)})"
         )
-        self.conn.execute("BEGIN")
-        try:
+        with transaction(self.conn):
             self.conn.executemany(sql, rows)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
         return len(rows)
 
     def for_notebook(

@@ -38,11 +38,13 @@ import sqlite3
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from ..core.db import transaction
 from .errors import StoreBusy, StoreUnavailable
 
 __all__ = ["LogSize", "StoreBusy", "StoreUnavailable", "StoredDocument", "UpdateStore"]
@@ -209,22 +211,11 @@ class UpdateStore:
         rows = [
             (room_id, seq + i, u, a, now) for i, (u, a) in enumerate(zip(updates, who, strict=True))
         ]
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise _write_error(e) from e
-        try:
-            self._conn.executemany(
+        with self._writing() as conn:
+            conn.executemany(
                 "INSERT INTO updates (room_id, seq, data, author, at) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            self._rollback()
-            raise _write_error(e) from e
-        except BaseException:
-            self._rollback()
-            raise
         self._next_seq[room_id] = seq + len(updates)
         size = self.sizes.setdefault(room_id, LogSize())
         size.count += len(updates)
@@ -232,13 +223,10 @@ class UpdateStore:
 
     def compact(self, room_id: str, snapshot: bytes) -> None:
         """Replace the log with ``snapshot``, the full state of the live document."""
-        self._conn.execute("BEGIN")
-        try:
-            self._conn.execute(
-                "UPDATE documents SET snapshot = ? WHERE room_id = ?", [snapshot, room_id]
-            )
+        with self._writing() as conn:
+            conn.execute("UPDATE documents SET snapshot = ? WHERE room_id = ?", [snapshot, room_id])
             # Keep who edited: the log's authors fold into the per-author table.
-            self._conn.execute(
+            conn.execute(
                 "INSERT INTO update_authors (room_id, author, updates, last_at)"
                 " SELECT room_id, author, COUNT(*), MAX(COALESCE(at, 0)) FROM updates"
                 " WHERE room_id = ? AND author IS NOT NULL GROUP BY author"
@@ -247,11 +235,7 @@ class UpdateStore:
                 " last_at = MAX(last_at, excluded.last_at)",
                 [room_id],
             )
-            self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+            conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
         # Return the log's pages to the file system. (Through execute() the pragma frees a
         # single page; executescript() steps it to the end.)
         self._conn.executescript("PRAGMA incremental_vacuum;")
@@ -283,15 +267,10 @@ class UpdateStore:
         The probe commits a real write of a few pages (a rolled-back transaction never reaches
         the disk in WAL mode, so it would pass on a full disk), and the file system must have
         room for more than one batch."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS store_probe (x BLOB)")
-            self._conn.execute("INSERT INTO store_probe VALUES (zeroblob(65536))")
-            self._conn.execute("DELETE FROM store_probe")
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            self._rollback()
-            raise _write_error(e) from e
+        with self._writing() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS store_probe (x BLOB)")
+            conn.execute("INSERT INTO store_probe VALUES (zeroblob(65536))")
+            conn.execute("DELETE FROM store_probe")
         free = self._free_bytes()
         if free is not None and free < _MIN_FREE_BYTES:
             raise StoreUnavailable(f"only {free // 1024} KiB free on the database's disk")
@@ -307,11 +286,15 @@ class UpdateStore:
             return None
         return stats.f_bavail * stats.f_frsize
 
-    def _rollback(self) -> None:
-        if self._conn.in_transaction:
-            # SQLite may already have rolled back (e.g. on a full disk).
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``core.db.transaction``); SQLite's errors become
+        :class:`StoreBusy` (a lock held elsewhere) or :class:`StoreUnavailable`."""
+        try:
+            with transaction(self._conn) as conn:
+                yield conn
+        except sqlite3.Error as e:
+            raise _write_error(e) from e
 
     def quarantine(self, room_id: str, reason: str) -> list[str]:
         """Move a document's snapshot and logged updates to the quarantine table, and forget
@@ -319,47 +302,37 @@ class UpdateStore:
         labels (``snapshot``, ``update <seq>``) for the log."""
         now = time.time()
         moved: list[str] = []
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = self._conn.execute(
+        with self._writing() as conn:
+            row = conn.execute(
                 "SELECT lineage, snapshot FROM documents WHERE room_id = ?", [room_id]
             ).fetchone()
             lineage = row[0] if row else None
             if row and row[1] is not None:
-                self._conn.execute(
+                conn.execute(
                     "INSERT INTO quarantine (room_id, lineage, kind, seq, data, reason, at)"
                     " VALUES (?, ?, 'snapshot', NULL, ?, ?, ?)",
                     [room_id, lineage, row[1], reason, now],
                 )
                 moved.append("snapshot")
-            for seq, data in self._conn.execute(
+            for seq, data in conn.execute(
                 "SELECT seq, data FROM updates WHERE room_id = ? ORDER BY seq", [room_id]
             ).fetchall():
-                self._conn.execute(
+                conn.execute(
                     "INSERT INTO quarantine (room_id, lineage, kind, seq, data, reason, at)"
                     " VALUES (?, ?, 'update', ?, ?, ?, ?)",
                     [room_id, lineage, seq, data, reason, now],
                 )
                 moved.append(f"update {seq}")
-            self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
-            self._conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
+            conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+            conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
         self._next_seq.pop(room_id, None)
         self.sizes.pop(room_id, None)
         return moved
 
     def forget(self, room_id: str) -> None:
-        self._conn.execute("BEGIN")
-        try:
-            self._conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
-            self._conn.execute("DELETE FROM update_authors WHERE room_id = ?", [room_id])
-            self._conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+        with self._writing() as conn:
+            conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+            conn.execute("DELETE FROM update_authors WHERE room_id = ?", [room_id])
+            conn.execute("DELETE FROM documents WHERE room_id = ?", [room_id])
         self._next_seq.pop(room_id, None)
         self.sizes.pop(room_id, None)

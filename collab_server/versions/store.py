@@ -45,6 +45,8 @@ from collab_server.versions import canonical
 from collab_server.versions.blobs import BlobBackend, SQLiteBlobs
 from collab_server.versions.retention import RetentionPolicy, RowInfo, to_drop
 
+from ..core.db import transaction
+
 Kind = Literal["save", "auto", "restore", "publish", "external"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
@@ -210,13 +212,8 @@ class VersionStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._conn):
             yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     # -- reading -------------------------------------------------------------------------
 
