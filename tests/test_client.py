@@ -258,11 +258,12 @@ def test_errors_are_the_documented_exceptions(srv: ServerProcess, data: dict[str
         with pytest.raises(ClientError) as bad_since:
             client.activity(since="yesterday")
         assert bad_since.value.status == 400 and "ISO-8601" in str(bad_since.value)
-        # Versions and apps are not on this server: said so, not a bare 404.
-        with pytest.raises(ClientError, match="this server has no versions API yet"):
-            client.versions("team-a/alpha.ipynb")
-        with pytest.raises(ClientError, match="this server has no versions API yet"):
-            client.notebook("team-a/alpha.ipynb", version="1")
+        # Versions are served: typed columns, and an unknown version is a clear 404.
+        versions = client.versions("team-a/alpha.ipynb")
+        assert {"id", "created", "kind", "authors"} <= set(versions.columns)
+        with pytest.raises(FileNotFoundError):
+            client.notebook("team-a/alpha.ipynb", version="0" * 64)
+        # Apps are not on this server yet: said so, not a bare 404.
         with pytest.raises(ClientError, match="this server has no apps API yet"):
             client.runs()
         with pytest.raises(ClientError, match="this server has no apps API yet"):
