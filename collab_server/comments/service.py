@@ -198,7 +198,7 @@ class CommentsService(Configurable):
                 await self._reindex(file_id, changed)
             threads = self._listing(file_id, self._cache(file_id, comments_room), room.path)
         finally:
-            self.rooms.release(comments_room)
+            self.rooms.unhold(comments_room)
         if not threads:
             return content
         content = copy.copy(content)
@@ -239,14 +239,20 @@ class CommentsService(Configurable):
 
     # -- rooms ------------------------------------------------------------------------------
 
+    # Rooms opened here are *held* until the work is done (``unhold``): a change may await the
+    # database for seconds, and a room another client left meanwhile must not be unloaded under
+    # it (the change would land in a closed room and be lost after its 201).
+
     async def _open_comments(self, file_id: str, path: str) -> DocumentRoom:
         room = await self.rooms.open(RoomAddress.document(COMMENTS_KIND, file_id), path)
         assert isinstance(room, DocumentRoom)
+        self.rooms.hold(room)
         return room
 
     async def _open_notebook(self, file_id: str, path: str) -> FileRoom:
         room = await self.rooms.open(RoomAddress.notebook(file_id), path)
         assert isinstance(room, FileRoom)
+        self.rooms.hold(room)
         return room
 
     async def _initialize(self, comments_room: DocumentRoom, path: str) -> None:
@@ -276,7 +282,7 @@ class CommentsService(Configurable):
 
             comments_room.apply_server_change(Source.server(), seed)
         finally:
-            self.rooms.release(notebook)
+            self.rooms.unhold(notebook)
 
     def _import(self, file_id: str, raw_threads: list[Any], path: str) -> list[dict[str, Any]]:
         threads: dict[str, dict[str, Any]] = {}
@@ -318,9 +324,9 @@ class CommentsService(Configurable):
                 self._sweep()
                 yield NotebookComments(self, file_id, notebook, comments)
             finally:
-                self.rooms.release(comments)
+                self.rooms.unhold(comments)
         finally:
-            self.rooms.release(notebook)
+            self.rooms.unhold(notebook)
 
     def _sweep(self) -> None:
         """Forget caches and trackers of documents whose rooms have closed."""

@@ -147,6 +147,18 @@ class CollabFileContentsManager(AsyncLargeFileManager):
             saved: dict[str, Any] = await super().save(model, path)
             return saved
 
+    async def _first_checkpoint(self, path: str) -> None:
+        """A file's first save gets its first checkpoint (as jupyter_server does). The file is
+        written by then: a checkpoint store that cannot write now (a locked or full database)
+        must not turn the save into an error; the next explicit checkpoint records it."""
+        try:
+            if not await self.checkpoints.list_checkpoints(path):
+                await self.create_checkpoint(path)
+        except Exception as e:
+            self.log.warning(
+                "No first checkpoint for %s yet: %s", path, getattr(e, "log_message", e)
+            )
+
     async def _save_notebook_model(self, model: dict[str, Any], path: str) -> dict[str, Any]:
         """jupyter_server's ``save`` for a notebook, with the CPU-heavy steps (conversion,
         trust check, signing, writing) in a worker thread."""
@@ -169,8 +181,7 @@ class CollabFileContentsManager(AsyncLargeFileManager):
             # The signature store is an SQLite connection of this thread: sign here.
             self._sign(nb, trusted, path)
             await self._save_notebook(os_path, nb, capture_validation_error=validation_error)
-            if not await self.checkpoints.list_checkpoints(path):
-                await self.create_checkpoint(path)
+            await self._first_checkpoint(path)
         except web.HTTPError:
             raise
         except Exception as e:

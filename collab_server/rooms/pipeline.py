@@ -282,7 +282,7 @@ class DocumentPipeline:
             return  # the document may hold what the store refused: never snapshot it
         try:
             self.store.compact(self.room_id, self.doc.get_update())
-        except sqlite3.Error as e:
+        except (sqlite3.Error, StoreUnavailable) as e:
             # Nothing lost: the log still holds every update. Compaction runs again later.
             self.log.warning("Compacting room %s failed: %s", self.room_id, e)
 

@@ -403,7 +403,7 @@ class DocumentRoom(Room):
     def _forget(self) -> None:
         try:
             self.store.forget(self.room_id)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, StoreUnavailable) as e:
             self.log.error("Forgetting the stored room %s failed: %s", self.room_id, e)
 
     def _store_failed(self, error: str) -> None:
