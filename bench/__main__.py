@@ -257,8 +257,8 @@ async def asyncio_sleep(seconds: float) -> None:
 
 
 def store_growth(kind: type[Server], base: Path, edits: int) -> tuple[float, int, int]:
-    """Size of the update store (a fresh server: nothing else in it) after ``edits``
-    single-character edits, as a multiple of the saved notebook."""
+    """Size of the update store (its own tables' pages) after ``edits`` single-character
+    edits, as a multiple of the saved notebook."""
 
     server = kind(base / "store").start()
     try:

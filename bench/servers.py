@@ -136,10 +136,20 @@ class Ours(Server):
     def store_bytes(self) -> int:
         import sqlite3
 
+        # The update store's own tables (snapshot, saved copy, log, authors) and their indexes:
+        # the same database also holds the version history and the search index of the
+        # notebook, which the stock server has no counterpart for.
         db = self.base / "collab-data" / "collab.sqlite"
         with sqlite3.connect(db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return db.stat().st_size
+            (used,) = conn.execute(
+                "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN"
+                " ('documents', 'updates', 'update_authors')"
+                " OR name LIKE 'sqlite_autoindex_documents%'"
+                " OR name LIKE 'sqlite_autoindex_updates%'"
+                " OR name LIKE 'sqlite_autoindex_update_authors%'"
+            ).fetchone()
+        return int(used)
 
 
 class Stock(Server):
