@@ -9,20 +9,10 @@ from typing import Any
 import nbformat
 
 from conftest import read_notebook, write_notebook
-from support.browser import needs_chromium, open_page
+from support.browser import SOURCES, needs_chromium, open_page
 from support.yclient import wait_until
 
 pytestmark = needs_chromium
-
-# Each cell's text as typed (without the carets and names of other people's cursors).
-SOURCES = """() => [...document.querySelectorAll('.cell')].map((cell) => {
-  const text = [...cell.querySelectorAll('.cm-line')].map((line) => {
-    const copy = line.cloneNode(true);
-    copy.querySelectorAll('.cm-ySelectionCaret').forEach((caret) => caret.remove());
-    return copy.textContent;
-  }).join('\\n');
-  return (cell.classList.contains('markdown') ? 'md:' : '') + text;
-}).join('|')"""
 
 
 async def open_notebook(browser: Any, server: Any, path: str, token: str, **kw: Any) -> Any:

@@ -39,3 +39,14 @@ async def open_page(browser: Any, server: Any, url: str, token: str, width: int 
     page.errors = errors
     await page.goto(f"{server.http_url}{url}?token={token}")
     return page
+
+
+# Each cell's text as typed (without the carets and names of other people's cursors).
+SOURCES = """() => [...document.querySelectorAll('.cell')].map((cell) => {
+  const text = [...cell.querySelectorAll('.cm-line')].map((line) => {
+    const copy = line.cloneNode(true);
+    copy.querySelectorAll('.cm-ySelectionCaret').forEach((caret) => caret.remove());
+    return copy.textContent;
+  }).join('\\n');
+  return (cell.classList.contains('markdown') ? 'md:' : '') + text;
+}).join('|')"""

@@ -126,10 +126,16 @@ def test_execution_state_and_reset_after_a_crash() -> None:
 def test_only_the_recorded_kernel_process_is_taken_for_a_kernel(tmp_path: Path) -> None:
     connection = tmp_path / "kernel-abc.json"
     connection.write_text("{}")
-    code = "import sys, time; time.sleep(30)"
-    kernel = subprocess.Popen([sys.executable, "-c", code, "-f", str(connection)])
-    other = subprocess.Popen([sys.executable, "-c", code])
+    # The child says "ready" once it runs: before that, /proc shows the parent's command
+    # line (fork before exec), so reading it earlier would race.
+    code = "import sys, time; print('ready', flush=True); time.sleep(30)"
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", code, "-f", str(connection)], stdout=subprocess.PIPE
+    )
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     try:
+        for child in (kernel, other):
+            assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         assert is_kernel_process(kernel.pid, str(connection))
         # A recycled pid running something else is never touched.
         assert not is_kernel_process(other.pid, str(connection))
@@ -138,6 +144,6 @@ def test_only_the_recorded_kernel_process_is_taken_for_a_kernel(tmp_path: Path) 
     finally:
         kernel.kill()
         other.kill()
-        kernel.wait()
-        other.wait()
+        kernel.communicate()
+        other.communicate()
     assert not is_kernel_process(kernel.pid, str(connection))

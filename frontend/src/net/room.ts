@@ -61,7 +61,7 @@ export class Room {
     this.provider.on("sync", (synced: boolean) => { if (synced) this.attempts = 0; });
     // Going offline drops the socket on purpose: a socket that merely stalls could swallow
     // what is typed meanwhile, while a fresh connection always re-syncs both ways.
-    window.addEventListener("offline", () => this.provider.disconnect());
+    window.addEventListener("offline", () => this.dropSocket());
     window.addEventListener("online", () => this.reconnectNow());
   }
 
@@ -101,6 +101,19 @@ export class Room {
   destroy(): void {
     window.clearTimeout(this.timer);
     this.provider.destroy();
+  }
+
+  /** Let go of the socket now. A plain close() waits for the closing handshake, which
+   * cannot finish while offline: until it does the provider still counts itself connected,
+   * the page would say "Connected" on the way back online, and connect() would do nothing. */
+  private dropSocket(): void {
+    this.provider.disconnect();
+    const ws = this.provider.ws;
+    if (!ws) return;
+    const onclose = ws.onclose;
+    ws.onclose = null;
+    ws.onmessage = null;
+    onclose?.call(ws, new CloseEvent("close", { code: 1006, reason: "offline" }));
   }
 
   private reconnectNow(): void {
