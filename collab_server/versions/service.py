@@ -158,6 +158,9 @@ class VersionService:
         self._conn = db.conn
         self._conn.executescript(_SCHEMA)
         self._retention_task: asyncio.Task[None] | None = None
+        # Who edited a file since its last version (``auto.AutoVersions.claim`` once wired):
+        # a version the service cuts (label, publish, restore, checkpoint) credits them too.
+        self.claim_authors: Callable[[str], builtins.list[dict[str, str]]] = lambda _: []
 
     # -- reading the current state -----------------------------------------------------
 
@@ -228,7 +231,8 @@ class VersionService:
         if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
             raise Invalid(f'"label" must be text of at most {MAX_LABEL} characters')
         _, file_id, nb = await self.current(path)
-        return self.store.add(file_id, nb, "save", authors=[author], label=label or None)
+        authors = [*self.claim_authors(file_id), author]
+        return self.store.add(file_id, nb, "save", authors=authors, label=label or None)
 
     async def restore(self, path: str, version_id: str, author: dict[str, str] | None) -> Version:
         """The live room becomes ``version_id`` as one forward edit; a ``restore`` version."""
@@ -241,7 +245,7 @@ class VersionService:
         before = self.live.read(file_id)
         if before is None:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
-        self.store.add(file_id, before, "auto")
+        self.store.add(file_id, before, "auto", authors=self.claim_authors(file_id))
         # Read and edit in one step on the loop (no await between): the edit is computed
         # against exactly the document it is applied to.
         applied = self.live.apply_server_change(
@@ -250,6 +254,16 @@ class VersionService:
         if not applied:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
         return self.store.add(file_id, target, "restore", authors=[author] if author else [])
+
+    def cut_in_background(
+        self,
+        file_id: str,
+        nb: dict[str, Any],
+        kind: str,
+        authors: builtins.list[dict[str, str]],
+    ) -> None:
+        """An automatic cut (``auto.AutoVersions``): from a room event, nobody waits on it."""
+        self.store.add(file_id, nb, kind, authors=authors)
 
     # -- checkpoints (the contents API's, see ``checkpoints.py``) ------------------------
 
@@ -260,7 +274,7 @@ class VersionService:
     async def checkpoint(self, path: str) -> Version:
         """A ``save`` version of the current state (JupyterLab asks right after a save)."""
         _, file_id, nb = await self.current(path)
-        return self.store.add(file_id, nb, "save")
+        return self.store.add(file_id, nb, "save", authors=self.claim_authors(file_id))
 
     async def restore_checkpoint(self, path: str, version_id: str) -> Version:
         """A forward edit when the room is open, else the file is written."""
@@ -315,7 +329,8 @@ class VersionService:
         if not isinstance(strip, bool):
             raise Invalid('"strip_outputs" must be true or false')
         api_path, file_id, nb = await self.current(path)
-        source = self.store.add(file_id, nb, "publish", authors=[author])
+        authors = [*self.claim_authors(file_id), author]
+        source = self.store.add(file_id, nb, "publish", authors=authors)
         self.store.pin(file_id, source.id)
         # Never the comment threads: they are the team's discussion, not the notebook.
         copy = keep_comments(canonical.strip_outputs(nb) if strip else nb, {})
