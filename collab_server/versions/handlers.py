@@ -163,7 +163,7 @@ class PublishedHandler(VersionsHandler):
             self.finish({"published": [row.to_json() for row in rows]})
             return
         row = await self.readable_published(pid, self.int_argument("version", None))
-        self.finish({**row.to_json(), "notebook": self.service.published_content(row)})
+        self.finish({**row.to_json(), "notebook": await self.service.published_content(row)})
 
 
 class CloneHandler(VersionsHandler):
