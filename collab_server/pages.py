@@ -149,6 +149,7 @@ def page_handlers() -> list[tuple[Any, ...]]:
         (r"/notebooks/(.*)", PageHandler),
         (r"/settings", PageHandler),
         (r"/gallery", PageHandler),
+        (r"/published/(.*)", PageHandler),
         (r"/collab-output-frame", OutputFrameHandler),
         (r"/collab-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

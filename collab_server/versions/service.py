@@ -235,6 +235,16 @@ class VersionService:
         authors = [*self.claim_authors(file_id), author]
         return await self.store.add_async(file_id, nb, "save", authors=authors, label=label or None)
 
+    async def rename(self, path: str, version_id: str, label: str | None) -> Version:
+        """Name (or with None, unname) a version that exists already."""
+        if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
+            raise Invalid(f'"label" must be text of at most {MAX_LABEL} characters')
+        file_id = await self._file(notebook_path(path))
+        try:
+            return self.store.label(file_id, version_id, label.strip() or None if label else None)
+        except VersionNotFound:
+            raise NotFound(f"No version {version_id!r} of this notebook") from None
+
     async def restore(self, path: str, version_id: str, author: dict[str, str] | None) -> Version:
         """The live room becomes ``version_id`` as one forward edit; a ``restore`` version."""
         api_path = notebook_path(path)

@@ -5,6 +5,7 @@ import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
 import { showSettings } from "./settings/settings";
 import { showGallery } from "./gallery/gallery";
+import { showPublished } from "./history/published";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
 import { userMenu } from "./ui/usermenu";
@@ -21,6 +22,8 @@ async function start(): Promise<void> {
       await showGallery(root);
     } else if (path === "") {
       await showBrowser(root);
+    } else if (path.startsWith("published/")) {
+      await showPublished(root, decodeURIComponent(path.slice("published/".length)));
     } else if (path === "settings") {
       await showSettings(root);
     } else {

@@ -34,6 +34,7 @@ const PATHS = {
   stop: "M6 6h12v12H6z",
   restart: "M4 12a8 8 0 1 0 2.3-5.7M4 4v4.5h4.5",
   clear: "M15 4l5 5-9 9H7l-3-3zM9 20h11",
+  history: "M3 12a9 9 0 1 0 2.6-6.4M3 4v4.5h4.5M12 7.5V12l3 2",
 } as const;
 
 export type IconName = keyof typeof PATHS;
