@@ -162,6 +162,34 @@ async def test_idle_gap_cuts_an_auto_version(spawn_server: Any) -> None:
         await bob.close()
 
 
+async def test_editing_that_never_pauses_still_cuts_at_the_maximum_interval(
+    spawn_server: Any,
+) -> None:
+    """An edit every 50 ms (never idle for the 30 s gap): an ``auto`` version still comes
+    within the 1.5 s maximum interval, and not one per edit or per autosave."""
+    server = spawn_server(
+        "--CollabServer.versions_idle_gap=30", "--CollabServer.versions_max_interval=1.5"
+    )
+    path = write_notebook(server.root, ["a = 1"])
+    alice = await YClient.connect(server, path, "alice-token")
+    edits = 0
+    try:
+        started = time.monotonic()
+        while True:
+            alice.insert(0, None, str(edits % 10))
+            edits += 1
+            await alice.barrier()
+            listed = await versions(server, path)
+            if len(listed) >= 2:  # the baseline, then the interval's cut
+                break
+            assert time.monotonic() - started < 20, "no version while editing went on"
+            await asyncio.sleep(0.05)
+        assert [v["kind"] for v in listed] == ["auto", "auto"] and ids(listed[0]) == ["alice"]
+        assert edits > 5  # many edits (and autosaves) went into that one version
+    finally:
+        await alice.close()
+
+
 async def test_versions_and_pending_authors_survive_compaction_and_a_crash(spawn_server):
     server = spawn_server(*SLOW, "--CollabServer.compact_max_updates=5")
     path = write_notebook(server.root, ["a = 1"])
