@@ -137,8 +137,16 @@ class AutoVersions(RoomObserver):
         self._cancel_timer(file_id)
         authors = self._authors(file_id, cut)
         nb: dict[str, Any] = read_content(room.kind, room.doc)
-        self.service.cut_in_background(file_id, nb, cut.kind, authors)
-        self._forget_pending(file_id)
+        self._pending.pop(file_id, None)
+        # The stored authors go once the version holds them (a failed cut leaves them for
+        # the next one), unless someone edited meanwhile: their row is the next version's.
+        self.service.cut_in_background(
+            file_id, nb, cut.kind, authors, done=lambda: self._stored_pending_cut(file_id)
+        )
+
+    def _stored_pending_cut(self, file_id: str) -> None:
+        if file_id not in self._pending:
+            self._conn.execute("DELETE FROM version_pending WHERE file_id = ?", [file_id])
 
     def claim(self, file_id: str) -> list[dict[str, str]]:
         """The service cuts a version itself (label, publish, restore, checkpoint): the people

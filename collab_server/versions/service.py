@@ -277,15 +277,25 @@ class VersionService:
         nb: dict[str, Any],
         kind: str,
         authors: builtins.list[dict[str, str]],
+        done: Callable[[], None] | None = None,
     ) -> None:
         """An automatic cut (``auto.AutoVersions``): from a room event, nobody waits on it.
+        ``done`` runs once the version is stored (not if storing it failed).
 
         On the database back end it is done when this returns (so a room closing at shutdown
         still gets its version); on a network one it runs as a task."""
         if self.store.backend.transactional:
             self.store.add(file_id, nb, kind, authors=authors)
+            if done is not None:
+                done()
             return
-        task = asyncio.ensure_future(self.store.add_async(file_id, nb, kind, authors=authors))
+
+        async def cut() -> None:
+            await self.store.add_async(file_id, nb, kind, authors=authors)
+            if done is not None:
+                done()
+
+        task = asyncio.ensure_future(cut())
         self._background.add(task)
         task.add_done_callback(self._background_done)
 
