@@ -45,11 +45,22 @@ export function when(created: string): string {
   return isNaN(date.getTime()) ? created : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+const PALETTE = ["#1f6feb", "#8250df", "#bf3989", "#cf222e", "#bc4c00", "#1a7f37", "#0969da", "#6639ba"];
+
+function hash(text: string): number {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h;
+}
+
 export function avatars(authors: Version["authors"], look: HistoryOptions["look"]): HTMLElement {
   const box = el("span", { class: "authors", "data-testid": "version-authors" });
   if (!authors.length) box.append(el("span", { class: "muted" }, "no one"));
   for (const author of authors) {
-    const { color, initials } = look(author.id, author.name);
+    const seen = look(author.id, author.name);
+    // Someone not here now: a steady colour of their own rather than everyone's grey.
+    const color = seen.color === "#6e7781" ? PALETTE[hash(author.id) % PALETTE.length] : seen.color;
+    const initials = seen.initials;
     box.append(el("span", { class: "person small", title: author.name, "aria-label": author.name, role: "img",
       style: `--person: ${color}; --person-text: ${textOn(color)}`, "data-author": author.id }, initials));
   }
@@ -138,16 +149,15 @@ export function openHistory(options: HistoryOptions): HTMLDialogElement {
       restore.addEventListener("click", () => void restoreVersion(version));
       actions.append(name, restore);
     }
-    const title = version.label
-      ? el("span", { class: "version-label", "data-testid": "version-label" }, version.label)
-      : el("span", { class: "version-label muted" }, KINDS[version.kind] ?? version.kind);
+    // Named: the name, then when; else when is the title.
+    const title = el("span", { class: "version-label", ...(version.label ? { "data-testid": "version-label" } : {}) },
+      version.label || when(version.created));
+    const meta = el("span", { class: "version-meta" });
+    if (version.label) meta.append(el("time", { datetime: version.created }, when(version.created)));
+    meta.append(el("span", { class: `kind kind-${version.kind}` }, KINDS[version.kind] ?? version.kind));
     return el("li", { class: "version", "data-number": String(version.number), "data-id": version.id,
       "data-kind": version.kind, "data-testid": "version" },
-    el("label", { class: "version-pick" }, pick,
-      el("span", { class: "version-main" }, title,
-        el("span", { class: "version-meta" },
-          el("time", { datetime: version.created }, when(version.created)),
-          el("span", { class: `kind kind-${version.kind}` }, KINDS[version.kind] ?? version.kind)))),
+    el("label", { class: "version-pick" }, pick, el("span", { class: "version-main" }, title, meta)),
     avatars(version.authors, look), actions);
   }
 
