@@ -5,52 +5,18 @@
 // refuses anyone but administrators; a server whose sign-in system cannot manage users says so.
 
 import { api, ApiError, base, me } from "../net/api";
-import { segment } from "../net/paths";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, type IconName } from "../ui/icons";
 import { userMenu } from "../ui/usermenu";
+import { ADMIN, accessUrl, filterUsers, memberUrl, principalText, type User, userUrl } from "./model";
 import "./admin.css";
-
-export interface User {
-  name: string;
-  display_name: string;
-  is_admin: boolean;
-  may_execute: boolean;
-  disabled: boolean;
-  groups: string[];
-  has_password: boolean;
-  created_at: string | null;
-  last_sign_in_at: string | null;
-}
 
 interface Group { name: string; members: string[] }
 interface Link { url: string; expires_at: string | null }
 interface Grant { principal: string; path: string; role: string; inherited?: boolean; members?: string[]; note?: string }
 interface Person { name: string; display_name: string; role: string; via: string[]; disabled: boolean }
 
-const ADMIN = "api/collab/admin";
-const userUrl = (name: string, ...rest: string[]): string => [`${ADMIN}/users/${segment(name)}`, ...rest].join("/");
-const memberUrl = (group: string, name: string): string => `${ADMIN}/groups/${segment(group)}/members/${segment(name)}`;
-
-/** The users whose name, display name or group contains every word of ``query``. */
-export function filterUsers(users: User[], query: string): User[] {
-  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
-  return users.filter((u) => {
-    const text = [u.name, u.display_name, ...u.groups, u.is_admin ? "administrator" : "",
-      u.disabled ? "disabled" : ""].join(" ").toLowerCase();
-    return words.every((w) => text.includes(w));
-  });
-}
-
-/** A principal in words: "user:ann" → "ann", "group:team" → "group team". */
-export function principalText(principal: string): string {
-  if (principal === "signed-in") return "everyone signed in";
-  if (principal === "everyone") return "everyone";
-  const [kind, ...rest] = principal.split(":");
-  const name = rest.join(":");
-  return kind === "group" ? `group ${name}` : name || principal;
-}
 
 function when(value: string | null, none = "never"): string {
   if (!value) return none;
@@ -298,7 +264,7 @@ export async function showAdmin(root: HTMLElement): Promise<void> {
     const path = pathInput.value.trim().replace(/^\/+|\/+$/g, "");
     try {
       const report = await api<{ path: string; grants: Grant[]; people: Person[]; admins: string[] }>(
-        "GET", `${ADMIN}/access?path=${encodeURIComponent(path)}`);
+        "GET", accessUrl(path));
       showAccess(report);
     } catch (err: any) {
       accessResult.replaceChildren(el("p", { class: "error", role: "alert" },
