@@ -22,6 +22,7 @@ from traitlets import Enum, Float, Integer, Type, Unicode, default
 
 from . import __version__, logs
 from .auth import FileMoves, StartupToken, capability
+from .auth.admin_handlers import admin_handlers
 from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
@@ -332,6 +333,7 @@ class CollabServer(VersionsTraits, KernelsTraits, ExtensionApp):
                 (r"/api/collaboration/session/(.*)", SessionHandler),
                 (r"/api/collaboration/room/(.+)", RoomHandler),
                 *auth_handlers(),
+                *admin_handlers(),
                 *comments_handlers(),
                 *contents_handlers(),
                 *page_handlers(),

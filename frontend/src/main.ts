@@ -5,6 +5,7 @@ import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
 import { showSettings } from "./settings/settings";
 import { showGallery } from "./gallery/gallery";
+import { showAdmin } from "./admin/admin";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
 import { userMenu } from "./ui/usermenu";
@@ -23,6 +24,8 @@ async function start(): Promise<void> {
       await showBrowser(root);
     } else if (path === "settings") {
       await showSettings(root);
+    } else if (path === "admin") {
+      await showAdmin(root);
     } else {
       document.title = "Not found · collab_server";
       const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
