@@ -6,6 +6,7 @@ import { showEditor } from "./editor/editor";
 import { showSettings } from "./settings/settings";
 import { showGallery } from "./gallery/gallery";
 import { showAdmin } from "./admin/admin";
+import { showPublished } from "./history/published";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
 import { userMenu } from "./ui/usermenu";
@@ -22,6 +23,8 @@ async function start(): Promise<void> {
       await showGallery(root);
     } else if (path === "") {
       await showBrowser(root);
+    } else if (path.startsWith("published/")) {
+      await showPublished(root, decodeURIComponent(path.slice("published/".length)));
     } else if (path === "settings") {
       await showSettings(root);
     } else if (path === "admin") {

@@ -16,6 +16,7 @@ import { CommentsPanel } from "../comments/panel";
 import { KernelClient } from "../kernel/client";
 import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
+import { historyButton } from "../history/history";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -136,7 +137,8 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (made) queueMicrotask(() => { page.select(made); page.views.get(made)?.select(); });
     },
   };
-  header.append(moreMenu(), userMenu(who.identity));
+  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook }), moreMenu(),
+    userMenu(who.identity));
 
   const say = (kind: string, text: string, ...actions: HTMLElement[]) => {
     banner.replaceChildren(el("div", { class: `notice ${kind}`, role: "alert", "data-testid": "banner", "data-kind": kind },
