@@ -8,7 +8,9 @@
 * ``PUT    /api/collab/stars/{path}`` / ``DELETE`` (``read``) → ``{"path", "starred", "stars"}``
 * ``GET    /api/collab/trending`` → ``{"results"}`` (readable, by people in ``trending_days``)
 * ``GET    /api/collab/recommendations`` → ``{"results": [{…, "score", "reason", "kind"}]}``
-* ``GET    /api/collab/notebooks/{path}/info`` (``read``)
+* ``GET    /api/collab/notebooks/{path}/info`` (``read``); ``cloned_from.path`` only for a
+  caller who may read the source
+* ``/api/collab/notebooks/{path}/change-requests…``: :mod:`.change_handlers`
 * ``GET    /api/collab/notebooks/{path}/similar`` (``read``) → ``{"results"}``
 * ``POST   /api/collab/notebooks/{path}/views`` (``read``) → 204
 * ``GET    /api/collab/activity?since=&path=&limit=&offset=`` → ``{"activity": [{"day",
@@ -390,6 +392,12 @@ class NotebookHandler(GalleryHandler):
         found = await gallery.read(info)
         if found is None:
             raise web.HTTPError(404, f"No notebook {api_path!r} in the gallery (yet)")
+        origin = found["cloned_from"]
+        if origin and origin.get("file_id"):
+            # The source's path only for a caller who may read it (a copy's reader may not).
+            source = await gallery.read(lambda: gallery.reader_file_ids.get_path(origin["file_id"]))
+            if source is not None and await is_allowed(self, "read", f"contents:{source}"):
+                found["cloned_from"] = {**origin, "path": source}
         return found
 
 
@@ -446,7 +454,11 @@ def _described(
 
 
 def gallery_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    # Imported here: the change-request handlers build on GalleryHandler above.
+    from .change_handlers import change_request_handlers
+
     return [
+        *change_request_handlers(),
         (r"/api/collab/search", SearchHandler),
         (r"/api/collab/tags/?(.*)", TagsHandler),
         (r"/api/collab/stars/?(.*)", StarsHandler),
