@@ -25,6 +25,8 @@ missing answers 501 with a message.
 * :class:`StartupToken` — the token of the URL printed at start;
 * :class:`FileMoves` — grants follow a renamed file or folder;
 * :class:`AnonymousAccess` — ``allow_anonymous``: requests without a token are let in;
+* :class:`Groups` — ``groups_of(token)``: the groups the holder of ``token`` is in, and
+  ``group_members(group)``: the user ids in a group (the gallery's "popular in your group");
 * :class:`KernelEnv` — ``kernel_env(token)``: the environment a kernel started for this person
   gets. Built in: local accounts give ``JUPYTER_AUTH_ID`` (the user name) and nothing else (a
   kernel runs with the server's rights and everyone in the room can read its variables, so no
@@ -304,6 +306,15 @@ class KernelEnv(Protocol):
         ``{"JUPYTER_AUTH_ID": …}`` (and ``JUPYTER_AUTH_TOKEN`` if the provider chooses), or {}."""
 
 
+@runtime_checkable
+class Groups(Protocol):
+    def groups_of(self, token: str) -> list[str] | Awaitable[list[str]]:
+        """The names of the groups the holder of ``token`` belongs to ([] if none)."""
+
+    def group_members(self, group: str) -> list[str] | Awaitable[list[str]]:
+        """The persistent ids of the people in ``group`` ([] for an unknown group)."""
+
+
 CAPABILITIES: dict[str, type] = {
     "identity": Identity,
     "permissions_revision": PermissionsRevision,
@@ -317,6 +328,7 @@ CAPABILITIES: dict[str, type] = {
     "file_moves": FileMoves,
     "anonymous_access": AnonymousAccess,
     "kernel_env": KernelEnv,
+    "groups": Groups,
 }
 
 C = TypeVar("C")

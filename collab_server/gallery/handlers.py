@@ -8,6 +8,8 @@
 * ``PUT    /api/collab/stars/{path}`` / ``DELETE`` (``read``) → ``{"path", "starred", "stars"}``
 * ``GET    /api/collab/trending`` → ``{"results"}`` (readable, by people in ``trending_days``)
 * ``GET    /api/collab/recommendations`` → ``{"results": [{…, "score", "reason", "kind"}]}``
+  (``kind`` ``group``, "Popular in your group G…", when the provider has the ``Groups``
+  capability: what the members of the caller's groups viewed or ran in 30 days)
 * ``GET    /api/collab/notebooks/{path}/info`` (``read``); ``cloned_from.path`` only for a
   caller who may read the source
 * ``/api/collab/notebooks/{path}/change-requests…``: :mod:`.change_handlers`
@@ -37,7 +39,7 @@ from tornado import web
 
 from .. import db as database
 from ..api import json_object
-from ..auth import SharedWith, capability, permissions_revision_of, resolve
+from ..auth import Groups, SharedWith, capability, permissions_revision_of, resolve
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
 from ..core.errors import CollabError
 from .activity import Execution
@@ -52,6 +54,7 @@ _BUILT_IN = "collab_server.auth."
 _CACHE_SIZE = 1000
 MAX_EXECUTIONS = 10_000
 MAX_ACTIVITY = 10_000
+MAX_GROUPS = 20  # a person's groups looked at for "popular in your group"
 
 
 class GalleryHandler(APIHandler):
@@ -248,8 +251,9 @@ class RecommendationsHandler(GalleryHandler):
         key = (person, limit, await resolve(revision()) if revision else None, gallery.generation)
         cache = gallery.recommendation_cache
         if key not in cache:
+            groups = await self.groups()
             found = await gallery.read(lambda: _described(gallery, gallery.recommend(
-                person, readable, limit), readable))  # fmt: skip
+                person, readable, limit, groups), readable))  # fmt: skip
             if len(cache) > _CACHE_SIZE:
                 cache.clear()
             # Only a provider with revisions tells us when rights change: cache only then.
@@ -258,6 +262,19 @@ class RecommendationsHandler(GalleryHandler):
                 return
             cache[key] = found
         self.finish({"results": cache[key]})
+
+    async def groups(self) -> dict[str, list[str]]:
+        """The caller's groups and their members, if the provider tells (capability
+        ``Groups``); at most :data:`MAX_GROUPS` groups."""
+        provider = provider_of(self)
+        found = capability(provider, Groups)
+        if found is None:
+            return {}
+        names = await resolve(found.groups_of(token_from_request(self)))
+        return {
+            str(name): [str(m) for m in await resolve(found.group_members(name)) or []]
+            for name in sorted(names or [])[:MAX_GROUPS]
+        }
 
 
 class ActivityHandler(GalleryHandler):

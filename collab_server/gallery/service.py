@@ -443,10 +443,17 @@ class GalleryService(LoggingConfigurable):
 
     # ---- recommendations ---------------------------------------------------------------------
 
-    def recommend(self, person: str, readable: Readable, limit: int = 20) -> list[Recommendation]:
-        """Personal recommendations, topped up with popular notebooks (read thread)."""
+    def recommend(
+        self,
+        person: str,
+        readable: Readable,
+        limit: int = 20,
+        groups: dict[str, list[str]] | None = None,
+    ) -> list[Recommendation]:
+        """Personal recommendations, topped up with popular notebooks (read thread).
+        ``groups``: the person's groups and their members, from the provider."""
         found = self.reader_recommender.recommend(
-            person, readable, recent_days=self.recent_days, limit=limit
+            person, readable, groups=groups, recent_days=self.recent_days, limit=limit
         )
         if len(found) < limit:
             have = {r.file_id for r in found}
