@@ -2,6 +2,10 @@
 
 * ``GET    /api/collab/search?q=&limit=&offset=`` → ``{"total", "results"}`` (no ``q``: all
   readable notebooks, most recently updated first)
+* ``GET    /api/collab/notebooks?limit=&offset=`` → ``{"total", "notebooks": [{"path",
+  "title", "description", "owner", "language", "tags", "stars", "views", "runs", "health",
+  "health_label", "last_run", "updated"}], "next"}``: every readable notebook, most recently
+  updated first, up to 1000 a page (``next``: the following offset, or null)
 * ``GET    /api/collab/tags`` → ``{"tags": [{"tag", "count"}]}`` (readable notebooks only)
 * ``PUT    /api/collab/tags/{path}`` ``{"tag"}`` / ``DELETE`` (``write``) → ``{"path", "tags"}``
 * ``GET    /api/collab/stars`` → ``{"results"}`` (mine, still readable)
@@ -155,6 +159,19 @@ class SearchHandler(GalleryHandler):
             self.gallery.read(lambda: index.search(query, readable, limit=limit, offset=offset))
         )
         self.finish(result)
+
+
+class NotebookListHandler(GalleryHandler):
+    """Every readable notebook with its info's facts, a page at a time (the Python client's
+    ``notebooks()``: one request per page instead of one per notebook)."""
+
+    async def get(self) -> None:
+        limit, offset = self.int_argument("limit", 100), self.int_argument("offset", 0)
+        readable, index = await self.readable(), self.gallery.reader_index
+        page = await self.guarded(self.gallery.read(lambda: index.catalog(readable, limit, offset)))
+        following = offset + limit
+        page["next"] = following if following < page["total"] else None
+        self.finish(page)
 
 
 class TagsHandler(GalleryHandler):
@@ -477,6 +494,7 @@ def gallery_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
     return [
         *change_request_handlers(),
         (r"/api/collab/search", SearchHandler),
+        (r"/api/collab/notebooks/?", NotebookListHandler),
         (r"/api/collab/tags/?(.*)", TagsHandler),
         (r"/api/collab/stars/?(.*)", StarsHandler),
         (r"/api/collab/trending", TrendingHandler),
