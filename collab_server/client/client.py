@@ -123,7 +123,19 @@ class Client:
         return dict(self._api.get(f"api/collab/notebooks/{api_path(path)}/info"))
 
     def notebooks(self) -> Any:
-        """One row per notebook you may read, most recently updated first."""
+        """One row per notebook you may read, most recently updated first (the gallery's
+        bulk listing: one request per 1000 notebooks)."""
+        try:
+            rows = list(
+                self._api.pages("api/collab/notebooks", "notebooks", "offset", limit=1000, offset=0)
+            )
+        except ClientError as e:
+            if not e.route_missing:
+                raise
+            return self._notebooks_one_by_one()  # a server from before the bulk listing
+        return frame(rows, NOTEBOOK_COLUMNS)
+
+    def _notebooks_one_by_one(self) -> Any:
         rows = []
         for r in self._search_results(""):
             try:
