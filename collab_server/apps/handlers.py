@@ -16,6 +16,7 @@
   had ended already
 * ``POST /api/collab/apps/{id}/schedules`` ``{"cron", "parameters"}`` (``run``) → 201
   the schedule; ``GET`` the caller's schedules of the app
+* ``GET  /apps/{id}``: the app page (a form from the schema, runs, the report)
 * ``GET  /api/collab/schedules`` (mine), ``GET``/``DELETE /api/collab/schedules/{id}``;
   a schedule's runs are ``GET /api/collab/runs?schedule={id}``
 
@@ -35,7 +36,7 @@ from tornado import web
 from ..auth.jupyter import token_from_request
 from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ..core.http import CollabHandlerMixin, json_object
-from ..pages import OUTPUT_FRAME_POLICY
+from ..pages import OUTPUT_FRAME_POLICY, PageHandler
 from .openapi import openapi
 from .service import App, AppsService, Caller
 
@@ -209,4 +210,6 @@ def apps_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/api/collab/runs/({_ID})", RunHandler),
         (r"/api/collab/schedules/?", SchedulesHandler),
         (rf"/api/collab/schedules/({_ID})", ScheduleHandler),
+        # The app page: the web front end's shell, like every other page.
+        (rf"/apps/({_ID})", PageHandler),
     ]
