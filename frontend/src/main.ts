@@ -7,6 +7,7 @@ import { showSettings } from "./settings/settings";
 import { showGallery } from "./gallery/gallery";
 import { showAdmin } from "./admin/admin";
 import { showPublished } from "./history/published";
+import { showApp } from "./apps/app";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
 import { userMenu } from "./ui/usermenu";
@@ -19,6 +20,8 @@ async function start(): Promise<void> {
   try {
     if (path.startsWith("notebooks/")) {
       await showEditor(root, path.slice("notebooks/".length).split("/").map(decodeURIComponent).join("/"));
+    } else if (/^apps\/[^/]+$/.test(path)) {
+      await showApp(root, decodeURIComponent(path.slice("apps/".length)));
     } else if (path === "gallery") {
       await showGallery(root);
     } else if (path === "") {
