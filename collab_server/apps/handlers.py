@@ -62,7 +62,7 @@ class AppsHandler(CollabHandlerMixin, APIHandler):
         if not await self.service.may_see(caller.token, pid):
             raise NotFound("No such app")
         try:
-            return self.service.app(pid, version)
+            return await self.service.app(pid, version)
         except NotFound:
             raise NotFound("No such app (or version)") from None
 

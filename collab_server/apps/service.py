@@ -165,13 +165,13 @@ class AppsService:
 
     # -- apps -----------------------------------------------------------------------------
 
-    def app(self, pid: str, version: int | None = None) -> App:
+    async def app(self, pid: str, version: int | None = None) -> App:
         """The app of a published notebook (its newest version unless ``version``)."""
         row = self.versions.published(pid, version)  # NotFound for no such copy
         key = (row.id, row.version)
         found = self._apps.get(key)
         if found is None:
-            notebook = self.versions.published_content(row)
+            notebook = await self.versions.published_content(row)
             found = App(row, notebook, app_schema(notebook))
             if len(self._apps) > 256:
                 self._apps.clear()
@@ -401,7 +401,7 @@ class AppsService:
     async def report(self, run_id: str, owner: str) -> str:
         nb = self.notebook(run_id, owner)
         try:
-            title = self.app(self.run(run_id, owner).app_id).row.title
+            title = (await self.app(self.run(run_id, owner).app_id)).row.title
         except NotFound:
             title = "Report"
         return await asyncio.to_thread(report_html, nb, title)
@@ -440,7 +440,7 @@ class AppsService:
             await self._stop(schedule, "The sign-in of the person who made it is no longer valid")
             return
         try:
-            app = self.app(schedule.app_id)
+            app = await self.app(schedule.app_id)
         except NotFound:
             await self._stop(schedule, "The app no longer exists")
             return
