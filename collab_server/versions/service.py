@@ -304,6 +304,43 @@ class VersionService:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("Cutting a version failed: %s", task.exception())
 
+    async def apply_edit(
+        self,
+        path: str,
+        make_target: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        kind: str,
+        authors: list[dict[str, str]],
+        label: str | None = None,
+    ) -> Version:
+        """The live room becomes ``make_target(live notebook)`` as one forward edit, the way
+        a restore is (the state before is kept as an ``auto`` version); a ``kind`` version
+        of the result is recorded. ``make_target`` runs on the document it edits, with no
+        ``await`` in between, and may raise to refuse (nothing is changed then). Used by
+        the gallery's change requests."""
+        api_path = notebook_path(path)
+        file_id = await self._file(api_path)
+        if self.live.read(file_id) is None:
+            await self.live.open(file_id, api_path)
+        before = self.live.read(file_id)
+        if before is None:  # the room closed between opening and editing (file deleted?)
+            raise NotFound(f"No notebook {api_path!r}")
+        target = make_target(before)
+        self.store.add(file_id, before, "auto")
+        applied = self.live.apply_server_change(
+            file_id, "restore", lambda doc: apply_notebook(doc, keep_comments(target, before))
+        )
+        if not applied:
+            raise NotFound(f"No notebook {api_path!r}")
+        return self.store.add(file_id, target, kind, authors=authors, label=label)
+
+    def version_content(self, file_id: str, version_id: str) -> dict[str, Any] | None:
+        """A version's notebook, or None if there is no such version (any more)."""
+        try:
+            return self.store.get(file_id, version_id)
+        except VersionNotFound:
+            return None
+
     # -- checkpoints (the contents API's, see ``checkpoints.py``) ------------------------
 
     async def versions_of(self, path: str, limit: int) -> builtins.list[Version]:

@@ -94,6 +94,7 @@ def start_versions(app: Any) -> VersionService:
     app.gallery.versions_count = service.versions_count
     app.gallery.published_copies = service.published_copies
     app.gallery.cloned_from = service.cloned_from
+    app.gallery.notebook_editor = service  # change requests apply through versions
     # Stock JupyterLab's checkpoints become the notebook's versions (other files keep
     # jupyter_server's own). Set here, not as ``checkpoints_class``: they need the service.
     contents = app.serverapp.contents_manager
