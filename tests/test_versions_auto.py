@@ -166,9 +166,9 @@ async def test_editing_that_never_pauses_still_cuts_at_the_maximum_interval(
     spawn_server: Any,
 ) -> None:
     """An edit every 50 ms (never idle for the 30 s gap): an ``auto`` version still comes
-    within the 1.5 s maximum interval, and not one per edit or per autosave."""
+    within the 2 s maximum interval, and not one per edit or per autosave."""
     server = spawn_server(
-        "--CollabServer.versions_idle_gap=30", "--CollabServer.versions_max_interval=1.5"
+        "--CollabServer.versions_idle_gap=30", "--CollabServer.versions_max_interval=2"
     )
     path = write_notebook(server.root, ["a = 1"])
     alice = await YClient.connect(server, path, "alice-token")
@@ -180,12 +180,12 @@ async def test_editing_that_never_pauses_still_cuts_at_the_maximum_interval(
             edits += 1
             await alice.barrier()
             listed = await versions(server, path)
-            if len(listed) >= 2:  # the baseline, then the interval's cut
+            if len(listed) >= 2 and edits >= 5:  # the baseline, then the interval's cut(s)
                 break
             assert time.monotonic() - started < 20, "no version while editing went on"
             await asyncio.sleep(0.05)
-        assert [v["kind"] for v in listed] == ["auto", "auto"] and ids(listed[0]) == ["alice"]
-        assert edits > 5  # many edits (and autosaves) went into that one version
+        assert {v["kind"] for v in listed} == {"auto"} and ids(listed[-2]) == ["alice"]
+        assert len(listed) - 1 < edits  # many edits (and autosaves) per version
     finally:
         await alice.close()
 
