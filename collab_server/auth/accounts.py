@@ -3,13 +3,18 @@
 What it keeps (tables prefixed ``auth_``):
 
 * users — a name (the persistent id), a display name, a password hash (scrypt, a
-  memory-hard KDF: 16 MiB and ~50 ms per guess), ``is_admin`` and ``may_execute``;
+  memory-hard KDF: 16 MiB and ~50 ms per guess), ``is_admin``, ``may_execute``, ``disabled``
+  (kept with everything it was given, but none of its tokens works) and the last sign-in;
 * group memberships;
 * tokens — browser sessions (made by logging in) and personal API tokens. A token is
   ``cs1_{id}_{secret}``; only a SHA-256 of the secret is stored (a 256-bit random secret needs
   no slow hash), compared in constant time, so a copy of the database logs nobody in;
-* grants — ``(principal, path, role)`` where the principal is ``user:NAME`` or ``group:NAME``,
-  the path a file or a folder ("" is the root), and the role one of :data:`ROLES`.
+* grants — ``(principal, path, role)`` where the principal is ``user:NAME``, ``group:NAME``
+  or an audience — ``signed-in`` (every account) or ``everyone`` (also people not signed in,
+  when anonymous access is on) —, the path a file or a folder ("" is the root), and the role
+  one of :data:`ROLES`;
+* grants on resources that are not paths (``published:{id}``: ``viewer`` only), in a table of
+  their own so that a file named like one never grants it.
 
 How a request is decided:
 
@@ -21,7 +26,12 @@ How a request is decided:
   deliberately, per person, not by sharing a notebook;
 * ``server``: ``read`` for any signed-in user (kernel specs, settings), anything more for
   admins;
+* ``published:{id}``: ``read`` for whoever holds a ``viewer`` grant on it (through a person,
+  a group or an audience);
 * admins may do everything.
+
+Administration (create, disable, reset a password, groups, who has access) is
+``account_admin.py``; names and passwords follow ``rules.py``.
 
 Nobody is anonymous unless ``allow_anonymous`` is on; then requests without a token act as the
 user ``anonymous``, with whatever was granted to ``user:anonymous`` (such a grant is refused
