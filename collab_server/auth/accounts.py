@@ -84,6 +84,7 @@ from .provider import (
     ROLE_RANK,
     SIGNED_IN,
     Busy,
+    Conflict,
     NotAllowed,
     SignInRefused,
     TooManyAttempts,
@@ -280,16 +281,30 @@ class AccountStore:
         return [self._user_row(row) for row in rows]
 
     def set_flags(self, name: str, **flags: bool) -> None:
-        """Set ``disabled``, ``is_admin`` or ``may_execute`` of an existing account."""
+        """Set ``disabled``, ``is_admin`` or ``may_execute`` of an existing account.
+
+        A change that would leave no administrator who can sign in is refused
+        (:data:`~collab_server.auth.Conflict`, nothing changed). The check runs inside the
+        write transaction, so two administrators un-making each other at once (from two
+        processes even) cannot both succeed."""
         allowed = {"disabled", "is_admin", "may_execute"}
         assert set(flags) <= allowed, flags
         if not flags:
             return
+        active = "SELECT COUNT(*) FROM auth_users WHERE is_admin = 1 AND disabled = 0"
         sets = ", ".join(f"{column} = ?" for column in flags)
-        self._write(
-            f"UPDATE auth_users SET {sets} WHERE name = ?",
-            [int(value) for value in flags.values()] + [name],
-        )
+        with self._writing() as conn:
+            (before,) = conn.execute(active).fetchone()
+            conn.execute(
+                f"UPDATE auth_users SET {sets} WHERE name = ?",
+                [int(value) for value in flags.values()] + [name],
+            )
+            (after,) = conn.execute(active).fetchone()
+            if before and not after:
+                raise Conflict(
+                    f"{name} is the last administrator who can sign in: make someone else an "
+                    "administrator first"
+                )
 
     def set_display_name(self, name: str, display_name: str) -> None:
         self._write(

@@ -108,7 +108,13 @@ def test_the_last_administrator_stays(tmp_path):
     with pytest.raises(Conflict):
         p.update_user("root", admin=False)
     with pytest.raises(Conflict):
-        p.update_user("root", disabled=True)
+        p.update_user("root", disabled=True, display_name="Gone")
+    root = p.user_record("root")  # nothing of a refused change was kept
+    assert root["is_admin"] and not root["disabled"] and root["display_name"] == "root"
+    revision = p.permissions_revision()
+    with pytest.raises(Conflict):
+        p.store.set_flags("root", is_admin=False, may_execute=False)
+    assert p.user_record("root")["may_execute"] and p.permissions_revision() == revision
     p.update_user("ann", admin=True)
     p.update_user("ann", disabled=True)  # a disabled administrator does not count
     with pytest.raises(Conflict):
