@@ -151,6 +151,7 @@ def page_handlers() -> list[tuple[Any, ...]]:
         (r"/settings", PageHandler),
         (r"/gallery", PageHandler),
         (r"/admin", PageHandler),
+        (r"/published/(.*)", PageHandler),
         (r"/collab-output-frame", OutputFrameHandler),
         (r"/collab-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

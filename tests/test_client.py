@@ -397,3 +397,46 @@ def test_own_activity_on_a_notebook_moved_out_of_reach_is_hidden(
         paths = set(tenant.activity()["path"])
         assert not {p for p in paths if "delta" in p}
         assert paths == {"team-a/alpha.ipynb", "team-a/beta.ipynb"}
+
+
+def test_notebooks_is_one_request_per_page_not_one_per_notebook(
+    srv: ServerProcess, data: dict[str, Any]
+) -> None:
+    with Client(srv.http_url, ADMIN) as client:
+        sent: list[str] = []
+        client._api._http.event_hooks["request"].append(lambda r: sent.append(r.url.path))
+        notebooks = client.notebooks().set_index("path")
+        assert sent == ["/api/collab/notebooks"]
+        # The same facts as each notebook's info.
+        for path in NOTEBOOKS:
+            info = client.info(path)
+            row = notebooks.loc[path]
+            assert (row["title"], row["owner"], row["tags"], row["stars"], row["views"],
+                    row["runs"], row["language"]) == (
+                info["title"], info["owner"], info["tags"], info["stars"], info["views"],
+                info["runs"], info["language"])  # fmt: skip
+            assert row["health_label"] == info["health"]["label"]
+            last_run = info["last_run"]
+            assert (row["last_run"] is pd.NaT) if last_run is None else (
+                row["last_run"] == pd.Timestamp(last_run))  # fmt: skip
+
+    # The route pages, newest first, and counts only what the caller may read.
+    with http(srv, ADMIN) as c:
+        seen, offset = [], 0
+        while offset is not None:
+            page = c.get("/api/collab/notebooks", params={"limit": 1, "offset": offset}).json()
+            assert page["total"] == len(notebooks) and len(page["notebooks"]) == 1
+            seen += [n["path"] for n in page["notebooks"]]
+            offset = page["next"]
+        assert seen == list(notebooks.index)  # most recently updated first
+        for bad in ({"limit": 0}, {"limit": 1001}, {"limit": "x"}, {"offset": -1}):
+            r = c.get("/api/collab/notebooks", params=bad)
+            assert r.status_code == 400 and r.json()["message"], bad
+    with http(srv, TENANT) as c:
+        readable = c.get("/api/collab/search").json()["total"]
+        page = c.get("/api/collab/notebooks", params={"offset": 50}).json()
+        assert page == {"total": readable, "notebooks": [], "next": None}
+        page = c.get("/api/collab/notebooks").json()
+        assert page["total"] == readable == len(page["notebooks"])
+        assert all(n["path"].startswith("team-a/") for n in page["notebooks"])
+        assert "gamma" not in str(page)

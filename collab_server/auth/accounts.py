@@ -413,6 +413,11 @@ class AccountStore:
             "SELECT group_name FROM auth_members WHERE user_name = ?", (name,)
         )]  # fmt: skip
 
+    def group_members(self, group: str) -> list[str]:
+        return [u for (u,) in self._query(
+            "SELECT user_name FROM auth_members WHERE group_name = ?", (group,)
+        )]  # fmt: skip
+
     def group_exists(self, group: str) -> bool:
         return bool(self._query("SELECT 1 FROM auth_members WHERE group_name = ?", (group,)))
 
@@ -746,6 +751,14 @@ class AccountsProvider(AccountAdmin, LoggingConfigurable):
         the room, so no token of the person is put where others could read it."""
         user_name = self.persistent_id(token)
         return {"JUPYTER_AUTH_ID": user_name} if user_name else {}
+
+    def groups_of(self, token: str) -> list[str]:
+        """The caller's groups (capability ``Groups``: the gallery's group recommendations)."""
+        user_name = self.persistent_id(token)
+        return self.store.groups_of(user_name) if user_name else []
+
+    def group_members(self, group: str) -> list[str]:
+        return self.store.group_members(group)
 
     # -- the provider interface ----------------------------------------------------------
 

@@ -31,6 +31,8 @@ missing answers 501 with a message.
   groups and their members; who has access to a path, and what a person was granted;
 * :class:`ResourceSharing` — grants on resources that are not paths (``published:{id}``),
   including the audiences :data:`SIGNED_IN` and :data:`EVERYONE`;
+* :class:`Groups` — ``groups_of(token)``: the groups the holder of ``token`` is in, and
+  ``group_members(group)``: the user ids in a group (the gallery's "popular in your group");
 * :class:`KernelEnv` — ``kernel_env(token)``: the environment a kernel started for this person
   gets. Built in: local accounts give ``JUPYTER_AUTH_ID`` (the user name) and nothing else (a
   kernel runs with the server's rights and everyone in the room can read its variables, so no
@@ -411,6 +413,15 @@ class KernelEnv(Protocol):
         ``{"JUPYTER_AUTH_ID": …}`` (and ``JUPYTER_AUTH_TOKEN`` if the provider chooses), or {}."""
 
 
+@runtime_checkable
+class Groups(Protocol):
+    def groups_of(self, token: str) -> list[str] | Awaitable[list[str]]:
+        """The names of the groups the holder of ``token`` belongs to ([] if none)."""
+
+    def group_members(self, group: str) -> list[str] | Awaitable[list[str]]:
+        """The persistent ids of the people in ``group`` ([] for an unknown group)."""
+
+
 CAPABILITIES: dict[str, type] = {
     "identity": Identity,
     "permissions_revision": PermissionsRevision,
@@ -428,6 +439,7 @@ CAPABILITIES: dict[str, type] = {
     "group_admin": GroupAdmin,
     "access_report": AccessReport,
     "resource_sharing": ResourceSharing,
+    "groups": Groups,
 }
 
 C = TypeVar("C")

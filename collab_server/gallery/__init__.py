@@ -9,7 +9,11 @@ process: no search server, no nightly job. Modules:
 * :mod:`.index` — upserts, renames, removals and permission-aware search;
 * :mod:`.activity` — tags, stars, views, runs and the execution log;
 * :mod:`.health` — pure: nbgallery's health formula;
-* :mod:`.recommend` — co-viewing, text similarity and group popularity.
+* :mod:`.recommend` — co-viewing, text similarity and group popularity;
+* :mod:`.merge` — pure: what a change request changes, and applying it to a notebook that
+  moved on since (a cell-level three-way merge);
+* :mod:`.changes` — change requests' table and life (open → accepted | declined | cancelled);
+  :mod:`.change_handlers` — their REST API.
 """
 
 from .activity import Execution, GalleryActivity, normalize_tag

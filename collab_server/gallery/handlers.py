@@ -2,13 +2,21 @@
 
 * ``GET    /api/collab/search?q=&limit=&offset=`` → ``{"total", "results"}`` (no ``q``: all
   readable notebooks, most recently updated first)
+* ``GET    /api/collab/notebooks?limit=&offset=`` → ``{"total", "notebooks": [{"path",
+  "title", "description", "owner", "language", "tags", "stars", "views", "runs", "health",
+  "health_label", "last_run", "updated"}], "next"}``: every readable notebook, most recently
+  updated first, up to 1000 a page (``next``: the following offset, or null)
 * ``GET    /api/collab/tags`` → ``{"tags": [{"tag", "count"}]}`` (readable notebooks only)
 * ``PUT    /api/collab/tags/{path}`` ``{"tag"}`` / ``DELETE`` (``write``) → ``{"path", "tags"}``
 * ``GET    /api/collab/stars`` → ``{"results"}`` (mine, still readable)
 * ``PUT    /api/collab/stars/{path}`` / ``DELETE`` (``read``) → ``{"path", "starred", "stars"}``
 * ``GET    /api/collab/trending`` → ``{"results"}`` (readable, by people in ``trending_days``)
 * ``GET    /api/collab/recommendations`` → ``{"results": [{…, "score", "reason", "kind"}]}``
-* ``GET    /api/collab/notebooks/{path}/info`` (``read``)
+  (``kind`` ``group``, "Popular in your group G…", when the provider has the ``Groups``
+  capability: what the members of the caller's groups viewed or ran in 30 days)
+* ``GET    /api/collab/notebooks/{path}/info`` (``read``); ``cloned_from.path`` only for a
+  caller who may read the source
+* ``/api/collab/notebooks/{path}/change-requests…``: :mod:`.change_handlers`
 * ``GET    /api/collab/notebooks/{path}/similar`` (``read``) → ``{"results"}``
 * ``POST   /api/collab/notebooks/{path}/views`` (``read``) → 204
 * ``GET    /api/collab/activity?since=&path=&limit=&offset=`` → ``{"activity": [{"day",
@@ -35,7 +43,7 @@ from tornado import web
 
 from .. import db as database
 from ..api import json_object
-from ..auth import SharedWith, capability, permissions_revision_of, resolve
+from ..auth import Groups, SharedWith, capability, permissions_revision_of, resolve
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
 from ..core.errors import CollabError
 from .activity import Execution
@@ -50,6 +58,7 @@ _BUILT_IN = "collab_server.auth."
 _CACHE_SIZE = 1000
 MAX_EXECUTIONS = 10_000
 MAX_ACTIVITY = 10_000
+MAX_GROUPS = 20  # a person's groups looked at for "popular in your group"
 
 
 class GalleryHandler(APIHandler):
@@ -152,6 +161,19 @@ class SearchHandler(GalleryHandler):
         self.finish(result)
 
 
+class NotebookListHandler(GalleryHandler):
+    """Every readable notebook with its info's facts, a page at a time (the Python client's
+    ``notebooks()``: one request per page instead of one per notebook)."""
+
+    async def get(self) -> None:
+        limit, offset = self.int_argument("limit", 100), self.int_argument("offset", 0)
+        readable, index = await self.readable(), self.gallery.reader_index
+        page = await self.guarded(self.gallery.read(lambda: index.catalog(readable, limit, offset)))
+        following = offset + limit
+        page["next"] = following if following < page["total"] else None
+        self.finish(page)
+
+
 class TagsHandler(GalleryHandler):
     async def get(self, path: str = "") -> None:
         if path:
@@ -246,8 +268,9 @@ class RecommendationsHandler(GalleryHandler):
         key = (person, limit, await resolve(revision()) if revision else None, gallery.generation)
         cache = gallery.recommendation_cache
         if key not in cache:
+            groups = await self.groups()
             found = await gallery.read(lambda: _described(gallery, gallery.recommend(
-                person, readable, limit), readable))  # fmt: skip
+                person, readable, limit, groups), readable))  # fmt: skip
             if len(cache) > _CACHE_SIZE:
                 cache.clear()
             # Only a provider with revisions tells us when rights change: cache only then.
@@ -256,6 +279,19 @@ class RecommendationsHandler(GalleryHandler):
                 return
             cache[key] = found
         self.finish({"results": cache[key]})
+
+    async def groups(self) -> dict[str, list[str]]:
+        """The caller's groups and their members, if the provider tells (capability
+        ``Groups``); at most :data:`MAX_GROUPS` groups."""
+        provider = provider_of(self)
+        found = capability(provider, Groups)
+        if found is None:
+            return {}
+        names = await resolve(found.groups_of(token_from_request(self)))
+        return {
+            str(name): [str(m) for m in await resolve(found.group_members(name)) or []]
+            for name in sorted(names or [])[:MAX_GROUPS]
+        }
 
 
 class ActivityHandler(GalleryHandler):
@@ -390,6 +426,12 @@ class NotebookHandler(GalleryHandler):
         found = await gallery.read(info)
         if found is None:
             raise web.HTTPError(404, f"No notebook {api_path!r} in the gallery (yet)")
+        origin = found["cloned_from"]
+        if origin and origin.get("file_id"):
+            # The source's path only for a caller who may read it (a copy's reader may not).
+            source = await gallery.read(lambda: gallery.reader_file_ids.get_path(origin["file_id"]))
+            if source is not None and await is_allowed(self, "read", f"contents:{source}"):
+                found["cloned_from"] = {**origin, "path": source}
         return found
 
 
@@ -446,8 +488,13 @@ def _described(
 
 
 def gallery_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    # Imported here: the change-request handlers build on GalleryHandler above.
+    from .change_handlers import change_request_handlers
+
     return [
+        *change_request_handlers(),
         (r"/api/collab/search", SearchHandler),
+        (r"/api/collab/notebooks/?", NotebookListHandler),
         (r"/api/collab/tags/?(.*)", TagsHandler),
         (r"/api/collab/stars/?(.*)", StarsHandler),
         (r"/api/collab/trending", TrendingHandler),

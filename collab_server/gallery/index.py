@@ -28,6 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from .extract import MARKER_CHARS, NotebookFacts, extract, title_from_path
+from .health import label_for
 from .query import ParsedQuery, parse_query
 from .schema import FTS_COLUMNS, ensure_schema, transaction
 
@@ -51,6 +52,7 @@ _BM25 = "bm25(gallery_fts, " + ", ".join(str(COLUMN_WEIGHTS[c]) for c in FTS_COL
 _MARK_OPEN, _MARK_CLOSE = MARKER_CHARS[0], MARKER_CHARS[1]
 SNIPPET_TOKENS = 16
 MAX_LIMIT = 100
+MAX_CATALOG = 1000  # notebooks per page of the bulk listing (GET /api/collab/notebooks)
 # Above this many folders and paths, the grant list goes into a temporary table instead of
 # bound parameters (SQLite allows 32766 variables, and a long OR-chain is evaluated per row).
 _INLINE_GRANTS = 64
@@ -494,6 +496,50 @@ class GalleryIndex:
              "owner": owner, "stars": stars, "health": health, "updated": iso(updated)}
             for file_id, path, title, owner, stars, health, updated in rows[:limit]
         ]  # fmt: skip
+
+    def catalog(self, readable: Readable, limit: int, offset: int) -> dict[str, Any]:
+        """Every notebook ``readable`` allows, most recently updated first, a page at a time,
+        with the facts of its info: ``{"total", "notebooks": [{path, title, description,
+        owner, language, tags, stars, views, runs, health, health_label, last_run,
+        updated}]}``. One query for the page (the permission filter is in it, so nothing
+        unreadable is counted), its counts from the activity tables as the info gives them;
+        ``health`` is the score stored after the last runs."""
+        if not 1 <= limit <= MAX_CATALOG or offset < 0:
+            raise GalleryError(f"limit is 1 to {MAX_CATALOG}; offset is not negative")
+        where, params = readable_clause(self.db, readable)
+        rows = self.db.conn.execute(
+            "WITH page AS MATERIALIZED (SELECT n.id, COUNT(*) OVER () AS total"
+            f" FROM gallery_notebooks n WHERE {where}"
+            " ORDER BY n.updated DESC, n.id LIMIT ? OFFSET ?)"
+            " SELECT n.file_id, n.path, n.title, n.description, n.owner, n.language, n.health,"
+            " n.updated, page.total,"
+            " (SELECT COUNT(*) FROM gallery_stars s WHERE s.file_id = n.file_id),"
+            " (SELECT COALESCE(SUM(a.views), 0) FROM gallery_activity a"
+            "  WHERE a.file_id = n.file_id),"
+            " (SELECT COALESCE(SUM(a.runs), 0) FROM gallery_activity a"
+            "  WHERE a.file_id = n.file_id),"
+            " (SELECT MAX(e.at) FROM gallery_executions e WHERE e.file_id = n.file_id)"
+            " FROM page JOIN gallery_notebooks n ON n.id = page.id"
+            " ORDER BY n.updated DESC, n.id",
+            [*params, limit, offset],
+        ).fetchall()
+        if rows:
+            total = rows[0][8]
+        else:  # an empty page (or past the end): count on its own
+            total = self.db.conn.execute(
+                f"SELECT COUNT(*) FROM gallery_notebooks n WHERE {where}", params
+            ).fetchone()[0]
+        tags = self._tags([r[0] for r in rows])
+        notebooks = [
+            {"path": path, "title": title, "description": description, "owner": owner,
+             "language": language, "tags": tags.get(file_id, []), "stars": stars,
+             "views": views, "runs": runs, "health": health, "health_label": label_for(health),
+             "last_run": iso(last_run) if last_run is not None else None,
+             "updated": iso(updated)}
+            for (file_id, path, title, description, owner, language, health, updated, _,
+                 stars, views, runs, last_run) in rows
+        ]  # fmt: skip
+        return {"total": total, "notebooks": notebooks}
 
     def search(
         self,

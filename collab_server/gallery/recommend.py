@@ -25,7 +25,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,7 @@ _STOP = frozenset(
 MAX_TERMS_PER_DOC = 40  # a document's strongest terms make its vector; the rest add cost
 QUERY_TERMS = 12  # neighbours are looked for through a document's 12 strongest terms
 CHAMPIONS = 100  # and, per term, among the 100 documents where that term weighs most
+MAX_GROUP_MEMBERS = 5000  # a group's members looked at (one SQL parameter each)
 
 
 @dataclass(frozen=True)
@@ -154,12 +155,15 @@ class Recommender:
         *,
         group: str = "",
         group_members: Iterable[str] = (),
+        groups: Mapping[str, Iterable[str]] | None = None,
         now: float | None = None,
         days: int = 30,
         recent_days: int = 14,
         limit: int = 20,
     ) -> list[Recommendation]:
-        """Up to ``limit`` notebooks for ``person``, best first, each with its reason."""
+        """Up to ``limit`` notebooks for ``person``, best first, each with its reason.
+        ``groups`` maps each of the person's groups to its members (``group`` and
+        ``group_members`` name one group)."""
         now = time.time() if now is None else now
         since, recent = day_of(now - days * DAY), day_of(now - recent_days * DAY)
         where, params = readable_clause(self.db, readable)
@@ -175,9 +179,13 @@ class Recommender:
             person, since, eligible, eligible_params, mine_where, mine_params
         )
         found += self._similar_to_own(person, eligible, eligible_params, mine_where, mine_params)
-        members = sorted(set(group_members) - {person})
-        if members:
-            found += self._group(members, group, days, since, eligible, eligible_params)
+        every = dict(groups or {})
+        if group or group_members:
+            every[group] = group_members
+        for name, in_group in sorted(every.items()):
+            members = sorted(set(in_group) - {person})[:MAX_GROUP_MEMBERS]
+            if members:
+                found += self._group(members, name, days, since, eligible, eligible_params)
         # Per source, a notebook's best evidence; across sources, the evidence adds up.
         per_kind: dict[tuple[str, str], Recommendation] = {}
         for file_id, path, title, score, reason, kind in found:

@@ -57,6 +57,7 @@ from traitlets.config import LoggingConfigurable
 from .. import db as database
 from ..contents import FileIdStore
 from .activity import Execution, GalleryActivity
+from .changes import ChangeRequests, NotebookEditor
 from .extract import cell_source, source_hash
 from .health import BLEND_DAYS, WINDOW_DAYS, Health, compute_health
 from .index import GalleryIndex, Readable
@@ -120,6 +121,9 @@ class GalleryService(LoggingConfigurable):
         self.reader_index = GalleryIndex(self._read_db)
         self.reader_activity = GalleryActivity(self._read_db)
         self.reader_recommender = Recommender(self._read_db)
+        self.changes = ChangeRequests(self._write_db)
+        self.reader_changes = ChangeRequests(self._read_db)
+        self.reader_file_ids = FileIdStore(self._read_db)
         self._similar = Recommender(self._background_db)
         self._write_pool = ThreadPoolExecutor(1, "gallery-write")
         self._read_pool = ThreadPoolExecutor(1, "gallery-read")
@@ -143,6 +147,8 @@ class GalleryService(LoggingConfigurable):
         self.versions_count: Callable[[str], int] | None = None
         self.published_copies: Callable[[str], list[dict[str, Any]]] | None = None
         self.cloned_from: Callable[[str], dict[str, Any] | None] | None = None
+        # Change requests are applied through the versions (a forward edit, a version).
+        self.notebook_editor: NotebookEditor | None = None
 
     @classmethod
     def for_app(cls, app: Any) -> GalleryService:
@@ -437,10 +443,17 @@ class GalleryService(LoggingConfigurable):
 
     # ---- recommendations ---------------------------------------------------------------------
 
-    def recommend(self, person: str, readable: Readable, limit: int = 20) -> list[Recommendation]:
-        """Personal recommendations, topped up with popular notebooks (read thread)."""
+    def recommend(
+        self,
+        person: str,
+        readable: Readable,
+        limit: int = 20,
+        groups: dict[str, list[str]] | None = None,
+    ) -> list[Recommendation]:
+        """Personal recommendations, topped up with popular notebooks (read thread).
+        ``groups``: the person's groups and their members, from the provider."""
         found = self.reader_recommender.recommend(
-            person, readable, recent_days=self.recent_days, limit=limit
+            person, readable, groups=groups, recent_days=self.recent_days, limit=limit
         )
         if len(found) < limit:
             have = {r.file_id for r in found}

@@ -76,3 +76,17 @@ async def test_search_star_and_open_from_the_discover_page(browser, server):
     await page.wait_for_url("**/notebooks/gal/aurora.ipynb")
     await page.wait_for_selector(".cell")
     assert page.errors == []
+
+
+async def test_the_discover_page_has_the_shared_top_bar(browser, server):
+    page = await open_page(browser, server, "/gallery", "bob-token")
+    menu = page.locator('header.topbar [data-testid="user-menu"]')
+    await menu.wait_for()
+    assert "Bob Editor" in await menu.inner_text()
+    await menu.click()
+    await page.locator('[data-testid="menu-settings"]').wait_for()
+    assert await page.locator('[data-testid="menu-sign-out"]').is_visible()
+    await page.keyboard.press("Escape")
+    await page.click('[data-testid="your-notebooks"]')
+    await page.wait_for_selector('[data-testid="discover"]')  # the notebook browser
+    assert page.errors == []

@@ -56,3 +56,14 @@ class TokenInKernelProvider(TableProvider):
     def kernel_env(self, token: str) -> dict[str, str]:
         user = self.users[token]
         return {"JUPYTER_AUTH_ID": user["id"], "JUPYTER_AUTH_TOKEN": token}
+
+
+class GroupsTableProvider(TableProvider):
+    """``TableProvider`` with groups (the ``Groups`` capability): a user's ``"groups"``
+    entry lists theirs."""
+
+    def groups_of(self, token: str) -> list[str]:
+        return list(self.users.get(token, {}).get("groups", []))
+
+    def group_members(self, group: str) -> list[str]:
+        return sorted(u["id"] for u in self.users.values() if group in u.get("groups", []))

@@ -354,3 +354,29 @@ def test_the_first_packages_table_is_rebuilt(tmp_path: Path) -> None:
     assert db.conn.execute("SELECT package, file_id FROM gallery_packages").fetchall() == [
         ("os", "f1")
     ]
+
+
+def test_catalog_pages_with_counts_inside_the_permission_filter(
+    db: sqlite_utils.Database, index: GalleryIndex
+) -> None:
+    activity = GalleryActivity(db)
+    for n, path in enumerate(["team/a.ipynb", "team/b.ipynb", "secret/s.ipynb"]):
+        index.upsert(f"f{n}", path, nb(f"Title {n}"), owner="ana", updated=T0 + n)
+    activity.record_view("f0", "bob")
+    activity.record_view("f0", "carl")
+    activity.record_run("f0", "bob")
+    activity.star("f0", "bob")
+    activity.add_tag("f0", "Sales", "ana")
+    team = Readable.grants(folders=["team"])
+    first = index.catalog(team, 1, 0)
+    assert first["total"] == 2 and [n["path"] for n in first["notebooks"]] == ["team/b.ipynb"]
+    row = index.catalog(team, 1, 1)["notebooks"][0]
+    assert {k: row[k] for k in ("path", "title", "owner", "tags", "stars", "views", "runs",
+                                "health_label", "last_run")} == {
+        "path": "team/a.ipynb", "title": "Title 0", "owner": "ana", "tags": ["sales"],
+        "stars": 1, "views": 2, "runs": 1, "health_label": "unknown", "last_run": None,
+    }  # fmt: skip
+    assert index.catalog(team, 10, 5) == {"total": 2, "notebooks": []}
+    assert "secret" not in str(index.catalog(team, 10, 0))
+    with pytest.raises(GalleryError):
+        index.catalog(team, 0, 0)

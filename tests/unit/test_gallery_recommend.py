@@ -121,3 +121,13 @@ def test_similar_to_own_never_names_an_own_notebook_no_longer_readable(
     # ana's own notebook was moved where she cannot read it: its title is not quoted.
     recs = recommender.recommend("ana", Readable.grants(paths=["team/sim.ipynb"]), now=NOW)
     assert "Pandas time series forecasting" not in repr(recs)
+
+
+def test_groups_from_the_provider(recommender: Recommender) -> None:
+    """Several groups at once (the ``Groups`` capability): each names itself in the reason."""
+    recs = recommender.recommend(
+        "ana", TEAM, groups={"data-team": ["ana", "dan", "eve"], "alone": ["ana"]}, now=NOW
+    )
+    group = [r for r in recs if r.kind == "group"]
+    assert [r.path for r in group] == ["team/g.ipynb"]
+    assert group[0].reason.startswith("Popular in your group data-team:")

@@ -9,6 +9,7 @@ import { YNotebook } from "@jupyter/ydoc";
 
 import { api, ApiError, base, me, roleOf } from "../net/api";
 import { recordView } from "../gallery/gallery";
+import { changeRequestControls } from "../gallery/changes";
 import { download, FORMATS } from "../net/download";
 import { contentsUrl, folderPage, nameOf, notebookPage, parentOf, sessionUrl } from "../net/paths";
 import { Room, type Notice, type Stopped } from "../net/room";
@@ -16,6 +17,7 @@ import { CommentsPanel } from "../comments/panel";
 import { KernelClient } from "../kernel/client";
 import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
+import { historyButton } from "../history/history";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -136,7 +138,10 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (made) queueMicrotask(() => { page.select(made); page.views.get(made)?.select(); });
     },
   };
-  header.append(moreMenu(), userMenu(who.identity));
+  const more = moreMenu();
+  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook }), more,
+    userMenu(who.identity));
+  void changeRequestControls(() => path, who).then((nodes) => more.before(...nodes));
 
   const say = (kind: string, text: string, ...actions: HTMLElement[]) => {
     banner.replaceChildren(el("div", { class: `notice ${kind}`, role: "alert", "data-testid": "banner", "data-kind": kind },

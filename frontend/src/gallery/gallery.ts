@@ -3,12 +3,13 @@
 // buttons. Every text from a notebook is put on the page as text (snippets are segments; the
 // marked ones become <mark> elements), never parsed as HTML.
 
-import { api, ApiError, base } from "../net/api";
+import { api, ApiError, base, me } from "../net/api";
 import { apiPath, nameOf, notebookPage } from "../net/paths";
 import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
 import { attempt, showError } from "../ui/toast";
+import { userMenu } from "../ui/usermenu";
 import "./gallery.css";
 
 export interface Segment { text: string; mark: boolean }
@@ -57,11 +58,14 @@ function when(iso: string): string {
 
 export async function showGallery(root: HTMLElement): Promise<void> {
   document.title = "Discover · collab_server";
+  // The top bar every page has: the brand, this page's links, the user menu.
+  const who = await me("");
   const header = el("header", { class: "topbar" },
     el("a", { href: base, class: "brand" }, "collab_server"),
     el("span", { class: "page-name" }, "Discover"),
     el("span", { class: "grow" }),
-    el("a", { href: base, class: "button quiet" }, icon("folder"), "Your notebooks"));
+    el("a", { href: base, class: "button quiet", "data-testid": "your-notebooks" }, icon("folder"), "Your notebooks"),
+    userMenu(who.identity));
   const input = el("input", { type: "search", class: "gallery-search", placeholder: "Search notebooks: words, \"a phrase\", tag:finance, owner:ana",
     "aria-label": "Search notebooks", "data-testid": "gallery-search", autocomplete: "off" });
   const status = el("p", { class: "status muted", role: "status", "aria-live": "polite" });
