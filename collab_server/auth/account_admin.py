@@ -34,7 +34,6 @@ from ..core.paths import normalize
 from .provider import (
     AUDIENCES,
     EVERYONE,
-    ROLE_ACTIONS,
     ROLE_RANK,
     SIGNED_IN,
     Conflict,
@@ -50,8 +49,15 @@ if TYPE_CHECKING:
 ADMIN_LINK_LIFETIME = 7 * 24 * 3600.0
 
 # Resources that are not paths, and the roles that may be granted on them: a published copy
-# is immutable, so the only thing to grant on it is reading it.
-RESOURCE_ROLES: dict[str, tuple[str, ...]] = {"published": ("viewer",)}
+# is immutable, so the only thing to grant on it is reading it; an app (a published copy run
+# with parameters) is seen by a viewer and run by a runner.
+RESOURCE_ROLES: dict[str, tuple[str, ...]] = {
+    "published": ("viewer",),
+    "apps": ("viewer", "runner"),
+}
+# What each of those roles allows (each implies the weaker, ``run → read``), weakest first.
+RESOURCE_ROLE_ACTIONS: dict[str, str] = {"viewer": "read", "runner": "run"}
+_RESOURCE_RANK = {role: rank for rank, role in enumerate(RESOURCE_ROLE_ACTIONS)}
 
 _AUDIENCE_NOTES = {
     SIGNED_IN: "everyone with an account",
@@ -283,7 +289,8 @@ class AccountAdmin:
         best: str | None = None
         for grant in self.store.resource_grants(resource, principals):
             role = grant["role"]
-            if role in ROLE_ACTIONS and (best is None or ROLE_RANK[role] > ROLE_RANK[best]):
+            rank = _RESOURCE_RANK.get(role, -1)
+            if rank >= 0 and (best is None or rank > _RESOURCE_RANK[best]):
                 best = role
         return best
 

@@ -13,8 +13,9 @@ What it keeps (tables prefixed ``auth_``):
   or an audience — ``signed-in`` (every account) or ``everyone`` (also people not signed in,
   when anonymous access is on) —, the path a file or a folder ("" is the root), and the role
   one of :data:`ROLES`;
-* grants on resources that are not paths (``published:{id}``: ``viewer`` only), in a table of
-  their own so that a file named like one never grants it.
+* grants on resources that are not paths (``published:{id}``: ``viewer`` only; ``apps:{id}``:
+  ``viewer`` or ``runner``), in a table of their own so that a file named like one never
+  grants it.
 
 How a request is decided:
 
@@ -27,7 +28,7 @@ How a request is decided:
 * ``server``: ``read`` for any signed-in user (kernel specs, settings), anything more for
   admins;
 * ``published:{id}``: ``read`` for whoever holds a ``viewer`` grant on it (through a person,
-  a group or an audience);
+  a group or an audience); ``apps:{id}``: ``read`` for a ``viewer``, ``run`` for a ``runner``;
 * admins may do everything.
 
 Administration (create, disable, reset a password, groups, who has access) is
@@ -76,7 +77,7 @@ from ..core.db import is_busy, migrate, open_database, transaction
 from ..core.paths import covers, moved
 from ..core.state import MemoryRevision, Revision
 from ..core.time import iso, now_iso
-from .account_admin import RESOURCE_ROLES, AccountAdmin
+from .account_admin import RESOURCE_ROLE_ACTIONS, RESOURCE_ROLES, AccountAdmin
 from .limits import LoginLimiter, MemoryLoginLimiter
 from .provider import (
     EVERYONE,
@@ -786,10 +787,10 @@ class AccountsProvider(AccountAdmin, LoggingConfigurable):
             return False
         kind = resource.partition(":")[0]
         if kind in RESOURCE_ROLES and not (user and user["is_admin"]):
-            # A published copy: read by whoever was granted it (a person, a group, signed-in
-            # people, everyone); the other actions there are its publishers' (versions/).
+            # A published copy or an app: read (run) by whoever was granted it (a person, a
+            # group, signed-in people, everyone); the rest there is its publishers' business.
             role = self.resource_role(self._principals(user_name), resource)
-            return role is not None and implies(ROLE_ACTIONS[role], action)
+            return role is not None and implies(RESOURCE_ROLE_ACTIONS[role], action)
         return decide_by_roles(
             action,
             resource,
