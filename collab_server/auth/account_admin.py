@@ -55,8 +55,11 @@ RESOURCE_ROLES: dict[str, tuple[str, ...]] = {
     "published": ("viewer",),
     "apps": ("viewer", "runner"),
 }
-# What each of those roles allows (each implies the weaker, ``run → read``), weakest first.
-RESOURCE_ROLE_ACTIONS: dict[str, str] = {"viewer": "read", "runner": "run"}
+# What each of those roles allows, weakest first (a runner also sees the app).
+RESOURCE_ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "runner": frozenset({"run", "read"}),
+}
 _RESOURCE_RANK = {role: rank for rank, role in enumerate(RESOURCE_ROLE_ACTIONS)}
 
 _AUDIENCE_NOTES = {

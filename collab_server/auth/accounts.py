@@ -90,7 +90,6 @@ from .provider import (
     SignInRefused,
     TooManyAttempts,
     decide_by_roles,
-    implies,
     strongest_role,
 )
 from .rules import (
@@ -790,7 +789,7 @@ class AccountsProvider(AccountAdmin, LoggingConfigurable):
             # A published copy or an app: read (run) by whoever was granted it (a person, a
             # group, signed-in people, everyone); the rest there is its publishers' business.
             role = self.resource_role(self._principals(user_name), resource)
-            return role is not None and implies(RESOURCE_ROLE_ACTIONS[role], action)
+            return role is not None and action in RESOURCE_ROLE_ACTIONS[role]
         return decide_by_roles(
             action,
             resource,

@@ -47,8 +47,8 @@ the names providers know: :data:`ProviderError` (400) and :data:`SignInRefused` 
 classes.
 
 The server always asks for the exact action it needs. Providers must honour implication
-(``admin → share → write → comment → read``, ``execute → read`` and ``run → read``);
-:func:`implies` does it for them.
+(``admin → share → write → comment → read`` and ``execute → read``); :func:`implies` does it
+for them.
 
 Resources are ``contents:{path}`` (a POSIX path relative to the root, no leading slash; a
 grant on a folder covers what is below it — :func:`path_covers` checks that),
@@ -80,7 +80,6 @@ _IMPLIES: dict[str, tuple[str, ...]] = {
     "write": ("comment",),
     "comment": ("read",),
     "execute": ("read",),
-    "run": ("read",),  # running a published app (its code is fixed), DESIGN section 12
     "read": (),
 }
 
