@@ -351,3 +351,18 @@ def test_admin_actions_are_logged_without_secrets(admin):
     for password in (*PASSWORDS.values(), "nina-password-1", "rick-password-1"):
         assert password not in log
     assert "cs1_" not in log
+
+
+def test_an_app_is_opened_to_people_by_a_grant(admin):
+    write_notebook(admin.server.root, ["x = 1"], "team-a/app.ipynb")
+    r = admin.call("POST", "/api/collab/publish/team-a/app.ipynb", json={})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert admin.call("GET", f"/api/collab/apps/{pid}", "pete").status_code == 404
+    r = admin.call("POST", f"/api/collab/admin/grants/apps:{pid}",
+                   json={"principal": "user:pete", "role": "viewer"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert admin.call("GET", f"/api/collab/apps/{pid}", "pete").status_code == 200
+    r = admin.call("POST", f"/api/collab/admin/grants/apps:{pid}",
+                   json={"principal": "user:pete", "role": "owner"})  # fmt: skip
+    assert r.status_code == 422 and "viewer, runner" in r.json()["message"]

@@ -34,7 +34,6 @@ from ..core.paths import normalize
 from .provider import (
     AUDIENCES,
     EVERYONE,
-    ROLE_ACTIONS,
     ROLE_RANK,
     SIGNED_IN,
     Conflict,
@@ -50,8 +49,18 @@ if TYPE_CHECKING:
 ADMIN_LINK_LIFETIME = 7 * 24 * 3600.0
 
 # Resources that are not paths, and the roles that may be granted on them: a published copy
-# is immutable, so the only thing to grant on it is reading it.
-RESOURCE_ROLES: dict[str, tuple[str, ...]] = {"published": ("viewer",)}
+# is immutable, so the only thing to grant on it is reading it; an app (a published copy run
+# with parameters) is seen by a viewer and run by a runner.
+RESOURCE_ROLES: dict[str, tuple[str, ...]] = {
+    "published": ("viewer",),
+    "apps": ("viewer", "runner"),
+}
+# What each of those roles allows, weakest first (a runner also sees the app).
+RESOURCE_ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "runner": frozenset({"run", "read"}),
+}
+_RESOURCE_RANK = {role: rank for rank, role in enumerate(RESOURCE_ROLE_ACTIONS)}
 
 _AUDIENCE_NOTES = {
     SIGNED_IN: "everyone with an account",
@@ -133,16 +142,8 @@ class AccountAdmin:
         may_execute: bool | None = None,
         disabled: bool | None = None,
     ) -> dict[str, Any]:
-        user = self._existing(name)
-        name = user["name"]
-        stays_admin = user["is_admin"] if admin is None else admin
-        stays_enabled = not (user["disabled"] if disabled is None else disabled)
-        active = self.store.active_admins()
-        if active == [name] and not (stays_admin and stays_enabled):
-            raise Conflict(
-                f"{name} is the last administrator who can sign in: make someone else an "
-                "administrator first"
-            )
+        name = self._existing(name)["name"]
+        # (The store refuses, inside its transaction, to leave no administrator: 409.)
         flags: dict[str, bool] = {}
         if admin is not None:
             flags["is_admin"] = admin
@@ -291,7 +292,8 @@ class AccountAdmin:
         best: str | None = None
         for grant in self.store.resource_grants(resource, principals):
             role = grant["role"]
-            if role in ROLE_ACTIONS and (best is None or ROLE_RANK[role] > ROLE_RANK[best]):
+            rank = _RESOURCE_RANK.get(role, -1)
+            if rank >= 0 and (best is None or rank > _RESOURCE_RANK[best]):
                 best = role
         return best
 

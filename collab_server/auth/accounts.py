@@ -3,13 +3,19 @@
 What it keeps (tables prefixed ``auth_``):
 
 * users — a name (the persistent id), a display name, a password hash (scrypt, a
-  memory-hard KDF: 16 MiB and ~50 ms per guess), ``is_admin`` and ``may_execute``;
+  memory-hard KDF: 16 MiB and ~50 ms per guess), ``is_admin``, ``may_execute``, ``disabled``
+  (kept with everything it was given, but none of its tokens works) and the last sign-in;
 * group memberships;
 * tokens — browser sessions (made by logging in) and personal API tokens. A token is
   ``cs1_{id}_{secret}``; only a SHA-256 of the secret is stored (a 256-bit random secret needs
   no slow hash), compared in constant time, so a copy of the database logs nobody in;
-* grants — ``(principal, path, role)`` where the principal is ``user:NAME`` or ``group:NAME``,
-  the path a file or a folder ("" is the root), and the role one of :data:`ROLES`.
+* grants — ``(principal, path, role)`` where the principal is ``user:NAME``, ``group:NAME``
+  or an audience — ``signed-in`` (every account) or ``everyone`` (also people not signed in,
+  when anonymous access is on) —, the path a file or a folder ("" is the root), and the role
+  one of :data:`ROLES`;
+* grants on resources that are not paths (``published:{id}``: ``viewer`` only; ``apps:{id}``:
+  ``viewer`` or ``runner``), in a table of their own so that a file named like one never
+  grants it.
 
 How a request is decided:
 
@@ -21,7 +27,12 @@ How a request is decided:
   deliberately, per person, not by sharing a notebook;
 * ``server``: ``read`` for any signed-in user (kernel specs, settings), anything more for
   admins;
+* ``published:{id}``: ``read`` for whoever holds a ``viewer`` grant on it (through a person,
+  a group or an audience); ``apps:{id}``: ``read`` for a ``viewer``, ``run`` for a ``runner``;
 * admins may do everything.
+
+Administration (create, disable, reset a password, groups, who has access) is
+``account_admin.py``; names and passwords follow ``rules.py``.
 
 Nobody is anonymous unless ``allow_anonymous`` is on; then requests without a token act as the
 user ``anonymous``, with whatever was granted to ``user:anonymous`` (such a grant is refused
@@ -66,7 +77,7 @@ from ..core.db import is_busy, migrate, open_database, transaction
 from ..core.paths import covers, moved
 from ..core.state import MemoryRevision, Revision
 from ..core.time import iso, now_iso
-from .account_admin import RESOURCE_ROLES, AccountAdmin
+from .account_admin import RESOURCE_ROLE_ACTIONS, RESOURCE_ROLES, AccountAdmin
 from .limits import LoginLimiter, MemoryLoginLimiter
 from .provider import (
     EVERYONE,
@@ -74,11 +85,11 @@ from .provider import (
     ROLE_RANK,
     SIGNED_IN,
     Busy,
+    Conflict,
     NotAllowed,
     SignInRefused,
     TooManyAttempts,
     decide_by_roles,
-    implies,
     strongest_role,
 )
 from .rules import (
@@ -270,16 +281,30 @@ class AccountStore:
         return [self._user_row(row) for row in rows]
 
     def set_flags(self, name: str, **flags: bool) -> None:
-        """Set ``disabled``, ``is_admin`` or ``may_execute`` of an existing account."""
+        """Set ``disabled``, ``is_admin`` or ``may_execute`` of an existing account.
+
+        A change that would leave no administrator who can sign in is refused
+        (:data:`~collab_server.auth.Conflict`, nothing changed). The check runs inside the
+        write transaction, so two administrators un-making each other at once (from two
+        processes even) cannot both succeed."""
         allowed = {"disabled", "is_admin", "may_execute"}
         assert set(flags) <= allowed, flags
         if not flags:
             return
+        active = "SELECT COUNT(*) FROM auth_users WHERE is_admin = 1 AND disabled = 0"
         sets = ", ".join(f"{column} = ?" for column in flags)
-        self._write(
-            f"UPDATE auth_users SET {sets} WHERE name = ?",
-            [int(value) for value in flags.values()] + [name],
-        )
+        with self._writing() as conn:
+            (before,) = conn.execute(active).fetchone()
+            conn.execute(
+                f"UPDATE auth_users SET {sets} WHERE name = ?",
+                [int(value) for value in flags.values()] + [name],
+            )
+            (after,) = conn.execute(active).fetchone()
+            if before and not after:
+                raise Conflict(
+                    f"{name} is the last administrator who can sign in: make someone else an "
+                    "administrator first"
+                )
 
     def set_display_name(self, name: str, display_name: str) -> None:
         self._write(
@@ -761,10 +786,10 @@ class AccountsProvider(AccountAdmin, LoggingConfigurable):
             return False
         kind = resource.partition(":")[0]
         if kind in RESOURCE_ROLES and not (user and user["is_admin"]):
-            # A published copy: read by whoever was granted it (a person, a group, signed-in
-            # people, everyone); the other actions there are its publishers' (versions/).
+            # A published copy or an app: read (run) by whoever was granted it (a person, a
+            # group, signed-in people, everyone); the rest there is its publishers' business.
             role = self.resource_role(self._principals(user_name), resource)
-            return role is not None and implies(ROLE_ACTIONS[role], action)
+            return role is not None and action in RESOURCE_ROLE_ACTIONS[role]
         return decide_by_roles(
             action,
             resource,

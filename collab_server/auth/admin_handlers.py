@@ -19,9 +19,10 @@
   made by its first member and is gone with its last);
 * ``GET  /api/collab/admin/access?path=P`` → the grants on ``P`` and the folders above it, and
   each person's strongest role through them;
-* ``GET|POST|DELETE /api/collab/admin/grants/{resource}`` (``published:{id}``) — who may read
-  a published copy: ``{"principal", "role": "viewer"}`` with a principal ``user:NAME``,
-  ``group:NAME``, ``signed-in`` or ``everyone``; ``DELETE …?principal=P`` → 204.
+* ``GET|POST|DELETE /api/collab/admin/grants/{resource}`` — who may read a published copy
+  (``published:{id}``, role ``viewer``) or see and run an app (``apps:{id}``, ``viewer`` or
+  ``runner``): ``{"principal", "role"}`` with a principal ``user:NAME``, ``group:NAME``,
+  ``signed-in`` or ``everyone``; ``DELETE …?principal=P`` → 204.
 
 Only administrators — whoever the provider lets do ``admin`` on ``server`` — get an answer:
 anyone else 403 before anything is looked up (nobody learns which accounts exist), nobody

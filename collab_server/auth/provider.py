@@ -29,8 +29,8 @@ missing answers 501 with a message.
   the ``/admin`` page (``/api/collab/admin/…``): list, create, disable and enable accounts,
   reset a password (a one-time link, never a password), make and unmake administrators;
   groups and their members; who has access to a path, and what a person was granted;
-* :class:`ResourceSharing` — grants on resources that are not paths (``published:{id}``),
-  including the audiences :data:`SIGNED_IN` and :data:`EVERYONE`;
+* :class:`ResourceSharing` — grants on resources that are not paths (``published:{id}``,
+  ``apps:{id}``), including the audiences :data:`SIGNED_IN` and :data:`EVERYONE`;
 * :class:`Groups` — ``groups_of(token)``: the groups the holder of ``token`` is in, and
   ``group_members(group)``: the user ids in a group (the gallery's "popular in your group");
 * :class:`KernelEnv` — ``kernel_env(token)``: the environment a kernel started for this person
@@ -53,7 +53,8 @@ for them.
 Resources are ``contents:{path}`` (a POSIX path relative to the root, no leading slash; a
 grant on a folder covers what is below it — :func:`path_covers` checks that),
 ``comments:{path}``, ``kernels:{kernel_id}`` (``kernels`` for the list), ``sessions``,
-``published:{id}`` (a published copy) and ``server``.
+``published:{id}`` (a published copy), ``apps:{id}`` (a published copy run as an app) and
+``server``.
 
 Besides ``user:NAME`` and ``group:NAME``, the built-in providers know two audiences as
 principals: :data:`SIGNED_IN` (every account) and :data:`EVERYONE` (also people not signed in,
@@ -394,7 +395,9 @@ class AccessReport(Protocol):
 
 @runtime_checkable
 class ResourceSharing(Protocol):
-    """Grants on resources that are not paths, such as ``published:{id}``; principals are
+    """Grants on resources that are not paths, such as ``published:{id}`` and ``apps:{id}``
+    (the roles each kind takes are the provider's: local accounts take ``viewer`` on both and
+    ``runner`` on apps); principals are
     ``user:NAME``, ``group:NAME``, :data:`SIGNED_IN` or :data:`EVERYONE`."""
 
     def list_resource_grants(self, resource: str) -> list[dict[str, Any]]: ...

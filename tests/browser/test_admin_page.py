@@ -118,6 +118,10 @@ async def test_an_administrator_manages_users_groups_and_access(browser, account
     await ben.locator('.badge:has-text("Disabled")').wait_for()
     await ben.get_by_role("button", name="Enable ben").click()
     await ben.locator('.badge:has-text("Disabled")').wait_for(state="detached")
+    # Let ben run code.
+    await ben.get_by_role("button", name="Allow running code: ben").click()
+    await confirm(page, "Allow running code")
+    await ben.locator('text="User, may run code"').wait_for()
     pete = users.locator('tr[data-user="pete"]')
     await pete.locator('[data-testid="toggle-admin"]').click()
     await confirm(page, "Make administrator")

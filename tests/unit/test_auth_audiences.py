@@ -51,6 +51,20 @@ def test_a_published_copy_is_read_by_whom_it_was_granted(tmp_path):
     assert not p.remove_resource_grant(resource, "signed-in")
 
 
+def test_an_app_is_seen_by_viewers_and_run_by_runners(tmp_path):
+    p = provider(tmp_path)
+    ann, bob = token(p, "ann"), token(p, "bob")
+    p.add_resource_grant("apps:x", "signed-in", "viewer", "root")
+    p.add_resource_grant("apps:x", "group:team", "runner", "root")
+    assert p.allowed(bob, "read", "apps:x") and not p.allowed(bob, "run", "apps:x")
+    assert p.allowed(ann, "run", "apps:x") and p.allowed(ann, "read", "apps:x")
+    assert not p.allowed(ann, "write", "apps:x") and not p.allowed(ann, "run", "apps:y")
+    # A published copy's grant is not an app's, and the other way round.
+    assert not p.allowed(ann, "read", "published:x")
+    with pytest.raises(Unprocessable):
+        p.add_resource_grant("published:x", "signed-in", "runner", "root")
+
+
 def test_everyone_includes_people_not_signed_in_only_when_anonymous_access_is_on(tmp_path):
     off = provider(tmp_path / "off")
     off.add_resource_grant("published:p", "everyone", "viewer", "root")
@@ -108,7 +122,13 @@ def test_the_last_administrator_stays(tmp_path):
     with pytest.raises(Conflict):
         p.update_user("root", admin=False)
     with pytest.raises(Conflict):
-        p.update_user("root", disabled=True)
+        p.update_user("root", disabled=True, display_name="Gone")
+    root = p.user_record("root")  # nothing of a refused change was kept
+    assert root["is_admin"] and not root["disabled"] and root["display_name"] == "root"
+    revision = p.permissions_revision()
+    with pytest.raises(Conflict):
+        p.store.set_flags("root", is_admin=False, may_execute=False)
+    assert p.user_record("root")["may_execute"] and p.permissions_revision() == revision
     p.update_user("ann", admin=True)
     p.update_user("ann", disabled=True)  # a disabled administrator does not count
     with pytest.raises(Conflict):

@@ -1,6 +1,6 @@
 // The administration page (/admin), for administrators: the users (search, create, disable and
 // enable, reset a password — the page shows the one-time link to hand over, never a password —,
-// make and unmake administrators), the groups and their members, and who has access to a path
+// make and unmake administrators, let people run code), the groups and their members, and who has access to a path
 // or what a person was granted. Everything it shows comes from /api/collab/admin/…, which
 // refuses anyone but administrators; a server whose sign-in system cannot manage users says so.
 
@@ -148,12 +148,23 @@ export async function showAdmin(root: HTMLElement): Promise<void> {
       await patch(user, { admin: !user.is_admin },
         user.is_admin ? `${user.name} is no longer an administrator.` : `${user.name} is now an administrator.`);
     });
+    // Running code is a per-person right (a kernel runs with the server's rights); an
+    // administrator always has it.
+    const runCode = button(user.may_execute ? "Stop running code" : "Allow running code", "run",
+      { "aria-label": `${user.may_execute ? "Stop running code" : "Allow running code"}: ${user.name}`, "data-testid": "toggle-execute" });
+    runCode.hidden = user.is_admin;
+    runCode.addEventListener("click", async () => {
+      if (!user.may_execute && !(await confirmAction(`Let ${user.name} run code? Code runs with the server's rights `
+        + "and can read every file on it.", "Allow running code"))) return;
+      await patch(user, { may_execute: !user.may_execute },
+        user.may_execute ? `${user.name} may no longer run code.` : `${user.name} may now run code.`);
+    });
     return el("tr", { "data-user": user.name, class: user.disabled ? "disabled" : "" },
       el("th", { scope: "row", "data-label": "Name" }, el("span", { class: "user-label" }, label)),
       el("td", { "data-label": "Groups" }, user.groups.length ? user.groups.join(", ") : el("span", { class: "muted" }, "none")),
       roleCell, statusCell,
       el("td", { "data-label": "Last sign-in" }, when(user.last_sign_in_at)),
-      el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin)));
+      el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin, runCode)));
   };
 
   const patch = async (user: User, change: Record<string, unknown>, done: string) => {
