@@ -327,6 +327,33 @@ def test_published_copies_are_read_by_the_audiences_granted(admin):
                       params={"principal": "signed-in"}).status_code == 404  # fmt: skip
 
 
+def test_a_publisher_opens_their_own_copy_to_an_audience(admin):
+    """Not only administrators: whoever may share the notebook chooses who reads its copy."""
+    write_notebook(admin.server.root, ["olga's results"], "olga-lab/results.ipynb")
+    r = admin.call("POST", "/api/collab/shares/olga-lab",
+                   json={"principal": "user:olga", "role": "owner"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = admin.call("POST", "/api/collab/publish/olga-lab/results.ipynb", "olga", json={})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    audience = f"/api/collab/published/{pid}/audience"
+    assert admin.call("GET", audience, "olga").json()["audience"] == "restricted"
+    assert admin.call("GET", f"/api/collab/published/{pid}", "pete").status_code == 404
+    # pete can neither read nor open it; he is told no more than "no such copy".
+    assert admin.call("PUT", audience, "pete", json={"audience": "everyone"}).status_code == 404
+    r = admin.call("PUT", audience, "olga", json={"audience": "signed-in"})
+    assert r.status_code == 200 and r.json()["audience"] == "signed-in", r.text
+    assert admin.call("GET", f"/api/collab/published/{pid}", "pete").status_code == 200
+    # ... but not the workspace notebook, and reading the copy is not choosing its readers.
+    assert admin.call("GET", "/api/contents/olga-lab/results.ipynb", "pete").status_code == 403
+    r = admin.call("PUT", audience, "pete", json={"audience": "restricted"})
+    assert r.status_code == 403 and "share" in r.json()["message"]
+    r = admin.call("PUT", audience, "olga", json={"audience": "the world"})
+    assert r.status_code == 422 and "restricted" in r.json()["message"]
+    assert admin.call("PUT", audience, "olga", json={"audience": "restricted"}).status_code == 200
+    assert admin.call("GET", f"/api/collab/published/{pid}", "pete").status_code == 404
+
+
 def test_a_provider_without_the_capabilities_answers_501(server):
     # The shared test server runs a provider that knows its users but cannot manage them.
     with httpx.Client(base_url=server.http_url, timeout=20) as c:

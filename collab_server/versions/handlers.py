@@ -11,6 +11,9 @@
   (``share``) → 201 ``{"id", "version", "path", "url", …}``
 * ``GET  /api/collab/published`` → ``{"published": […]}`` (the ones the caller may read)
 * ``GET  /api/collab/published/{id}?version=n`` → ``{…, "notebook"}``
+* ``GET|PUT /api/collab/published/{id}/audience`` ``{"audience": "restricted"|"signed-in"|
+  "everyone"}`` (``share`` on the source notebook; a provider without resource grants 501) —
+  who, beyond the people granted one by one, may read the copy
 * ``POST /api/collab/clone`` ``{"source", "target"}`` → 201 ``{"path"}``
 
 Rights on ``contents:{path}`` are asked before the notebook is looked up, so a notebook one may
@@ -29,7 +32,9 @@ from tornado import web
 
 from .. import db as database
 from ..api import json_object
+from ..auth.handlers import off_loop, require_capability
 from ..auth.jupyter import is_allowed
+from ..auth.provider import AUDIENCES, ResourceSharing
 from ..core.errors import CollabError
 from .service import Published, VersionService, notebook_path
 
@@ -176,6 +181,58 @@ class PublishedHandler(VersionsHandler):
         self.finish({**row.to_json(), "notebook": await self.service.published_content(row)})
 
 
+RESTRICTED = "restricted"  # only the people (and groups) granted one by one
+
+
+class AudienceHandler(VersionsHandler):
+    """Who may read a published copy as a whole audience. Choosing is for the people who may
+    ``share`` its source notebook (its publishers), not only administrators: a publisher opens
+    their own copy to the organisation without sharing the workspace."""
+
+    async def publisher_copy(self, pid: str) -> tuple[Published, ResourceSharing]:
+        self.author  # noqa: B018 - 401 first
+        row = await self.readable_published(pid, None)
+        source = self.service.source_path(row)
+        if source is None or not await is_allowed(self, "share", f"contents:{source}"):
+            raise web.HTTPError(
+                403, "Only people who may share its notebook choose who reads a published copy"
+            )
+        try:
+            return row, require_capability(self, ResourceSharing)
+        except CollabError as e:
+            raise web.HTTPError(e.status, e.message) from e
+
+    async def audience(self, sharing: ResourceSharing, resource: str) -> str:
+        grants = await off_loop(sharing.list_resource_grants, resource)
+        principals = {grant.get("principal") for grant in grants}
+        # The widest audience granted is the one in force.
+        return next((a for a in reversed(AUDIENCES) if a in principals), RESTRICTED)
+
+    async def get(self, pid: str) -> None:
+        row, sharing = await self.publisher_copy(pid)
+        resource = f"published:{row.id}"
+        self.finish({"id": row.id, "audience": await self.audience(sharing, resource)})
+
+    async def put(self, pid: str) -> None:
+        row, sharing = await self.publisher_copy(pid)
+        wanted = json_object(self).get("audience")
+        if wanted not in (RESTRICTED, *AUDIENCES):
+            choices = ", ".join(f'"{a}"' for a in (RESTRICTED, *AUDIENCES))
+            raise web.HTTPError(422, f'"audience" must be one of {choices}')
+        resource = f"published:{row.id}"
+        try:
+            for audience in AUDIENCES:
+                if audience != wanted:
+                    await off_loop(sharing.remove_resource_grant, resource, audience)
+            if wanted != RESTRICTED:
+                await off_loop(
+                    sharing.add_resource_grant, resource, wanted, "viewer", self.author["id"]
+                )
+        except CollabError as e:
+            raise web.HTTPError(e.status, e.message) from e
+        self.finish({"id": row.id, "audience": wanted})
+
+
 class CloneHandler(VersionsHandler):
     async def post(self) -> None:
         author = self.author
@@ -214,6 +271,7 @@ def versions_handlers() -> list[tuple[str, type]]:
         (r"/api/collab/versions/(.*)", VersionListHandler),
         (r"/api/collab/publish/(.*)", PublishHandler),
         (r"/api/collab/published/?", PublishedHandler),
+        (r"/api/collab/published/([^/]+)/audience", AudienceHandler),
         (r"/api/collab/published/([^/]+)", PublishedHandler),
         (r"/api/collab/clone", CloneHandler),
     ]

@@ -345,7 +345,7 @@ export function openPublish(path: string, published: () => void): HTMLDialogElem
       published();
       if (who) {
         try {
-          await api("POST", `api/collab/admin/grants/${segment(`published:${result.id}`)}`, { principal: who, role: "viewer" });
+          await api("PUT", `api/collab/published/${segment(result.id)}/audience`, { audience: who });
           done.append(el("span", {}, ` ${who === "everyone" ? "Everyone" : "Everyone signed in"} may read it.`));
         } catch (err: any) {
           error.textContent = audienceRefusal(err, who);
@@ -368,7 +368,7 @@ export function openPublish(path: string, published: () => void): HTMLDialogElem
 export function audienceRefusal(err: unknown, who: string): string {
   const whom = who === "everyone" ? "everyone" : "everyone signed in";
   const status = err instanceof ApiError ? err.status : 0;
-  if (status === 403 || status === 401) return `Published, but it is not open to ${whom}: only an administrator may do that here. Ask one to open it.`;
+  if (status === 403 || status === 401) return `Published, but it is not open to ${whom}: you may not choose who reads it.`;
   if (status === 404 || status === 501) return `Published, but this server's sign-in system cannot open it to ${whom}.`;
   if (status === 400) return `Published, but it could not be opened to ${whom}: ${(err as Error).message}`;
   return `Published, but opening it to ${whom} failed: ${(err as Error)?.message || err}`;
