@@ -197,7 +197,9 @@ class ChangeRequestHandler(ChangeRequestsHandler):
 
 
 class ChangeRequestActionHandler(ChangeRequestsHandler):
-    _accepting: set[tuple[str, int]] = set()  # one accept at a time per request
+    # Requests being accepted now (the edit is applied before the request is marked): a
+    # second accept, a decline or a cancel meanwhile answers 409 instead of racing it.
+    _accepting: set[tuple[str, int]] = set()
 
     async def post(self, path: str, number: str, action: str) -> None:
         if action == "cancel":
@@ -230,6 +232,8 @@ class ChangeRequestActionHandler(ChangeRequestsHandler):
         comment: str,
         version: str | None = None,
     ) -> ChangeRequest:
+        if status != "accepted" and (file_id, found.id) in self._accepting:
+            raise Conflict("Someone is accepting this change request right now")
         gallery, me = self.gallery, self.author
         return await gallery.write(
             lambda: gallery.changes.decide(file_id, found.id, status, me, comment, version)
