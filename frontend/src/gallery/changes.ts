@@ -15,7 +15,7 @@ import { attempt } from "../ui/toast";
 import { notebookApi } from "./gallery";
 
 export interface Line { op: string; text: string }
-export interface Change { kind: string; cell_id: string | null; cell_type: string | null; lines: Line[] }
+export interface Change { kind: string; cell_id: string | null; cell_type: string | null; position: number | null; lines: Line[] }
 export interface ChangeRequest {
   id: number;
   path: string;
@@ -33,8 +33,10 @@ const requestsUrl = (path: string, ...rest: string[]): string => apiPath("api/co
 
 /** One cell's change as a block of lines: removed lines marked "-", added "+". */
 export function changeNodes(change: Change): HTMLElement {
+  const what = `${change.cell_type === "markdown" ? "text" : "code"} cell`;
   const title = change.kind === "metadata" ? "Notebook settings changed"
-    : `${change.kind[0].toUpperCase()}${change.kind.slice(1)} ${change.cell_type === "markdown" ? "text" : "code"} cell`;
+    : change.kind === "removed" ? `Removed ${what} (was cell ${change.position})`
+      : `${change.kind[0].toUpperCase()}${change.kind.slice(1)} ${what} ${change.position}`;
   const lines = change.lines.map((line) => el("div", { class: `diff-line ${line.op === "+" ? "added" : line.op === "-" ? "removed" : "same"}` },
     el("span", { class: "diff-op", "aria-hidden": "true" }, line.op === "…" ? "…" : line.op),
     el("span", { class: "visually-hidden" }, line.op === "+" ? "added: " : line.op === "-" ? "removed: " : ""),
