@@ -21,7 +21,9 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Integer, Type, Unicode, default
 
 from . import __version__, logs
+from .apps.wiring import AppsTraits, apps_handlers, start_apps
 from .auth import FileMoves, StartupToken, capability
+from .auth.admin_handlers import admin_handlers
 from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
@@ -51,7 +53,7 @@ from .versions.wiring import VersionsTraits, start_versions, versions_handlers
 _CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
-class CollabServer(VersionsTraits, KernelsTraits, ExtensionApp):
+class CollabServer(AppsTraits, VersionsTraits, KernelsTraits, ExtensionApp):
     """A multi-tenant, real-time collaborative Jupyter notebook server."""
 
     name = "collab_server"
@@ -249,6 +251,7 @@ class CollabServer(VersionsTraits, KernelsTraits, ExtensionApp):
         self.kernels = start_kernels(self, data_dir)
         self.kernels.add_execution_listener(self.gallery.kernel_execution)  # health, runs
         self.versions = start_versions(self)  # also the gallery's versions/published/clone hooks
+        self.apps = start_apps(self, data_dir)  # published notebooks run with parameters
         # jupyter_server's browser-open file (``--ServerApp.open_browser``) leads to this
         # token's URL; its own printed URLs are dropped (_JupyterBannerFilter): ours is the one.
         startup = capability(self.provider, StartupToken)
@@ -332,12 +335,14 @@ class CollabServer(VersionsTraits, KernelsTraits, ExtensionApp):
                 (r"/api/collaboration/session/(.*)", SessionHandler),
                 (r"/api/collaboration/room/(.+)", RoomHandler),
                 *auth_handlers(),
+                *admin_handlers(),
                 *comments_handlers(),
                 *contents_handlers(),
                 *page_handlers(),
                 *kernels_handlers(),
                 *gallery_handlers(),
                 *versions_handlers(),
+                *apps_handlers(),
             ]
         )
 
@@ -361,6 +366,7 @@ class CollabServer(VersionsTraits, KernelsTraits, ExtensionApp):
     async def stop_extension(self) -> None:
         """Save every open room before the process exits (SIGTERM / SIGINT)."""
         self.log.info("Saving open documents before shutdown")
+        await self.apps.stop()
         await self.kernels.stop()
         await self.versions.stop()
         await self.rooms.stop_all()

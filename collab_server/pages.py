@@ -1,6 +1,7 @@
 """The web page: ``/`` (the notebook browser), ``/notebooks/{path}`` (the editor),
-``/settings`` (your account and API tokens), and the output frame that notebook HTML outputs
-run in.
+``/settings`` (your account and API tokens), ``/admin`` (users and groups, for
+administrators: the page asks ``/api/collab/admin/…``, which refuses anyone else), and the
+output frame that notebook HTML outputs run in.
 
 Both pages are the same small HTML shell around the bundle built from ``frontend/`` into
 ``collab_server/static/`` (committed, so a fresh clone serves a working page without npm; CI
@@ -149,6 +150,8 @@ def page_handlers() -> list[tuple[Any, ...]]:
         (r"/notebooks/(.*)", PageHandler),
         (r"/settings", PageHandler),
         (r"/gallery", PageHandler),
+        (r"/admin", PageHandler),
+        (r"/published/(.*)", PageHandler),
         (r"/collab-output-frame", OutputFrameHandler),
         (r"/collab-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

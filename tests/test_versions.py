@@ -479,3 +479,25 @@ def test_a_bad_s3_url_stops_the_server_with_a_reason(spawn_server):
         raise AssertionError("the server started with a bad versions_s3_url")
     assert "versions_s3_url" in log and "s3://" in log
     assert "hunter2" not in log
+
+
+async def test_naming_an_existing_version(server):
+    path = write_notebook(server.root, ["x = 1"])
+    first = await label(server, path)
+    url = f"{API}/{path}/{first['id']}"
+    r = await call(server, "PATCH", url, json={"label": "  the original  "})
+    assert r.status_code == 200, r.text
+    assert r.json()["label"] == "the original" and r.json()["id"] == first["id"]
+    listed = (await call(server, "GET", f"{API}/{path}")).json()["versions"]
+    assert [v["label"] for v in listed] == ["the original"]
+    r = await call(server, "PATCH", url, json={"label": None})
+    assert r.status_code == 200 and r.json()["label"] is None
+    # Bad input, each with a message.
+    r = await call(server, "PATCH", url, "viewer-token", json={"label": "x"})
+    assert r.status_code == 403 and r.json()["message"]
+    r = await call(server, "PATCH", f"{API}/{path}/{'0' * 64}", json={"label": "x"})
+    assert r.status_code == 404 and "No version" in r.json()["message"]
+    r = await call(server, "PATCH", url, json={})
+    assert r.status_code == 400 and "label" in r.json()["message"]
+    r = await call(server, "PATCH", url, json={"label": "x" * 201})
+    assert r.status_code == 400

@@ -7,15 +7,18 @@ bucket must hold exactly the blobs the index references (nothing orphaned, nothi
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import boto3
@@ -365,3 +368,110 @@ def test_a_bad_url_says_what_is_wrong(url, message):
 
 def test_the_sqlite_suite_is_reused():
     assert len(REUSED) >= 7  # guard: a change to how that file names its fixture shows here
+
+
+# -- the event loop never waits on S3 -------------------------------------------------------
+
+
+def _gated(store: VersionStore, method: str) -> tuple[threading.Event, threading.Event, list[int]]:
+    """Hold ``store.backend.<method>`` until ``release`` is set; ``entered`` once it is called;
+    the ids of the threads that called it. (The real S3 call runs afterwards.)"""
+    entered, release, threads = threading.Event(), threading.Event(), []
+    real = getattr(store.backend, method)
+
+    def held(*args: Any) -> Any:
+        threads.append(threading.get_ident())
+        entered.set()
+        assert release.wait(10), "the event loop never let the S3 call go"
+        return real(*args)
+
+    setattr(store.backend, method, held)
+    return entered, release, threads
+
+
+async def _while_held(entered: threading.Event, release: threading.Event) -> int:
+    """Run the loop until the held call is entered, then let it go; returns how many times
+    the loop turned meanwhile (it could not turn at all if the call blocked it)."""
+    turns = 0
+    deadline = time.monotonic() + 10
+    while not entered.is_set():
+        assert time.monotonic() < deadline, "the S3 call was never made"
+        turns += 1
+        await asyncio.sleep(0.005)
+    release.set()
+    return turns
+
+
+async def test_async_store_calls_wait_on_s3_in_worker_threads(store):
+    loop_thread = threading.get_ident()
+    nb = notebook(4)
+    entered, release, threads = _gated(store, "put_many")
+    add = asyncio.ensure_future(store.add_async("f1", nb, "save", [ANN]))
+    await _while_held(entered, release)
+    version = await add
+    assert threads and loop_thread not in threads
+
+    entered, release, threads = _gated(store, "get_many")
+    store.backend._recent.drop(list(store.backend.keys()))  # type: ignore[attr-defined]
+    get = asyncio.ensure_future(store.get_async("f1", version.id))
+    await _while_held(entered, release)
+    assert content_id(await get) == version.id
+    assert threads and loop_thread not in threads
+
+    entered, release, threads = _gated(store, "delete")
+    forget = asyncio.ensure_future(store.forget_async("f1"))
+    await _while_held(entered, release)
+    await forget
+    assert threads and loop_thread not in threads
+    assert store.head("f1") is None and list(store.backend.keys()) == []  # type: ignore[attr-defined]
+
+
+async def test_a_deletion_and_an_upload_of_the_same_cells_do_not_race(store):
+    """f1 is forgotten (its blobs deleted after the commit) while f2 stores the same cells:
+    one at a time, so f2 keeps every byte (the fixture checks the bucket against the index)."""
+    nb = notebook(5)
+    await store.add_async("f1", nb, "save")
+    other = copy.deepcopy(nb)
+    other["cells"][0]["source"] = "new\n"
+    await asyncio.gather(store.forget_async("f1"), store.add_async("f2", other, "save"))
+    assert content_id(await store.get_async("f2", content_id(other))) == content_id(other)
+
+
+async def test_a_server_keeps_its_versions_in_s3(endpoint, spawn_server):
+    """The whole path on S3: automatic and labelled versions, reading, diff, restore."""
+    from support.notebooks import write_notebook
+    from support.yclient import YClient
+
+    prefix = uuid.uuid4().hex
+    server = spawn_server(
+        f"--CollabServer.versions_s3_url={s3_url(endpoint, prefix=prefix, region='us-east-1')}",
+        "--CollabServer.versions_idle_gap=300",
+    )
+    path = write_notebook(server.root, ["a = 1"])
+    alice = await YClient.connect(server, path, "alice-token")
+    try:
+        alice.insert(0, None, "0")
+        await alice.barrier()
+        assert (await alice.save())["status"] == "success"
+        async with server.client() as c:
+            listed = (await c.get(f"/api/collab/versions/{path}")).json()["versions"]
+            assert [v["kind"] for v in listed] == ["save", "auto"]
+            assert listed[0]["authors"] == [{"id": "alice", "name": "Alice Editor"}]
+            r = await c.get(f"/api/collab/versions/{path}/{listed[1]['id']}")
+            assert "".join(r.json()["cells"][0]["source"]) == "a = 1"
+            r = await c.get(f"/api/collab/versions/{path}/{listed[1]['id']}/diff?to=current")
+            assert any(e["key"] == "cells" for e in r.json()["diff"])
+            r = await c.post(f"/api/collab/versions/{path}/{listed[1]['id']}/restore")
+            assert r.status_code == 201, r.text
+        await alice.barrier()
+        assert alice.text(0) == "a = 1"
+    finally:
+        await alice.close()
+    objects = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    ).list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/versions/")
+    assert objects.get("KeyCount", 0) >= 3  # the skeleton and both versions of the cell

@@ -63,49 +63,56 @@ from traitlets.config import LoggingConfigurable
 
 from ..core import datadir
 from ..core.db import is_busy, migrate, open_database, transaction
-from ..core.errors import Invalid
 from ..core.paths import covers, moved
 from ..core.state import MemoryRevision, Revision
 from ..core.time import iso, now_iso
+from .account_admin import RESOURCE_ROLES, AccountAdmin
 from .limits import LoginLimiter, MemoryLoginLimiter
 from .provider import (
+    EVERYONE,
     ROLE_ACTIONS,
     ROLE_RANK,
+    SIGNED_IN,
     Busy,
-    Conflict,
     NotAllowed,
-    NotFound,
     SignInRefused,
     TooManyAttempts,
     decide_by_roles,
+    implies,
     strongest_role,
+)
+from .rules import (
+    ANONYMOUS,
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    InvalidName,
+    check_name,
+    check_new_password,
 )
 
 ROLES = ROLE_ACTIONS
 
-ANONYMOUS = "anonymous"
 _TOKEN_PREFIX = "cs1"
-_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 
 # scrypt with n=2**14, r=8: 16 MiB of memory per guess (OWASP's minimum recommendation).
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
 
-MIN_PASSWORD_LENGTH = 8
 # A one-time start-up link stays valid this long (or until used in a browser, or until the
 # account gets a password).
 SETUP_LINK_LIFETIME = 24 * 3600.0
 
-__all__ = ["AccountError", "AccountStore", "AccountsProvider", "TooManyAttempts"]
-
-
-class AccountError(Invalid):
-    """A request about accounts that cannot be done; the message is shown to the person (400)."""
-
-
-def check_new_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+__all__ = [
+    "ANONYMOUS",
+    "MIN_PASSWORD_LENGTH",
+    "AccountError",
+    "AccountStore",
+    "AccountsProvider",
+    "InvalidName",
+    "TooManyAttempts",
+    "check_name",
+    "check_new_password",
+]
 
 
 def now() -> str:
@@ -147,15 +154,6 @@ def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def check_name(name: str, what: str = "user name") -> str:
-    name = name.strip()
-    if not name or len(name) > 64 or not set(name.lower()) <= _NAME_OK or name != name.lower():
-        raise AccountError(
-            f"A {what} is 1–64 lower-case letters, digits, '.', '_', '-' or '@' (got {name!r})"
-        )
-    return name
-
-
 def _schema_v1(conn: sqlite3.Connection) -> None:
     # IF NOT EXISTS: databases made before schema versions already have these tables.
     for statement in (
@@ -182,8 +180,27 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    # Administrators disable accounts (kept, with their grants, but nobody signs in as them)
+    # and see when each person last signed in. Grants on resources that are not paths
+    # (``published:{id}``) get their own table: a file may be named "published:x", and its
+    # grants must never be read as a published copy's.
+    # Tolerant, like v1: a database that lost its version row may have these already.
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(auth_users)")}
+    if "disabled" not in columns:
+        conn.execute("ALTER TABLE auth_users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
+    if "last_sign_in_at" not in columns:
+        conn.execute("ALTER TABLE auth_users ADD COLUMN last_sign_in_at TEXT")
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS auth_resource_grants (
+            principal TEXT NOT NULL, resource TEXT NOT NULL, role TEXT NOT NULL,
+            granted_by TEXT, created_at TEXT NOT NULL,
+            PRIMARY KEY (principal, resource))"""
+    )
+
+
 # The accounts schema, version by version (only ever append; see core.db.migrate).
-MIGRATIONS = [_schema_v1]
+MIGRATIONS = [_schema_v1, _schema_v2]
 
 
 class AccountStore:
@@ -224,26 +241,71 @@ class AccountStore:
 
     # -- users and groups -------------------------------------------------------------
 
-    def user(self, name: str) -> dict[str, Any] | None:
-        rows = self._query(
-            "SELECT name, display_name, password_hash, is_admin, may_execute FROM auth_users "
-            "WHERE name = ?",
-            (name,),
-        )
-        if not rows:
-            return None
-        name, display, pw, admin, execute = rows[0]
+    _USER_COLUMNS = (
+        "name, display_name, password_hash, is_admin, may_execute, disabled, created_at, "
+        "last_sign_in_at"
+    )
+
+    @staticmethod
+    def _user_row(row: Any) -> dict[str, Any]:
+        name, display, pw, admin, execute, disabled, created, last = row
         return {
             "name": name,
             "display_name": display,
             "password_hash": pw,
             "is_admin": bool(admin),
             "may_execute": bool(execute),
+            "disabled": bool(disabled),
+            "created_at": created,
+            "last_sign_in_at": last,
         }
 
+    def user(self, name: str) -> dict[str, Any] | None:
+        rows = self._query(f"SELECT {self._USER_COLUMNS} FROM auth_users WHERE name = ?", (name,))
+        return self._user_row(rows[0]) if rows else None
+
     def users(self) -> list[dict[str, Any]]:
-        rows = self._query("SELECT name, display_name, is_admin FROM auth_users ORDER BY name")
-        return [{"name": n, "display_name": d, "is_admin": bool(a)} for n, d, a in rows]
+        """Every account (with its password hash: callers show only whether there is one)."""
+        rows = self._query(f"SELECT {self._USER_COLUMNS} FROM auth_users ORDER BY name")
+        return [self._user_row(row) for row in rows]
+
+    def set_flags(self, name: str, **flags: bool) -> None:
+        """Set ``disabled``, ``is_admin`` or ``may_execute`` of an existing account."""
+        allowed = {"disabled", "is_admin", "may_execute"}
+        assert set(flags) <= allowed, flags
+        if not flags:
+            return
+        sets = ", ".join(f"{column} = ?" for column in flags)
+        self._write(
+            f"UPDATE auth_users SET {sets} WHERE name = ?",
+            [int(value) for value in flags.values()] + [name],
+        )
+
+    def set_display_name(self, name: str, display_name: str) -> None:
+        self._write(
+            "UPDATE auth_users SET display_name = ? WHERE name = ?",
+            (display_name, name),
+            changes_rights=False,
+        )
+
+    def clear_password(self, name: str) -> None:
+        """Forget the password and end every session and token of ``name`` (a reset)."""
+        with self._writing() as conn:
+            conn.execute("UPDATE auth_users SET password_hash = NULL WHERE name = ?", (name,))
+            conn.execute("DELETE FROM auth_tokens WHERE user_name = ?", (name,))
+
+    def signed_in(self, name: str) -> None:
+        self._write(
+            "UPDATE auth_users SET last_sign_in_at = ? WHERE name = ?",
+            (now(), name),
+            changes_rights=False,
+        )
+
+    def active_admins(self) -> list[str]:
+        """Administrators who can sign in (not disabled)."""
+        return [n for (n,) in self._query(
+            "SELECT name FROM auth_users WHERE is_admin = 1 AND disabled = 0 ORDER BY name"
+        )]  # fmt: skip
 
     def put_user(
         self,
@@ -303,6 +365,7 @@ class AccountStore:
     def admins_without_password(self) -> list[str]:
         return [n for (n,) in self._query(
             "SELECT name FROM auth_users WHERE is_admin = 1 AND password_hash IS NULL "
+            "AND disabled = 0 "
             "ORDER BY name != 'admin', name"
         )]  # fmt: skip
 
@@ -333,6 +396,27 @@ class AccountStore:
     def group_exists(self, group: str) -> bool:
         return bool(self._query("SELECT 1 FROM auth_members WHERE group_name = ?", (group,)))
 
+    def groups(self) -> dict[str, list[str]]:
+        """Every group (a group exists while it has members) and its members, by name."""
+        found: dict[str, list[str]] = {}
+        for group, user in self._query(
+            "SELECT group_name, user_name FROM auth_members ORDER BY group_name, user_name"
+        ):
+            found.setdefault(group, []).append(user)
+        return found
+
+    def add_member(self, group: str, user: str) -> bool:
+        """Add ``user`` to ``group``; False if they were in it already."""
+        return self._write(
+            "INSERT OR IGNORE INTO auth_members (group_name, user_name) VALUES (?, ?)",
+            (group, user),
+        ) > 0  # fmt: skip
+
+    def remove_member(self, group: str, user: str) -> bool:
+        return self._write(
+            "DELETE FROM auth_members WHERE group_name = ? AND user_name = ?", (group, user)
+        ) > 0  # fmt: skip
+
     # -- tokens ---------------------------------------------------------------------------
 
     def new_token(
@@ -360,15 +444,21 @@ class AccountStore:
             return None
         _, token_id, secret = parts
         rows = self._query(
-            "SELECT user_name, secret_hash, expires_at FROM auth_tokens WHERE id = ?", (token_id,)
+            "SELECT t.user_name, t.secret_hash, t.expires_at, u.disabled FROM auth_tokens t "
+            "JOIN auth_users u ON u.name = t.user_name WHERE t.id = ?",
+            (token_id,),
         )
         if not rows:
             _secret_hash(secret)  # same work whether or not the id exists
             return None
-        user, stored, expires = rows[0]
+        user, stored, expires, disabled = rows[0]
         if not hmac.compare_digest(_secret_hash(secret), stored):
             return None
         if expires is not None and expires < time.time():
+            return None
+        if disabled:
+            # A disabled account's sessions and tokens are kept (enabling it again gives
+            # them back) but stop working at once.
             return None
         return user, token_id
 
@@ -408,6 +498,60 @@ class AccountStore:
         return [(p, r) for p, r in self._query(
             f"SELECT path, role FROM auth_grants WHERE principal IN ({marks})", principals
         )]  # fmt: skip
+
+    def grants_of(self, principals: list[str]) -> list[dict[str, Any]]:
+        """Every grant to any of ``principals``, with who gave it and when."""
+        marks = ",".join("?" * len(principals))
+        rows = self._query(
+            "SELECT principal, path, role, granted_by, created_at FROM auth_grants "
+            f"WHERE principal IN ({marks}) ORDER BY path, principal",
+            principals,
+        )
+        return [
+            {"principal": pr, "path": p, "role": r, "granted_by": g, "created_at": c}
+            for pr, p, r, g, c in rows
+        ]
+
+    # Grants on resources that are not paths (``published:{id}``).
+
+    def resource_grants(
+        self, resource: str | None = None, principals: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Grants on ``resource`` (or on any), to ``principals`` (or to anyone)."""
+        where, params = [], []
+        if resource is not None:
+            where.append("resource = ?")
+            params.append(resource)
+        if principals is not None:
+            where.append(f"principal IN ({','.join('?' * len(principals))})")
+            params += principals
+        rows = self._query(
+            "SELECT principal, resource, role, granted_by, created_at FROM auth_resource_grants"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY resource, principal",
+            params,
+        )
+        return [
+            {"principal": pr, "resource": res, "role": r, "granted_by": g, "created_at": c}
+            for pr, res, r, g, c in rows
+        ]
+
+    def put_resource_grant(
+        self, principal: str, resource: str, role: str, granted_by: str | None
+    ) -> None:
+        self._write(
+            "INSERT INTO auth_resource_grants (principal, resource, role, granted_by, "
+            "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(principal, resource) DO UPDATE "
+            "SET role = excluded.role, granted_by = excluded.granted_by, "
+            "created_at = excluded.created_at",
+            (principal, resource, role, granted_by, now()),
+        )
+
+    def delete_resource_grant(self, principal: str, resource: str) -> bool:
+        return self._write(
+            "DELETE FROM auth_resource_grants WHERE principal = ? AND resource = ?",
+            (principal, resource),
+        ) > 0  # fmt: skip
 
     def grants_on(self, path: str) -> list[dict[str, Any]]:
         """Every grant that covers ``path`` (on it or on a folder above it)."""
@@ -466,7 +610,7 @@ def _iso(timestamp: float | None) -> str | None:
     return iso(timestamp, "seconds")
 
 
-class AccountsProvider(LoggingConfigurable):
+class AccountsProvider(AccountAdmin, LoggingConfigurable):
     """Local accounts: the default :class:`~collab_server.auth.AuthorizationProvider`."""
 
     database_path = Unicode(
@@ -556,6 +700,7 @@ class AccountsProvider(LoggingConfigurable):
         if not self.store.revoke_token(user_name, token_id):
             raise SignInRefused("This sign-in link was already used")
         session, _ = self.store.new_token(user_name, "session", "browser", self.session_lifetime)
+        self.store.signed_in(user_name)
         return session, must_set
 
     def has_password(self, user_name: str) -> bool:
@@ -614,6 +759,12 @@ class AccountsProvider(LoggingConfigurable):
         user = self.store.user(user_name)
         if user is None and user_name != ANONYMOUS:
             return False
+        kind = resource.partition(":")[0]
+        if kind in RESOURCE_ROLES and not (user and user["is_admin"]):
+            # A published copy: read by whoever was granted it (a person, a group, signed-in
+            # people, everyone); the other actions there are its publishers' (versions/).
+            role = self.resource_role(self._principals(user_name), resource)
+            return role is not None and implies(ROLE_ACTIONS[role], action)
         return decide_by_roles(
             action,
             resource,
@@ -646,7 +797,12 @@ class AccountsProvider(LoggingConfigurable):
         )
 
     def _principals(self, user_name: str) -> list[str]:
-        return [f"user:{user_name}"] + [f"group:{g}" for g in self.store.groups_of(user_name)]
+        """Whom grants to the caller name: the user, their groups, and the audiences they
+        belong to (a person not signed in is only in ``everyone``)."""
+        if user_name == ANONYMOUS and self.store.user(ANONYMOUS) is None:
+            return [f"user:{ANONYMOUS}", EVERYONE]
+        groups = [f"group:{g}" for g in self.store.groups_of(user_name)]
+        return [f"user:{user_name}", *groups, SIGNED_IN, EVERYONE]
 
     def shared_with(self, token: str) -> list[dict[str, str]]:
         """The paths shared with the caller (where a person starts browsing)."""
@@ -676,15 +832,20 @@ class AccountsProvider(LoggingConfigurable):
         if user is not None and not user["password_hash"]:
             self.limiter.fail(reservation)
             raise SignInRefused(
-                f"The account {key!r} has no password yet. Whoever runs the server sets one "
-                f"with: collab-server create-user {key}"
+                f"The account {key!r} has no password yet. An administrator can give you a "
+                "one-time sign-in link (on the Administration page: Reset password); whoever "
+                f"runs the server can also set one with: collab-server create-user {key}"
                 + (" --admin" if user["is_admin"] else "")
-                + " (or opens the one-time link printed when the server starts)"
+                + " (or open the one-time link printed when the server starts)"
             )
         if not check_password(password, user["password_hash"] if user else None):
             self.limiter.fail(reservation)
             raise SignInRefused("Wrong user name or password")
         self.limiter.succeed(reservation)
+        if user is not None and user["disabled"]:
+            # Said only to whoever knows the password: the account exists but is off.
+            raise SignInRefused("This account is disabled; an administrator can enable it again")
+        self.store.signed_in(key)
         return self.store.new_token(key, "session", "browser", self.session_lifetime)
 
     def logout(self, token: str) -> None:
@@ -697,23 +858,7 @@ class AccountsProvider(LoggingConfigurable):
         return self.store.grants_on(path)
 
     def add_share(self, path: str, principal: str, role: str, granted_by: str) -> None:
-        kind, _, name = principal.partition(":")
-        if kind == "user" and name == ANONYMOUS:
-            if not self.allow_anonymous:
-                raise Conflict(
-                    "Anonymous access is off on this server, so nothing can be shared with "
-                    "user:anonymous (the operator turns it on with "
-                    "AccountsProvider.allow_anonymous)"
-                )
-        elif kind == "user":
-            if self.store.user(name) is None:
-                raise NotFound(f"No user named {name!r}")
-        elif kind == "group":
-            if not self.store.group_exists(name):
-                raise NotFound(f"No group named {name!r}")
-        else:
-            raise AccountError('A principal is "user:NAME" or "group:NAME"')
-        self.store.put_grant(principal, path, role, granted_by)
+        self.store.put_grant(self.check_principal(principal), path, role, granted_by)
 
     def remove_share(self, path: str, principal: str) -> bool:
         return self.store.delete_grant(principal, path)

@@ -45,6 +45,8 @@ from .jupyter import (
 from .provider import (
     ACTIONS,
     ROLE_ACTIONS,
+    AccessReport,
+    GroupAdmin,
     Identity,
     Passwords,
     Sessions,
@@ -52,6 +54,7 @@ from .provider import (
     Sharing,
     SignInLinks,
     Tokens,
+    UserAdmin,
     capability,
     legacy_errors,
     resolve,
@@ -66,10 +69,13 @@ _WHAT: dict[Any, str] = {
     Tokens: "personal API tokens",
     Sessions: "signing in with a password",
     Passwords: "setting passwords",
+    UserAdmin: "managing users",
+    GroupAdmin: "groups",
+    AccessReport: "reports of who has access",
 }
 
 
-def _capability(handler: web.RequestHandler, wanted: Callable[..., C]) -> C:
+def require_capability(handler: web.RequestHandler, wanted: Callable[..., C]) -> C:
     found = capability(provider_of(handler), wanted)
     if found is None:
         what = _WHAT.get(wanted, getattr(wanted, "__name__", "this"))
@@ -79,14 +85,14 @@ def _capability(handler: web.RequestHandler, wanted: Callable[..., C]) -> C:
     return found
 
 
-async def _off_loop(function: Any, *args: Any) -> Any:
+async def off_loop(function: Any, *args: Any) -> Any:
     """Run a provider call that may block (password hashing, database writes that may wait
     for a lock held by another process) off the event loop; await what an async provider
     returns. Its errors propagate (``Busy`` → 503, through :class:`CollabHandlerMixin`)."""
     return await resolve(await asyncio.get_running_loop().run_in_executor(None, function, *args))
 
 
-def _api_path(path: str) -> str:
+def api_path_of(path: str) -> str:
     api_path = normalize(path or "")
     if api_path is None:
         raise Invalid("A path may not contain '..'")
@@ -114,7 +120,7 @@ class LoginHandler(CollabHandlerMixin, APIHandler):
         body = json_object(self)
         username = string_field(body, "username", max_length=200).strip().lower()
         password = string_field(body, "password", max_length=1000)
-        sessions = _capability(self, Sessions)
+        sessions = require_capability(self, Sessions)
         # scrypt takes ~50 ms of CPU and 16 MiB: never on the event loop. The attempt is
         # counted (per name and per address) before the check, inside login; a refusal
         # (401, or 429 with Retry-After) propagates to the error mapping.
@@ -153,7 +159,7 @@ async def _logout(handler: web.RequestHandler) -> None:
     token, source = token_and_source(handler)
     sessions = capability(provider_of(handler), Sessions)
     if token and source == "cookie" and sessions is not None:
-        await _off_loop(sessions.logout, token)
+        await off_loop(sessions.logout, token)
     clear_session_cookie(handler)
 
 
@@ -188,7 +194,7 @@ class ConfirmSignInHandler(CollabHandlerMixin, JupyterHandler):
         must_set = False
         links = capability(provider, SignInLinks)
         if links is not None:
-            token, must_set = await _off_loop(links.redeem_link, token)
+            token, must_set = await off_loop(links.redeem_link, token)
         set_session_cookie(self, token)
         self.redirect(password_page_url(self.base_url, next_url) if must_set else next_url)
 
@@ -207,7 +213,7 @@ class SetPasswordPageHandler(CollabHandlerMixin, JupyterHandler):
         if self.current_user is None:
             self.redirect(url_path_join(self.base_url, "login") + "?next=" + next_url)
             return
-        _capability(self, Passwords)
+        require_capability(self, Passwords)
         has_password = await self._has_password()
         why = (
             "Choose a password to sign in with from now on."
@@ -226,7 +232,7 @@ class SetPasswordPageHandler(CollabHandlerMixin, JupyterHandler):
         )
 
     async def _has_password(self) -> bool:
-        passwords = _capability(self, Passwords)
+        passwords = require_capability(self, Passwords)
         return bool(await resolve(passwords.has_password(self.current_user.username)))
 
 
@@ -238,9 +244,9 @@ class PasswordHandler(CollabHandlerMixin, APIHandler):
         body = json_object(self)
         new = string_field(body, "new_password", max_length=1000)
         current = string_field(body, "current_password", required=False, max_length=1000)
-        passwords = _capability(self, Passwords)
+        passwords = require_capability(self, Passwords)
         token, source = token_and_source(self)
-        session = await _off_loop(passwords.set_password, token, current or None, new)
+        session = await off_loop(passwords.set_password, token, current or None, new)
         if source == "cookie":
             set_session_cookie(self, session)
         self.finish({"password_set": True})
@@ -251,7 +257,7 @@ class MeHandler(CollabHandlerMixin, APIHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        path = _api_path(self.get_query_argument("path", ""))
+        path = api_path_of(self.get_query_argument("path", ""))
         user = self.current_user
         permissions = {
             action: await is_allowed(self, action, f"contents:{path}") for action in ACTIONS
@@ -277,7 +283,7 @@ class SharesHandler(CollabHandlerMixin, APIHandler):
     async def _resource(self, path: str, action: str, refusal: str) -> str:
         if self.current_user is None:
             raise Unauthenticated("Sign in first")
-        api_path = _api_path(path)
+        api_path = api_path_of(path)
         if not await is_allowed(self, action, f"contents:{api_path}"):
             raise Forbidden(refusal)
         if not await ensure_async(self.contents_manager.exists(api_path)):
@@ -288,7 +294,7 @@ class SharesHandler(CollabHandlerMixin, APIHandler):
         # Who has access is the owners' business: a viewer of a file (or of a folder) does not
         # learn who else was given it, nor the grants of the folders above it.
         api_path = await self._resource(path, "share", "Only owners may see who has access")
-        shares = await _off_loop(_capability(self, Sharing).list_shares, api_path)
+        shares = await off_loop(require_capability(self, Sharing).list_shares, api_path)
         for share in shares:
             share["inherited"] = share["path"] != api_path
         self.finish({"path": api_path, "shares": shares})
@@ -303,27 +309,27 @@ class SharesHandler(CollabHandlerMixin, APIHandler):
         # Nobody grants more than they hold.
         if not await is_allowed(self, ROLE_ACTIONS[role], f"contents:{api_path}"):
             raise Forbidden(f"You cannot grant {role}: you do not hold it")
-        sharing = _capability(self, Sharing)
+        sharing = require_capability(self, Sharing)
         with legacy_errors():
             by = self.current_user.username
-            await _off_loop(sharing.add_share, api_path, principal, role, by)
+            await off_loop(sharing.add_share, api_path, principal, role, by)
         self.log.info("%s shared %s with %s as %s", self.current_user.username, api_path,
                       principal, role)  # fmt: skip
         self.set_status(201)
-        self.finish({"path": api_path, "shares": await _off_loop(sharing.list_shares, api_path)})
+        self.finish({"path": api_path, "shares": await off_loop(sharing.list_shares, api_path)})
 
     async def delete(self, path: str) -> None:
         api_path = await self._resource(path, "share", "Only owners may change who has access")
         principal = self.get_query_argument("principal", "")
         if not principal:
             raise Invalid("Say whose access to remove: ?principal=user:NAME")
-        sharing = _capability(self, Sharing)
-        role = await _off_loop(sharing.share_role, api_path, principal)
+        sharing = require_capability(self, Sharing)
+        role = await off_loop(sharing.share_role, api_path, principal)
         if role in ROLE_ACTIONS and not await is_allowed(
             self, ROLE_ACTIONS[role], f"contents:{api_path}"
         ):
             raise Forbidden(f"You cannot remove a {role}: you do not hold that role")
-        removed = await _off_loop(sharing.remove_share, api_path, principal)
+        removed = await off_loop(sharing.remove_share, api_path, principal)
         if not removed:
             raise NotFound(
                 f"{principal} has no access granted on {api_path!r} itself (check folders above)"
@@ -338,7 +344,8 @@ class TokensHandler(CollabHandlerMixin, APIHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        tokens = await _off_loop(_capability(self, Tokens).list_tokens, token_from_request(self))
+        tokens_of = require_capability(self, Tokens).list_tokens
+        tokens = await off_loop(tokens_of, token_from_request(self))
         self.finish({"tokens": tokens})
 
     @web.authenticated
@@ -350,8 +357,8 @@ class TokensHandler(CollabHandlerMixin, APIHandler):
             isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 3650
         ):
             raise Invalid('"expires_in_days" must be a number of days from 1 to 3650')
-        tokens = _capability(self, Tokens)
-        token, record = await _off_loop(
+        tokens = require_capability(self, Tokens)
+        token, record = await off_loop(
             tokens.create_token, token_from_request(self), label, days * 86400 if days else None
         )
         self.set_status(201)
@@ -364,8 +371,8 @@ class TokenHandler(CollabHandlerMixin, APIHandler):
 
     @web.authenticated
     async def delete(self, token_id: str) -> None:
-        tokens = _capability(self, Tokens)
-        revoked = await _off_loop(tokens.revoke_token, token_from_request(self), token_id)
+        tokens = require_capability(self, Tokens)
+        revoked = await off_loop(tokens.revoke_token, token_from_request(self), token_id)
         if not revoked:
             raise NotFound("You have no token with this id")
         self.set_status(204)

@@ -25,6 +25,12 @@ missing answers 501 with a message.
 * :class:`StartupToken` — the token of the URL printed at start;
 * :class:`FileMoves` — grants follow a renamed file or folder;
 * :class:`AnonymousAccess` — ``allow_anonymous``: requests without a token are let in;
+* :class:`UserAdmin`, :class:`GroupAdmin`, :class:`AccessReport` — what administrators do on
+  the ``/admin`` page (``/api/collab/admin/…``): list, create, disable and enable accounts,
+  reset a password (a one-time link, never a password), make and unmake administrators;
+  groups and their members; who has access to a path, and what a person was granted;
+* :class:`ResourceSharing` — grants on resources that are not paths (``published:{id}``),
+  including the audiences :data:`SIGNED_IN` and :data:`EVERYONE`;
 * :class:`Groups` — ``groups_of(token)``: the groups the holder of ``token`` is in, and
   ``group_members(group)``: the user ids in a group (the gallery's "popular in your group");
 * :class:`KernelEnv` — ``kernel_env(token)``: the environment a kernel started for this person
@@ -36,6 +42,7 @@ missing answers 501 with a message.
 Errors a provider raises for handlers to show are the server's own (``core.errors``), under
 the names providers know: :data:`ProviderError` (400) and :data:`SignInRefused` (401),
 :data:`NotAllowed` (403), :data:`NotFound` (404), :data:`Conflict` (409),
+:data:`Unprocessable` (422: a name or value that breaks a rule),
 :class:`TooManyAttempts` (429, ``Retry-After``), :data:`Busy` (503) — never a provider's own
 classes.
 
@@ -45,8 +52,12 @@ for them.
 
 Resources are ``contents:{path}`` (a POSIX path relative to the root, no leading slash; a
 grant on a folder covers what is below it — :func:`path_covers` checks that),
-``comments:{path}``, ``kernels:{kernel_id}`` (``kernels`` for the list), ``sessions`` and
-``server``.
+``comments:{path}``, ``kernels:{kernel_id}`` (``kernels`` for the list), ``sessions``,
+``published:{id}`` (a published copy) and ``server``.
+
+Besides ``user:NAME`` and ``group:NAME``, the built-in providers know two audiences as
+principals: :data:`SIGNED_IN` (every account) and :data:`EVERYONE` (also people not signed in,
+when the operator allows anonymous access).
 """
 
 from __future__ import annotations
@@ -70,6 +81,12 @@ _IMPLIES: dict[str, tuple[str, ...]] = {
     "execute": ("read",),
     "read": (),
 }
+
+
+# The audiences (principals that are not one person or group).
+SIGNED_IN = "signed-in"
+EVERYONE = "everyone"
+AUDIENCES = (SIGNED_IN, EVERYONE)
 
 
 def implied_actions(action: str) -> set[str]:
@@ -188,6 +205,10 @@ NotFound = errors.NotFound
 Conflict = errors.Conflict
 """The request contradicts the server's configuration (409)."""
 
+Unprocessable = errors.Unprocessable
+"""A well-formed request with a value that breaks a rule, such as a user name with a space
+(422)."""
+
 Busy = errors.Unavailable
 """The provider's store is busy (another process holds it): try again shortly (503)."""
 
@@ -300,6 +321,92 @@ class AnonymousAccess(Protocol):
 
 
 @runtime_checkable
+class UserAdmin(Protocol):
+    """Accounts, for administrators. Calls may block (the server runs them off the event loop).
+
+    A user record is ``{"name", "display_name", "is_admin", "may_execute", "disabled",
+    "groups", "has_password", "created_at", "last_sign_in_at"}`` (unknown values None).
+    Unknown user: :data:`NotFound`; a bad name: :data:`Unprocessable`; a change that would
+    leave no administrator who can sign in: :data:`Conflict`.
+    """
+
+    def list_users(self) -> list[dict[str, Any]]: ...
+
+    def user_record(self, name: str) -> dict[str, Any]: ...
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        password: str | None = None,
+        admin: bool = False,
+        may_execute: bool = False,
+        groups: Iterable[str] = (),
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The new user's record and, when no password was given, a one-time sign-in link
+        ``{"token", "expires_at"}`` (the person chooses a password on opening it)."""
+
+    def update_user(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        admin: bool | None = None,
+        may_execute: bool | None = None,
+        disabled: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change what is given (None keeps it). A disabled account's sessions and tokens stop
+        working at once; :class:`PermissionsRevision` changes, so its open sockets close."""
+
+    def reset_password(self, name: str) -> dict[str, Any]:
+        """Forget the password, end every session and token, and return a one-time sign-in
+        link ``{"token", "expires_at"}`` with which the person sets a new one."""
+
+
+@runtime_checkable
+class GroupAdmin(Protocol):
+    """Groups and their members, for administrators (a group exists while it has members)."""
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        """``[{"name", "members": [user names]}]``."""
+
+    def add_member(self, group: str, user: str) -> dict[str, Any]:
+        """Add ``user`` to ``group`` (made by its first member); returns the group."""
+
+    def remove_member(self, group: str, user: str) -> dict[str, Any]:
+        """:data:`NotFound` if ``user`` is not in ``group``; returns the group."""
+
+
+@runtime_checkable
+class AccessReport(Protocol):
+    """Who has access to what, for administrators."""
+
+    def access_on(self, path: str) -> dict[str, Any]:
+        """``{"grants": [{"principal", "path", "role", "inherited", …}], "people": [{"name",
+        "role", "via"}], "admins": [...]}``: the grants on ``path`` and the folders above it,
+        and each person's strongest role through them."""
+
+    def access_of(self, user: str) -> dict[str, Any]:
+        """``{"user", "grants": [{"principal", "path", "role"}], "resources": [...]}``: what
+        ``user`` was granted, directly, through their groups and through the audiences."""
+
+
+@runtime_checkable
+class ResourceSharing(Protocol):
+    """Grants on resources that are not paths, such as ``published:{id}``; principals are
+    ``user:NAME``, ``group:NAME``, :data:`SIGNED_IN` or :data:`EVERYONE`."""
+
+    def list_resource_grants(self, resource: str) -> list[dict[str, Any]]: ...
+
+    def add_resource_grant(
+        self, resource: str, principal: str, role: str, granted_by: str
+    ) -> Any: ...
+
+    def remove_resource_grant(self, resource: str, principal: str) -> bool: ...
+
+
+@runtime_checkable
 class KernelEnv(Protocol):
     def kernel_env(self, token: str) -> dict[str, str] | Awaitable[dict[str, str]]:
         """The environment a kernel started for the holder of ``token`` gets, e.g.
@@ -328,6 +435,10 @@ CAPABILITIES: dict[str, type] = {
     "file_moves": FileMoves,
     "anonymous_access": AnonymousAccess,
     "kernel_env": KernelEnv,
+    "user_admin": UserAdmin,
+    "group_admin": GroupAdmin,
+    "access_report": AccessReport,
+    "resource_sharing": ResourceSharing,
     "groups": Groups,
 }
 

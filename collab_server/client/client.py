@@ -103,14 +103,7 @@ class Client:
     # ---- notebooks --------------------------------------------------------------------------
 
     def _search_results(self, q: str) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:  # the search answers a total, not a cursor
-            page = self._api.get("api/collab/search", q=q, limit=PAGE, offset=offset)
-            results = page.get("results") or []
-            yield from results
-            offset += len(results)
-            if not results or offset >= int(page.get("total") or 0):
-                return
+        return self._api.pages("api/collab/search", "results", "offset", q=q, limit=PAGE, offset=0)
 
     def _readable_paths(self) -> list[str]:
         return [r["path"] for r in self._search_results("")]
@@ -273,24 +266,17 @@ class Client:
 
     def versions(self, path: str) -> Any:
         """The notebook's versions, newest first."""
-        rows: list[dict[str, Any]] = []
-        before = None
-        while True:
-            page = self._versions_api(
-                lambda before=before: self._api.get(
-                    f"api/collab/versions/{api_path(path)}", limit=PAGE, before=before
-                )
+        found = self._versions_api(
+            lambda: list(
+                self._api.pages(f"api/collab/versions/{api_path(path)}", "versions", "before",
+                                limit=PAGE)
             )
-            found = page.get("versions") or []
-            rows += [
-                {**v, "path": path.strip("/"),
-                 "authors": [a.get("name") or a.get("id") for a in v.get("authors") or []]}
-                for v in found
-            ]  # fmt: skip
-            cursor = page.get("next", found[-1]["id"] if len(found) >= PAGE else None)
-            if not found or cursor is None:
-                break
-            before = cursor
+        )  # fmt: skip
+        rows = [
+            {**v, "path": path.strip("/"),
+             "authors": [a.get("name") or a.get("id") for a in v.get("authors") or []]}
+            for v in found
+        ]  # fmt: skip
         return frame(rows, VERSION_COLUMNS)
 
     def _apps_api(self, call: Any) -> Any:

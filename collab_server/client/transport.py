@@ -182,11 +182,18 @@ class Transport:
 
     def pages(self, route: str, key: str, cursor: str, /, **params: Any) -> Iterator[Any]:
         """Every item of a listing under ``key``, paged: the answer's ``next`` is passed back
-        as the ``cursor`` parameter (``offset`` or ``before``) until it is null."""
+        as the ``cursor`` parameter (``offset`` or ``before``) until it is null. A listing
+        that answers a ``total`` instead of a ``next`` (the search) is paged by offset until
+        the total is reached or a page comes back empty."""
         while True:
             data = self.get(route, **params)
-            yield from data.get(key) or []
-            following = data.get("next")
+            items = data.get(key) or []
+            yield from items
+            if "next" in data or "total" not in data:
+                following = data.get("next")
+            else:
+                offset = int(params.get(cursor) or 0) + len(items)
+                following = offset if items and offset < int(data["total"] or 0) else None
             if following is None:
                 return
             params[cursor] = following

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 
 import sqlite_utils
 
+from ..core.db import transaction as core_transaction
+
 FTS_COLUMNS = ("title", "description", "markdown", "code", "tags", "packages", "acl")
 
 _DDL = """
@@ -121,16 +123,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """One explicit transaction on the server's connection (it runs with
-    ``isolation_level=None``); inside a caller's transaction, just join it."""
+    """One explicit transaction on the server's connection (:func:`core.db.transaction`);
+    inside a caller's transaction, just join it (a bulk build runs many upserts in one)."""
     conn = db.conn
     if conn.in_transaction:
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    with core_transaction(conn) as joined:
+        yield joined

@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async
 
-from collab_server.kernels.coalesce import DEFAULT_INTERVAL, Coalescer
+from collab_server.kernels.coalesce import DEFAULT_INTERVAL, DEFAULT_MAX_RATE, Coalescer
 from collab_server.kernels.log import ExecutionLog, ExecutionRecord, Status, iso
 from collab_server.kernels.outputs import (
     DEFAULT_MAX_OUTPUTS,
@@ -148,6 +148,7 @@ class Executor:
         interrupt_kernel: Callable[[], Awaitable[Any]] | None = None,
         restart_kernel: Callable[[bool], Awaitable[Any]] | None = None,
         coalesce_interval: float = DEFAULT_INTERVAL,
+        max_output_rate: float = DEFAULT_MAX_RATE,
         alive_poll_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -175,7 +176,7 @@ class Executor:
         self.now = now
         self.queue = ExecutionQueue()
         self.state: KernelState = "starting"
-        self._coalescer = Coalescer(coalesce_interval)
+        self._coalescer = Coalescer(coalesce_interval, max_rate=max_output_rate)
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake_runner = asyncio.Event()
@@ -593,20 +594,25 @@ class Executor:
             run.raw.clear()
 
     def _push(self, cell_id: str, changes: list[OutputChange]) -> None:
-        if changes:
-            self._coalescer.push(cell_id, changes, self.clock())
+        # The flusher looks again only when a batch became due sooner (not on every
+        # message of a flood).
+        if changes and self._coalescer.push(cell_id, changes, self.clock()):
             self._wake_flusher.set()
 
     async def _flush_loop(self) -> None:
         while True:
+            self._wake_flusher.clear()
             deadline = self._coalescer.next_deadline()
             if deadline is None:
                 await self._wake_flusher.wait()
-                self._wake_flusher.clear()
                 continue
             delay = deadline - self.clock()
             if delay > 0:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake_flusher.wait(), delay)
+                continue
+            # Emitted at once, with no await in between: a run ending meanwhile flushes its
+            # cell's newer changes, which must never land before these.
             for cell_id, changes in self._coalescer.take(self.clock()):
                 self._emit("on_outputs", cell_id, changes)
 

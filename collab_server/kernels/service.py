@@ -65,6 +65,7 @@ class KernelOptions:
     max_kernels: int = 32
     max_stream_chars: int = 1_000_000
     max_outputs: int = 1000
+    max_output_rate: int = 200_000
     check_interval: float = 1.0
 
 
@@ -545,6 +546,7 @@ class KernelService:
             spool=self.spool,
             max_stream_chars=self.options.max_stream_chars,
             max_outputs=self.options.max_outputs,
+            max_output_rate=self.options.max_output_rate,
             interrupt_kernel=lambda: ensure_async(mkm.interrupt_kernel(kernel_id)),
             restart_kernel=lambda now: ensure_async(mkm.restart_kernel(kernel_id, now=now)),
         )

@@ -43,6 +43,13 @@ class KernelsTraits(Configurable):
     kernel_max_outputs = Integer(1000, help="Outputs one cell keeps in the notebook.").tag(
         config=True
     )
+    kernel_max_output_rate = Integer(
+        200_000,
+        help="Output text a cell brings to the shared document per second (characters) "
+        "before its updates are held longer than usual (at most 3 s) and batched: a cell "
+        "printing megabytes a second then costs everyone's typing little, and capped text "
+        "that scrolled past meanwhile is never written (0: no limit).",
+    ).tag(config=True)
 
 
 def start_kernels(app: Any, data_dir: Path) -> KernelService:
@@ -54,6 +61,7 @@ def start_kernels(app: Any, data_dir: Path) -> KernelService:
         max_kernels=app.max_kernels,
         max_stream_chars=app.kernel_max_stream_chars,
         max_outputs=app.kernel_max_outputs,
+        max_output_rate=app.kernel_max_output_rate,
         check_interval=max(0.1, min(1.0, app.kernel_cull_idle_seconds / 2)),
     )
     service = KernelService(

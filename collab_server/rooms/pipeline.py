@@ -35,7 +35,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from .events import ROOM, PersistedBatch, Source
 from .fanout import Connection, FanOut
-from .protocol import ProtocolError, sync_step2, sync_update
+from .protocol import ProtocolError, sync_reply, sync_update
 from .store import StoreBusy, StoreUnavailable, UpdateStore
 
 if TYPE_CHECKING:
@@ -143,15 +143,7 @@ class DocumentPipeline:
         if self._retrying:
             self._held_step1.append((conn, state_vector))
             return
-        self._send_step2(conn, state_vector)
-
-    def _send_step2(self, conn: Connection, state_vector: bytes) -> None:
-        try:
-            reply = self.doc.get_update(state_vector)
-        except BaseException as e:
-            reraise_if_fatal(e)
-            raise ProtocolError("invalid state vector") from e
-        conn.send(sync_step2(reply))
+        conn.send(sync_reply(self.doc, state_vector))
 
     # -- storing and publishing ------------------------------------------------------------
 
@@ -236,7 +228,7 @@ class DocumentPipeline:
             for conn, state_vector in held:
                 if conn in self.fanout.connections:
                     try:
-                        self._send_step2(conn, state_vector)
+                        conn.send(sync_reply(self.doc, state_vector))
                     except ProtocolError:
                         conn.close(1002, "Protocol error: invalid state vector")
             return

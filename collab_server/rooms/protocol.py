@@ -17,10 +17,11 @@ count, which truncates non-ASCII strings; we do not use it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class MessageType(IntEnum):
@@ -163,6 +164,30 @@ def sync_step2(update: bytes) -> bytes:
 
 def sync_update(update: bytes) -> bytes:
     return bytes((MessageType.SYNC, SyncType.UPDATE)) + write_var_bytes(update)
+
+
+class Encodable(Protocol):
+    """What answering a STEP1 needs of a document (a ``pycrdt.Doc``)."""
+
+    def get_update(self, state: bytes | None = None) -> bytes: ...
+
+
+# Never turned into a ProtocolError: cancellation and interpreter exit.
+_FATAL = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
+
+
+def sync_reply(doc: Encodable, state_vector: bytes) -> bytes:
+    """The STEP2 answer to a peer's STEP1: what ``doc`` holds beyond ``state_vector``.
+
+    Raises :class:`ProtocolError` for a malformed state vector (pycrdt raises pyo3's
+    ``PanicException``, a ``BaseException``, on some; that is bad input, not a crash)."""
+    try:
+        update = doc.get_update(state_vector)
+    except _FATAL:
+        raise
+    except BaseException as e:
+        raise ProtocolError("invalid state vector") from e
+    return sync_step2(update)
 
 
 def awareness_frame(update: bytes) -> bytes:

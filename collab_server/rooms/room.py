@@ -61,15 +61,14 @@ from .presence import Presence
 from .protocol import (
     AwarenessMessage,
     Message,
-    ProtocolError,
     QueryAwareness,
     RawMessage,
     SaveRequest,
     SyncMessage,
     SyncType,
     raw_json,
+    sync_reply,
     sync_step1,
-    sync_step2,
 )
 from .store import StoredDocument, UpdateStore
 
@@ -272,12 +271,7 @@ class Room:
         return None
 
     def _answer_step1(self, conn: Connection, state_vector: bytes) -> None:
-        try:
-            reply = self.doc.get_update(state_vector)
-        except BaseException as e:
-            reraise_if_fatal(e)
-            raise ProtocolError("invalid state vector") from e
-        conn.send(sync_step2(reply))
+        conn.send(sync_reply(self.doc, state_vector))
 
     def _accepts_client_updates(self) -> bool:
         return False

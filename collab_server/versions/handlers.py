@@ -3,6 +3,8 @@
 * ``GET  /api/collab/versions/{path}?limit&before`` (``read``) → ``{"versions", "next"}``
 * ``POST /api/collab/versions/{path}`` ``{"label"}`` (``write``) → 201 the version
 * ``GET  /api/collab/versions/{path}/{id}?outputs=keep|strip`` (``read``) → the notebook
+* ``PATCH /api/collab/versions/{path}/{id}`` ``{"label"}`` (``write``) → the version, named
+  (``null`` or ``""`` removes the name)
 * ``GET  /api/collab/versions/{path}/{id}/diff?to={id|current}&outputs=1`` (``read``)
 * ``POST /api/collab/versions/{path}/{id}/restore`` (``write``) → 201 the ``restore`` version
 * ``POST /api/collab/publish/{path}`` ``{"strip_outputs", "title", "description"}``
@@ -123,6 +125,14 @@ class VersionHandler(VersionsHandler):
         nb = await self.guarded(self.service.get(api_path, version_id, outputs == "keep"))
         self.finish(nb)
 
+    async def patch(self, path: str, version_id: str) -> None:
+        api_path = await self.authorize(path, "write")
+        body = json_object(self)
+        if "label" not in body:
+            raise web.HTTPError(400, 'Say the new name: {"label": "…"} (null removes it)')
+        version = await self.guarded(self.service.rename(api_path, version_id, body["label"]))
+        self.finish(version.to_json())
+
 
 class DiffHandler(VersionsHandler):
     async def get(self, path: str, version_id: str) -> None:
@@ -163,7 +173,7 @@ class PublishedHandler(VersionsHandler):
             self.finish({"published": [row.to_json() for row in rows]})
             return
         row = await self.readable_published(pid, self.int_argument("version", None))
-        self.finish({**row.to_json(), "notebook": self.service.published_content(row)})
+        self.finish({**row.to_json(), "notebook": await self.service.published_content(row)})
 
 
 class CloneHandler(VersionsHandler):

@@ -19,16 +19,14 @@ index that references them and deletes them only after committing the index that
 does. Failures become :class:`S3Error`, an ``OSError`` whose message says what is wrong (no
 such bucket, access denied, endpoint unreachable, no credentials) and holds no secret.
 
-Blocking: boto3 is synchronous and so is the store today. ``VersionStore.add`` (PUTs in
-``_intern``), ``get`` (GETs) and ``forget``/``apply_retention`` (DELETEs after the commit) wait
-on the network. Their async call sites should run them with ``asyncio.to_thread``; because the
-store shares the server's one SQLite connection, the store must first move its S3 calls out of
-its ``BEGIN IMMEDIATE`` … ``COMMIT`` (upload the blobs the index lacks *before* opening the
-transaction, re-check inside it), so no thread holds the database's write transaction across a
-network round trip and no other statement on the shared connection lands inside it. Until the
-store handles it, run its calls one at a time (one lock): a ``forget`` deleting key K after its
-commit, interleaved with an ``add`` of a cell with key K (absent from the index, so uploaded;
-present in the bucket, so the PUT is skipped), would leave the new version without K's bytes.
+Blocking: boto3 is synchronous. The server never calls it on the event loop: the service uses
+the store's ``add_async`` / ``get_async`` / ``forget_async`` / ``apply_retention_async``, which
+run this back end's calls in worker threads (``asyncio.to_thread``) and never inside a SQLite
+transaction (blobs the index lacks are uploaded *before* ``BEGIN IMMEDIATE``; the transaction
+re-checks). Those changes run one at a time (an ``asyncio.Lock`` in the store): a ``forget``
+deleting key K after its commit, interleaved with an ``add`` of a cell with key K (absent from
+the index, so uploaded; present in the bucket, so the conditional PUT is skipped), would leave
+the new version without K's bytes. The synchronous methods stay for tools and tests.
 
 Sharing: deletions follow one database's index, so each database needs a prefix of its own
 (:meth:`S3Options.under` gives each user of the bucket one); two servers with separate

@@ -158,6 +158,10 @@ class VersionService:
         self._conn = db.conn
         self._conn.executescript(_SCHEMA)
         self._retention_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()  # cuts and deletions under way
+        # Who edited a file since its last version (``auto.AutoVersions.claim`` once wired):
+        # a version the service cuts (label, publish, restore, checkpoint) credits them too.
+        self.claim_authors: Callable[[str], builtins.list[dict[str, str]]] = lambda _: []
 
     # -- reading the current state -----------------------------------------------------
 
@@ -205,12 +209,12 @@ class VersionService:
 
     async def get(self, path: str, version_id: str, outputs: bool = True) -> dict[str, Any]:
         api_path = notebook_path(path)
-        nb = self._version(await self._file(api_path), version_id)
+        nb = await self._version(await self._file(api_path), version_id)
         return nb if outputs else canonical.strip_outputs(nb)
 
-    def _version(self, file_id: str, version_id: str) -> dict[str, Any]:
+    async def _version(self, file_id: str, version_id: str) -> dict[str, Any]:
         try:
-            return self.store.get(file_id, version_id)
+            return await self.store.get_async(file_id, version_id)
         except VersionNotFound:
             raise NotFound(f"No version {version_id!r} of this notebook") from None
 
@@ -218,8 +222,8 @@ class VersionService:
         self, path: str, version_id: str, to: str = "current", outputs: bool = False
     ) -> dict[str, Any]:
         _, file_id, live = await self.current(path)
-        base = self._version(file_id, version_id)
-        target = live if to == "current" else self._version(file_id, to)
+        base = await self._version(file_id, version_id)
+        target = live if to == "current" else await self._version(file_id, to)
         entries = diff_notebooks(base, target, outputs=outputs)
         return {"base": version_id, "to": to, "diff": entries}
 
@@ -228,28 +232,67 @@ class VersionService:
         if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
             raise Invalid(f'"label" must be text of at most {MAX_LABEL} characters')
         _, file_id, nb = await self.current(path)
-        return self.store.add(file_id, nb, "save", authors=[author], label=label or None)
+        authors = [*self.claim_authors(file_id), author]
+        return await self.store.add_async(file_id, nb, "save", authors=authors, label=label or None)
+
+    async def rename(self, path: str, version_id: str, label: str | None) -> Version:
+        """Name (or with None, unname) a version that exists already."""
+        if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
+            raise Invalid(f'"label" must be text of at most {MAX_LABEL} characters')
+        file_id = await self._file(notebook_path(path))
+        try:
+            return self.store.label(file_id, version_id, label.strip() or None if label else None)
+        except VersionNotFound:
+            raise NotFound(f"No version {version_id!r} of this notebook") from None
 
     async def restore(self, path: str, version_id: str, author: dict[str, str] | None) -> Version:
         """The live room becomes ``version_id`` as one forward edit; a ``restore`` version."""
         api_path = notebook_path(path)
         file_id = await self._file(api_path)
-        target = self._version(file_id, version_id)
+        target = await self._version(file_id, version_id)
         if self.live.read(file_id) is None:
             await self.live.open(file_id, api_path)
         # Keep what is being replaced, so the restore itself can be undone.
         before = self.live.read(file_id)
         if before is None:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
-        self.store.add(file_id, before, "auto")
+        await self.store.add_async(file_id, before, "auto", authors=self.claim_authors(file_id))
         # Read and edit in one step on the loop (no await between): the edit is computed
-        # against exactly the document it is applied to.
+        # against exactly the document it is applied to (re-read: the add may have waited).
+        before = self.live.read(file_id)
+        if before is None:
+            raise NotFound(f"No notebook {api_path!r}")
         applied = self.live.apply_server_change(
             file_id, "restore", lambda doc: apply_notebook(doc, keep_comments(target, before))
         )
         if not applied:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
-        return self.store.add(file_id, target, "restore", authors=[author] if author else [])
+        return await self.store.add_async(
+            file_id, target, "restore", authors=[author] if author else []
+        )
+
+    def cut_in_background(
+        self,
+        file_id: str,
+        nb: dict[str, Any],
+        kind: str,
+        authors: builtins.list[dict[str, str]],
+    ) -> None:
+        """An automatic cut (``auto.AutoVersions``): from a room event, nobody waits on it.
+
+        On the database back end it is done when this returns (so a room closing at shutdown
+        still gets its version); on a network one it runs as a task."""
+        if self.store.backend.transactional:
+            self.store.add(file_id, nb, kind, authors=authors)
+            return
+        task = asyncio.ensure_future(self.store.add_async(file_id, nb, kind, authors=authors))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("Cutting a version failed: %s", task.exception())
 
     async def apply_edit(
         self,
@@ -297,19 +340,19 @@ class VersionService:
     async def checkpoint(self, path: str) -> Version:
         """A ``save`` version of the current state (JupyterLab asks right after a save)."""
         _, file_id, nb = await self.current(path)
-        return self.store.add(file_id, nb, "save")
+        return await self.store.add_async(file_id, nb, "save", authors=self.claim_authors(file_id))
 
     async def restore_checkpoint(self, path: str, version_id: str) -> Version:
         """A forward edit when the room is open, else the file is written."""
         api_path = notebook_path(path)
         file_id = await self._file(api_path)
-        target = self._version(file_id, version_id)
+        target = await self._version(file_id, version_id)
         if self.live.read(file_id) is not None:
             return await self.restore(api_path, version_id, author=None)
         current = await self._read_file(api_path)
         model = {"type": "notebook", "format": "json", "content": keep_comments(target, current)}
         await ensure_async(self.contents.save(model, api_path))
-        return self.store.add(file_id, target, "restore")
+        return await self.store.add_async(file_id, target, "restore")
 
     # -- publishing --------------------------------------------------------------------
 
@@ -352,14 +395,15 @@ class VersionService:
         if not isinstance(strip, bool):
             raise Invalid('"strip_outputs" must be true or false')
         api_path, file_id, nb = await self.current(path)
-        source = self.store.add(file_id, nb, "publish", authors=[author])
+        authors = [*self.claim_authors(file_id), author]
+        source = await self.store.add_async(file_id, nb, "publish", authors=authors)
         self.store.pin(file_id, source.id)
         # Never the comment threads: they are the team's discussion, not the notebook.
         copy = keep_comments(canonical.strip_outputs(nb) if strip else nb, {})
         earlier = self._published_rows("WHERE source_file_id = ? ORDER BY version DESC", [file_id])
         pid = earlier[0].id if earlier else secrets.token_urlsafe(9)
         number = earlier[0].version + 1 if earlier else 1
-        content = self.store.add(f"published:{pid}", copy, "publish", authors=[author])
+        content = await self.store.add_async(f"published:{pid}", copy, "publish", authors=[author])
         self.store.pin(f"published:{pid}", content.id)
         default_title = posixpath.basename(api_path)[: -len(".ipynb")]
         row = Published(
@@ -387,8 +431,8 @@ class VersionService:
             raise NotFound("No such published notebook (or version)")
         return rows[0]
 
-    def published_content(self, row: Published) -> dict[str, Any]:
-        return self.store.get(f"published:{row.id}", row.content_id)
+    async def published_content(self, row: Published) -> dict[str, Any]:
+        return await self.store.get_async(f"published:{row.id}", row.content_id)
 
     def published_ids(self) -> list[Published]:
         """The newest version of every published notebook."""
@@ -415,17 +459,17 @@ class VersionService:
             lineage = {"published_id": row.id, "published_version": row.version,
                        "source_file_id": row.source_file_id,
                        "source_version": row.source_version}  # fmt: skip
-            return self.published_content(row), lineage
+            return await self.published_content(row), lineage
         path, version = source.get("path"), source.get("version")
         if not isinstance(path, str) or (version is not None and not isinstance(version, str)):
             raise Invalid('"path" must be a notebook path and "version" a version id')
         if version is None:
             _, file_id, nb = await self.current(path)
-            head = self.store.add(file_id, nb, "save")
+            head = await self.store.add_async(file_id, nb, "save")
             version = head.id
         else:
             file_id = await self._file(notebook_path(path))
-            nb = self._version(file_id, version)
+            nb = await self._version(file_id, version)
         return nb, {"source_file_id": file_id, "source_version": version}
 
     async def clone_target(
@@ -513,7 +557,12 @@ class VersionService:
     def forget(self, file_ids: Sequence[str]) -> None:
         """The files were deleted: drop their versions (published copies stay)."""
         for file_id in file_ids:
-            self.store.forget(file_id)
+            if self.store.backend.transactional:
+                self.store.forget(file_id)
+            else:  # the deletions wait on the network: not on the event loop
+                task = asyncio.ensure_future(self.store.forget_async(file_id))
+                self._background.add(task)
+                task.add_done_callback(self._background_done)
 
     def start(self, interval: float) -> None:
         if interval > 0 and self._retention_task is None:
@@ -534,10 +583,9 @@ class VersionService:
                 else:
                     # S3 does not join the SQLite transaction: a thinning in another thread
                     # could delete a blob an ``add`` here is about to reuse. One at a time.
-                    dropped = sum(
-                        len(self.store.apply_retention(f, self.retention))
-                        for f in self.store.file_ids()
-                    )
+                    dropped = 0
+                    for f in self.store.file_ids():
+                        dropped += len(await self.store.apply_retention_async(f, self.retention))
                 if dropped:
                     self.log.info("Retention dropped %d old automatic versions", dropped)
             except Exception:

@@ -29,6 +29,7 @@ Transactions are explicit (``BEGIN IMMEDIATE`` … ``COMMIT``): the connection r
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import zlib
@@ -157,6 +158,25 @@ def _unpack(data: bytes) -> builtins.list[int]:
     return ids
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A notebook ready to store: its content id, canonical size and JSON parts."""
+
+    id: str
+    size: int
+    parts: builtins.list[bytes]  # the skeleton, then each cell
+
+
+def _assemble(
+    keys: dict[int, str], skeleton_id: int, blob_ids: Sequence[int], data: dict[str, bytes]
+) -> dict[str, Any]:
+    raw = {k: zlib.decompress(v) for k, v in data.items()}
+    nb: dict[str, Any] = json.loads(raw[keys[skeleton_id]])
+    # Parsed per position: each cell is its own object even where one blob backs several.
+    nb["cells"] = [json.loads(raw[keys[i]]) for i in blob_ids[1:]]
+    return nb
+
+
 _COLUMNS = "number, file_id, id, created, kind, label, authors, parent, size, pinned"
 
 
@@ -182,6 +202,9 @@ class VersionStore:
     def __init__(self, db: sqlite_utils.Database, backend: BlobBackend | None = None) -> None:
         self._conn = db.conn
         self.backend: BlobBackend = backend if backend is not None else SQLiteBlobs(db)
+        # A network back end's changes, one at a time (the ``*_async`` methods): a deletion
+        # after its commit must not race an upload of the same key (see ``s3.py``).
+        self._network = asyncio.Lock()
         self._conn.executescript(
             """
             CREATE TABLE IF NOT EXISTS version_blobs (
@@ -260,6 +283,23 @@ class VersionStore:
 
     def get(self, file_id: str, version_id: str) -> dict[str, Any]:
         """The notebook (canonical shape) of a version of ``file_id``."""
+        keys, skeleton_id, blob_ids = self._locate(file_id, version_id)
+        return _assemble(
+            keys, skeleton_id, blob_ids, self.backend.get_many(list(set(keys.values())))
+        )
+
+    async def get_async(self, file_id: str, version_id: str) -> dict[str, Any]:
+        """:meth:`get` with a network back end's reads in a worker thread."""
+        if self.backend.transactional:
+            return self.get(file_id, version_id)
+        keys, skeleton_id, blob_ids = self._locate(file_id, version_id)
+        data = await asyncio.to_thread(self.backend.get_many, list(set(keys.values())))
+        return _assemble(keys, skeleton_id, blob_ids, data)
+
+    def _locate(
+        self, file_id: str, version_id: str
+    ) -> tuple[dict[int, str], int, builtins.list[int]]:
+        """(blob id → key, the skeleton's blob id, every blob id in order) of a version."""
         row = self._conn.execute(
             "SELECT skeleton, cells FROM versions WHERE file_id = ? AND id = ? LIMIT 1",
             [file_id, version_id],
@@ -268,13 +308,7 @@ class VersionStore:
             raise VersionNotFound(version_id)
         skeleton_id, packed = row
         blob_ids = [skeleton_id, *_unpack(bytes(packed))]
-        keys = self._keys(blob_ids)
-        data = self.backend.get_many(list(set(keys.values())))
-        raw = {k: zlib.decompress(v) for k, v in data.items()}
-        nb: dict[str, Any] = json.loads(raw[keys[skeleton_id]])
-        # Parsed per position: each cell is its own object even where one blob backs several.
-        nb["cells"] = [json.loads(raw[keys[i]]) for i in blob_ids[1:]]
-        return nb
+        return self._keys(blob_ids), skeleton_id, blob_ids
 
     def _keys(self, blob_ids: Sequence[int]) -> dict[int, str]:
         wanted = list(set(blob_ids))
@@ -291,6 +325,20 @@ class VersionStore:
 
     # -- writing -------------------------------------------------------------------------
 
+    def _prepare(self, nb: dict[str, Any]) -> _Prepared:
+        """The content address and parts (skeleton, cells) of ``nb``: CPU only, no I/O."""
+        view = canonical.shared_view(nb)
+        cells_json = [canonical.dumps(c) for c in view["cells"]]
+        skeleton = {k: v for k, v in view.items() if k != "cells"}
+        skeleton_json = canonical.dumps(skeleton)
+        if skeleton and min(skeleton) > "cells":
+            # The canonical JSON with "cells" first (it sorts first among nbformat's keys),
+            # spliced from the parts instead of serialising the notebook a second time.
+            full = b'{"cells":[' + b",".join(cells_json) + b"]," + skeleton_json[1:]
+        else:
+            full = canonical.dumps(view)
+        return _Prepared(canonical.sha256(full), len(full), [skeleton_json, *cells_json])
+
     def add(
         self,
         file_id: str,
@@ -305,20 +353,71 @@ class VersionStore:
         ``authors`` are who edited since the parent (``{"id", "name"}`` or :class:`Author`).
         A ``publish`` cut of the head's content pins the head instead (retention keeps it).
         ``created`` is for imports and tests; it defaults to now.
+
+        With a back end that waits on the network (S3), call :meth:`add_async` on the event
+        loop instead.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown version kind {kind!r}")
-        view = canonical.shared_view(nb)
-        cells_json = [canonical.dumps(c) for c in view["cells"]]
-        skeleton = {k: v for k, v in view.items() if k != "cells"}
-        skeleton_json = canonical.dumps(skeleton)
-        if skeleton and min(skeleton) > "cells":
-            # The canonical JSON with "cells" first (it sorts first among nbformat's keys),
-            # spliced from the parts instead of serialising the notebook a second time.
-            full = b'{"cells":[' + b",".join(cells_json) + b"]," + skeleton_json[1:]
-        else:
-            full = canonical.dumps(view)
-        vid = canonical.sha256(full)
+        return self._commit(file_id, self._prepare(nb), kind, authors, label, created, {})
+
+    async def add_async(
+        self,
+        file_id: str,
+        nb: dict[str, Any],
+        kind: str,
+        authors: Sequence[Any] = (),
+        label: str | None = None,
+        created: str | None = None,
+    ) -> Version:
+        """:meth:`add` that does not block the event loop on a network back end: the blobs
+        the index lacks are uploaded in a worker thread *before* the transaction opens (so no
+        thread holds the database's write lock across a round trip); the transaction then
+        re-checks and uploads only what another change made missing meanwhile (rare)."""
+        if self.backend.transactional:
+            return self.add(file_id, nb, kind, authors, label, created)
+        if kind not in KINDS:
+            raise ValueError(f"unknown version kind {kind!r}")
+        prepared = self._prepare(nb)
+        async with self._network:
+            head = self.head(file_id)
+            uploaded: dict[str, bytes] = {}
+            if head is None or head.id != prepared.id:
+                missing = self._unknown(prepared.parts)
+                if missing:
+                    await asyncio.to_thread(self.backend.put_many, list(missing.items()))
+                uploaded = missing
+            return self._commit(file_id, prepared, kind, authors, label, created, uploaded)
+
+    def _unknown(self, parts: Sequence[bytes]) -> dict[str, bytes]:
+        """The compressed parts whose keys the index lacks, by key."""
+        unique = {canonical.sha256(p): p for p in parts}
+        known = self._known([*unique])
+        return {k: zlib.compress(p, _ZLIB_LEVEL) for k, p in unique.items() if k not in known}
+
+    def _known(self, keys: Sequence[str]) -> dict[str, int]:
+        known: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                self._conn.execute(
+                    f"SELECT key, id FROM version_blobs WHERE key IN ({marks})", chunk
+                ).fetchall()
+            )
+        return known
+
+    def _commit(
+        self,
+        file_id: str,
+        prepared: _Prepared,
+        kind: str,
+        authors: Sequence[Any],
+        label: str | None,
+        created: str | None,
+        uploaded: dict[str, bytes],
+    ) -> Version:
+        vid = prepared.id
         who = _authors(authors)
         with self._transaction():
             head = self.head(file_id)
@@ -336,8 +435,7 @@ class VersionStore:
                     self._set_label(file_id, head.number, label)
                     head = self._must_head(file_id)
                 return head
-            parts = [skeleton_json, *cells_json]
-            blob_ids = self._intern(parts)
+            blob_ids = self._intern(prepared.parts, uploaded)
             number = head.number + 1 if head else 1
             self._conn.execute(
                 "INSERT INTO versions (file_id, number, id, created, kind, label, authors,"
@@ -351,7 +449,7 @@ class VersionStore:
                     label,
                     json.dumps([{"id": a.id, "name": a.name} for a in who]),
                     head.id if head else None,
-                    len(full),
+                    prepared.size,
                     1 if kind == "publish" else 0,
                     blob_ids[0],
                     _pack(blob_ids[1:]),
@@ -359,23 +457,21 @@ class VersionStore:
             )
         return self.find(file_id, vid)
 
-    def _intern(self, parts: Sequence[bytes]) -> builtins.list[int]:
-        """Blob ids for ``parts`` (storing the new ones), each reference counted once per use."""
+    def _intern(self, parts: Sequence[bytes], uploaded: dict[str, bytes]) -> builtins.list[int]:
+        """Blob ids for ``parts`` (storing the new ones), each reference counted once per use.
+        ``uploaded``: compressed blobs already written to the back end, by key."""
         keyed = [canonical.sha256(p) for p in parts]
         unique = dict(zip(keyed, parts, strict=True))
-        known: dict[str, int] = {}
-        distinct = [*unique]
-        for start in range(0, len(distinct), 500):
-            chunk = distinct[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            known.update(
-                self._conn.execute(
-                    f"SELECT key, id FROM version_blobs WHERE key IN ({marks})", chunk
-                ).fetchall()
-            )
-        new = [(k, zlib.compress(unique[k], _ZLIB_LEVEL)) for k in unique if k not in known]
+        known = self._known([*unique])
+        new = [
+            (k, uploaded.get(k) or zlib.compress(unique[k], _ZLIB_LEVEL))
+            for k in unique
+            if k not in known
+        ]
         if new:
-            self.backend.put_many(new)
+            to_write = [(k, data) for k, data in new if k not in uploaded]
+            if to_write:
+                self.backend.put_many(to_write)
             for key, stored in new:
                 cur = self._conn.execute(
                     "INSERT INTO version_blobs (key, refs, raw_size, stored_size)"
@@ -460,6 +556,19 @@ class VersionStore:
 
     def forget(self, file_id: str) -> None:
         """Drop every version of a file (it was deleted) and the blobs nothing else uses."""
+        self._delete_after_commit(self._forget_rows(file_id))
+
+    async def forget_async(self, file_id: str) -> None:
+        """:meth:`forget` with a network back end's deletions in a worker thread."""
+        if self.backend.transactional:
+            self.forget(file_id)
+            return
+        async with self._network:
+            dead = self._forget_rows(file_id)
+            if dead:
+                await asyncio.to_thread(self.backend.delete, dead)
+
+    def _forget_rows(self, file_id: str) -> builtins.list[str]:
         with self._transaction():
             numbers = [
                 r[0]
@@ -467,8 +576,7 @@ class VersionStore:
                     "SELECT number FROM versions WHERE file_id = ?", [file_id]
                 )
             ]
-            dead = self._drop_rows(file_id, numbers)
-        self._delete_after_commit(dead)
+            return self._drop_rows(file_id, numbers)
 
     def apply_retention(
         self, file_id: str, policy: RetentionPolicy, now: datetime | None = None
@@ -478,6 +586,25 @@ class VersionStore:
         Who edited in a dropped version is not forgotten: its authors move to the next version
         kept, whose parent becomes the dropped one's parent.
         """
+        dropped, dead = self._thin(file_id, policy, now)
+        self._delete_after_commit(dead)
+        return dropped
+
+    async def apply_retention_async(
+        self, file_id: str, policy: RetentionPolicy, now: datetime | None = None
+    ) -> builtins.list[int]:
+        """:meth:`apply_retention` with a network back end's deletions in a worker thread."""
+        if self.backend.transactional:
+            return self.apply_retention(file_id, policy, now)
+        async with self._network:
+            dropped, dead = self._thin(file_id, policy, now)
+            if dead:
+                await asyncio.to_thread(self.backend.delete, dead)
+        return dropped
+
+    def _thin(
+        self, file_id: str, policy: RetentionPolicy, now: datetime | None
+    ) -> tuple[builtins.list[int], builtins.list[str]]:
         with self._transaction():
             rows = [
                 _row(r)
@@ -498,7 +625,7 @@ class VersionStore:
             ]
             drop = set(to_drop(infos, now or datetime.now(UTC), policy))
             if not drop:
-                return []
+                return [], []
             carried: builtins.list[Author] = []
             parent: str | None = None
             for v in rows:
@@ -521,8 +648,7 @@ class VersionStore:
                     )
                     carried = []
             dead = self._drop_rows(file_id, sorted(drop))
-        self._delete_after_commit(dead)
-        return sorted(drop)
+        return sorted(drop), dead
 
     # -- measuring -----------------------------------------------------------------------
 

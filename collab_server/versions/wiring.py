@@ -2,7 +2,8 @@
 
 :class:`VersionsTraits` holds the ``CollabServer.versions_*`` options (the app class inherits
 it); :func:`start_versions` builds the service from the app's parts, registers it for the
-handlers and gives the gallery its versions, published-copies and lineage hooks.
+handlers, registers the automatic versions (:mod:`.auto`) as a room observer and gives the
+gallery its versions, published-copies and lineage hooks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
+from .auto import AutoVersions
 from .blobs import BlobBackend
 from .checkpoints import VersionCheckpoints
 from .handlers import SERVICE_SETTING, versions_handlers
@@ -30,6 +32,15 @@ class VersionsTraits(Configurable):
         "s3://[KEY:SECRET@]BUCKET[/PREFIX][?endpoint=URL&region=R&profile=P&addressing=path"
         "&connect_timeout=S&read_timeout=S&max_attempts=N&concurrency=N&cache_mb=M]. "
         "Credentials default to boto3's chain. Empty: in the database.",
+    ).tag(config=True)
+    versions_idle_gap = Float(
+        120.0,
+        help="Seconds without an edit after which a notebook's edits become an automatic version.",
+    ).tag(config=True)
+    versions_max_interval = Float(
+        600.0,
+        help="Editing that never pauses still becomes an automatic version this often "
+        "(seconds, counted from the first edit since the last version).",
     ).tag(config=True)
     versions_retention_interval = Float(
         3600.0, help="Seconds between thinnings of old automatic versions (0: never)."
@@ -71,6 +82,15 @@ def start_versions(app: Any) -> VersionService:
         ),
     )
     app.settings[SERVICE_SETTING] = service
+    # Automatic versions (saves, idle gaps, outside changes) follow the rooms' events.
+    auto = AutoVersions(
+        service,
+        app.log.getChild("versions"),
+        idle_gap=app.versions_idle_gap,
+        max_interval=app.versions_max_interval,
+    )
+    app.rooms.add_observer(auto)
+    service.claim_authors = auto.claim
     app.gallery.versions_count = service.versions_count
     app.gallery.published_copies = service.published_copies
     app.gallery.cloned_from = service.cloned_from

@@ -5,6 +5,9 @@ import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
 import { showSettings } from "./settings/settings";
 import { showGallery } from "./gallery/gallery";
+import { showAdmin } from "./admin/admin";
+import { showPublished } from "./history/published";
+import { showApp } from "./apps/app";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
 import { userMenu } from "./ui/usermenu";
@@ -17,12 +20,18 @@ async function start(): Promise<void> {
   try {
     if (path.startsWith("notebooks/")) {
       await showEditor(root, path.slice("notebooks/".length).split("/").map(decodeURIComponent).join("/"));
+    } else if (/^apps\/[^/]+$/.test(path)) {
+      await showApp(root, decodeURIComponent(path.slice("apps/".length)));
     } else if (path === "gallery") {
       await showGallery(root);
     } else if (path === "") {
       await showBrowser(root);
+    } else if (path.startsWith("published/")) {
+      await showPublished(root, decodeURIComponent(path.slice("published/".length)));
     } else if (path === "settings") {
       await showSettings(root);
+    } else if (path === "admin") {
+      await showAdmin(root);
     } else {
       document.title = "Not found · collab_server";
       const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),

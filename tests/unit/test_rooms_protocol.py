@@ -24,6 +24,7 @@ from collab_server.rooms.protocol import (
     json_depth,
     raw_json,
     save_request,
+    sync_reply,
     sync_step1,
     sync_step2,
     sync_update,
@@ -196,3 +197,26 @@ def test_json_depth_skips_strings() -> None:
     assert json_depth('{"a": [1, {"b": []}]}') == 4
     assert json_depth('{"a": "[[[[{{{{\\"]]]"}') == 1
     assert json_depth('"plain"') == 0
+
+
+def test_sync_reply_is_what_the_peer_lacks_as_step2() -> None:
+    from pycrdt import Doc, Text
+
+    ours: Doc = Doc()
+    theirs: Doc = Doc()
+    ours.get("t", type=Text).insert(0, "hello")
+    message = decode_message(sync_reply(ours, theirs.get_state()))
+    assert isinstance(message, SyncMessage) and message.subtype == SyncType.STEP2
+    theirs.apply_update(message.payload)
+    assert str(theirs.get("t", type=Text)) == "hello"
+    # A peer that has everything gets an empty update, still as a STEP2.
+    again = decode_message(sync_reply(ours, theirs.get_state()))
+    assert isinstance(again, SyncMessage) and again.subtype == SyncType.STEP2
+    assert again.payload == b"\x00\x00"
+
+
+def test_sync_reply_refuses_a_malformed_state_vector() -> None:
+    from pycrdt import Doc
+
+    with pytest.raises(ProtocolError, match="invalid state vector"):
+        sync_reply(Doc(), b"\xff\xff\xff")

@@ -17,6 +17,7 @@ import { CommentsPanel } from "../comments/panel";
 import { KernelClient } from "../kernel/client";
 import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
+import { historyButton } from "../history/history";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -138,7 +139,8 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     },
   };
   const more = moreMenu();
-  header.append(more, userMenu(who.identity));
+  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook }), more,
+    userMenu(who.identity));
   void changeRequestControls(() => path, who).then((nodes) => more.before(...nodes));
 
   const say = (kind: string, text: string, ...actions: HTMLElement[]) => {

@@ -53,8 +53,18 @@ export interface Me {
   shared_with_me: { path: string; role: string }[];
 }
 
-export function me(path = ""): Promise<Me> {
-  return api<Me>("GET", `api/collab/me?path=${encodeURIComponent(path)}`);
+let knownAdmin = false;
+
+/** Does the signed-in person administer this server (as the last ``me`` answer said)? The
+ * user menu shows the administration page to them only (the server refuses anyone else). */
+export function isServerAdmin(): boolean {
+  return knownAdmin;
+}
+
+export async function me(path = ""): Promise<Me> {
+  const found = await api<Me>("GET", `api/collab/me?path=${encodeURIComponent(path)}`);
+  knownAdmin = !!found.server_admin;
+  return found;
 }
 
 export function roleOf(permissions: Record<string, boolean>): string {

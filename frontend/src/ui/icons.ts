@@ -34,6 +34,12 @@ const PATHS = {
   stop: "M6 6h12v12H6z",
   restart: "M4 12a8 8 0 1 0 2.3-5.7M4 4v4.5h4.5",
   clear: "M15 4l5 5-9 9H7l-3-3zM9 20h11",
+  key: "M8 15a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM11.5 12.5L20 21M16 17l2-2M18.5 19.5l2-2",
+  shield: "M12 3l8 3v6c0 4.5-3.4 8-8 9-4.6-1-8-4.5-8-9V6z",
+  users: "M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM2.5 20a6.5 6.5 0 0 1 13 0M16 4.5a3.5 3.5 0 0 1 0 6.5M18 14a6.5 6.5 0 0 1 3.5 6",
+  ban: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM5.6 5.6l12.8 12.8",
+  check: "M5 12.5l4.5 4.5L19 7",
+  history: "M3 12a9 9 0 1 0 2.6-6.4M3 4v4.5h4.5M12 7.5V12l3 2",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -1,7 +1,7 @@
-// The user menu in the top bar of every page: who is signed in, Settings, the keyboard
-// shortcuts, Sign out.
+// The user menu in the top bar of every page: who is signed in, Settings, Users and groups
+// (administrators only), the keyboard shortcuts, Sign out.
 
-import { base } from "../net/api";
+import { base, isServerAdmin } from "../net/api";
 import { el } from "./dom";
 import { icon } from "./icons";
 import { menu } from "./menu";
@@ -20,6 +20,7 @@ export function userMenu(who: Identity): HTMLElement {
   return menu(button, [
     { text: `Signed in as ${who.username}` },
     { label: "Settings and API tokens", href: `${base}settings`, testid: "menu-settings" },
+    ...(isServerAdmin() ? [{ label: "Users and groups", href: `${base}admin`, testid: "menu-admin" }] : []),
     { label: "Keyboard shortcuts (?)", run: showShortcuts, testid: "menu-shortcuts" },
     { separator: true },
     { label: "Sign out", href: `${base}logout`, testid: "menu-sign-out" },

@@ -1,0 +1,215 @@
+"""The apps REST API (DESIGN section 12). Thin: checks rights, parses, calls the service.
+
+* ``GET  /api/collab/apps/{id}`` → ``{"id", "title", "description", "version",
+  "parameters", "url", "pool"}`` (``parameters``: JSON Schema)
+* ``GET  /api/collab/apps/{id}/openapi.json`` → the app as an OpenAPI 3.1 document
+* ``POST /api/collab/apps/{id}/runs`` ``{"parameters": {…}, "version"?}`` (``run``) → 202
+  ``{"id", "status": "queued", …}``; ``?wait=S`` → 200 with the run if it ended within S
+  seconds (else 202); 422 naming the parameter at fault; 429 when too many runs are under way
+* ``GET  /api/collab/apps/{id}/runs`` → ``{"runs"}``: the caller's runs of this app
+* ``GET  /api/collab/runs?app=&schedule=&limit=`` → ``{"runs"}``: the caller's runs (``mine=1``
+  is accepted and implied: nobody lists another person's runs)
+* ``GET  /api/collab/runs/{id}`` → the run (``status``, ``progress`` ``{"cell", "of"}``,
+  ``result``, ``error``, …); ``…/notebook`` the executed notebook; ``…/html`` the report
+  without code (a sandboxed page: served with a ``sandbox`` policy, it never runs as us)
+* ``POST /api/collab/runs/{id}/cancel`` → the cancelled run (its kernel is killed); 409 if it
+  had ended already
+* ``POST /api/collab/apps/{id}/schedules`` ``{"cron", "parameters"}`` (``run``) → 201
+  the schedule; ``GET`` the caller's schedules of the app
+* ``GET  /apps/{id}``: the app page (a form from the schema, runs, the report)
+* ``GET  /api/collab/schedules`` (mine), ``GET``/``DELETE /api/collab/schedules/{id}``;
+  a schedule's runs are ``GET /api/collab/runs?schedule={id}``
+
+An app the caller may not see answers 404, the same as no app at all (ids cannot be probed);
+one they may see but not run answers 403 on ``runs``. Another person's run or schedule is 404.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..auth.jupyter import token_from_request
+from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from ..core.http import CollabHandlerMixin, json_object
+from ..pages import OUTPUT_FRAME_POLICY, PageHandler
+from .openapi import openapi
+from .service import App, AppsService, Caller
+
+SERVICE_SETTING = "collab_apps"
+MAX_WAIT = 300.0
+_ID = r"[A-Za-z0-9_-]+"
+
+
+class AppsHandler(CollabHandlerMixin, APIHandler):
+    @property
+    def service(self) -> AppsService:
+        return self.settings[SERVICE_SETTING]
+
+    @property
+    def caller(self) -> Caller:
+        user = self.current_user
+        if user is None:
+            raise Unauthenticated("Sign in first")
+        return Caller(str(user.username), token_from_request(self))
+
+    async def visible_app(self, pid: str, version: int | None = None) -> App:
+        caller = self.caller
+        if not await self.service.may_see(caller.token, pid):
+            raise NotFound("No such app")
+        try:
+            return await self.service.app(pid, version)
+        except NotFound:
+            raise NotFound("No such app (or version)") from None
+
+    async def runnable_app(self, pid: str, version: int | None = None) -> App:
+        app = await self.visible_app(pid, version)
+        if not await self.service.may_run(self.caller.token, pid):
+            raise Forbidden("You may not run this app")
+        return app
+
+    def number_argument(self, name: str, default: float, high: float) -> float:
+        text = self.get_query_argument(name, None)
+        if text is None:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise Invalid(f'"{name}" must be a number') from None
+        if not math.isfinite(value) or value < 0:
+            raise Invalid(f'"{name}" must be a number of at least 0')
+        return min(value, high)
+
+    def send_json(self, body: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(body))
+
+
+class AppHandler(AppsHandler):
+    async def get(self, pid: str) -> None:
+        app = await self.visible_app(pid)
+        self.send_json(self.service.describe(app))
+
+
+class OpenAPIHandler(AppsHandler):
+    async def get(self, pid: str) -> None:
+        app = await self.visible_app(pid)
+        self.send_json(openapi(app.to_json(), self.base_url))
+
+
+class AppRunsHandler(AppsHandler):
+    async def post(self, pid: str) -> None:
+        body = json_object(self) if self.request.body.strip() else {}
+        version = body.get("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise Invalid('"version" must be a published version number')
+        unknown = sorted(set(body) - {"parameters", "version"})
+        if unknown:
+            raise Invalid(f'Unknown field "{unknown[0]}": send {{"parameters": {{…}}}}')
+        app = await self.runnable_app(pid, version)
+        wait = self.number_argument("wait", 0.0, MAX_WAIT)
+        run = await self.service.submit(self.caller, app, body.get("parameters"))
+        await self.service.wait(run.id, wait)
+        self.set_header("Location", f"{self.base_url.rstrip('/')}/api/collab/runs/{run.id}")
+        self.send_json(run.to_json(), 200 if wait and run.finished else 202)
+
+    async def get(self, pid: str) -> None:
+        await self.visible_app(pid)
+        limit = int(self.number_argument("limit", 50, 500))
+        runs = self.service.runs(self.caller.username, pid, None, limit)
+        self.send_json({"runs": [r.to_json() for r in runs]})
+
+
+class RunsHandler(AppsHandler):
+    async def get(self) -> None:
+        caller = self.caller
+        limit = int(self.number_argument("limit", 50, 500))
+        app = self.get_query_argument("app", None)
+        schedule = self.get_query_argument("schedule", None)
+        runs = self.service.runs(caller.username, app, schedule, limit)
+        self.send_json({"runs": [r.to_json() for r in runs]})
+
+
+class RunHandler(AppsHandler):
+    async def get(self, run_id: str) -> None:
+        self.send_json(self.service.run(run_id, self.caller.username).to_json())
+
+
+class CancelHandler(AppsHandler):
+    async def post(self, run_id: str) -> None:
+        run = await self.service.cancel(run_id, self.caller.username)
+        self.send_json(run.to_json())
+
+
+class RunNotebookHandler(AppsHandler):
+    async def get(self, run_id: str) -> None:
+        self.send_json(self.service.notebook(run_id, self.caller.username))
+
+
+class RunReportHandler(AppsHandler):
+    @property
+    def content_security_policy(self) -> str:
+        # The report holds the notebook's outputs (HTML, scripts): opened directly it is an
+        # opaque origin with no access to the cookie or the API.
+        return OUTPUT_FRAME_POLICY
+
+    async def get(self, run_id: str) -> None:
+        page = await self.service.report(run_id, self.caller.username)
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.finish(page, set_content_type="text/html; charset=utf-8")
+
+
+class AppSchedulesHandler(AppsHandler):
+    async def post(self, pid: str) -> None:
+        body = json_object(self)
+        unknown = sorted(set(body) - {"cron", "parameters"})
+        if unknown:
+            raise Invalid(f'Unknown field "{unknown[0]}": send {{"cron", "parameters"}}')
+        app = await self.runnable_app(pid)
+        schedule = await self.service.add_schedule(
+            self.caller, app, body.get("cron"), body.get("parameters")
+        )
+        self.send_json(schedule.to_json(), 201)
+
+    async def get(self, pid: str) -> None:
+        await self.visible_app(pid)
+        found = self.service.store.schedules(self.caller.username, pid)
+        self.send_json({"schedules": [s.to_json() for s in found]})
+
+
+class SchedulesHandler(AppsHandler):
+    async def get(self) -> None:
+        found = self.service.store.schedules(self.caller.username)
+        self.send_json({"schedules": [s.to_json() for s in found]})
+
+
+class ScheduleHandler(AppsHandler):
+    async def get(self, schedule_id: str) -> None:
+        self.send_json(self.service.schedule(schedule_id, self.caller.username).to_json())
+
+    async def delete(self, schedule_id: str) -> None:
+        await self.service.delete_schedule(schedule_id, self.caller.username)
+        self.set_status(204)
+        self.finish()
+
+
+def apps_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    return [
+        (rf"/api/collab/apps/({_ID})/openapi\.json", OpenAPIHandler),
+        (rf"/api/collab/apps/({_ID})/runs", AppRunsHandler),
+        (rf"/api/collab/apps/({_ID})/schedules", AppSchedulesHandler),
+        (rf"/api/collab/apps/({_ID})", AppHandler),
+        (r"/api/collab/runs/?", RunsHandler),
+        (rf"/api/collab/runs/({_ID})/cancel", CancelHandler),
+        (rf"/api/collab/runs/({_ID})/notebook", RunNotebookHandler),
+        (rf"/api/collab/runs/({_ID})/html", RunReportHandler),
+        (rf"/api/collab/runs/({_ID})", RunHandler),
+        (r"/api/collab/schedules/?", SchedulesHandler),
+        (rf"/api/collab/schedules/({_ID})", ScheduleHandler),
+        # The app page: the web front end's shell, like every other page.
+        (rf"/apps/({_ID})", PageHandler),
+    ]

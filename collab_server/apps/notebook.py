@@ -1,0 +1,106 @@
+"""What a run reads of a notebook (pure, no I/O).
+
+* the *setup* cells — the code cells above the ``parameters`` cell, which a warm kernel runs
+  before anyone asks for a run (they must not depend on who runs or with what);
+* progress — which code cell of how many is running;
+* the *result* — the output of the cell tagged ``result``: its ``application/json`` output,
+  else its text (``text/plain`` of a result or display, else its printed stream);
+* the report — the executed notebook as HTML without code (nbconvert's exporter with
+  ``exclude_input``), as Voila shows a notebook to people who do not read code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .schema import PARAMETERS_TAG, RESULT_TAG, tagged_index, tags_of
+
+
+def is_code(cell: dict[str, Any]) -> bool:
+    source = cell.get("source", "")
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return cell.get("cell_type") == "code" and bool(text.strip())
+
+
+def setup_count(nb: dict[str, Any]) -> int:
+    """How many leading cells are setup (the cells above ``parameters``; 0 without one)."""
+    index = tagged_index(nb, PARAMETERS_TAG)
+    return max(index, 0)
+
+
+def code_cells(nb: dict[str, Any], start: int = 0) -> list[int]:
+    """Indexes of the code cells (with code) from ``start`` on."""
+    return [i for i, cell in enumerate(nb.get("cells") or []) if i >= start and is_code(cell)]
+
+
+def progress(nb: dict[str, Any], index: int) -> dict[str, int]:
+    """``{"cell", "of"}``: the cell at ``index`` is the ``cell``-th of ``of`` code cells."""
+    indexes = code_cells(nb)
+    position = sum(1 for i in indexes if i <= index)
+    return {"cell": position, "of": len(indexes)}
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def result_of(nb: dict[str, Any]) -> Any:
+    """The result of a run: the ``result`` cell's JSON output, else its text, else None."""
+    index = tagged_index(nb, RESULT_TAG)
+    if index < 0:
+        return None
+    outputs = nb["cells"][index].get("outputs") or []
+    text: str | None = None
+    streams: list[str] = []
+    for output in outputs:
+        kind = output.get("output_type")
+        data = output.get("data") or {}
+        if kind in ("execute_result", "display_data"):
+            if "application/json" in data:
+                value = data["application/json"]
+                # nbformat keeps JSON outputs parsed; some writers leave them as text.
+                if isinstance(value, str):
+                    try:
+                        return json.loads(value)
+                    except ValueError:
+                        return value
+                return value
+            if text is None and "text/plain" in data:
+                text = _text(data["text/plain"])
+        elif kind == "stream" and output.get("name") == "stdout":
+            streams.append(_text(output.get("text", "")))
+    if text is not None:
+        return text
+    return "".join(streams) if streams else None
+
+
+def error_of(cell: dict[str, Any]) -> dict[str, str] | None:
+    """``{"ename", "evalue"}`` of the cell's error output, if it has one."""
+    for output in cell.get("outputs") or []:
+        if output.get("output_type") == "error":
+            return {"ename": str(output.get("ename", "")), "evalue": str(output.get("evalue", ""))}
+    return None
+
+
+def report_html(nb: dict[str, Any], title: str) -> str:
+    """The executed notebook as a standalone HTML page without code or prompts."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    # Read as a file is (multi-line sources joined), as nbconvert expects.
+    node = nbformat.reads(json.dumps(nb), as_version=4)
+    # The injected parameters are code too: a report shows their effect, not the cell.
+    node.cells = [c for c in node.cells if "injected-parameters" not in tags_of(c)]
+    for cell in node.cells:
+        for output in cell.get("outputs") or []:
+            data = output.get("data") or {}
+            if "application/json" in data and not data.get("text/html"):
+                # nbconvert shows JSON by its text (IPython's is "<…JSON object>"): the
+                # result is what a reader of the report wants to see.
+                data["text/plain"] = json.dumps(data["application/json"], indent=2)
+    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
+    return str(body)

@@ -1,0 +1,508 @@
+"""The apps service: who may run what, limits, identity, and what a run records.
+
+A run executes exactly one published version (read from the versions service, never the
+workspace file), with the caller's parameters injected after the ``parameters`` cell by
+papermill (``injected-parameters``), in a kernel of its own — fresh, or warm from the pool —
+whose environment carries the caller's identity: ``JUPYTER_AUTH_ID`` (their persistent id)
+and whatever the provider's ``kernel_env(token)`` adds (``JUPYTER_AUTH_TOKEN`` if it allows
+it). Never the publisher's: the publisher's rights play no part in a run.
+
+Permission: action ``run`` on ``apps:{published_id}`` (the provider decides); whoever may
+``share`` the source notebook (its publishers) may run it too, as they may read the
+published copy. A run and its outputs are visible to the person who ran it only.
+
+Limits: runs one person may have under way (queued or running; more → 429), runs the server
+executes at once (more wait in a queue of bounded length; a full queue → 429), and a
+timeout per run (interrupt, then kill). Cancelling a run kills its kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from cryptography.fernet import Fernet, InvalidToken
+from nbclient.exceptions import CellExecutionError
+from papermill.parameterize import parameterize_notebook
+
+from ..auth.jupyter import anonymous_allowed
+from ..auth.provider import resolve
+from ..core.errors import Conflict, NotFound, RateLimited, Unprocessable
+from ..core.time import iso, now_iso
+from ..kernels.service import kernel_env_of
+from ..versions.service import Published, VersionService
+from .executor import AppKernel, RunTimedOut, client_for, run_cells, with_timeout
+from .notebook import code_cells, progress, report_html, result_of, setup_count
+from .pool import Parked, WarmPool
+from .schedules import Scheduler, check_cron
+from .schema import app_schema, check_parameters, kernel_language
+from .store import AppStore, Run, Schedule, new_id
+
+IDENTITY_VARIABLES = ("JUPYTER_AUTH_ID", "JUPYTER_AUTH_TOKEN")
+
+
+@dataclass
+class AppsOptions:
+    run_timeout: float = 600.0
+    max_runs_per_user: int = 4
+    max_concurrent_runs: int = 4
+    max_queued_runs: int = 64
+    pool_size: int = 1
+    pool_idle: float = 900.0
+    schedule_min_interval: float = 60.0
+    schedule_tick: float = 1.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    username: str
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class App:
+    row: Published
+    notebook: dict[str, Any]
+    schema: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def version(self) -> int:
+        return self.row.version
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.row.id,
+            "title": self.row.title,
+            "description": self.row.description,
+            "version": self.row.version,
+            "published": self.row.created,
+            "publisher": self.row.publisher,
+            "parameters": self.schema,
+            "url": f"/apps/{self.row.id}",
+        }
+
+
+@dataclass
+class ActiveRun:
+    run: Run
+    caller: Caller
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class AppsService:
+    def __init__(
+        self,
+        store: AppStore,
+        versions: VersionService,
+        provider: Any,
+        options: AppsOptions,
+        *,
+        root_dir: str,
+        secret_dir: Path,
+        server_url: Callable[[], str] = lambda: "",
+        kernel_spec_manager: Any = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.store = store
+        self.versions = versions
+        self.provider = provider
+        self.options = options
+        self.root_dir = root_dir
+        self.server_url = server_url
+        self.kernel_spec_manager = kernel_spec_manager
+        self.log = log or logging.getLogger("collab_server.apps")
+        self.pool = WarmPool(options.pool_size, options.pool_idle)
+        self.active: dict[str, ActiveRun] = {}
+        self._slots = asyncio.Semaphore(max(1, options.max_concurrent_runs))
+        self._running = 0
+        self._apps: dict[tuple[str, int], App] = {}
+        self._fernet = Fernet(_secret(secret_dir))
+        self.scheduler = Scheduler(
+            lambda: [s for s in self.store.schedules() if s.active],
+            self._fire,
+            tick=options.schedule_tick,
+        )
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        closed = await self.store.close_interrupted("The server stopped during the run")
+        if closed:
+            self.log.info("Closed %d app runs the server stopped during", closed)
+        self.scheduler.start()
+        self._housekeeping = asyncio.ensure_future(self._housekeep())
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        for active in list(self.active.values()):
+            if active.task is not None:
+                active.task.cancel()
+        for active in list(self.active.values()):
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(active.done.wait(), 10)
+        await self.pool.close()
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(30)
+            self.pool.drain_idle()
+
+    # -- apps -----------------------------------------------------------------------------
+
+    async def app(self, pid: str, version: int | None = None) -> App:
+        """The app of a published notebook (its newest version unless ``version``)."""
+        row = self.versions.published(pid, version)  # NotFound for no such copy
+        key = (row.id, row.version)
+        found = self._apps.get(key)
+        if found is None:
+            notebook = await self.versions.published_content(row)
+            found = App(row, notebook, app_schema(notebook))
+            if len(self._apps) > 256:
+                self._apps.clear()
+            self._apps[key] = found
+        return found
+
+    async def allowed(self, token: str, action: str, resource: str) -> bool:
+        if not token and not anonymous_allowed(self.provider):
+            return False
+        return bool(await resolve(self.provider.allowed(token, action, resource)))
+
+    async def may_run(self, token: str, pid: str) -> bool:
+        """``run`` on ``apps:{pid}``, or ``share`` on its source notebook (its publishers)."""
+        if await self.allowed(token, "run", f"apps:{pid}"):
+            return True
+        try:
+            row = self.versions.published(pid)
+        except NotFound:
+            return False
+        source = self.versions.source_path(row)
+        return source is not None and await self.allowed(token, "share", f"contents:{source}")
+
+    async def may_see(self, token: str, pid: str) -> bool:
+        """May the caller see the app's description (``read`` on ``apps:{pid}`` suffices)."""
+        return await self.may_run(token, pid) or await self.allowed(token, "read", f"apps:{pid}")
+
+    def describe(self, app: App) -> dict[str, Any]:
+        self._warm(app)
+        return {**app.to_json(), "pool": self.pool.stats(app.id)}
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        caller: Caller,
+        app: App,
+        parameters: Any,
+        schedule_id: str | None = None,
+    ) -> Run:
+        checked = check_parameters(app.schema, parameters)
+        mine = sum(1 for a in self.active.values() if a.run.owner == caller.username)
+        limit = self.options.max_runs_per_user
+        if limit and mine >= limit:
+            raise RateLimited(
+                f"You already have {mine} app runs under way, the most one person may; "
+                "wait for one to finish or cancel it",
+                retry_after=5,
+            )
+        waiting = sum(1 for a in self.active.values() if a.run.status == "queued")
+        busy = self._running >= self.options.max_concurrent_runs
+        if busy and waiting >= self.options.max_queued_runs:
+            raise RateLimited(
+                "The server is running as many app runs as it can; try again shortly",
+                retry_after=5,
+            )
+        run = Run(new_id(), app.id, app.version, caller.username, checked)
+        run.schedule_id = schedule_id
+        run.progress = {"cell": 0, "of": len(code_cells(app.notebook))}
+        await self.store.add_run(run)
+        active = ActiveRun(run, caller)
+        self.active[run.id] = active
+        active.task = asyncio.ensure_future(self._execute(active, app))
+        return run
+
+    async def _execute(self, active: ActiveRun, app: App) -> None:
+        run = active.run
+        nb: Any = None
+        kernel: AppKernel | None = None
+        try:
+            async with self._slots:
+                self._running += 1
+                try:
+                    run.status, run.started = "running", now_iso()
+                    await self.store.save_run(run)
+                    nb, kernel, start = await self._prepare(active, app)
+                    client = client_for(nb, kernel)
+
+                    def on_cell(index: int) -> None:
+                        run.progress = progress(nb, index)
+
+                    await with_timeout(
+                        kernel,
+                        run_cells(client, code_cells(nb, start), on_cell),
+                        self.options.run_timeout,
+                    )
+                    run.status, run.result = "succeeded", result_of(nb)
+                finally:
+                    self._running -= 1
+        except CellExecutionError as e:
+            run.status = "failed"
+            run.error = {"ename": str(e.ename), "evalue": str(e.evalue), "cell": _cell_of(run)}
+            if nb is not None:
+                run.result = result_of(nb)
+        except RunTimedOut as e:
+            run.status, run.error = "timed_out", {"ename": "Timeout", "evalue": str(e)}
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            run.status = "cancelled"
+            run.error = {"ename": "Cancelled", "evalue": "The run was cancelled"}
+        except Exception as e:
+            self.log.warning("App run %s failed to run: %s", run.id, e)
+            run.status = "failed"
+            run.error = {"ename": type(e).__name__, "evalue": str(e)[:1000]}
+        finally:
+            if kernel is not None:
+                await kernel.shutdown()
+            run.ended = now_iso()
+            try:
+                await self.store.save_run(run, _plain(nb) if nb is not None else None)
+            except Exception:
+                self.log.exception("App run %s could not be recorded", run.id)
+            self.active.pop(run.id, None)
+            active.done.set()
+
+    async def _prepare(self, active: ActiveRun, app: App) -> tuple[Any, AppKernel, int]:
+        """(the notebook to run, its kernel, the first cell index to run)."""
+        run = active.run
+        nb = parameterize(app.notebook, run.parameters)
+        identity = await self._identity(active.caller)
+        parked = self.pool.take(app.id, app.version) if self._poolable(app) else None
+        self._warm(app)
+        if parked is not None:
+            try:
+                await parked.kernel.set_env(identity)
+            except BaseException:
+                await parked.kernel.shutdown()
+                raise
+            skip = setup_count(app.notebook)
+            for index in range(skip):  # the setup cells ran in the warm kernel
+                nb.cells[index] = nbformat.from_dict(copy.deepcopy(parked.notebook["cells"][index]))
+            run.warm = True
+            return nb, parked.kernel, skip
+        kernel = await self._start_kernel(app, {**self._base_env(), **identity})
+        return nb, kernel, 0
+
+    async def _start_kernel(self, app: App, env: dict[str, str]) -> AppKernel:
+        kernel_name, _ = kernel_language(app.notebook)
+        return await AppKernel.start(
+            kernel_name, env, self._cwd(app), kernel_spec_manager=self.kernel_spec_manager
+        )
+
+    def _poolable(self, app: App) -> bool:
+        # The caller's identity is set in a warm kernel by Python code.
+        return self.pool.enabled and kernel_language(app.notebook)[1].lower() == "python"
+
+    def _warm(self, app: App) -> None:
+        if not self._poolable(app):
+            return
+
+        async def factory() -> Parked:
+            nb = nbformat.from_dict(copy.deepcopy(app.notebook))
+            kernel = await self._start_kernel(app, self._base_env())
+            try:
+                client = client_for(nb, kernel)
+                setup = [i for i in code_cells(nb) if i < setup_count(app.notebook)]
+                await with_timeout(kernel, run_cells(client, setup), self.options.run_timeout)
+            except BaseException:
+                await kernel.shutdown()
+                raise
+            return Parked(kernel, _plain(nb))
+
+        self.pool.want(app.id, app.version, factory)
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in IDENTITY_VARIABLES}
+        url = self.server_url()
+        if url:
+            env["COLLAB_SERVER_URL"] = url
+        return env
+
+    async def _identity(self, caller: Caller) -> dict[str, str]:
+        """The caller's identity for the kernel: their id, then the provider's choice."""
+        return {
+            "JUPYTER_AUTH_ID": caller.username,
+            **await kernel_env_of(self.provider, caller.token),
+        }
+
+    def _cwd(self, app: App) -> str:
+        # The source notebook's folder, so relative data files are found as in the editor.
+        source = self.versions.source_path(app.row)
+        root = Path(self.root_dir)
+        if source:
+            folder = root / Path(source).parent
+            if folder.is_dir():
+                return str(folder)
+        return str(root)
+
+    def run(self, run_id: str, owner: str) -> Run:
+        """The run (its live state while under way); 404 unless ``owner`` ran it."""
+        active = self.active.get(run_id)
+        run = active.run if active is not None else self.store.run(run_id)
+        if run is None or run.owner != owner:
+            raise NotFound("No such run")
+        return run
+
+    async def wait(self, run_id: str, seconds: float) -> None:
+        active = self.active.get(run_id)
+        if active is not None and seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(active.done.wait(), seconds)
+
+    async def cancel(self, run_id: str, owner: str) -> Run:
+        run = self.run(run_id, owner)
+        active = self.active.get(run_id)
+        if active is None or active.task is None:
+            raise Conflict(f"The run has already ended ({run.status})")
+        active.task.cancel()
+        await active.done.wait()
+        return active.run
+
+    def runs(
+        self, owner: str, app_id: str | None, schedule_id: str | None, limit: int
+    ) -> list[Run]:
+        stored = self.store.runs(owner, app_id, schedule_id, limit)
+        # Runs under way: their live state (progress) rather than the stored one.
+        return [self.active[r.id].run if r.id in self.active else r for r in stored]
+
+    def notebook(self, run_id: str, owner: str) -> dict[str, Any]:
+        run = self.run(run_id, owner)
+        nb = self.store.notebook(run.id)
+        if nb is None:
+            raise Conflict("The run has not finished yet; its notebook is kept when it ends")
+        return nb
+
+    async def report(self, run_id: str, owner: str) -> str:
+        nb = self.notebook(run_id, owner)
+        try:
+            title = (await self.app(self.run(run_id, owner).app_id)).row.title
+        except NotFound:
+            title = "Report"
+        return await asyncio.to_thread(report_html, nb, title)
+
+    # -- schedules ------------------------------------------------------------------------
+
+    async def add_schedule(self, caller: Caller, app: App, cron: Any, parameters: Any) -> Schedule:
+        expression = check_cron(cron, self.options.schedule_min_interval)
+        checked = check_parameters(app.schema, parameters)
+        if not caller.token:
+            raise Unprocessable("A schedule runs as you: sign in with a token first")
+        schedule = Schedule(new_id(), app.id, caller.username, expression, checked, now_iso())
+        await self.store.add_schedule(schedule, self._fernet.encrypt(caller.token.encode()))
+        self.scheduler.wake()
+        return schedule
+
+    def schedule(self, schedule_id: str, owner: str) -> Schedule:
+        found = self.store.schedule(schedule_id)
+        if found is None or found.owner != owner:
+            raise NotFound("No such schedule")
+        return found
+
+    async def delete_schedule(self, schedule_id: str, owner: str) -> None:
+        self.schedule(schedule_id, owner)
+        await self.store.delete_schedule(schedule_id)
+
+    async def _fire(self, schedule: Schedule, now: Any) -> None:
+        await self.store.fired(schedule.id, iso(now))
+        sealed = self.store.sealed_token(schedule.id)
+        try:
+            token = self._fernet.decrypt(sealed or b"").decode()
+        except InvalidToken:
+            token = ""
+        who = await resolve(self.provider.persistent_id(token)) if token else None
+        if who != schedule.owner:
+            await self._stop(schedule, "The sign-in of the person who made it is no longer valid")
+            return
+        try:
+            app = await self.app(schedule.app_id)
+        except NotFound:
+            await self._stop(schedule, "The app no longer exists")
+            return
+        if not await self.may_run(token, schedule.app_id):
+            await self._stop(schedule, "The person who made it may no longer run the app")
+            return
+        if any(a.run.schedule_id == schedule.id for a in self.active.values()):
+            self.log.info("Schedule %s: the previous run is still under way; skipped", schedule.id)
+            return
+        try:
+            await self.submit(Caller(schedule.owner, token), app, schedule.parameters, schedule.id)
+        except RateLimited as e:
+            self.log.info("Schedule %s skipped a run: %s", schedule.id, e.message)
+        except Unprocessable as e:
+            await self._stop(schedule, f"Its parameters no longer fit the app: {e.message}")
+
+    async def _stop(self, schedule: Schedule, reason: str) -> None:
+        self.log.info("Schedule %s stopped: %s", schedule.id, reason)
+        await self.store.stop_schedule(schedule.id, reason)
+
+
+def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    """A copy of ``notebook`` with papermill's ``injected-parameters`` cell after
+    ``parameters`` (only when parameters are given: the defaults are the notebook's)."""
+    nb = nbformat.from_dict(copy.deepcopy(notebook))
+    if not parameters:
+        return nb
+    kernel_name, language = kernel_language(notebook)
+    # papermill reads ``cell.metadata.tags`` and ``metadata.papermill`` as present (its own
+    # runs add them first); added for it, then the cells are left as they were published.
+    untagged = [cell for cell in nb.cells if "tags" not in cell.metadata]
+    for cell in untagged:
+        cell.metadata["tags"] = []
+    nb.metadata.setdefault("papermill", {})
+    nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, language=language)
+    for cell in untagged:
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+    return nb
+
+
+def _cell_of(run: Run) -> int | None:
+    return run.progress.get("cell") if run.progress else None
+
+
+def _plain(nb: Any) -> dict[str, Any]:
+    """A NotebookNode as plain JSON data (what the store keeps)."""
+    import json
+
+    value: dict[str, Any] = json.loads(nbformat.writes(nbformat.from_dict(nb), version=4))
+    return value
+
+
+def _secret(folder: Path) -> bytes:
+    """This server's key for the tokens schedules keep (created once, private)."""
+    path = folder / "apps-schedule.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+__all__ = ["App", "AppsOptions", "AppsService", "Caller"]

@@ -1,0 +1,185 @@
+// The app page (/apps/{published id}): a form generated from the app's parameters, Run,
+// progress with the cell being run, the outputs as a report without code, and the person's
+// past runs. The address carries the parameters (and ``_run`` for a run shown), so a run is a
+// bookmark. The report is the server's HTML export of the executed notebook, shown in the
+// sandboxed output frame (an opaque origin: no cookie, no API), as every notebook output is.
+
+import { api, ApiError, base } from "../net/api";
+import { segment } from "../net/paths";
+import { el } from "../ui/dom";
+import { icon } from "../ui/icons";
+import { buildForm, fromQuery, toQuery, type Schema } from "./form";
+import "./apps.css";
+
+interface AppInfo { id: string; title: string; description: string; version: number; parameters: Schema }
+interface Run {
+  id: string; status: string; parameters: Record<string, unknown>; created: string; started: string | null;
+  ended: string | null; result: unknown; error: { ename: string; evalue: string } | null;
+  progress: { cell: number; of: number } | null; schedule: string | null;
+}
+
+const POLL_MS = 400;
+const FINISHED = ["succeeded", "failed", "timed_out", "cancelled"];
+const STATUS_TEXT: Record<string, string> = {
+  queued: "Waiting for a free slot…", running: "Running", succeeded: "Done", failed: "Failed",
+  timed_out: "Stopped: it took too long", cancelled: "Cancelled",
+};
+
+const MAX_REPORT_HEIGHT = 4000;
+let reportFrame: HTMLIFrameElement | null = null;
+window.addEventListener("message", (event) => {
+  if (!reportFrame || event.source !== reportFrame.contentWindow) return;  // only our frame sizes itself
+  const height = Number(event.data?.collabOutputHeight);
+  if (Number.isFinite(height)) reportFrame.style.height = `${Math.max(60, Math.min(MAX_REPORT_HEIGHT, Math.ceil(height)))}px`;
+});
+
+function when(iso: string | null): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString();
+}
+
+export async function showApp(root: HTMLElement, pid: string): Promise<void> {
+  const appUrl = `api/collab/apps/${segment(pid)}`;
+  let app: AppInfo;
+  try {
+    app = await api<AppInfo>("GET", appUrl);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      document.title = "App not found · collab_server";
+      root.replaceChildren(el("main", { "data-testid": "not-found" }, el("h1", {}, "There is no app at this address"),
+        el("p", {}, "It does not exist, or you may not run it."), el("p", {}, el("a", { href: base }, "Go to your notebooks"))));
+      return;
+    }
+    throw e;
+  }
+  document.title = `${app.title} · collab_server`;
+  const form = buildForm(app.parameters);
+  const query = new URLSearchParams(location.search);
+  form.fill(fromQuery(app.parameters, query));
+
+  const runButton = el("button", { class: "button", type: "submit", "data-testid": "run-app" }, icon("run"), "Run");
+  const cancelButton = el("button", { class: "button quiet", type: "button", hidden: "", "data-testid": "cancel-run" }, icon("stop"), "Cancel");
+  const problem = el("p", { class: "error", role: "alert", "data-testid": "form-error" });
+  const formEl = el("form", { class: "app-form", "aria-label": "Parameters" }, form.element, problem,
+    el("div", { class: "row" }, runButton, cancelButton));
+  const bar = el("progress", { max: "1", value: "0", "aria-label": "Progress" }) as HTMLProgressElement;
+  const statusText = el("span", { "data-testid": "run-status" });
+  const status = el("div", { class: "run-status", role: "status", "aria-live": "polite", hidden: "" }, statusText, bar);
+  const result = el("pre", { class: "run-result", "data-testid": "run-result", hidden: "" });
+  const reportBox = el("section", { class: "report", "aria-label": "Report", "data-testid": "report" });
+  const history = el("ul", { class: "run-history", "data-testid": "run-history" });
+  root.replaceChildren(
+    el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
+      el("span", { class: "page-name" }, "App"), el("span", { class: "grow" })),
+    el("main", { class: "app-page" },
+      el("h1", {}, app.title),
+      ...(app.description ? [el("p", { class: "description" }, app.description)] : []),
+      el("div", { class: "app-body" },
+        el("div", { class: "app-main" }, formEl, status, result, reportBox),
+        el("aside", { class: "app-side" }, el("h2", {}, "Your runs"), history))));
+
+  let current: string | null = null;
+
+  async function loadHistory(): Promise<void> {
+    const { runs } = await api<{ runs: Run[] }>("GET", `${appUrl}/runs?limit=20`);
+    history.replaceChildren(...runs.map((run) => {
+      const link = el("a", { href: `${base}apps/${segment(pid)}${toQuery(run.parameters, { _run: run.id })}` },
+        when(run.created));
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        form.fill(run.parameters);
+        history_(run.parameters, run.id);
+        void follow(run.id);
+      });
+      return el("li", { class: `status-${run.status}` }, link, " ", el("span", { class: "muted" }, STATUS_TEXT[run.status] || run.status),
+        ...(run.schedule ? [" ", el("span", { class: "badge" }, "scheduled")] : []));
+    }));
+    if (!runs.length) history.append(el("li", { class: "muted" }, "None yet."));
+  }
+
+  function history_(parameters: Record<string, unknown>, runId: string | null): void {
+    const extra: Record<string, string> = runId ? { _run: runId } : {};
+    window.history.replaceState(null, "", `${location.pathname}${toQuery(parameters, extra)}`);
+  }
+
+  function showStatus(run: Run): void {
+    status.hidden = false;
+    const progress = run.progress && run.progress.of ? run.progress : null;
+    let text = STATUS_TEXT[run.status] || run.status;
+    if (run.status === "running" && progress && progress.cell > 0) text = `Running cell ${progress.cell} of ${progress.of}`;
+    if (run.status === "running" && (!progress || progress.cell === 0)) text = "Starting…";
+    if (run.error && run.status !== "cancelled") text += ` — ${run.error.ename}: ${run.error.evalue}`;
+    statusText.textContent = text;
+    bar.max = progress ? progress.of : 1;
+    bar.value = FINISHED.includes(run.status) ? bar.max : progress ? Math.max(0, progress.cell - 1) : 0;
+    status.classList.toggle("failed", ["failed", "timed_out"].includes(run.status));
+    runButton.disabled = !FINISHED.includes(run.status);
+    cancelButton.hidden = FINISHED.includes(run.status);
+  }
+
+  async function showReport(run: Run): Promise<void> {
+    if (run.result !== null && run.result !== undefined) {
+      result.hidden = false;
+      result.textContent = typeof run.result === "string" ? run.result : JSON.stringify(run.result, null, 2);
+    }
+    const response = await fetch(`${base}api/collab/runs/${segment(run.id)}/html`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const html = await response.text();
+    const frame = el("iframe", {
+      class: "report-frame", sandbox: "allow-scripts", referrerpolicy: "no-referrer",
+      title: "Report (sandboxed)", src: `${base}collab-output-frame`, "data-testid": "report-frame",
+    }) as HTMLIFrameElement;
+    frame.style.height = "12em";
+    frame.addEventListener("load", () => frame.contentWindow?.postMessage({ html }, "*"), { once: true });
+    reportFrame = frame;
+    reportBox.replaceChildren(frame);
+  }
+
+  async function follow(runId: string): Promise<void> {
+    current = runId;
+    result.hidden = true;
+    reportBox.replaceChildren();
+    for (;;) {
+      const run = await api<Run>("GET", `api/collab/runs/${segment(runId)}`);
+      if (current !== runId) return;  // another run was started or picked meanwhile
+      showStatus(run);
+      if (FINISHED.includes(run.status)) {
+        await showReport(run);
+        void loadHistory();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  formEl.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.textContent = "";
+    const { parameters, problem: wrong } = form.values();
+    if (wrong) { problem.textContent = wrong; return; }
+    runButton.disabled = true;
+    try {
+      const run = await api<Run>("POST", `${appUrl}/runs`, { parameters });
+      history_(parameters, run.id);
+      showStatus(run);
+      void loadHistory();
+      await follow(run.id);
+    } catch (e: any) {
+      problem.textContent = e?.message || String(e);
+      runButton.disabled = false;
+    }
+  });
+  cancelButton.addEventListener("click", async () => {
+    if (!current) return;
+    try {
+      showStatus(await api<Run>("POST", `api/collab/runs/${segment(current)}/cancel`));
+    } catch (e: any) {
+      problem.textContent = e?.message || String(e);
+    }
+  });
+
+  await loadHistory();
+  const shown = query.get("_run");
+  if (shown) void follow(shown).catch(() => { status.hidden = true; });
+}

@@ -1,0 +1,367 @@
+// The History panel of the editor: the notebook's versions (time, kind, name, who edited),
+// a visual diff of any two of them (or of one and the live notebook), restore with a
+// confirmation, naming a version, and the Publish dialog. What a person may not do is not
+// shown: naming and restoring need ``write``, publishing ``share``.
+
+import { api, ApiError, base } from "../net/api";
+import { apiPath, nameOf, segment } from "../net/paths";
+import { confirmAction } from "../ui/dialog";
+import { el } from "../ui/dom";
+import { icon, iconButton } from "../ui/icons";
+import { textOn } from "../editor/presence";
+import { diffRows, notebookChanges, type DiffEntry, type NbCell, type Row } from "./diffview";
+import "./history.css";
+
+export interface Version {
+  id: string;
+  number: number;
+  created: string;
+  kind: "save" | "auto" | "restore" | "publish" | "external";
+  label: string | null;
+  authors: { id: string; name: string }[];
+  parent: string | null;
+  size: number;
+}
+
+export interface HistoryOptions {
+  path: () => string;
+  permissions: Record<string, boolean>;
+  /** How a person looks (the presence avatars' colour and initials). */
+  look: (id: string, name: string) => { color: string; initials: string };
+}
+
+const KINDS: Record<Version["kind"], string> = {
+  save: "Saved",
+  auto: "Autosaved",
+  restore: "Restored",
+  publish: "Published",
+  external: "Changed on disk",
+};
+
+export const versionsUrl = (path: string, ...ids: string[]): string => apiPath("api/collab/versions", path, ...ids);
+
+export function when(created: string): string {
+  const date = new Date(created);
+  return isNaN(date.getTime()) ? created : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function avatars(authors: Version["authors"], look: HistoryOptions["look"]): HTMLElement {
+  const box = el("span", { class: "authors", "data-testid": "version-authors" });
+  if (!authors.length) box.append(el("span", { class: "muted" }, "no one"));
+  for (const author of authors) {
+    const { color, initials } = look(author.id, author.name);
+    box.append(el("span", { class: "person small", title: author.name, "aria-label": author.name, role: "img",
+      style: `--person: ${color}; --person-text: ${textOn(color)}`, "data-author": author.id }, initials));
+  }
+  return box;
+}
+
+/** The button that opens the panel (for the editor's top bar). */
+export function historyButton(options: HistoryOptions): HTMLButtonElement {
+  const button = iconButton("history", "History: versions, compare, restore", "History", "history-button");
+  button.setAttribute("data-testid", "history");
+  button.addEventListener("click", () => openHistory(options));
+  return button;
+}
+
+export function openHistory(options: HistoryOptions): HTMLDialogElement {
+  const { permissions, look } = options;
+  const path = options.path();
+  const dialog = el("dialog", { class: "history-panel", "aria-labelledby": "history-title", "data-testid": "history-panel" }) as HTMLDialogElement;
+  const close = iconButton("close", "Close the history");
+  close.addEventListener("click", () => dialog.close());
+  const status = el("p", { class: "muted history-status", role: "status", "data-testid": "history-status" });
+  const list = el("ol", { class: "versions", "aria-label": "Versions, newest first", "data-testid": "versions" });
+  const more = el("button", { class: "button quiet small", type: "button", hidden: "" }, "Show older versions");
+  const compare = el("button", { class: "button small", type: "button", disabled: "", "data-testid": "compare" }, "Compare");
+  const diffArea = el("section", { class: "diff", "aria-label": "Changes", "data-testid": "diff", tabindex: "-1" });
+  const tools = el("div", { class: "row history-tools" }, compare);
+  if (permissions.write) {
+    const name = el("button", { class: "button quiet small", type: "button", "data-testid": "name-current" }, "Name the current version…");
+    name.addEventListener("click", () => void nameVersion(null));
+    tools.append(name);
+  }
+  if (permissions.share) {
+    const publish = el("button", { class: "button quiet small", type: "button", "data-testid": "publish" }, icon("upload"), "Publish…");
+    publish.addEventListener("click", () => openPublish(path, () => void load()));
+    tools.append(publish);
+  }
+  dialog.append(
+    el("header", { class: "history-head" }, el("h2", { id: "history-title" }, "History"), el("span", { class: "grow" }), close),
+    el("p", { class: "muted" }, "Tick two versions to compare them, or one to compare it with the notebook now."),
+    tools, status, list, more, diffArea);
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+
+  const selected: Version[] = [];
+  let versions: Version[] = [];
+  let next: number | null = null;
+
+  const updateCompare = () => {
+    compare.toggleAttribute("disabled", selected.length === 0);
+    compare.textContent = selected.length === 2 ? "Compare the two" : selected.length === 1 ? "Compare with now" : "Compare";
+  };
+  compare.addEventListener("click", () => {
+    if (!selected.length) return;
+    const [a, b] = [...selected].sort((x, y) => x.number - y.number);
+    void showDiff(a, b ?? null);
+  });
+
+  function rowOf(version: Version): HTMLElement {
+    const pick = el("input", { type: "checkbox", "aria-label": `Select the version of ${when(version.created)} to compare`,
+      "data-testid": "pick" }) as HTMLInputElement;
+    pick.addEventListener("change", () => {
+      const at = selected.findIndex((v) => v.number === version.number);
+      if (pick.checked && at < 0) {
+        selected.push(version);
+        if (selected.length > 2) {
+          const dropped = selected.shift()!;
+          list.querySelector<HTMLInputElement>(`[data-number="${dropped.number}"] input[type=checkbox]`)!.checked = false;
+        }
+      } else if (!pick.checked && at >= 0) selected.splice(at, 1);
+      updateCompare();
+    });
+    const actions = el("span", { class: "version-actions" });
+    if (version.parent) {
+      const changes = el("button", { class: "button quiet small", type: "button", "data-testid": "changes" }, "What changed");
+      changes.addEventListener("click", () => {
+        const parent = versions.find((v) => v.id === version.parent && v.number < version.number);
+        void showDiff(parent ?? { ...version, id: version.parent!, created: "", number: version.number - 1 }, version);
+      });
+      actions.append(changes);
+    }
+    if (permissions.write) {
+      const name = el("button", { class: "button quiet small", type: "button", "data-testid": "name" }, version.label ? "Rename…" : "Name…");
+      name.addEventListener("click", () => void nameVersion(version));
+      const restore = el("button", { class: "button quiet small", type: "button", "data-testid": "restore" }, "Restore…");
+      restore.addEventListener("click", () => void restoreVersion(version));
+      actions.append(name, restore);
+    }
+    const title = version.label
+      ? el("span", { class: "version-label", "data-testid": "version-label" }, version.label)
+      : el("span", { class: "version-label muted" }, KINDS[version.kind] ?? version.kind);
+    return el("li", { class: "version", "data-number": String(version.number), "data-id": version.id,
+      "data-kind": version.kind, "data-testid": "version" },
+    el("label", { class: "version-pick" }, pick,
+      el("span", { class: "version-main" }, title,
+        el("span", { class: "version-meta" },
+          el("time", { datetime: version.created }, when(version.created)),
+          el("span", { class: `kind kind-${version.kind}` }, KINDS[version.kind] ?? version.kind)))),
+    avatars(version.authors, look), actions);
+  }
+
+  async function load(older = false): Promise<void> {
+    try {
+      const query = older && next !== null ? `&before=${next}` : "";
+      const page = await api<{ versions: Version[]; next: number | null }>("GET", `${versionsUrl(path)}?limit=50${query}`);
+      versions = older ? [...versions, ...page.versions] : page.versions;
+      next = page.next;
+      more.toggleAttribute("hidden", next === null);
+      if (!older) {
+        selected.length = 0;
+        updateCompare();
+        list.replaceChildren();
+      }
+      list.append(...page.versions.map(rowOf));
+      if (!versions.length) list.replaceChildren(el("li", { class: "empty" }, "No versions yet: they are made when you save, after a pause in editing, and on restore and publish."));
+    } catch (e: any) {
+      status.textContent = `Could not list the versions: ${e.message}`;
+    }
+  }
+  more.addEventListener("click", () => void load(true));
+
+  async function showDiff(base: Version, target: Version | null): Promise<void> {
+    diffArea.replaceChildren(el("p", { class: "muted" }, "Comparing…"));
+    try {
+      const to = target ? target.id : "current";
+      const [nb, result] = await Promise.all([
+        api<{ cells: NbCell[] }>("GET", `${versionsUrl(path, base.id)}?outputs=strip`),
+        api<{ diff: DiffEntry[] }>("GET", `${versionsUrl(path, base.id, "diff")}?to=${encodeURIComponent(to)}`),
+      ]);
+      const label = (v: Version | null) => (v ? (v.label || (v.created ? when(v.created) : "its parent")) : "now");
+      diffArea.replaceChildren(renderDiff(nb.cells, result.diff, `Changes from ${label(base)} to ${label(target)}`));
+      diffArea.focus();
+    } catch (e: any) {
+      diffArea.replaceChildren(el("p", { class: "error", role: "alert" }, `Could not compare: ${e.message}`));
+    }
+  }
+
+  async function restoreVersion(version: Version): Promise<void> {
+    const what = version.label ? `“${version.label}”` : `the version of ${when(version.created)}`;
+    if (!(await confirmAction(`Restore ${what}? The notebook changes for everyone editing it now; the current state is kept as a version, so this can be undone.`, "Restore"))) return;
+    status.textContent = "Restoring…";
+    try {
+      await api("POST", versionsUrl(path, version.id, "restore"));
+      status.textContent = `Restored ${what}.`;
+      await load();
+    } catch (e: any) {
+      status.textContent = `Could not restore: ${e.message}`;
+    }
+  }
+
+  async function nameVersion(version: Version | null): Promise<void> {
+    const name = await askName(version?.label ?? "");
+    if (name === null) return;
+    try {
+      if (version) await api("PATCH", versionsUrl(path, version.id), { label: name || null });
+      else await api("POST", versionsUrl(path), { label: name });
+      status.textContent = name ? `Named “${name}”.` : "Name removed.";
+      await load();
+    } catch (e: any) {
+      status.textContent = `Could not name the version: ${e.message}`;
+    }
+  }
+
+  void load();
+  return dialog;
+}
+
+/** Ask for a version's name ("" removes it); null if cancelled. */
+function askName(value: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const dialog = el("dialog", { class: "dialog", "aria-labelledby": "name-version-title" }) as HTMLDialogElement;
+    const input = el("input", { value, maxlength: "200", "data-testid": "version-name" }) as HTMLInputElement;
+    const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
+    const form = el("form", {}, el("h2", { id: "name-version-title" }, "Name this version"),
+      el("label", {}, "Name", input),
+      el("div", { class: "row end" }, cancel, el("button", { class: "button small", type: "submit" }, "Save name")));
+    let result: string | null = null;
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", (e) => { e.preventDefault(); result = input.value.trim(); dialog.close(); });
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(result); });
+    dialog.append(form);
+    document.body.append(dialog);
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+function lineNode(row: Row): HTMLElement {
+  const pre = el("pre", { class: "diff-lines" });
+  for (const line of row.lines) {
+    const tag = line.kind === "del" ? "del" : line.kind === "ins" ? "ins" : "span";
+    const node = el(tag, { class: `line ${line.kind}` });
+    if (line.kind !== "same") node.append(el("span", { class: "visually-hidden" }, line.kind === "del" ? "removed: " : "added: "));
+    for (const piece of line.pieces) node.append(piece.mark ? el("mark", {}, piece.text) : piece.text);
+    pre.append(node);
+  }
+  return pre;
+}
+
+const ROW_TITLES: Record<Row["kind"], string> = {
+  same: "Unchanged",
+  added: "Added cell",
+  removed: "Removed cell",
+  "moved-here": "Moved cell",
+  "moved-away": "Moved away",
+  changed: "Changed cell",
+};
+
+/** The diff as cells: unchanged runs folded, changed text marked. */
+export function renderDiff(cells: NbCell[], diff: DiffEntry[], heading: string): HTMLElement {
+  const rows = diffRows(cells, diff);
+  const box = el("div", { class: "diff-view" }, el("h3", {}, heading));
+  const others = notebookChanges(diff);
+  if (others.length) box.append(el("p", { class: "muted" }, `Also changed: ${others.join(", ")}.`));
+  if (!rows.some((r) => r.kind !== "same")) {
+    box.append(el("p", { class: "muted", "data-testid": "no-changes" }, others.length ? "No cell changed." : "No changes."));
+    return box;
+  }
+  let unchanged = 0;
+  const flush = () => {
+    if (unchanged) box.append(el("p", { class: "diff-same muted" }, unchanged === 1 ? "1 unchanged cell" : `${unchanged} unchanged cells`));
+    unchanged = 0;
+  };
+  for (const row of rows) {
+    if (row.kind === "same") { unchanged++; continue; }
+    flush();
+    let title = ROW_TITLES[row.kind];
+    if (row.kind === "moved-here" && row.movedFrom) title = `Moved here (was cell ${row.movedFrom})`;
+    if (row.kind === "moved-away" && row.movedTo) title = `Moved to cell ${row.movedTo}`;
+    const card = el("article", { class: `diff-cell ${row.kind}`, "data-testid": "diff-cell", "data-kind": row.kind },
+      el("h4", {}, `${title} · ${row.cellType}`));
+    if (row.kind === "changed") {
+      card.append(lineNode(row));
+      if (row.other.length) card.append(el("p", { class: "muted" }, `Also changed: ${row.other.join(", ")}.`));
+    } else {
+      card.append(el("pre", { class: "diff-lines" }, row.source || " "));
+    }
+    box.append(card);
+  }
+  flush();
+  return box;
+}
+
+// -- publishing ------------------------------------------------------------------------------
+
+const AUDIENCES = [
+  { value: "", label: "Only people with access to the published copy" },
+  { value: "signed-in", label: "Everyone who can sign in to this server" },
+  { value: "everyone", label: "Everyone, also people not signed in" },
+];
+
+export function openPublish(path: string, published: () => void): HTMLDialogElement {
+  const dialog = el("dialog", { class: "dialog publish-dialog", "aria-labelledby": "publish-title", "data-testid": "publish-dialog" }) as HTMLDialogElement;
+  const title = el("input", { value: nameOf(path).replace(/\.ipynb$/, ""), maxlength: "200", required: "", "data-testid": "publish-title" }) as HTMLInputElement;
+  const description = el("textarea", { rows: "3", maxlength: "5000", "data-testid": "publish-description" }) as HTMLTextAreaElement;
+  const strip = el("input", { type: "checkbox", checked: "", "data-testid": "publish-strip" }) as HTMLInputElement;
+  const audience = el("fieldset", { class: "audience" }, el("legend", {}, "Who may read it"),
+    ...AUDIENCES.map((a, n) => el("label", { class: "choice" },
+      el("input", { type: "radio", name: "audience", value: a.value, ...(n === 0 ? { checked: "" } : {}), "data-testid": `audience-${a.value || "restricted"}` }),
+      a.label)));
+  const error = el("p", { class: "error", role: "alert", "data-testid": "publish-error" });
+  const done = el("div", { class: "published", role: "status", "data-testid": "publish-done" });
+  const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
+  const submit = el("button", { class: "button small", type: "submit", "data-testid": "publish-submit" }, "Publish");
+  const form = el("form", {}, el("h2", { id: "publish-title" }, `Publish ${nameOf(path)}`),
+    el("p", { class: "muted" }, "A published copy is a fixed snapshot of the notebook as it is now. Publishing again adds a new version of it."),
+    el("label", {}, "Title", title), el("label", {}, "Description", description),
+    el("label", { class: "choice" }, strip, "Leave out outputs (they may hold data you did not mean to share)"),
+    audience, error, done, el("div", { class: "row end" }, cancel, submit));
+  dialog.append(form);
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    submit.setAttribute("disabled", "");
+    const who = (form.querySelector("input[name=audience]:checked") as HTMLInputElement | null)?.value ?? "";
+    try {
+      const result = await api<{ id: string; version: number }>("POST", apiPath("api/collab/publish", path),
+        { title: title.value.trim(), description: description.value, strip_outputs: strip.checked });
+      const link = el("a", { href: publishedPage(result.id), "data-testid": "published-link" }, "Open the published copy");
+      done.replaceChildren(el("span", {}, `Published (version ${result.version}). `), link);
+      published();
+      if (who) {
+        try {
+          await api("POST", `api/collab/admin/grants/${segment(`published:${result.id}`)}`, { principal: who, role: "viewer" });
+          done.append(el("span", {}, ` ${who === "everyone" ? "Everyone" : "Everyone signed in"} may read it.`));
+        } catch (err: any) {
+          error.textContent = audienceRefusal(err, who);
+        }
+      }
+      cancel.textContent = "Close";
+      submit.remove();
+    } catch (err: any) {
+      error.textContent = `Could not publish: ${err.message}`;
+      submit.removeAttribute("disabled");
+    }
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  title.focus();
+  return dialog;
+}
+
+/** Why the published copy could not be opened to an audience, in one sentence. */
+export function audienceRefusal(err: unknown, who: string): string {
+  const whom = who === "everyone" ? "everyone" : "everyone signed in";
+  const status = err instanceof ApiError ? err.status : 0;
+  if (status === 403 || status === 401) return `Published, but it is not open to ${whom}: only an administrator may do that here. Ask one to open it.`;
+  if (status === 404 || status === 501) return `Published, but this server's sign-in system cannot open it to ${whom}.`;
+  if (status === 400) return `Published, but it could not be opened to ${whom}: ${(err as Error).message}`;
+  return `Published, but opening it to ${whom} failed: ${(err as Error)?.message || err}`;
+}
+
+export const publishedPage = (id: string): string => `${base}published/${segment(id)}`;

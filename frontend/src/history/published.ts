@@ -1,0 +1,107 @@
+// The page of a published notebook (/published/{id}[?version=n]): read-only, its title,
+// description and publisher, the cells (Markdown rendered and sanitized, code as text, outputs
+// in the sandboxed output frame like the editor's), and "Make a copy" into a folder where the
+// reader may write. Who may not read it sees the same "not found" as for a copy that does not
+// exist (ids cannot be probed).
+
+import { api, base, me } from "../net/api";
+import { notebookPage, segment } from "../net/paths";
+import { renderOutputs } from "../editor/outputs";
+import { el } from "../ui/dom";
+import { icon } from "../ui/icons";
+import { renderMarkdown } from "../ui/markdown";
+import { userMenu } from "../ui/usermenu";
+import { sourceOf, type NbCell } from "./diffview";
+import { when } from "./history";
+import "./history.css";
+
+interface PublishedCopy {
+  id: string;
+  version: number;
+  title: string;
+  description: string;
+  publisher: string;
+  created: string;
+  strip_outputs: boolean;
+  notebook: { cells: (NbCell & { outputs?: any[] })[] };
+}
+
+export async function showPublished(root: HTMLElement, id: string): Promise<void> {
+  const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"), el("span", { class: "grow" }));
+  root.replaceChildren(header);
+  void me("").then((who) => header.append(userMenu(who.identity)), () => undefined);
+  const main = el("main", { class: "published-page", "data-testid": "published-page" });
+  root.append(main);
+  const version = new URLSearchParams(location.search).get("version");
+  let copy: PublishedCopy;
+  try {
+    copy = await api<PublishedCopy>("GET", `api/collab/published/${segment(id)}${version ? `?version=${encodeURIComponent(version)}` : ""}`);
+  } catch (e: any) {
+    document.title = "Not found · collab_server";
+    main.append(el("h1", {}, "No such published notebook"),
+      el("p", {}, e.status === 404 ? "It does not exist, or it was not shared with you." : e.message),
+      el("p", {}, el("a", { href: base, class: "button" }, "Go to your notebooks")));
+    return;
+  }
+  document.title = `${copy.title} · collab_server`;
+  const status = el("p", { class: "muted", role: "status", "data-testid": "copy-status" });
+  const makeCopy = el("button", { class: "button small", type: "button", "data-testid": "make-copy" }, icon("copy"), "Make a copy");
+  makeCopy.addEventListener("click", () => void copyIt());
+  main.append(
+    el("h1", { "data-testid": "published-title" }, copy.title),
+    copy.description ? el("p", { class: "published-description" }, copy.description) : "",
+    el("p", { class: "muted" }, `Published by ${copy.publisher} · ${when(copy.created)} · version ${copy.version}`,
+      copy.strip_outputs ? " · outputs left out" : ""),
+    el("div", { class: "row" }, makeCopy), status,
+    el("p", { class: "notice", "data-testid": "read-only" }, "A published copy is read-only. Make a copy to edit it."));
+  const cells = el("div", { class: "published-cells", "data-testid": "published-cells" });
+  for (const cell of copy.notebook.cells) {
+    const source = sourceOf(cell);
+    if (cell.cell_type === "markdown") {
+      const box = el("div", { class: "published-cell markdown" });
+      box.innerHTML = renderMarkdown(source);  // sanitized (ui/markdown)
+      cells.append(box);
+    } else {
+      const box = el("div", { class: "published-cell code" }, el("pre", {}, source || " "));
+      if (cell.outputs?.length) box.append(renderOutputs(cell.outputs));
+      cells.append(box);
+    }
+  }
+  main.append(cells);
+
+  async function copyIt(): Promise<void> {
+    const target = await askTarget(`${copy.title}.ipynb`);
+    if (target === null) return;
+    status.textContent = "Copying…";
+    try {
+      const made = await api<{ path: string }>("POST", "api/collab/clone",
+        { source: { published: copy.id, version: copy.version }, target });
+      status.textContent = `Copied to ${made.path}.`;
+      location.assign(base + notebookPage(made.path));
+    } catch (e: any) {
+      status.textContent = e.status === 403
+        ? "You may not create a notebook there; choose a folder where you may write."
+        : `Could not make a copy: ${e.message}`;
+    }
+  }
+}
+
+/** Where to put the copy: a folder ("team/") or a notebook path; null if cancelled. */
+function askTarget(value: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const dialog = el("dialog", { class: "dialog", "aria-labelledby": "copy-title" }) as HTMLDialogElement;
+    const input = el("input", { value, "data-testid": "copy-target" }) as HTMLInputElement;
+    const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
+    const form = el("form", {}, el("h2", { id: "copy-title" }, "Make a copy"),
+      el("label", {}, "Folder or name of the copy (a free name is picked if it is taken)", input),
+      el("div", { class: "row end" }, cancel, el("button", { class: "button small", type: "submit", "data-testid": "copy-submit" }, "Copy")));
+    let result: string | null = null;
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", (e) => { e.preventDefault(); result = input.value.trim(); dialog.close(); });
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(result); });
+    dialog.append(form);
+    document.body.append(dialog);
+    dialog.showModal();
+    input.focus();
+  });
+}

@@ -1,0 +1,85 @@
+"""The app page (/apps/{id}) in real Chromium: a form from the app's parameters, Run,
+progress, the result and the report without code, past runs, parameters in the address."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nbformat
+
+from support.browser import needs_chromium, open_page
+
+pytestmark = needs_chromium
+
+PARAMETERS = (
+    'n = 3  # how many values\nname = "world"\nflag = False\nday = "2026-01-01"  # first day'
+)
+RESULT = (
+    "from IPython.display import JSON, display\n"
+    "display(JSON({'total': sum(range(n)), 'name': name, 'flag': flag, 'day': day}))"
+)
+OVERRIDE = {"properties": {"name": {"enum": ["world", "moon"]}, "day": {"format": "date"}}}
+
+
+def app_notebook() -> dict[str, Any]:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    nb.metadata["collab"] = {"parameters": OVERRIDE}
+    cells = [
+        ("", "import os"),
+        ("parameters", PARAMETERS),
+        ("", "print('secret code path')"),
+        ("result", RESULT),
+    ]
+    for i, (tag, source) in enumerate(cells):
+        cell = nbformat.v4.new_code_cell(source, id=f"c{i}")
+        if tag:
+            cell.metadata["tags"] = [tag]
+        nb.cells.append(cell)
+    return dict(json.loads(nbformat.writes(nb)))
+
+
+async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
+    server = spawn_server("--CollabServer.apps_pool_size=0")
+    (server.root / "report.ipynb").write_text(json.dumps(app_notebook()))
+    async with server.client("admin-token") as c:
+        r = await c.post("/api/collab/publish/report.ipynb", json={"title": "Totals report"})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+
+    page = await open_page(browser, server, f"/apps/{pid}", "admin-token")
+    await page.get_by_role("heading", name="Totals report").wait_for()
+    # One field per parameter, of the kind its schema says.
+    assert await page.locator('[data-testid="param-n"]').get_attribute("type") == "number"
+    assert await page.locator('[data-testid="param-day"]').get_attribute("type") == "date"
+    assert await page.locator('[data-testid="param-flag"]').get_attribute("type") == "checkbox"
+    assert await page.locator('select[data-testid="param-name"] option').count() == 2
+    assert await page.locator('[data-testid="param-n"]').input_value() == "3"
+    await page.get_by_text("how many values").wait_for()
+
+    await page.fill('[data-testid="param-n"]', "5")
+    await page.select_option('[data-testid="param-name"]', "moon")
+    await page.check('[data-testid="param-flag"]')
+    await page.fill('[data-testid="param-day"]', "2026-03-04")
+    await page.click('[data-testid="run-app"]')
+    await page.locator('[data-testid="run-status"]:has-text("Done")').wait_for(timeout=60_000)
+    result = json.loads(await page.locator('[data-testid="run-result"]').inner_text())
+    assert result == {"total": 10, "name": "moon", "flag": True, "day": "2026-03-04"}
+    # The report shows outputs, not code, in the sandboxed frame.
+    frame = page.frame_locator('[data-testid="report-frame"]')
+    await frame.get_by_text("secret code path").wait_for()
+    assert await frame.get_by_text("print(").count() == 0
+    assert await page.locator('[data-testid="report-frame"]').get_attribute("sandbox") == (
+        "allow-scripts"
+    )
+    # The run is a bookmark, and is listed among the person's runs.
+    assert "n=5" in page.url and "name=moon" in page.url and "flag=true" in page.url
+    await page.locator('[data-testid="run-history"] li a').first.wait_for()
+
+    # Parameters in the address fill the form.
+    await page.goto(f"{server.http_url}/apps/{pid}?n=7&name=moon")
+    await page.get_by_role("heading", name="Totals report").wait_for()
+    assert await page.locator('[data-testid="param-n"]').input_value() == "7"
+    assert await page.locator('[data-testid="param-name"]').input_value() == "moon"
+    assert page.errors == []

@@ -1,0 +1,172 @@
+"""The History panel in real Chromium: edit and save, the version with its author, a diff of two
+versions with the changed text marked, restore (confirmed) reaching a second browser without a
+reload, the Publish dialog, the published page and "Make a copy"; accessibility of each state
+and the panel on a 390-pixel-wide phone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from axe import axe_violations, describe
+
+from support.browser import SOURCES, needs_chromium, open_page
+from support.notebooks import write_notebook
+
+pytestmark = needs_chromium
+
+API = "/api/collab/versions"
+REPORT = Path("tests/artifacts/axe")
+
+
+async def check_a11y(page: Any, what: str) -> None:
+    found = await axe_violations(page)
+    REPORT.mkdir(parents=True, exist_ok=True)
+    (REPORT / f"{what.replace(' ', '-')}.txt").write_text(describe(found) + "\n")
+    failing = [v for v in found if v["impact"] in ("critical", "serious")]
+    assert not failing, f"{what}:\n{describe(failing)}"
+
+
+async def versions(server: Any, path: str) -> list[dict[str, Any]]:
+    async with server.client("alice-token") as c:
+        r = await c.get(f"{API}/{path}")
+    assert r.status_code == 200, r.text
+    listed: list[dict[str, Any]] = r.json()["versions"]
+    return listed
+
+
+async def wait_versions(server: Any, path: str, kinds: list[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 15
+    while True:
+        listed = await versions(server, path)
+        if [v["kind"] for v in listed] == kinds:
+            return listed
+        assert time.monotonic() < deadline, listed
+        await asyncio.sleep(0.05)
+
+
+async def sources_are(page: Any, expected: str) -> None:
+    await page.wait_for_function(
+        f"(expected) => ({SOURCES})() === expected", arg=expected, timeout=10_000
+    )
+
+
+async def test_history_diff_restore_publish_and_copy(browser, server):
+    path = write_notebook(server.root, ["a = 1", "b = 2"], "hist/story.ipynb")
+    alice = await open_page(browser, server, f"/notebooks/{path}", "alice-token")
+    bob = await open_page(browser, server, f"/notebooks/{path}", "bob-token")
+    for page in (alice, bob):
+        await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+        await sources_are(page, "a = 1|b = 2")
+
+    # Alice edits the first cell and saves (Ctrl+S): a save version, credited to her.
+    await alice.click(".cell:nth-child(1) .cm-content")
+    await alice.keyboard.press("End")
+    await alice.keyboard.type(" + 10")
+    await sources_are(bob, "a = 1 + 10|b = 2")
+    await alice.keyboard.press("Control+s")
+    listed = await wait_versions(server, path, ["save", "auto"])
+    assert [a["id"] for a in listed[0]["authors"]] == ["alice"]
+
+    await alice.click('[data-testid="history"]')
+    panel = alice.locator('[data-testid="history-panel"]')
+    rows = panel.locator('[data-testid="version"]')
+    await rows.nth(1).wait_for()
+    assert await rows.count() == 2
+    saved = rows.nth(0)
+    assert await saved.get_attribute("data-kind") == "save"
+    avatar = saved.locator('[data-author="alice"]')
+    await avatar.wait_for()
+    assert await avatar.get_attribute("aria-label") == "Alice Editor"
+    await check_a11y(alice, "history panel")
+
+    # Compare the two versions: the first cell changed, " + 10" marked inside it.
+    await rows.nth(0).locator('[data-testid="pick"]').check()
+    await rows.nth(1).locator('[data-testid="pick"]').check()
+    await panel.locator('[data-testid="compare"]').click()
+    changed = panel.locator('[data-testid="diff-cell"][data-kind="changed"]')
+    await changed.wait_for()
+    assert await changed.count() == 1
+    assert await changed.locator("ins mark").inner_text() == " + 10"
+    assert await changed.locator("del").text_content() == "removed: a = 1"
+    await check_a11y(alice, "history diff")
+
+    # Restore the original (after a confirmation): Bob's page follows without a reload.
+    await rows.nth(1).locator('[data-testid="restore"]').click()
+    confirm = alice.locator('dialog[role="alertdialog"]')
+    await confirm.locator('button:has-text("Restore")').click()
+    await sources_are(bob, "a = 1|b = 2")
+    await sources_are(alice, "a = 1|b = 2")
+    await panel.locator('[data-testid="version"][data-kind="restore"]').wait_for()
+    assert "Restored" in await panel.locator('[data-testid="history-status"]').inner_text()
+
+    # Alice may not publish (it needs "share"): she has no Publish button. Ada (an owner)
+    # publishes, asking for every signed-in person to read it.
+    assert await panel.locator('[data-testid="publish"]').count() == 0
+    ada = await open_page(browser, server, f"/notebooks/{path}", "admin-token")
+    await ada.click('[data-testid="history"]')
+    await ada.locator('[data-testid="history-panel"] [data-testid="publish"]').click()
+    dialog = ada.locator('[data-testid="publish-dialog"]')
+    await dialog.locator('[data-testid="publish-title"]').fill("The story")
+    await dialog.locator('[data-testid="publish-description"]').fill("Told in two cells.")
+    assert await dialog.locator('[data-testid="publish-strip"]').is_checked()
+    await dialog.locator('[data-testid="audience-signed-in"]').check()
+    await check_a11y(ada, "publish dialog")
+    await dialog.locator('[data-testid="publish-submit"]').click()
+    link = dialog.locator('[data-testid="published-link"]')
+    await link.wait_for()
+    # Either the audience was granted, or the dialog says in a sentence why not (a provider
+    # without audience grants): never a silent failure.
+    await ada.wait_for_function(
+        "() => /may read it/.test(document.querySelector('[data-testid=publish-done]').textContent)"
+        " || /^Published, but/.test(document.querySelector('[data-testid=publish-error]')"
+        ".textContent)"
+    )
+    async with server.client("admin-token") as c:
+        published = (await c.get("/api/collab/published")).json()["published"]
+    assert "The story" in [p["title"] for p in published]
+
+    # The published page, read-only, and "Make a copy" into a folder Alice may write.
+    await link.click()
+    await ada.wait_for_url("**/published/**")
+    await ada.locator('[data-testid="published-title"]').wait_for()
+    assert await ada.locator('[data-testid="published-title"]').inner_text() == "The story"
+    assert await ada.locator(".published-cell pre").first.inner_text() == "a = 1"
+    await check_a11y(ada, "published page")
+    await ada.click('[data-testid="make-copy"]')
+    await ada.locator('[data-testid="copy-target"]').fill("hist/")
+    await ada.click('[data-testid="copy-submit"]')
+    await ada.wait_for_url("**/notebooks/hist/The%20story.ipynb")
+    await ada.wait_for_selector(".cell .cm-content")
+    await sources_are(ada, "a = 1|b = 2")
+    assert (server.root / "hist" / "The story.ipynb").exists()
+    assert alice.errors == [] and bob.errors == [] and ada.errors == []
+
+
+async def test_history_panel_fits_a_phone_and_hides_what_a_viewer_may_not_do(browser, server):
+    path = write_notebook(server.root, ["x = 1"], "hist/phone.ipynb")
+    async with server.client("alice-token") as c:
+        r = await c.post(f"{API}/{path}", json={"label": "A named version"})
+        assert r.status_code == 201, r.text
+    page = await open_page(browser, server, f"/notebooks/{path}", "viewer-token", width=390)
+    await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await page.click('[data-testid="history"]')
+    panel = page.locator('[data-testid="history-panel"]')
+    row = panel.locator('[data-testid="version"]').first
+    await row.wait_for()
+    assert await row.locator('[data-testid="version-label"]').inner_text() == "A named version"
+    # A viewer compares, but neither names, restores nor publishes.
+    for control in ("restore", "name", "name-current", "publish"):
+        assert await panel.locator(f'[data-testid="{control}"]').count() == 0
+    await row.locator('[data-testid="pick"]').check()
+    await panel.locator('[data-testid="compare"]').click()
+    await panel.locator('[data-testid="no-changes"]').wait_for()
+    overflow = await page.evaluate(
+        "() => { const p = document.querySelector('[data-testid=history-panel]');"
+        " return [p.scrollWidth, p.clientWidth, document.documentElement.clientWidth]; }"
+    )
+    assert overflow[0] <= overflow[1] <= 390, overflow
+    await check_a11y(page, "history panel phone viewer")
+    assert page.errors == []

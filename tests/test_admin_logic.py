@@ -1,0 +1,60 @@
+"""Pure logic of the administration page, run in node (bundled from frontend/src/admin by
+esbuild): searching users, principals in words, and the API addresses (a user or group name
+always stays one segment)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+FRONTEND = Path(__file__).parent.parent / "frontend"
+ESBUILD = FRONTEND / "node_modules" / ".bin" / "esbuild"
+
+pytestmark = pytest.mark.skipif(
+    not shutil.which("node") or not ESBUILD.exists(), reason="node and frontend/node_modules"
+)
+
+CHECKS = """
+import { accessUrl, filterUsers, memberUrl, principalText, userUrl } from "SRC/admin/model";
+const user = (name, display_name, groups, extra = {}) => ({ name, display_name, groups,
+  is_admin: false, may_execute: false, disabled: false, has_password: true, created_at: null,
+  last_sign_in_at: null, ...extra });
+const users = [user("ann", "Ann Archer", ["finance"]), user("bob", "Bob", [], { is_admin: true }),
+  user("cid", "Cid", ["finance", "ops"], { disabled: true })];
+const names = (q) => filterUsers(users, q).map((u) => u.name);
+console.log(JSON.stringify({
+  all: names(""), finance: names("finance"), archer: names("ARCHER"), admin: names("administrator"),
+  disabled: names("disabled finance"), none: names("zed"),
+  principals: ["user:ann", "group:team", "signed-in", "everyone", "odd"].map(principalText),
+  user: userUrl("../../api/contents", "reset-password"),
+  member: memberUrl("a/b", "c?d"),
+  access: accessUrl("a b/c#.ipynb"),
+}));
+"""
+
+
+def test_admin_page_logic(tmp_path: Path) -> None:
+    entry = tmp_path / "check.ts"
+    entry.write_text(CHECKS.replace("SRC/", f"{FRONTEND / 'src'}/"))
+    out = tmp_path / "check.mjs"
+    subprocess.run(
+        [str(ESBUILD), str(entry), "--bundle", "--format=esm", "--platform=node",
+         f"--outfile={out}", "--log-level=error"],
+        check=True, cwd=FRONTEND,
+    )  # fmt: skip
+    result = json.loads(subprocess.run(["node", str(out)], capture_output=True, text=True,
+                                       check=True).stdout)  # fmt: skip
+    assert result["all"] == ["ann", "bob", "cid"]
+    assert result["finance"] == ["ann", "cid"]
+    assert result["archer"] == ["ann"]
+    assert result["admin"] == ["bob"]
+    assert result["disabled"] == ["cid"]
+    assert result["none"] == []
+    assert result["principals"] == ["ann", "group team", "everyone signed in", "everyone", "odd"]
+    assert result["user"] == "api/collab/admin/users/..%2F..%2Fapi%2Fcontents/reset-password"
+    assert result["member"] == "api/collab/admin/groups/a%2Fb/members/c%3Fd"
+    assert result["access"] == "api/collab/admin/access?path=a%20b%2Fc%23.ipynb"
