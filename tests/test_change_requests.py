@@ -122,6 +122,7 @@ async def test_propose_review_accept_decline_cancel(srv: ServerProcess) -> None:
         ("edited", "c1"), ("added", "added")]  # fmt: skip
     assert {"op": "+", "text": "x = 10"} in review["changes"][0]["lines"]
     assert any(e["op"] == "addrange" for e in review["diff"][0]["diff"])
+    assert [c["id"] for c in review["base"]["cells"]] == ["c0", "c1", "c2"]  # the diff's base
     assert review["stale"] is False and review["conflicts"] == []
 
     # Rights: a reader cannot accept or decline, not even their own request.

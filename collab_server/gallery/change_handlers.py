@@ -11,7 +11,8 @@ Under ``/api/collab/notebooks/{path}/change-requests``:
   is what the proposal started from: the version a copy was cloned from when it is a copy of
   this notebook (or ``base_version`` for a draft), else the notebook now. Outputs are dropped.
 * ``GET  …/{id}`` (``write``, or the proposer) → the request with ``changes`` (per cell, with
-  a line diff, for people), ``diff`` (nbdime's format, base → proposal, as the versions' diff),
+  a line diff), ``diff`` (nbdime's format, base → proposal, as the versions' diff) and
+  ``base`` (the notebook the diff applies to, outputs stripped),
   ``stale`` (the notebook changed since the base) and ``conflicts`` (cells that keep it from
   being accepted now: then accepting answers 409).
 * ``POST …/{id}/accept`` ``{"comment"?}`` (``write``) → the request, ``accepted``, with the
@@ -184,6 +185,7 @@ class ChangeRequestHandler(ChangeRequestsHandler):
         out = found.to_json(api_path)
         out["changes"] = summary(base, proposed)
         out["diff"] = diff_notebooks(base, proposed)
+        out["base"] = base  # what the diff's keys index (the page draws the diff over it)
         out["stale"], out["conflicts"] = False, []
         if found.status == "open":
             _, _, current = await self.editor.current(api_path)

@@ -43,10 +43,12 @@ async def test_review_and_accept_a_change_request(browser, server):
     request = page.locator('[data-testid="change-request"]')
     await request.wait_for()
     assert "Use <i>ten</i>" in await request.inner_text()  # shown as text
-    added = request.locator(".diff-line.added")
-    await added.first.wait_for()
-    assert "x = 10" in await added.first.inner_text()
-    assert "x = 1" in await request.locator(".diff-line.removed").first.inner_text()
+    # The version history's diff view: the changed cell, its removed and added lines.
+    changed = request.locator('[data-testid="diff-cell"][data-kind="changed"]')
+    await changed.wait_for()
+    assert "x = 10" in await changed.locator("ins").first.inner_text()
+    assert "x = 1" in await changed.locator("del").first.inner_text()
+    assert "1 unchanged cell" in await request.inner_text()
     assert await page.locator("dialog b, dialog i").count() == 0
 
     await request.locator('[data-testid="cr-accept"]').click()
