@@ -30,6 +30,7 @@ from collab_server.gallery import (
     Recommender,
     compute_health,
 )
+from collab_server.gallery.merge import three_way
 
 DAY = 86400.0
 FOLDERS = 100
@@ -234,6 +235,26 @@ def main() -> None:
         views_s = time.perf_counter() - start
         table.append(("record 200k views (one commit)", f"{views_s:.1f} s"))
 
+        # The bulk listing (the Python client's notebooks()): every readable notebook with
+        # its counts, in pages of 1000.
+        for name, readable in (("admin, all", Readable.everything()),
+                               ("reader, 10%", Readable.grants(folders=folders))):  # fmt: skip
+
+            def listing(r: Readable = readable) -> int:
+                offset, seen = 0, 0
+                while True:
+                    page = index.catalog(r, 1000, offset)
+                    seen += len(page["notebooks"])
+                    offset += 1000
+                    if offset >= page["total"]:
+                        return seen
+
+            samples = timed(listing, 5)
+            table.append(
+                (f"bulk listing (pages of 1000), {name}", f"{statistics.median(samples):.0f} ms"
+                 f" for {listing()} notebooks")
+            )  # fmt: skip
+
         start = time.perf_counter()
         pairs = recommender.refresh_similar()
         refresh_s = time.perf_counter() - start
@@ -250,6 +271,18 @@ def main() -> None:
             ("recommend() for one person",
              f"p50 {percentile(samples, 50):.0f} ms, p99 {percentile(samples, 99):.0f} ms")
         )  # fmt: skip
+
+        # A change request on a 1000-cell notebook that moved on since: three-way merge.
+        def big(edit: dict[int, str]) -> dict[str, Any]:
+            return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+                {"id": f"c{i}", "cell_type": "code", "metadata": {}, "outputs": [],
+                 "execution_count": None, "source": edit.get(i, f"x{i} = {i}\nprint(x{i})")}
+                for i in range(1000)]}  # fmt: skip
+
+        base = big({})
+        proposed, current = big({i: "changed" for i in range(0, 1000, 10)}), big({5: "other"})
+        samples = timed(lambda: three_way(base, proposed, current), 5)
+        table.append(("change request merge, 1000 cells", f"{statistics.median(samples):.0f} ms"))
 
         # Health of one notebook from a busy month: 2000 executions.
         cells = [("c1", "h1"), ("c2", "h2")]

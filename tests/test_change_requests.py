@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,6 +122,7 @@ async def test_propose_review_accept_decline_cancel(srv: ServerProcess) -> None:
         ("edited", "c1"), ("added", "added")]  # fmt: skip
     assert {"op": "+", "text": "x = 10"} in review["changes"][0]["lines"]
     assert any(e["op"] == "addrange" for e in review["diff"][0]["diff"])
+    assert [c["id"] for c in review["base"]["cells"]] == ["c0", "c1", "c2"]  # the diff's base
     assert review["stale"] is False and review["conflicts"] == []
 
     # Rights: a reader cannot accept or decline, not even their own request.
@@ -244,3 +246,21 @@ async def test_a_copy_names_its_source_only_to_who_may_read_it(srv: ServerProces
     assert (await origin("alice-token"))["path"] == path
     hidden = await origin("tenant-a-token")  # may read the copy, not its source
     assert hidden is not None and "path" not in hidden
+
+
+async def test_accepting_with_nobody_connected_writes_the_file(srv: ServerProcess) -> None:
+    path = "closed/target.ipynb"
+    (srv.root / "closed").mkdir()
+    nb = await make_target(srv, path)
+    body = {"message": "m", "notebook": edited(nb, c2="y = 3")}
+    status, made = await call(srv, "viewer-token", "POST", crs(path), json=body)
+    assert status == 201, made
+    status, accepted = await call(srv, "alice-token", "POST", crs(path, made["id"], "accept"))
+    assert status == 200, accepted
+
+    def on_disk() -> list[str]:
+        cells = json.loads((srv.root / path).read_text())["cells"]
+        return ["".join(c["source"]) for c in cells]
+
+    # The room opened for the edit saves it and closes by itself.
+    await wait_until(lambda: on_disk() == ["# Target", "x = 1", "y = 3"], timeout=15)

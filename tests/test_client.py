@@ -263,10 +263,10 @@ def test_errors_are_the_documented_exceptions(srv: ServerProcess, data: dict[str
         assert {"id", "created", "kind", "authors"} <= set(versions.columns)
         with pytest.raises(FileNotFoundError):
             client.notebook("team-a/alpha.ipynb", version="0" * 64)
-        # Apps are not on this server yet: said so, not a bare 404.
-        with pytest.raises(ClientError, match="this server has no apps API yet"):
-            client.runs()
-        with pytest.raises(ClientError, match="this server has no apps API yet"):
+        # Apps: no runs yet (typed columns all the same); an unknown app is a clear 404.
+        runs = client.runs()
+        assert len(runs) == 0 and set(client_module.RUN_COLUMNS) <= set(runs.columns)
+        with pytest.raises(FileNotFoundError):
             client.run_app("some-app", n=1)
 
     with pytest.raises(ClientError) as unreachable:

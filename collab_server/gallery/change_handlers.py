@@ -11,7 +11,8 @@ Under ``/api/collab/notebooks/{path}/change-requests``:
   is what the proposal started from: the version a copy was cloned from when it is a copy of
   this notebook (or ``base_version`` for a draft), else the notebook now. Outputs are dropped.
 * ``GET  …/{id}`` (``write``, or the proposer) → the request with ``changes`` (per cell, with
-  a line diff, for people), ``diff`` (nbdime's format, base → proposal, as the versions' diff),
+  a line diff), ``diff`` (nbdime's format, base → proposal, as the versions' diff) and
+  ``base`` (the notebook the diff applies to, outputs stripped),
   ``stale`` (the notebook changed since the base) and ``conflicts`` (cells that keep it from
   being accepted now: then accepting answers 409).
 * ``POST …/{id}/accept`` ``{"comment"?}`` (``write``) → the request, ``accepted``, with the
@@ -184,6 +185,7 @@ class ChangeRequestHandler(ChangeRequestsHandler):
         out = found.to_json(api_path)
         out["changes"] = summary(base, proposed)
         out["diff"] = diff_notebooks(base, proposed)
+        out["base"] = base  # what the diff's keys index (the page draws the diff over it)
         out["stale"], out["conflicts"] = False, []
         if found.status == "open":
             _, _, current = await self.editor.current(api_path)
@@ -197,7 +199,9 @@ class ChangeRequestHandler(ChangeRequestsHandler):
 
 
 class ChangeRequestActionHandler(ChangeRequestsHandler):
-    _accepting: set[tuple[str, int]] = set()  # one accept at a time per request
+    # Requests being accepted now (the edit is applied before the request is marked): a
+    # second accept, a decline or a cancel meanwhile answers 409 instead of racing it.
+    _accepting: set[tuple[str, int]] = set()
 
     async def post(self, path: str, number: str, action: str) -> None:
         if action == "cancel":
@@ -230,6 +234,8 @@ class ChangeRequestActionHandler(ChangeRequestsHandler):
         comment: str,
         version: str | None = None,
     ) -> ChangeRequest:
+        if status != "accepted" and (file_id, found.id) in self._accepting:
+            raise Conflict("Someone is accepting this change request right now")
         gallery, me = self.gallery, self.author
         return await gallery.write(
             lambda: gallery.changes.decide(file_id, found.id, status, me, comment, version)

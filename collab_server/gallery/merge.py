@@ -167,19 +167,21 @@ def three_way(base: Notebook, proposed: Notebook, current: Notebook) -> Notebook
 
 
 def summary(base: Notebook, proposed: Notebook, context: int = 2) -> list[dict[str, Any]]:
-    """What the proposal changes, for a person: one entry per cell added, removed or edited
-    (in the proposal's order, removed ones where they were), each with ``lines``: a
-    line-level diff as ``[{"op": " " | "-" | "+", "text"}]`` (unchanged lines cut to
-    ``context`` around changes)."""
+    """What the proposal changes, for a person: one entry per cell added, removed, edited or
+    moved, in notebook order (a removed cell where it was), each with its ``position`` (from
+    1; in the base for a removed cell) and ``lines``: a line-level diff as ``[{"op": " " |
+    "-" | "+" | "…", "text"}]`` (unchanged lines cut to ``context`` around changes)."""
     b, p = _Side.of(base), _Side.of(proposed)
     out: list[dict[str, Any]] = []
 
     def source(cell: dict[str, Any]) -> str:
         return str(shared_cell(cell).get("source") or "")
 
-    def entry(kind: str, i: str, cell: dict[str, Any], lines: list[dict[str, str]]) -> None:
+    def entry(
+        kind: str, i: str, cell: dict[str, Any], position: int, lines: list[dict[str, str]]
+    ) -> None:
         out.append({"kind": kind, "cell_id": i, "cell_type": cell.get("cell_type", "code"),
-                    "lines": lines})  # fmt: skip
+                    "position": position, "lines": lines})  # fmt: skip
 
     kept_b = [i for i in b.ids if i in p.cells]
     kept_p = [i for i in p.ids if i in b.cells]
@@ -188,23 +190,32 @@ def summary(base: Notebook, proposed: Notebook, context: int = 2) -> list[dict[s
         matcher = difflib.SequenceMatcher(a=kept_b, b=kept_p, autojunk=False)
         in_place = {kept_b[m.a + k] for m in matcher.get_matching_blocks() for k in range(m.size)}
         moved = set(kept_p) - in_place
+    base_at = {i: n for n, i in enumerate(b.ids)}
     removed = [i for i in b.ids if i not in p.cells]
-    for i in removed:
-        entry(
-            "removed", i, b.cells[i], [{"op": "-", "text": t} for t in _lines(source(b.cells[i]))]
-        )
-    for i in p.ids:
+
+    def removed_before(limit: int) -> None:
+        while removed and base_at[removed[0]] < limit:
+            i = removed.pop(0)
+            gone = [{"op": "-", "text": t} for t in _lines(source(b.cells[i]))]
+            entry("removed", i, b.cells[i], base_at[i] + 1, gone)
+
+    for n, i in enumerate(p.ids):
         cell = p.cells[i]
         if i not in b.cells:
-            entry("added", i, cell, [{"op": "+", "text": t} for t in _lines(source(cell))])
-        elif p.keys[i] != b.keys[i]:
+            entry("added", i, cell, n + 1, [{"op": "+", "text": t} for t in _lines(source(cell))])
+            continue
+        if i not in moved:
+            removed_before(base_at[i])
+        if p.keys[i] != b.keys[i]:
             old, new = _lines(source(b.cells[i])), _lines(source(cell))
             lines = _line_diff(old, new, context)
-            entry("moved and edited" if i in moved else "edited", i, cell, lines)
+            entry("moved and edited" if i in moved else "edited", i, cell, n + 1, lines)
         elif i in moved:
-            entry("moved", i, cell, [])
+            entry("moved", i, cell, n + 1, [])
+    removed_before(len(b.ids))
     if _metadata(base) != _metadata(proposed):
-        out.append({"kind": "metadata", "cell_id": None, "cell_type": None, "lines": []})
+        out.append({"kind": "metadata", "cell_id": None, "cell_type": None, "position": None,
+                    "lines": []})  # fmt: skip
     return out
 
 

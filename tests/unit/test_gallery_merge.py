@@ -89,7 +89,12 @@ def test_comments_and_outputs_are_no_change() -> None:
 def test_summary_for_people() -> None:
     proposed = nb(("a", "a = 1\nx = 2"), ("n", "new"), ("c", "c = 3"))
     changes = summary(BASE, proposed)
-    assert [(c["kind"], c["cell_id"]) for c in changes] == [
-        ("removed", "b"), ("edited", "a"), ("added", "n")]  # fmt: skip
-    assert {"op": "+", "text": "x = 2"} in changes[1]["lines"]
-    assert changes[0]["lines"] == [{"op": "-", "text": "b = 2"}]
+    # In notebook order, a removed cell where it was; positions from 1.
+    assert [(c["kind"], c["cell_id"], c["position"]) for c in changes] == [
+        ("edited", "a", 1), ("added", "n", 2), ("removed", "b", 2)]  # fmt: skip
+    assert {"op": "+", "text": "x = 2"} in changes[0]["lines"]
+    assert changes[2]["lines"] == [{"op": "-", "text": "b = 2"}]
+    moved = summary(BASE, nb(("c", "c = 3"), ("a", "a = 1"), ("b", "b = 2")))
+    assert [(c["kind"], c["cell_id"]) for c in moved] == [("moved", "c")]
+    last = summary(BASE, nb(("a", "a = 1"), ("b", "b = 2")))
+    assert [(c["kind"], c["position"]) for c in last] == [("removed", 3)]

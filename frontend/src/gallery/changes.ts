@@ -3,7 +3,7 @@
 // - in a copy of a notebook one may read: "Suggest these changes" sends the copy back to
 //   the original as a change request with a message;
 // - a writer gets "Change requests (N)" when some are open: a dialog lists them, shows each
-//   one's changes cell by cell (a line diff), and accepts or declines (with a comment).
+//   one's changes with the version history's diff view, and accepts or declines (with a comment).
 // Every text from a notebook or a person is put on the page as text, never parsed as HTML.
 
 import { api, base, type Me } from "../net/api";
@@ -12,10 +12,10 @@ import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { attempt } from "../ui/toast";
+import type { DiffEntry, NbCell } from "../history/diffview";
+import { renderDiff } from "../history/history";
 import { notebookApi } from "./gallery";
 
-export interface Line { op: string; text: string }
-export interface Change { kind: string; cell_id: string | null; cell_type: string | null; lines: Line[] }
 export interface ChangeRequest {
   id: number;
   path: string;
@@ -24,24 +24,13 @@ export interface ChangeRequest {
   proposer: { id: string; name: string };
   created: string;
   comment: string;
-  changes?: Change[];
+  diff?: DiffEntry[];
+  base?: { cells: NbCell[] };
   stale?: boolean;
   conflicts?: string[];
 }
 
 const requestsUrl = (path: string, ...rest: string[]): string => apiPath("api/collab/notebooks", path, "change-requests", ...rest);
-
-/** One cell's change as a block of lines: removed lines marked "-", added "+". */
-export function changeNodes(change: Change): HTMLElement {
-  const title = change.kind === "metadata" ? "Notebook settings changed"
-    : `${change.kind[0].toUpperCase()}${change.kind.slice(1)} ${change.cell_type === "markdown" ? "text" : "code"} cell`;
-  const lines = change.lines.map((line) => el("div", { class: `diff-line ${line.op === "+" ? "added" : line.op === "-" ? "removed" : "same"}` },
-    el("span", { class: "diff-op", "aria-hidden": "true" }, line.op === "…" ? "…" : line.op),
-    el("span", { class: "visually-hidden" }, line.op === "+" ? "added: " : line.op === "-" ? "removed: " : ""),
-    line.text));
-  return el("section", { class: `change ${change.kind.replace(/ /g, "-")}`, "data-testid": "change" },
-    el("h4", {}, title), el("pre", { class: "diff" }, ...lines));
-}
 
 function when(iso: string): string {
   const date = new Date(iso);
@@ -83,7 +72,8 @@ async function reviewDialog(path: string, changed: () => void): Promise<void> {
       } else if (full.stale) {
         notes.push(el("p", { class: "notice" }, "The notebook changed since this was suggested; accepting merges these changes into it."));
       }
-      body.replaceChildren(...notes, ...(full.changes || []).map(changeNodes));
+      // The same diff view as the version history's.
+      body.replaceChildren(...notes, renderDiff(full.base?.cells || [], full.diff || [], "Changes"));
     }, (e) => { body.replaceChildren(el("p", { class: "error" }, `Could not load the changes: ${e.message}`)); });
     accept.addEventListener("click", async () => {
       accept.disabled = decline.disabled = true;
