@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -303,7 +304,7 @@ class AppsService:
                 raise
             skip = setup_count(app.notebook)
             for index in range(skip):  # the setup cells ran in the warm kernel
-                nb.cells[index] = nbformat.from_dict(copy.deepcopy(parked.notebook["cells"][index]))
+                nb.cells[index] = copy.deepcopy(parked.notebook.cells[index])
             run.warm = True
             return nb, parked.kernel, skip
         kernel = await self._start_kernel(app, {**self._base_env(), **identity})
@@ -324,7 +325,7 @@ class AppsService:
             return
 
         async def factory() -> Parked:
-            nb = nbformat.from_dict(copy.deepcopy(app.notebook))
+            nb = as_node(app.notebook)
             kernel = await self._start_kernel(app, self._base_env())
             try:
                 client = client_for(nb, kernel)
@@ -333,7 +334,7 @@ class AppsService:
             except BaseException:
                 await kernel.shutdown()
                 raise
-            return Parked(kernel, _plain(nb))
+            return Parked(kernel, nb)
 
         self.pool.want(app.id, app.version, factory)
 
@@ -465,7 +466,7 @@ class AppsService:
 def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:
     """A copy of ``notebook`` with papermill's ``injected-parameters`` cell after
     ``parameters`` (only when parameters are given: the defaults are the notebook's)."""
-    nb = nbformat.from_dict(copy.deepcopy(notebook))
+    nb = as_node(notebook)
     if not parameters:
         return nb
     kernel_name, language = kernel_language(notebook)
@@ -482,14 +483,18 @@ def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:
     return nb
 
 
+def as_node(notebook: dict[str, Any]) -> Any:
+    """A fresh NotebookNode of ``notebook`` as a file reads (multi-line sources joined into
+    strings, which nbclient needs), whatever shape the stored JSON has."""
+    return nbformat.reads(json.dumps(notebook), as_version=4)
+
+
 def _cell_of(run: Run) -> int | None:
     return run.progress.get("cell") if run.progress else None
 
 
 def _plain(nb: Any) -> dict[str, Any]:
     """A NotebookNode as plain JSON data (what the store keeps)."""
-    import json
-
     value: dict[str, Any] = json.loads(nbformat.writes(nbformat.from_dict(nb), version=4))
     return value
 

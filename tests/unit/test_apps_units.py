@@ -1,0 +1,74 @@
+"""Pure parts of apps: the result of a run, progress, setup cells, cron schedules, the
+OpenAPI description."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from collab_server.apps.notebook import code_cells, progress, result_of, setup_count
+from collab_server.apps.openapi import openapi
+from collab_server.apps.schedules import check_cron, due, next_fire
+from collab_server.apps.store import Schedule
+from collab_server.core.errors import Invalid
+
+
+def cell(source: str, tags: list[str] | None = None, outputs: list[Any] | None = None) -> dict:
+    return {"cell_type": "code", "source": source, "metadata": {"tags": tags or []},
+            "outputs": outputs or [], "execution_count": None}  # fmt: skip
+
+
+def nb(*cells: dict) -> dict:
+    return {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_the_result_is_the_json_output_else_the_text_of_the_result_cell():
+    as_json = {"output_type": "display_data",
+               "data": {"application/json": {"a": 1}, "text/plain": "<JSON>"}}  # fmt: skip
+    as_text = {"output_type": "execute_result", "data": {"text/plain": ["4", "2"]}}
+    printed = {"output_type": "stream", "name": "stdout", "text": "hello\n"}
+    assert result_of(nb(cell("x"), cell("r", ["result"], [printed, as_json]))) == {"a": 1}
+    assert result_of(nb(cell("r", ["result"], [printed, as_text]))) == "42"
+    assert result_of(nb(cell("r", ["result"], [printed]))) == "hello\n"
+    assert result_of(nb(cell("r", ["result"], []))) is None
+    assert result_of(nb(cell("r", [], [as_json]))) is None  # no cell tagged result
+
+
+def test_setup_cells_and_progress_count_code_cells_only():
+    markdown = {"cell_type": "markdown", "source": "# Title", "metadata": {}}
+    book = nb(cell("import os"), markdown, cell("n = 1", ["parameters"]), cell(""), cell("n"))
+    assert setup_count(book) == 2
+    assert setup_count(nb(cell("x"))) == 0
+    assert code_cells(book) == [0, 2, 4]  # the empty cell is not run
+    assert progress(book, 2) == {"cell": 2, "of": 3}
+    assert progress(book, 4) == {"cell": 3, "of": 3}
+
+
+def test_cron_expressions_are_checked_and_fire_on_time():
+    assert check_cron("0  6 * * *", 60) == "0 6 * * *"
+    assert check_cron("* * * * * */10", 5) == "* * * * * */10"
+    for bad in ("", "every day", "61 * * * *", "* * *", 5):
+        with pytest.raises(Invalid):
+            check_cron(bad, 0)
+    with pytest.raises(Invalid, match="at most every 60 s"):
+        check_cron("* * * * * *", 60)
+    start = dt.datetime(2030, 1, 1, 5, 59, 59, tzinfo=dt.UTC)
+    assert next_fire("0 6 * * *", start) == dt.datetime(2030, 1, 1, 6, tzinfo=dt.UTC)
+    schedule = Schedule("s", "app", "ann", "0 6 * * *", {}, "2030-01-01T05:00:00Z")
+    assert not due(schedule, start)
+    assert due(schedule, start + dt.timedelta(seconds=1))
+    schedule.last_fired = "2030-01-01T06:00:00Z"  # fired once: not again until tomorrow
+    assert not due(schedule, dt.datetime(2030, 1, 1, 12, tzinfo=dt.UTC))
+
+
+def test_openapi_describes_runs_with_the_parameters_schema():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    doc = openapi({"id": "abc", "title": "T", "description": "", "version": 2,
+                   "parameters": schema}, "/base/")  # fmt: skip
+    assert doc["info"] == {"title": "T", "description": "", "version": "2"}
+    assert doc["components"]["schemas"]["Parameters"] == schema
+    post = doc["paths"]["/api/collab/apps/abc/runs"]["post"]
+    assert set(post["responses"]) == {"200", "202", "422", "429"}
+    assert doc["servers"] == [{"url": "/base"}]
