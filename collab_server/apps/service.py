@@ -8,8 +8,8 @@ and whatever the provider's ``kernel_env(token)`` adds (``JUPYTER_AUTH_TOKEN`` i
 it). Never the publisher's: the publisher's rights play no part in a run.
 
 Permission: action ``run`` on ``apps:{published_id}`` (the provider decides); whoever may
-``share`` the source notebook (its publishers) may run it too, as they may read the
-published copy. A run and its outputs are visible to the person who ran it only.
+``share`` and ``execute`` the source notebook (its publishers, if they may run code) may run
+it too. A run and its outputs are visible to the person who ran it only.
 
 Limits: runs one person may have under way (queued or running; more → 429), runs the server
 executes at once (more wait in a queue of bounded length; a full queue → 429), and a
@@ -24,6 +24,7 @@ import copy
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class AppsOptions:
     pool_idle: float = 900.0
     schedule_min_interval: float = 60.0
     schedule_tick: float = 1.0
+    keep_runs_days: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,12 @@ class AppsService:
         while True:
             await asyncio.sleep(30)
             self.pool.drain_idle()
+            if self.options.keep_runs_days > 0:
+                cutoff = iso(time.time() - self.options.keep_runs_days * 86400)
+                try:
+                    await self.store.prune(cutoff)
+                except Exception:  # the database is busy: next time
+                    self.log.debug("Could not prune old app runs", exc_info=True)
 
     # -- apps -----------------------------------------------------------------------------
 
@@ -185,7 +193,9 @@ class AppsService:
         return bool(await resolve(self.provider.allowed(token, action, resource)))
 
     async def may_run(self, token: str, pid: str) -> bool:
-        """``run`` on ``apps:{pid}``, or ``share`` on its source notebook (its publishers)."""
+        """``run`` on ``apps:{pid}``; or ``share`` and ``execute`` on its source notebook (its
+        publishers, when they may run code: publishing alone must not let someone run code
+        they could not run in the notebook)."""
         if await self.allowed(token, "run", f"apps:{pid}"):
             return True
         try:
@@ -193,7 +203,12 @@ class AppsService:
         except NotFound:
             return False
         source = self.versions.source_path(row)
-        return source is not None and await self.allowed(token, "share", f"contents:{source}")
+        if source is None:
+            return False
+        resource = f"contents:{source}"
+        return await self.allowed(token, "share", resource) and await self.allowed(
+            token, "execute", resource
+        )
 
     async def may_see(self, token: str, pid: str) -> bool:
         """May the caller see the app's description (``read`` on ``apps:{pid}`` suffices)."""

@@ -72,3 +72,26 @@ def test_openapi_describes_runs_with_the_parameters_schema():
     post = doc["paths"]["/api/collab/apps/abc/runs"]["post"]
     assert set(post["responses"]) == {"200", "202", "422", "429"}
     assert doc["servers"] == [{"url": "/base"}]
+
+
+async def test_the_store_keeps_runs_per_owner_and_forgets_old_finished_ones(tmp_path):
+    from collab_server.apps.store import AppStore, Run
+    from collab_server.core.db import open_database
+
+    store = AppStore(open_database(tmp_path / "db.sqlite"))
+    old = Run("r1", "app", 1, "ann", {"n": 1}, created="2020-01-01T00:00:00.000Z")
+    mine = Run("r2", "app", 1, "ann", {}, schedule_id="s1")
+    theirs = Run("r3", "app", 1, "bob", {})
+    for run in (old, mine, theirs):
+        await store.add_run(run)
+    old.status, old.result = "succeeded", {"a": [1]}
+    await store.save_run(old, {"cells": [], "metadata": {}})
+    assert store.run("r1").result == {"a": [1]} and store.notebook("r1") == {
+        "cells": [], "metadata": {}}  # fmt: skip
+    assert [r.id for r in store.runs("ann")] == ["r2", "r1"]
+    assert [r.id for r in store.runs("ann", schedule_id="s1")] == ["r2"]
+    assert store.runs("carl") == []
+    assert await store.prune("2021-01-01T00:00:00Z") == 1  # only the old finished run
+    assert store.run("r1") is None and store.run("r2") is not None
+    assert await store.close_interrupted("stopped") == 2  # r2 and r3 were left queued
+    assert store.run("r3").status == "failed"
