@@ -207,6 +207,7 @@ async def test_a_runner_gets_the_json_result_as_themselves_from_the_published_co
     assert "sandbox" in r.headers["content-security-policy"]
     assert "range(n)" not in r.text  # a report without code
     assert "moon" in r.text
+    assert "cdnjs" not in r.text  # no third-party script in a report
 
     # Defaults apply when no parameters are given; the identity is the caller's.
     run = await run_app(apps_server, pid, {}, "ravi-token")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -42,7 +43,14 @@ from ..core.time import iso, now_iso
 from ..kernels.service import kernel_env_of
 from ..versions.service import Published, VersionService
 from .executor import AppKernel, RunTimedOut, client_for, run_cells, with_timeout
-from .notebook import code_cells, progress, report_html, result_of, setup_count
+from .notebook import (
+    code_cells,
+    preload_report,
+    progress,
+    report_html,
+    result_of,
+    setup_count,
+)
 from .pool import Parked, WarmPool
 from .schedules import Scheduler, check_cron
 from .schema import app_schema, check_parameters, kernel_language
@@ -139,6 +147,7 @@ class AppsService:
             tick=options.schedule_tick,
         )
         self._housekeeping: asyncio.Task[None] | None = None
+        self._preload: asyncio.Future[None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -216,6 +225,8 @@ class AppsService:
 
     def describe(self, app: App) -> dict[str, Any]:
         self._warm(app)
+        if self._preload is None:  # someone looks at an app: a report may be asked for soon
+            self._preload = asyncio.ensure_future(asyncio.to_thread(preload_report))
         return {**app.to_json(), "pool": self.pool.stats(app.id)}
 
     # -- runs -----------------------------------------------------------------------------
@@ -254,6 +265,9 @@ class AppsService:
 
     async def _execute(self, active: ActiveRun, app: App) -> None:
         run = active.run
+        # The outcome reaches the live run (what GET shows) only once it is stored with the
+        # executed notebook: a client that sees "succeeded" can fetch the report at once.
+        outcome: dict[str, Any] = {}
         nb: Any = None
         kernel: AppKernel | None = None
         try:
@@ -273,34 +287,38 @@ class AppsService:
                         run_cells(client, code_cells(nb, start), on_cell),
                         self.options.run_timeout,
                     )
-                    run.status, run.result = "succeeded", result_of(nb)
+                    outcome.update(status="succeeded", result=result_of(nb))
                 finally:
                     self._running -= 1
         except CellExecutionError as e:
-            run.status = "failed"
-            run.error = {"ename": str(e.ename), "evalue": str(e.evalue), "cell": _cell_of(run)}
-            if nb is not None:
-                run.result = result_of(nb)
+            outcome.update(
+                status="failed",
+                error={"ename": str(e.ename), "evalue": str(e.evalue), "cell": _cell_of(run)},
+                result=result_of(nb) if nb is not None else None,
+            )
         except RunTimedOut as e:
-            run.status, run.error = "timed_out", {"ename": "Timeout", "evalue": str(e)}
+            outcome.update(status="timed_out", error={"ename": "Timeout", "evalue": str(e)})
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            run.status = "cancelled"
-            run.error = {"ename": "Cancelled", "evalue": "The run was cancelled"}
+            error = {"ename": "Cancelled", "evalue": "The run was cancelled"}
+            outcome.update(status="cancelled", error=error)
         except Exception as e:
             self.log.warning("App run %s failed to run: %s", run.id, e)
-            run.status = "failed"
-            run.error = {"ename": type(e).__name__, "evalue": str(e)[:1000]}
+            error = {"ename": type(e).__name__, "evalue": str(e)[:1000]}
+            outcome.update(status="failed", error=error)
         finally:
             if kernel is not None:
                 await kernel.shutdown()
-            run.ended = now_iso()
+            outcome.setdefault("status", "failed")
+            ended = dataclasses.replace(run, ended=now_iso(), **outcome)
             try:
-                await self.store.save_run(run, _plain(nb) if nb is not None else None)
+                await self.store.save_run(ended, _plain(nb) if nb is not None else None)
             except Exception:
                 self.log.exception("App run %s could not be recorded", run.id)
+            for name in ("status", "result", "error", "ended"):
+                setattr(run, name, getattr(ended, name))
             self.active.pop(run.id, None)
             active.done.set()
 
