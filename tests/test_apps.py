@@ -272,10 +272,17 @@ async def test_limits_timeout_and_cancel_leave_no_kernel_behind(apps_server):
     r = await call(apps_server, "POST", f"/api/collab/runs/{first['id']}/cancel", "ravi-token")
     assert r.status_code == 409
 
+    # Cancelled while its kernel starts: nothing may be left of that kernel either.
+    await wait_for_run(apps_server, other.json()["id"], "rhea-token", ("succeeded",))
+    early = await call(apps_server, "POST", url, "rhea-token", json={})
+    r = await call(
+        apps_server, "POST", f"/api/collab/runs/{early.json()['id']}/cancel", "rhea-token"
+    )
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+
     # The second one runs into the 10 s timeout: interrupted, then its kernel killed.
     timed_out = await wait_for_run(apps_server, second["id"], "ravi-token", ("timed_out",))
     assert "longer than 10 s" in timed_out["error"]["evalue"]
-    await wait_for_run(apps_server, other.json()["id"], "rhea-token", ("succeeded",))
     assert kernel_processes(apps_server) == []
 
 
