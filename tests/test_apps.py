@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,23 @@ import psutil
 import pytest
 
 from support import server as server_support
+from support.providers import TokenInKernelProvider
 from support.server import ServerProcess
+
+REVOKED_ENV = "COLLAB_TEST_REVOKED_RUN"
+
+
+class RevocableProvider(TokenInKernelProvider):
+    """The test provider, where a token listed in the file named by ``COLLAB_TEST_REVOKED_RUN``
+    has lost ``run`` (the server imports this class: ``test_apps.RevocableProvider``)."""
+
+    async def allowed(self, token: str, action: str, resource: str) -> bool:
+        listed = os.environ.get(REVOKED_ENV, "")
+        revoked = Path(listed).read_text().split() if listed and os.path.exists(listed) else []
+        if action == "run" and token in revoked:
+            return False
+        return await super().allowed(token, action, resource)
+
 
 # People of this suite's server: runners of apps (``run`` on every ``apps:…``), who may
 # read notebooks but neither write nor execute code in notebooks.
@@ -55,24 +72,32 @@ def app_notebook(
 @pytest.fixture(scope="module")
 def apps_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server of its own: kernels get the caller's token (so identity is visible), runs
-    time out after 10 s, two runs per person, no warm pool, schedules every second."""
+    time out after 10 s, two runs per person, no warm pool, schedules every second, and
+    rights to run that a test can take away (:class:`RevocableProvider`)."""
     added = [key for key in APP_USERS if key not in server_support.USERS]
     server_support.USERS.update(APP_USERS)  # read when the server starts
+    base = tmp_path_factory.mktemp("apps")
+    previous = os.environ.get(REVOKED_ENV)
+    os.environ[REVOKED_ENV] = str(base / "revoked.txt")  # passed on to the server
     process = ServerProcess(
-        tmp_path_factory.mktemp("apps"),
+        base,
         [
             "--CollabServer.apps_pool_size=0",
             "--CollabServer.apps_run_timeout=10",
             "--CollabServer.apps_max_runs_per_user=2",
             "--CollabServer.apps_schedule_min_interval=0",
         ],
-        provider="support.providers.TokenInKernelProvider",
+        provider="test_apps.RevocableProvider",
     )
     try:
         process.start()
     finally:
         for key in added:
             server_support.USERS.pop(key, None)
+        if previous is None:
+            os.environ.pop(REVOKED_ENV, None)
+        else:
+            os.environ[REVOKED_ENV] = previous
     yield process
     process.stop()
 
@@ -182,6 +207,7 @@ async def test_a_runner_gets_the_json_result_as_themselves_from_the_published_co
     assert "sandbox" in r.headers["content-security-policy"]
     assert "range(n)" not in r.text  # a report without code
     assert "moon" in r.text
+    assert "cdnjs" not in r.text  # no third-party script in a report
 
     # Defaults apply when no parameters are given; the identity is the caller's.
     run = await run_app(apps_server, pid, {}, "ravi-token")
@@ -246,10 +272,17 @@ async def test_limits_timeout_and_cancel_leave_no_kernel_behind(apps_server):
     r = await call(apps_server, "POST", f"/api/collab/runs/{first['id']}/cancel", "ravi-token")
     assert r.status_code == 409
 
+    # Cancelled while its kernel starts: nothing may be left of that kernel either.
+    await wait_for_run(apps_server, other.json()["id"], "rhea-token", ("succeeded",))
+    early = await call(apps_server, "POST", url, "rhea-token", json={})
+    r = await call(
+        apps_server, "POST", f"/api/collab/runs/{early.json()['id']}/cancel", "rhea-token"
+    )
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+
     # The second one runs into the 10 s timeout: interrupted, then its kernel killed.
     timed_out = await wait_for_run(apps_server, second["id"], "ravi-token", ("timed_out",))
     assert "longer than 10 s" in timed_out["error"]["evalue"]
-    await wait_for_run(apps_server, other.json()["id"], "rhea-token", ("succeeded",))
     assert kernel_processes(apps_server) == []
 
 
@@ -283,6 +316,30 @@ async def test_a_schedule_fires_as_its_maker_and_records_its_runs(apps_server):
     assert r.status_code == 204
     r = await call(apps_server, "GET", f"{url}")
     assert r.json()["schedules"] == []
+
+
+async def test_a_schedule_stops_when_its_maker_loses_run(apps_server):
+    pid = await publish(apps_server, app_notebook(), "revoked.ipynb")
+    r = await call(apps_server, "POST", f"/api/collab/apps/{pid}/schedules", "ravi-token",
+                   json={"cron": "* * * * * *", "parameters": {}})  # fmt: skip
+    schedule = r.json()
+    (Path(apps_server.base) / "revoked.txt").write_text("ravi-token\n")
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the barrier: the schedule's next firing finds the right gone
+            r = await call(apps_server, "GET", f"/api/collab/schedules/{schedule['id']}",
+                           "ravi-token")  # fmt: skip
+            if not r.json()["active"]:
+                break
+            assert time.monotonic() < deadline, "the schedule kept running"
+            await asyncio.sleep(0.2)
+        assert r.json()["stopped"] == "The person who made it may no longer run the app"
+        # Nor may the person run the app by hand (with no ``read`` on it either, the app is
+        # not even visible to them any more).
+        r = await call(apps_server, "POST", f"/api/collab/apps/{pid}/runs", "ravi-token", json={})
+        assert r.status_code == 404
+    finally:
+        (Path(apps_server.base) / "revoked.txt").write_text("")
 
 
 async def test_a_warm_kernel_is_faster_than_a_cold_start(spawn_server, monkeypatch):

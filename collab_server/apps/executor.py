@@ -55,14 +55,16 @@ class AppKernel:
         if kernel_spec_manager is not None:
             options["kernel_spec_manager"] = kernel_spec_manager
         km = AsyncKernelManager(**options)
-        await km.start_kernel(env=env, cwd=cwd)
-        kc = km.client()
-        kc.start_channels()
+        kc: Any = None
         try:
+            await km.start_kernel(env=env, cwd=cwd)
+            kc = km.client()
+            kc.start_channels()
             await kc.wait_for_ready(timeout=startup_timeout)
         except BaseException:
-            kernel = cls(km, kc)
-            await kernel.shutdown()
+            # Failed, timed out or cancelled (a run cancelled while its kernel starts): the
+            # process may already run, and nobody else knows of it.
+            await cls(km, kc).shutdown()
             raise
         kc.allow_stdin = False
         return cls(km, kc)

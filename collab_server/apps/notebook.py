@@ -83,13 +83,27 @@ def error_of(cell: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
+def preload_report() -> None:
+    """Import nbconvert and render a tiny report once (seconds on a busy machine), so the
+    first person to open a report does not wait for it."""
+    report_html({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}, "")
+
+
 def report_html(nb: dict[str, Any], title: str) -> str:
     """The executed notebook as a standalone HTML page without code or prompts."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    # No third-party script in a report: nbconvert's page loads require.js, MathJax, mermaid
+    # and the widget renderer from CDNs by default, which would tell those sites who reads
+    # what, and make the report wait for (or hang on) networks it cannot reach.
+    offline = dict.fromkeys(
+        ("require_js_url", "mathjax_url", "jquery_url", "widget_renderer_url", "mermaid_js_url",
+         "mermaid_layout_elk_js_url"),
+        "",
+    )  # fmt: skip
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, **offline
     )
     # Read as a file is (multi-line sources joined), as nbconvert expects.
     node = nbformat.reads(json.dumps(nb), as_version=4)

@@ -31,7 +31,7 @@ log = logging.getLogger("collab_server.apps")
 @dataclass
 class Parked:
     kernel: AppKernel
-    notebook: dict[str, Any]  # the setup cells, executed (their outputs go into each run)
+    notebook: Any  # a NotebookNode: the setup cells executed (their outputs go into each run)
     parked_at: float = field(default_factory=time.monotonic)
 
 

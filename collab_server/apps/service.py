@@ -8,8 +8,8 @@ and whatever the provider's ``kernel_env(token)`` adds (``JUPYTER_AUTH_TOKEN`` i
 it). Never the publisher's: the publisher's rights play no part in a run.
 
 Permission: action ``run`` on ``apps:{published_id}`` (the provider decides); whoever may
-``share`` the source notebook (its publishers) may run it too, as they may read the
-published copy. A run and its outputs are visible to the person who ran it only.
+``share`` and ``execute`` the source notebook (its publishers, if they may run code) may run
+it too. A run and its outputs are visible to the person who ran it only.
 
 Limits: runs one person may have under way (queued or running; more → 429), runs the server
 executes at once (more wait in a queue of bounded length; a full queue → 429), and a
@@ -21,8 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
+import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +43,14 @@ from ..core.time import iso, now_iso
 from ..kernels.service import kernel_env_of
 from ..versions.service import Published, VersionService
 from .executor import AppKernel, RunTimedOut, client_for, run_cells, with_timeout
-from .notebook import code_cells, progress, report_html, result_of, setup_count
+from .notebook import (
+    code_cells,
+    preload_report,
+    progress,
+    report_html,
+    result_of,
+    setup_count,
+)
 from .pool import Parked, WarmPool
 from .schedules import Scheduler, check_cron
 from .schema import app_schema, check_parameters, kernel_language
@@ -59,6 +69,7 @@ class AppsOptions:
     pool_idle: float = 900.0
     schedule_min_interval: float = 60.0
     schedule_tick: float = 1.0
+    keep_runs_days: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class AppsService:
             tick=options.schedule_tick,
         )
         self._housekeeping: asyncio.Task[None] | None = None
+        self._preload: asyncio.Future[None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -162,6 +174,12 @@ class AppsService:
         while True:
             await asyncio.sleep(30)
             self.pool.drain_idle()
+            if self.options.keep_runs_days > 0:
+                cutoff = iso(time.time() - self.options.keep_runs_days * 86400)
+                try:
+                    await self.store.prune(cutoff)
+                except Exception:  # the database is busy: next time
+                    self.log.debug("Could not prune old app runs", exc_info=True)
 
     # -- apps -----------------------------------------------------------------------------
 
@@ -184,7 +202,9 @@ class AppsService:
         return bool(await resolve(self.provider.allowed(token, action, resource)))
 
     async def may_run(self, token: str, pid: str) -> bool:
-        """``run`` on ``apps:{pid}``, or ``share`` on its source notebook (its publishers)."""
+        """``run`` on ``apps:{pid}``; or ``share`` and ``execute`` on its source notebook (its
+        publishers, when they may run code: publishing alone must not let someone run code
+        they could not run in the notebook)."""
         if await self.allowed(token, "run", f"apps:{pid}"):
             return True
         try:
@@ -192,7 +212,12 @@ class AppsService:
         except NotFound:
             return False
         source = self.versions.source_path(row)
-        return source is not None and await self.allowed(token, "share", f"contents:{source}")
+        if source is None:
+            return False
+        resource = f"contents:{source}"
+        return await self.allowed(token, "share", resource) and await self.allowed(
+            token, "execute", resource
+        )
 
     async def may_see(self, token: str, pid: str) -> bool:
         """May the caller see the app's description (``read`` on ``apps:{pid}`` suffices)."""
@@ -200,6 +225,8 @@ class AppsService:
 
     def describe(self, app: App) -> dict[str, Any]:
         self._warm(app)
+        if self._preload is None:  # someone looks at an app: a report may be asked for soon
+            self._preload = asyncio.ensure_future(asyncio.to_thread(preload_report))
         return {**app.to_json(), "pool": self.pool.stats(app.id)}
 
     # -- runs -----------------------------------------------------------------------------
@@ -238,6 +265,9 @@ class AppsService:
 
     async def _execute(self, active: ActiveRun, app: App) -> None:
         run = active.run
+        # The outcome reaches the live run (what GET shows) only once it is stored with the
+        # executed notebook: a client that sees "succeeded" can fetch the report at once.
+        outcome: dict[str, Any] = {}
         nb: Any = None
         kernel: AppKernel | None = None
         try:
@@ -257,34 +287,38 @@ class AppsService:
                         run_cells(client, code_cells(nb, start), on_cell),
                         self.options.run_timeout,
                     )
-                    run.status, run.result = "succeeded", result_of(nb)
+                    outcome.update(status="succeeded", result=result_of(nb))
                 finally:
                     self._running -= 1
         except CellExecutionError as e:
-            run.status = "failed"
-            run.error = {"ename": str(e.ename), "evalue": str(e.evalue), "cell": _cell_of(run)}
-            if nb is not None:
-                run.result = result_of(nb)
+            outcome.update(
+                status="failed",
+                error={"ename": str(e.ename), "evalue": str(e.evalue), "cell": _cell_of(run)},
+                result=result_of(nb) if nb is not None else None,
+            )
         except RunTimedOut as e:
-            run.status, run.error = "timed_out", {"ename": "Timeout", "evalue": str(e)}
+            outcome.update(status="timed_out", error={"ename": "Timeout", "evalue": str(e)})
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            run.status = "cancelled"
-            run.error = {"ename": "Cancelled", "evalue": "The run was cancelled"}
+            error = {"ename": "Cancelled", "evalue": "The run was cancelled"}
+            outcome.update(status="cancelled", error=error)
         except Exception as e:
             self.log.warning("App run %s failed to run: %s", run.id, e)
-            run.status = "failed"
-            run.error = {"ename": type(e).__name__, "evalue": str(e)[:1000]}
+            error = {"ename": type(e).__name__, "evalue": str(e)[:1000]}
+            outcome.update(status="failed", error=error)
         finally:
             if kernel is not None:
                 await kernel.shutdown()
-            run.ended = now_iso()
+            outcome.setdefault("status", "failed")
+            ended = dataclasses.replace(run, ended=now_iso(), **outcome)
             try:
-                await self.store.save_run(run, _plain(nb) if nb is not None else None)
+                await self.store.save_run(ended, _plain(nb) if nb is not None else None)
             except Exception:
                 self.log.exception("App run %s could not be recorded", run.id)
+            for name in ("status", "result", "error", "ended"):
+                setattr(run, name, getattr(ended, name))
             self.active.pop(run.id, None)
             active.done.set()
 
@@ -303,7 +337,7 @@ class AppsService:
                 raise
             skip = setup_count(app.notebook)
             for index in range(skip):  # the setup cells ran in the warm kernel
-                nb.cells[index] = nbformat.from_dict(copy.deepcopy(parked.notebook["cells"][index]))
+                nb.cells[index] = copy.deepcopy(parked.notebook.cells[index])
             run.warm = True
             return nb, parked.kernel, skip
         kernel = await self._start_kernel(app, {**self._base_env(), **identity})
@@ -324,7 +358,7 @@ class AppsService:
             return
 
         async def factory() -> Parked:
-            nb = nbformat.from_dict(copy.deepcopy(app.notebook))
+            nb = as_node(app.notebook)
             kernel = await self._start_kernel(app, self._base_env())
             try:
                 client = client_for(nb, kernel)
@@ -333,7 +367,7 @@ class AppsService:
             except BaseException:
                 await kernel.shutdown()
                 raise
-            return Parked(kernel, _plain(nb))
+            return Parked(kernel, nb)
 
         self.pool.want(app.id, app.version, factory)
 
@@ -465,7 +499,7 @@ class AppsService:
 def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:
     """A copy of ``notebook`` with papermill's ``injected-parameters`` cell after
     ``parameters`` (only when parameters are given: the defaults are the notebook's)."""
-    nb = nbformat.from_dict(copy.deepcopy(notebook))
+    nb = as_node(notebook)
     if not parameters:
         return nb
     kernel_name, language = kernel_language(notebook)
@@ -482,14 +516,18 @@ def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:
     return nb
 
 
+def as_node(notebook: dict[str, Any]) -> Any:
+    """A fresh NotebookNode of ``notebook`` as a file reads (multi-line sources joined into
+    strings, which nbclient needs), whatever shape the stored JSON has."""
+    return nbformat.reads(json.dumps(notebook), as_version=4)
+
+
 def _cell_of(run: Run) -> int | None:
     return run.progress.get("cell") if run.progress else None
 
 
 def _plain(nb: Any) -> dict[str, Any]:
     """A NotebookNode as plain JSON data (what the store keeps)."""
-    import json
-
     value: dict[str, Any] = json.loads(nbformat.writes(nbformat.from_dict(nb), version=4))
     return value
 

@@ -244,6 +244,17 @@ class AppStore:
         ).fetchall()
         return [_run(r) for r in rows]
 
+    async def prune(self, before: str) -> int:
+        """Forget finished runs created before ``before`` (their notebooks with them)."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM app_runs WHERE created < ? AND status NOT IN ('queued', 'running')",
+                [before],
+            ).rowcount
+
+        return await write(self.db, work)
+
     async def close_interrupted(self, message: str) -> int:
         """Runs a stopped server left queued or running end as failed (at start)."""
         error = json.dumps({"ename": "ServerStopped", "evalue": message})

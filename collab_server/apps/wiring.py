@@ -46,6 +46,11 @@ class AppsTraits(Configurable):
     apps_pool_idle_seconds = Float(
         900.0, help="An app's warm kernels are shut down after this long without a run."
     ).tag(config=True)
+    apps_keep_runs_days = Float(
+        30.0,
+        help="Finished app runs (and their executed notebooks) are kept this many days. "
+        "0: forever.",
+    ).tag(config=True)
     apps_schedule_min_interval = Float(
         60.0, help="Shortest interval between two runs of one schedule (seconds)."
     ).tag(config=True)
@@ -67,6 +72,7 @@ def start_apps(app: Any, data_dir: Path) -> AppsService:
             pool_size=max(0, app.apps_pool_size),
             pool_idle=app.apps_pool_idle_seconds,
             schedule_min_interval=max(0.0, app.apps_schedule_min_interval),
+            keep_runs_days=max(0.0, app.apps_keep_runs_days),
         ),
         root_dir=str(serverapp.root_dir),
         secret_dir=data_dir,

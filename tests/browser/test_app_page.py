@@ -68,7 +68,7 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     assert result == {"total": 10, "name": "moon", "flag": True, "day": "2026-03-04"}
     # The report shows outputs, not code, in the sandboxed frame.
     frame = page.frame_locator('[data-testid="report-frame"]')
-    await frame.get_by_text("secret code path").wait_for()
+    await frame.get_by_text("secret code path").wait_for(timeout=60_000)
     assert await frame.get_by_text("print(").count() == 0
     assert await page.locator('[data-testid="report-frame"]').get_attribute("sandbox") == (
         "allow-scripts"
