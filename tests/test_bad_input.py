@@ -150,6 +150,31 @@ async def test_session_endpoint_bad_requests(server, path, body, status):
     assert r.json()["message"]
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        {
+            "type": "notebook",
+            "format": "json",
+            "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+        },
+        {"type": "file", "format": "text", "content": "x"},
+        {"type": "directory"},
+    ],
+    ids=["notebook", "file", "folder"],
+)
+def test_saving_into_a_missing_folder_is_404_with_a_message(server, model):
+    """jupyter_server answers 500 "Unexpected error" with the file's name; nothing is made."""
+    r = httpx.put(
+        f"{server.http_url}/api/contents/no-such-folder/x.ipynb",
+        json=model,
+        headers={"Authorization": "token admin-token"},
+    )
+    assert r.status_code == 404, r.text
+    assert "no folder 'no-such-folder'" in r.json()["message"]
+    assert not (server.root / "no-such-folder").exists()
+
+
 def test_literal_dot_dot_path_is_refused(server):
     import http.client
 

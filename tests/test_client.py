@@ -440,3 +440,39 @@ def test_notebooks_is_one_request_per_page_not_one_per_notebook(
         assert page["total"] == readable == len(page["notebooks"])
         assert all(n["path"].startswith("team-a/") for n in page["notebooks"])
         assert "gamma" not in str(page)
+
+
+def test_run_app_returns_the_result_and_runs_lists_the_run(srv: ServerProcess) -> None:
+    """The client runs a published app as the token's holder and reads its runs back."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    for tag, source in (
+        ("parameters", "n = 3  # how many\nfail = False"),
+        ("", "assert not fail, 'asked to fail'"),
+        ("result", "from IPython.display import JSON\nJSON({'total': sum(range(n))})"),
+    ):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = [tag] if tag else []
+        nb.cells.append(cell)
+    (srv.root / "apps").mkdir(exist_ok=True)
+    with http(srv, ADMIN) as c:
+        body = {"type": "notebook", "format": "json", "content": nb}
+        assert c.put("/api/contents/apps/sum.ipynb", json=body).status_code in (200, 201)
+        published = c.post("/api/collab/publish/apps/sum.ipynb", json={"title": "Sum"})
+        assert published.status_code == 201, published.text
+        app = published.json()["id"]
+    with Client(srv.http_url, ADMIN) as client:
+        assert client.run_app(app, n=5) == {"total": 10}
+        with pytest.raises(client_module.RunFailed) as failed:
+            client.run_app(app, fail=True)
+        assert "failed" in str(failed.value) and "asked to fail" in str(failed.value)
+        with pytest.raises(ClientError) as wrong:
+            client.run_app(app, n="five")
+        assert wrong.value.status == 422 and "n" in str(wrong.value)
+        runs = client.runs(app=app)
+        assert dict(runs.dtypes.astype(str)) == dtypes(client_module.RUN_COLUMNS)
+        assert sorted(runs["status"]) == ["failed", "succeeded"]
+        assert runs.loc[runs["status"] == "succeeded", "parameters"].iloc[0]["n"] == 5
+    # Runs are their runner's: another person lists none of them.
+    with Client(srv.http_url, ALICE) as client:
+        assert len(client.runs(app=app)) == 0

@@ -142,6 +142,10 @@ class CollabFileContentsManager(AsyncLargeFileManager):
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         with self._api_paths():
+            # jupyter_server answers a missing folder with a 500 naming the file.
+            folder = path.strip("/").rpartition("/")[0]
+            if folder and not os.path.isdir(self._get_os_path(folder)):
+                raise web.HTTPError(404, f"There is no folder {folder!r}: create it first")
             if model.get("type") == "notebook" and "content" in model and not model.get("chunk"):
                 return await self._save_notebook_model(model, path)
             saved: dict[str, Any] = await super().save(model, path)
