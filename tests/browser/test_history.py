@@ -135,6 +135,9 @@ async def test_history_diff_restore_publish_and_copy(browser, server):
     assert await ada.locator('[data-testid="published-title"]').inner_text() == "The story"
     assert await ada.locator(".published-cell pre").first.inner_text() == "a = 1"
     await check_a11y(ada, "published page")
+    # "Open as app" leads to the app page of this published copy.
+    app_href = await ada.locator('[data-testid="open-as-app"]').get_attribute("href")
+    assert app_href is not None and app_href.endswith("/apps/" + ada.url.rsplit("/", 1)[-1])
     await ada.click('[data-testid="make-copy"]')
     await ada.locator('[data-testid="copy-target"]').fill("hist/")
     await ada.click('[data-testid="copy-submit"]')

@@ -341,7 +341,8 @@ export function openPublish(path: string, published: () => void): HTMLDialogElem
       const result = await api<{ id: string; version: number }>("POST", apiPath("api/collab/publish", path),
         { title: title.value.trim(), description: description.value, strip_outputs: strip.checked });
       const link = el("a", { href: publishedPage(result.id), "data-testid": "published-link" }, "Open the published copy");
-      done.replaceChildren(el("span", {}, `Published (version ${result.version}). `), link);
+      done.replaceChildren(el("span", {}, `Published (version ${result.version}). `), link, " · ",
+        el("a", { href: `${base}apps/${segment(result.id)}`, "data-testid": "published-app-link" }, "Open as app"));
       published();
       if (who) {
         try {

@@ -52,7 +52,7 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
     copy.description ? el("p", { class: "published-description" }, copy.description) : "",
     el("p", { class: "muted" }, `Published by ${copy.publisher} · ${when(copy.created)} · version ${copy.version}`,
       copy.strip_outputs ? " · outputs left out" : ""),
-    el("div", { class: "row" }, makeCopy), status,
+    el("div", { class: "row" }, makeCopy, appLink(copy.id, copy.notebook.cells)), status,
     el("p", { class: "notice", "data-testid": "read-only" }, "A published copy is read-only. Make a copy to edit it."));
   const cells = el("div", { class: "published-cells", "data-testid": "published-cells" });
   for (const cell of copy.notebook.cells) {
@@ -104,4 +104,11 @@ function askTarget(value: string): Promise<string | null> {
     dialog.showModal();
     input.focus();
   });
+}
+
+/** "Open as app": the published notebook run with parameters, as its readers' own runs. */
+export function appLink(id: string, cells: NbCell[]): HTMLElement | "" {
+  if (!cells.some((cell) => cell.cell_type === "code")) return "";
+  return el("a", { class: "button small", href: `${base}apps/${segment(id)}`, "data-testid": "open-as-app" },
+    icon("run"), "Open as app");
 }
