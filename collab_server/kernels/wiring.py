@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from traitlets import Float, Integer
+from traitlets import Float, Integer, List, Unicode
 from traitlets.config import Configurable
 
 from ..auth.jupyter import KERNEL_PATH_SETTING
 from ..rooms import Connection, Room, RoomAddress, RoomObserver
+from .environment import DEFAULT_DROP
 from .handlers import SERVICE_SETTING, kernels_handlers
 from .lab import HOOK_SETTING, server_side_execution_hook
 from .log import ExecutionLog
@@ -43,6 +44,19 @@ class KernelsTraits(Configurable):
     kernel_max_outputs = Integer(1000, help="Outputs one cell keeps in the notebook.").tag(
         config=True
     )
+    kernel_env_drop = List(
+        Unicode(),
+        default_value=list(DEFAULT_DROP),
+        help="Server environment variables kernels do not inherit: shell-style patterns of "
+        "names, case-insensitive (by default whatever looks like a secret, and the server's "
+        "own COLLAB_* settings). What the provider's kernel_env gives always arrives.",
+    ).tag(config=True)
+    kernel_env_keep = List(
+        Unicode(),
+        default_value=[],
+        help="Server environment variables kernels inherit even though they match "
+        "kernel_env_drop (names or patterns, e.g. JUPYTERHUB_API_TOKEN).",
+    ).tag(config=True)
     kernel_max_output_rate = Integer(
         200_000,
         help="Output text a cell brings to the shared document per second (characters) "
@@ -62,6 +76,8 @@ def start_kernels(app: Any, data_dir: Path) -> KernelService:
         max_stream_chars=app.kernel_max_stream_chars,
         max_outputs=app.kernel_max_outputs,
         max_output_rate=app.kernel_max_output_rate,
+        env_drop=tuple(app.kernel_env_drop),
+        env_keep=tuple(app.kernel_env_keep),
         check_interval=max(0.1, min(1.0, app.kernel_cull_idle_seconds / 2)),
     )
     service = KernelService(
