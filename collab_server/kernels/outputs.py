@@ -36,8 +36,12 @@ from typing import Any
 
 Output = dict[str, Any]
 
-#: Default stream text budget of one cell, in characters (about 1 MB of ASCII).
-DEFAULT_MAX_STREAM_CHARS = 1_000_000
+#: Default stream text budget of one cell, in characters (a head and a tail of about 1600
+#: lines of 80 characters each). Every byte of it is in the notebook each autosave writes,
+#: in the snapshot each compaction writes, and on every page that shows the cell: with a
+#: cell printing 1 MB/s, 1 MB here stalled everyone's typing (p99 100 ms against 32 ms, in
+#: bench/kernels_bench.py). The whole text stays downloadable.
+DEFAULT_MAX_STREAM_CHARS = 256_000
 #: Each stream output may keep at least this much, whatever the others used.
 DEFAULT_MIN_STREAM_CHARS = 2_000
 #: Default limit on the number of outputs of one cell.

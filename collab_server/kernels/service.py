@@ -42,7 +42,7 @@ from . import cells
 from .environment import DEFAULT_DROP, inherited_environment
 from .executor import CellState, Executor, KernelState
 from .log import ExecutionLog, ExecutionRecord, iso
-from .outputs import OutputChange
+from .outputs import DEFAULT_MAX_STREAM_CHARS, OutputChange
 from .registry import KernelEntry, KernelRegistry
 from .requests import ExecuteRequest, StaleSource, UnknownCell, check_fresh
 from .room_adapter import RoomAdapter
@@ -65,7 +65,7 @@ class KernelOptions:
     cull_idle_seconds: float = 3600.0
     max_kernels_per_user: int = 4
     max_kernels: int = 32
-    max_stream_chars: int = 1_000_000
+    max_stream_chars: int = DEFAULT_MAX_STREAM_CHARS
     max_outputs: int = 1000
     max_output_rate: int = 200_000
     check_interval: float = 1.0

@@ -19,6 +19,7 @@ from .environment import DEFAULT_DROP
 from .handlers import SERVICE_SETTING, kernels_handlers
 from .lab import HOOK_SETTING, server_side_execution_hook
 from .log import ExecutionLog
+from .outputs import DEFAULT_MAX_STREAM_CHARS
 from .service import KernelOptions, KernelService
 
 __all__ = ["KernelsTraits", "kernels_handlers", "start_kernels"]
@@ -37,7 +38,7 @@ class KernelsTraits(Configurable):
         config=True
     )
     kernel_max_stream_chars = Integer(
-        1_000_000,
+        DEFAULT_MAX_STREAM_CHARS,
         help="Stream text one cell keeps in the notebook (characters); past it the head and "
         "tail stay and the full text is downloadable.",
     ).tag(config=True)
