@@ -18,7 +18,7 @@ from jupyter_client.manager import AsyncKernelManager, KernelManager
 from collab_server.db import open_database
 from collab_server.kernels.executor import DEAD_KERNEL, Executor
 from collab_server.kernels.log import ExecutionLog, ExecutionRecord
-from collab_server.kernels.outputs import OutputChange, apply_changes
+from collab_server.kernels.outputs import AppendOutput, OutputChange, SpliceText, apply_changes
 from collab_server.kernels.spool import StreamSpool
 
 pytestmark = pytest.mark.timeout(60)
@@ -36,6 +36,7 @@ class RecordingSink:
         self.prompts: list[tuple[str, str, bool]] = []
         self.statuses: list[str] = []
         self.batches = 0
+        self.inserted = 0  # characters of text the batches inserted
         self._changed = asyncio.Event()
 
     def _note(self, *event: Any) -> None:
@@ -53,6 +54,9 @@ class RecordingSink:
 
     def on_outputs(self, cell_id: str, changes: Sequence[OutputChange]) -> None:
         self.batches += 1
+        self.inserted += sum(len(c.insert) for c in changes if isinstance(c, SpliceText)) + sum(
+            len(str(c.output.get("text", ""))) for c in changes if isinstance(c, AppendOutput)
+        )
         apply_changes(self.outputs.setdefault(cell_id, []), changes)
         self._note("outputs", cell_id)
 
@@ -334,6 +338,30 @@ async def test_a_flood_is_coalesced_capped_and_spooled(
         full = spool.read(record.spool_key)
         assert full is not None
         assert full.decode() == "".join(f"line {i:05d}\n" for i in range(20000))
+
+
+async def test_a_flood_past_the_cap_writes_its_tail_at_a_bounded_rate(
+    shared_km: AsyncKernelManager,
+) -> None:
+    async with harness(shared_km, max_stream_chars=20_000, max_output_rate=50_000) as h:
+        # About 1 MB/s for 2 s, in blocks of 100 lines of 100 characters.
+        code = (
+            "import sys, time\n"
+            "for i in range(20):\n"
+            "    sys.stdout.write(''.join(f'{i:03d} {j:03d} ' + 'x' * 91 + '\\n'"
+            " for j in range(100)))\n"
+            "    sys.stdout.flush()\n"
+            "    time.sleep(0.1)"
+        )
+        (record,) = await h.run({"flood": code})
+        assert record.status == "ok"
+        text = h.sink.text("flood")
+        assert text.startswith("000 000 ") and text.endswith("019 099 " + "x" * 91 + "\n")
+        assert "bytes truncated" in text and len(text) < 20_100
+        # 200,000 characters printed; what reached the document is the head, the tail as it
+        # stood at each of a few batches, and the markers: at most about 50,000 a second.
+        assert h.sink.inserted < 140_000
+        assert h.sink.batches < 15
 
 
 async def test_restart_resets_the_running_cell_and_the_kernel(

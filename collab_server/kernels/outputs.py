@@ -36,8 +36,13 @@ from typing import Any
 
 Output = dict[str, Any]
 
-#: Default stream text budget of one cell, in characters (about 1 MB of ASCII).
-DEFAULT_MAX_STREAM_CHARS = 1_000_000
+#: Default stream text budget of one cell, in characters (a head and a tail of about 1600
+#: lines of 80 characters each). Every byte of it is in the notebook each autosave writes,
+#: in the snapshot each compaction writes, and on every page that shows the cell: beside a
+#: cell printing 1 MB/s, the longest wait of 20 typing clients was 71–126 ms with 1,000,000
+#: here and 21–33 ms with 256,000 (bench/kernels_bench.py, three runs each). The whole text
+#: stays downloadable.
+DEFAULT_MAX_STREAM_CHARS = 256_000
 #: Each stream output may keep at least this much, whatever the others used.
 DEFAULT_MIN_STREAM_CHARS = 2_000
 #: Default limit on the number of outputs of one cell.

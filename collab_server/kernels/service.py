@@ -3,9 +3,10 @@
 This module owns the mapping notebook ↔ kernel and everything around a notebook's kernel:
 
 - starting it (or getting the one the notebook has) through jupyter_server's kernel manager,
-  so ``/api/kernels``, ``/api/sessions`` and the kernel websocket keep working; the extra
-  environment comes from the provider's ``kernel_env(token)``; per-person and per-server
-  limits (:class:`KernelLimit`, answered 429);
+  so ``/api/kernels``, ``/api/sessions`` and the kernel websocket keep working; its
+  environment is the server's without its secrets (:mod:`.environment`) plus what the
+  provider's ``kernel_env(token)`` gives; per-person and per-server limits
+  (:class:`KernelLimit`, answered 429);
 - running cells through an :class:`~.executor.Executor`, for which :class:`NotebookKernel`
   is the sink: outputs, execution counts and ``execution_state`` are written into the shared
   document through the :class:`~.room_api.NotebookRoom` interface, and the transient state
@@ -38,9 +39,10 @@ from ..auth.provider import KernelEnv, capability, resolve
 from ..contents import FileIdStore
 from ..rooms import RoomManager
 from . import cells
+from .environment import DEFAULT_DROP, inherited_environment
 from .executor import CellState, Executor, KernelState
 from .log import ExecutionLog, ExecutionRecord, iso
-from .outputs import OutputChange
+from .outputs import DEFAULT_MAX_STREAM_CHARS, OutputChange
 from .registry import KernelEntry, KernelRegistry
 from .requests import ExecuteRequest, StaleSource, UnknownCell, check_fresh
 from .room_adapter import RoomAdapter
@@ -63,10 +65,13 @@ class KernelOptions:
     cull_idle_seconds: float = 3600.0
     max_kernels_per_user: int = 4
     max_kernels: int = 32
-    max_stream_chars: int = 1_000_000
+    max_stream_chars: int = DEFAULT_MAX_STREAM_CHARS
     max_outputs: int = 1000
     max_output_rate: int = 200_000
     check_interval: float = 1.0
+    #: Server environment variables kernels do not inherit (patterns), and those they keep.
+    env_drop: tuple[str, ...] = DEFAULT_DROP
+    env_keep: tuple[str, ...] = ()
 
 
 class KernelProblem(Exception):
@@ -335,11 +340,12 @@ class KernelService:
         self.server_url: Callable[[], str] | None = None
 
     async def kernel_env(self, caller: Caller) -> dict[str, str]:
-        """The environment of a kernel ``caller`` starts: the server's own, this server's
-        URL, then the provider's ``kernel_env`` (which may override both)."""
+        """The environment of a kernel ``caller`` starts: the server's own without what looks
+        like a secret (:mod:`.environment`), this server's URL, then the provider's
+        ``kernel_env`` (which may override both)."""
         url = self.server_url() if self.server_url is not None else ""
         return {
-            **os.environ,
+            **inherited_environment(os.environ, self.options.env_drop, self.options.env_keep),
             **({"COLLAB_SERVER_URL": url} if url else {}),
             **await kernel_env_of(self.provider, caller.token),
         }

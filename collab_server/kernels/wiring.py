@@ -10,14 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from traitlets import Float, Integer
+from traitlets import Float, Integer, List, Unicode
 from traitlets.config import Configurable
 
 from ..auth.jupyter import KERNEL_PATH_SETTING
 from ..rooms import Connection, Room, RoomAddress, RoomObserver
+from .environment import DEFAULT_DROP
 from .handlers import SERVICE_SETTING, kernels_handlers
 from .lab import HOOK_SETTING, server_side_execution_hook
 from .log import ExecutionLog
+from .outputs import DEFAULT_MAX_STREAM_CHARS
 from .service import KernelOptions, KernelService
 
 __all__ = ["KernelsTraits", "kernels_handlers", "start_kernels"]
@@ -36,13 +38,26 @@ class KernelsTraits(Configurable):
         config=True
     )
     kernel_max_stream_chars = Integer(
-        1_000_000,
+        DEFAULT_MAX_STREAM_CHARS,
         help="Stream text one cell keeps in the notebook (characters); past it the head and "
         "tail stay and the full text is downloadable.",
     ).tag(config=True)
     kernel_max_outputs = Integer(1000, help="Outputs one cell keeps in the notebook.").tag(
         config=True
     )
+    kernel_env_drop = List(
+        Unicode(),
+        default_value=list(DEFAULT_DROP),
+        help="Server environment variables kernels do not inherit: shell-style patterns of "
+        "names, case-insensitive (by default whatever looks like a secret, and the server's "
+        "own COLLAB_* settings). What the provider's kernel_env gives always arrives.",
+    ).tag(config=True)
+    kernel_env_keep = List(
+        Unicode(),
+        default_value=[],
+        help="Server environment variables kernels inherit even though they match "
+        "kernel_env_drop (names or patterns, e.g. JUPYTERHUB_API_TOKEN).",
+    ).tag(config=True)
     kernel_max_output_rate = Integer(
         200_000,
         help="Output text a cell brings to the shared document per second (characters) "
@@ -62,6 +77,8 @@ def start_kernels(app: Any, data_dir: Path) -> KernelService:
         max_stream_chars=app.kernel_max_stream_chars,
         max_outputs=app.kernel_max_outputs,
         max_output_rate=app.kernel_max_output_rate,
+        env_drop=tuple(app.kernel_env_drop),
+        env_keep=tuple(app.kernel_env_keep),
         check_interval=max(0.1, min(1.0, app.kernel_cull_idle_seconds / 2)),
     )
     service = KernelService(

@@ -1,5 +1,6 @@
 """Stock JupyterLab runs cells on the server in our rooms (``serverSideExecution``): the
-output reaches JupyterLab and a pycrdt client through the shared document."""
+output reaches JupyterLab, a pycrdt client and our own page in a second browser through the
+shared document, and what our page runs shows in JupyterLab."""
 
 from __future__ import annotations
 
@@ -55,3 +56,67 @@ async def test_stock_jupyterlab_runs_a_cell_on_the_server(browser, server):
     finally:
         await python.close()
         await page.context.close()
+
+
+async def test_jupyterlab_and_our_page_see_each_others_runs(browser, server):
+    """A JupyterLab user and a person on our page, in two browsers, on one notebook: what
+    JupyterLab runs (on the server) shows on our page, and what our page runs shows in
+    JupyterLab."""
+    path = write_notebook(
+        server.root, ["print('from lab', 6 * 7)", "print('from our page', 7 * 8)"], "lab/both.ipynb"
+    )
+    lab = await open_page(browser, server, f"/lab/workspaces/both/tree/{path}", "runner-token")
+    ours = await open_page(browser, server, f"/notebooks/{path}", "admin-token")
+    try:
+        await ours.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+        await ours.wait_for_selector('[data-testid="kernel-status"]')
+        editors = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content"
+        await lab.wait_for_selector(editors, timeout=60_000)
+        await asyncio.sleep(1)
+        if await lab.query_selector(".jp-Dialog"):  # "Select Kernel": take the default
+            await lab.click(".jp-Dialog .jp-mod-accept")
+            await lab.wait_for_selector(".jp-Dialog", state="detached")
+        await lab.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+        )
+        # JupyterLab runs the first cell: our page shows its output and its count.
+        await lab.locator(editors).first.click()
+        await lab.keyboard.press("Control+Enter")
+        await lab.wait_for_selector(".jp-OutputArea-output >> text=from lab 42", timeout=30_000)
+        await ours.wait_for_function(
+            "() => (document.querySelectorAll('.cell')[0]?.querySelector('.outputs')"
+            "?.textContent || '').includes('from lab 42')",
+            timeout=30_000,
+        )
+        await ours.wait_for_function(
+            "() => document.querySelectorAll('.cell')[0]"
+            "?.querySelector('[data-testid=prompt]')?.textContent === '[1]'",
+            timeout=30_000,
+        )
+        # Our page runs the second cell on the same kernel: JupyterLab shows the output.
+        await ours.locator(".cell >> nth=1").locator(".run-cell").click()
+        second = ".jp-Cell >> nth=1"
+        await lab.wait_for_selector(
+            f"{second} >> .jp-OutputArea-output >> text=from our page 56", timeout=30_000
+        )
+        await lab.wait_for_selector(f"{second} >> .jp-InputPrompt >> text=[2]", timeout=30_000)
+        async with server.client("runner-token") as c:
+            state = (await c.get(f"/api/collab/kernels/{path}")).json()
+            sessions = (await c.get("/api/sessions")).json()
+            log = (await c.get("/api/collab/executions", params={"path": path})).json()
+        # Both ran through the server (JupyterLab's run too: serverSideExecution), each as
+        # its own person.
+        assert [(e["status"], e["who"]) for e in log["executions"]] == [
+            ("ok", "admin"),
+            ("ok", "rita"),
+        ]
+        # One shared kernel: JupyterLab's session is on the notebook's kernel.
+        assert [s["kernel"]["id"] for s in sessions if s["path"] == path] == [state["kernel"]["id"]]
+        assert not lab.errors and not ours.errors
+    finally:
+        await lab.context.close()
+        await ours.context.close()
+        async with server.client("runner-token") as c:
+            state = (await c.get(f"/api/collab/kernels/{path}")).json()
+            if state.get("kernel"):
+                await c.delete(f"/api/kernels/{state['kernel']['id']}")
