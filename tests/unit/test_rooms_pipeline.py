@@ -278,7 +278,13 @@ def test_kinds_addresses_and_holds(tmp_path: Path) -> None:
         notebook = await manager.open(RoomAddress.notebook(file_id), path)
         manager.hold(notebook)
         manager.release(notebook)
-        await asyncio.sleep(0.2)
+        # Barrier: another room, released after it and not held, closes after its cleanup
+        # delay; by then the held room's delay has passed too.
+        other_path = write_notebook(root, ["b"], "h2.ipynb")
+        other_id, _ = await manager.file_ids.ensure(other_path)
+        other = await manager.open(RoomAddress.notebook(other_id), other_path)
+        manager.release(other)
+        await wait_for(lambda: manager.get(other.address) is None)
         assert manager.get(notebook.address) is notebook
         manager.unhold(notebook)
         await wait_for(lambda: manager.get(notebook.address) is None)
@@ -323,8 +329,10 @@ def test_an_outside_change_is_merged_and_is_no_edit(tmp_path: Path) -> None:
 class Busy(RoomObserver):
     def __init__(self) -> None:
         self.busy = True
+        self.asked = 0
 
     def keep_open(self, room: Any) -> bool:
+        self.asked += 1
         return self.busy
 
 
@@ -338,7 +346,8 @@ def test_an_observer_keeps_a_busy_room_open(tmp_path: Path) -> None:
         file_id, _ = await manager.file_ids.ensure(path)
         room = await manager.open(RoomAddress.notebook(file_id), path)
         manager.release(room)
-        await asyncio.sleep(0.3)  # several cleanup delays
+        # Barrier: the manager asked again after a later cleanup delay, and kept it open.
+        await wait_for(lambda: busy.asked >= 3)
         assert manager.get(room.address) is room
         busy.busy = False
         await wait_for(lambda: manager.get(room.address) is None)
