@@ -33,7 +33,6 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
-from ..api import json_object
 from ..auth.jupyter import (
     is_allowed,
     provider_of,
@@ -42,7 +41,7 @@ from ..auth.jupyter import (
 )
 from ..auth.provider import permissions_revision_of, resolve
 from ..core.errors import CollabError
-from ..core.http import CollabHandlerMixin
+from ..core.http import CollabHandlerMixin, json_object
 from ..core.paths import normalize as normalize_api_path
 from .address import RoomAddress
 from .document import SUPPORTED_KINDS, DocumentKind

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Map, Text
 
-from collab_server import db as database
 from collab_server.contents import FileIdStore
 from collab_server.contents.manager import CollabFileContentsManager
+from collab_server.core import db as database
 from collab_server.core.errors import NotFound
 from collab_server.rooms import (
     DocumentRoom,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.versions.blobs import SQLiteBlobs
 from collab_server.versions.canonical import canonical_json, content_id
 from collab_server.versions.retention import RetentionPolicy
