@@ -159,10 +159,6 @@ class Observers(RoomObserver):
     def persisted(self, room: DocumentRoom, batch: PersistedBatch) -> None:
         self._each("persisted", room, batch)
 
-    def listens_to(self, event: str) -> bool:
-        """Does any observer implement ``event``? (Spares building its argument.)"""
-        return event in self._listeners
-
     def save_requested(self, room: DocumentRoom, source: Source) -> None:
         self._each("save_requested", room, source)
 
