@@ -355,3 +355,31 @@ def test_an_observer_keeps_a_busy_room_open(tmp_path: Path) -> None:
         await manager.stop_all()
 
     run(scenario)
+
+
+def test_a_closing_room_saves_its_comments_without_reopening_itself(tmp_path: Path) -> None:
+    """A notebook room closing with unsaved changes (here a kernel's) saves, and the comments
+    filter writes the threads: the comments document is seeded from the room being saved,
+    never by opening that room again through the manager (which waits for the closing room's
+    lock: the close would never finish)."""
+    from collab_server.comments.service import CommentsService
+
+    manager, root = make_manager(tmp_path, save_delay=60.0, max_save_interval=60.0)
+    db = database.open_database(tmp_path / "data" / "comments.sqlite")
+    CommentsService.plug_into(manager, db, LOG, secret_dir=tmp_path)
+    events = Events()
+    manager.add_observer(events)
+    path = write_notebook(root, ["x = 1"], "closing.ipynb")
+
+    async def scenario() -> None:
+        file_id, _ = await manager.file_ids.ensure(path)
+        room = await manager.open(RoomAddress.notebook(file_id), path)
+        assert isinstance(room, FileRoom)
+        assert room.apply_server_change(Source.kernel(), append_to_first_cell("  # out"))
+        manager.release(room)  # nobody uses it: it closes after the cleanup delay, saving
+        await wait_for(lambda: events.of("saved") != [], timeout=10)
+        assert events.of("saved") == [(path, "close")]
+        assert read_notebook(root, path).cells[0].source == "x = 1  # out"
+        await manager.stop_all()
+
+    run(scenario)
