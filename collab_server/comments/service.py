@@ -149,6 +149,9 @@ class CommentsService(Configurable):
             self.key = signing.load_key(folder)
         self._anchors: dict[str, RangeTracker] = {}
         self._threads: dict[str, _Threads] = {}
+        # Notebook rooms saving now, by file id: seeding their comments document uses the
+        # room handed to the filter, never the manager (see before_save).
+        self._saving: dict[str, FileRoom] = {}
         database.migrate(db, "comments", MIGRATIONS)
 
     @classmethod
@@ -191,7 +194,15 @@ class CommentsService(Configurable):
     async def before_save(self, room: FileRoom, content: Any) -> Any:
         file_id = room.address.file_id
         assert file_id is not None
-        comments_room = await self._open_comments(file_id, room.path)
+        # Opening the comments document may seed it from the notebook: from this room, the
+        # one being saved. Opening the notebook through the manager instead would re-enter it
+        # — and wait forever for a closing room's lock (its save on close is this call).
+        self._saving[file_id] = room
+        try:
+            comments_room = await self._open_comments(file_id, room.path)
+        finally:
+            if self._saving.get(file_id) is room:
+                del self._saving[file_id]
         try:
             changed = self._refresh(file_id, room, comments_room)
             if changed:
@@ -262,7 +273,8 @@ class CommentsService(Configurable):
             return
         file_id = comments_room.address.file_id
         assert file_id is not None
-        notebook = await self._open_notebook(file_id, path)
+        saving = self._saving.get(file_id)
+        notebook = saving if saving is not None else await self._open_notebook(file_id, path)
         try:
             raw_threads = file_threads(await notebook.read_file())
             threads = self._import(file_id, raw_threads, path)
@@ -282,7 +294,8 @@ class CommentsService(Configurable):
 
             comments_room.apply_server_change(Source.server(), seed)
         finally:
-            self.rooms.unhold(notebook)
+            if saving is None:
+                self.rooms.unhold(notebook)
 
     def _import(self, file_id: str, raw_threads: list[Any], path: str) -> list[dict[str, Any]]:
         threads: dict[str, dict[str, Any]] = {}

@@ -92,6 +92,7 @@ class FileSync:
         self._save_timer: asyncio.TimerHandle | None = None
         self._save_lock = asyncio.Lock()
         self._saved_content: Any = None
+        self._saved_loader: Callable[[], Any] | None = None  # until first needed
         self._saved_hash: str | None = None
         self._disk_modified: Any = None
         self._force_write = False
@@ -110,10 +111,24 @@ class FileSync:
 
     # -- opening and closing ---------------------------------------------------------------
 
-    def start(self, loaded: LoadedFile, saved_content: Any, saved_hash: str | None) -> None:
-        """Begin from the file as loaded and the content the file held at the last save."""
-        self._saved_content, self._saved_hash = saved_content, saved_hash
+    def start(
+        self, loaded: LoadedFile, saved_content: Callable[[], Any], saved_hash: str | None
+    ) -> None:
+        """Begin from the file as loaded and the content the file held at the last save
+        (``saved_content`` gives it when first needed: a save or a merge)."""
+        self._saved_loader, self._saved_hash = saved_content, saved_hash
         self._disk_modified = loaded.modified
+
+    @property
+    def saved_content(self) -> Any:
+        """What the file held at the last save (or load): the base of three-way merges, and
+        what an unchanged document is compared with before writing."""
+        if self._saved_loader is not None:
+            self._saved_content, self._saved_loader = self._saved_loader(), None
+        return self._saved_content
+
+    def _set_saved(self, content: Any, content_hash: str | None) -> None:
+        self._saved_content, self._saved_loader, self._saved_hash = content, None, content_hash
 
     def resume_unsaved(self) -> None:
         """The stored document holds changes the file lacks (the server stopped first)."""
@@ -201,7 +216,7 @@ class FileSync:
             content = read_content(self.kind, self.doc)
             for file_filter in self.filters:
                 content = await file_filter.before_save(self.room, content)
-            if content == self._saved_content and not self._force_write:
+            if content == self.saved_content and not self._force_write:
                 self._saved_version = version
                 self._set_clean(version)
                 return "skipped"
@@ -226,7 +241,7 @@ class FileSync:
                 self._save_failed_at = None
                 self._notify_writers(raw_json({"type": "saved"}))
             self.store.mark_saved(self.room_id, content_hash, content)
-            self._saved_content, self._saved_hash = content, content_hash
+            self._set_saved(content, content_hash)
             self._disk_modified = modified
             self._saved_version = version
             self._set_clean(version)
@@ -301,7 +316,7 @@ class FileSync:
     def merge_from_disk(self, content: Any, content_hash: str | None) -> None:
         with self.pipeline.writing(DISK):
             report = merge_external_change(
-                self.kind, self.doc, self.strip(self._saved_content), self.strip(content)
+                self.kind, self.doc, self.strip(self.saved_content), self.strip(content)
             )
         self.log.info(
             "Merged an outside change to %s: %d cells added, %d removed, %d changed"
@@ -313,7 +328,7 @@ class FileSync:
             report.conflicts,
             "changed" if report.metadata else "unchanged",
         )
-        self._saved_content, self._saved_hash = content, content_hash
+        self._set_saved(content, content_hash)
         self.store.mark_saved(self.room_id, content_hash, content)
         self.pipeline.flush()
         if self._version == self._saved_version:

@@ -25,6 +25,7 @@ import contextlib
 import json
 import struct
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -32,7 +33,6 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
-from ..api import json_object
 from ..auth.jupyter import (
     is_allowed,
     provider_of,
@@ -41,7 +41,7 @@ from ..auth.jupyter import (
 )
 from ..auth.provider import permissions_revision_of, resolve
 from ..core.errors import CollabError
-from ..core.http import CollabHandlerMixin
+from ..core.http import CollabHandlerMixin, json_object
 from ..core.paths import normalize as normalize_api_path
 from .address import RoomAddress
 from .document import SUPPORTED_KINDS, DocumentKind
@@ -392,13 +392,16 @@ class _SizeReportingProtocol(WebSocketProtocol13):
     the header), so the log line and the message can give the size.
     """
 
-    _last_length_field: bytes = b""
+    _length_read: Any = None  # the stream's future of the last 2- or 8-byte read
 
-    async def _read_bytes(self, n: int) -> bytes:
-        data = await super()._read_bytes(n)
+    def _read_bytes(self, n: int) -> Awaitable[bytes]:  # type: ignore[override]
+        # Not a coroutine: the frame loop awaits the stream's future itself (a wrapping
+        # coroutine would cost each of a message's three or four reads one more frame).
+        read = self.stream.read_bytes(n)
+        self._wire_bytes_in += n
         if n in (2, 8):
-            self._last_length_field = data
-        return data
+            self._length_read = read
+        return read
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         handler = self.handler
@@ -408,7 +411,9 @@ class _SizeReportingProtocol(WebSocketProtocol13):
         super().close(code, reason)
 
     def _declared_size(self) -> int | None:
-        field = self._last_length_field
+        read = self._length_read
+        done = isinstance(read, asyncio.Future) and read.done() and not read.cancelled()
+        field = read.result() if done and read.exception() is None else b""
         size = struct.unpack("!H" if len(field) == 2 else "!Q", field)[0] if field else None
         if size is not None and self._fragmented_message_buffer is not None:
             size += len(self._fragmented_message_buffer)

@@ -70,7 +70,7 @@ from .protocol import (
     sync_reply,
     sync_step1,
 )
-from .store import StoredDocument, UpdateStore
+from .store import StoredDocument, UpdateStore, decode_saved
 
 
 @dataclass
@@ -541,12 +541,14 @@ class FileRoom(DocumentRoom):
         if stored.empty:
             first_load = deterministic_load(self.kind, sync.strip(loaded.content))
             self.doc.apply_update(first_load)
-            self.store.compact(self.room_id, first_load)  # it is the whole document
-            self.store.mark_saved(self.room_id, loaded.hash, loaded.content)
-            sync.start(loaded, loaded.content, loaded.hash)
+            # It is the whole document; the file as loaded is the content last saved.
+            self.store.first_load(self.room_id, first_load, loaded.hash, loaded.content)
+            sync.start(loaded, lambda: loaded.content, loaded.hash)
             self.log.info("Loaded %s from the file", self.path)
         else:
-            sync.start(loaded, stored.saved_content, stored.saved_hash)
+            # (Only the compressed copy is kept meanwhile, not the stored document.)
+            saved_blob = stored.saved_blob
+            sync.start(loaded, lambda: decode_saved(saved_blob), stored.saved_hash)
             self.log.info(
                 "Loaded %s from the store (%d logged updates)", self.path, len(stored.updates)
             )

@@ -32,6 +32,7 @@ What this module promises:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -54,6 +55,11 @@ __all__ = ["LogSize", "StoreBusy", "StoreUnavailable", "StoredDocument", "Update
 _MIN_FREE_BYTES = 1024 * 1024
 
 
+def _compress(content: Any) -> bytes:
+    # Level 1: a 5 MB notebook compresses in milliseconds, and outputs compress well anyway.
+    return zlib.compress(json.dumps(content).encode("utf-8"), 1)
+
+
 def _write_error(error: sqlite3.Error) -> StoreUnavailable:
     text = str(error).lower()
     if "locked" in text or "busy" in text:
@@ -67,11 +73,23 @@ class StoredDocument:
     snapshot: bytes | None
     updates: list[bytes]
     saved_hash: str | None
-    saved_content: Any | None  # the JSON-able content last written to (or read from) disk
+    saved_blob: bytes | None  # the last saved content, compressed (see ``saved_content``)
 
     @property
     def empty(self) -> bool:
         return self.snapshot is None and not self.updates
+
+    @functools.cached_property
+    def saved_content(self) -> Any | None:
+        """The JSON-able content last written to (or read from) disk. Decoded on first use:
+        a room reopened on an unchanged file needs it only when it saves or merges, and for
+        a large notebook decoding costs as much as reading the file."""
+        return decode_saved(self.saved_blob)
+
+
+def decode_saved(blob: bytes | None) -> Any | None:
+    """The saved content from its stored (compressed) form."""
+    return json.loads(zlib.decompress(blob)) if blob else None
 
 
 @dataclass
@@ -168,13 +186,12 @@ class UpdateStore:
             bytes=sum(len(u) for u in updates),
             snapshot_bytes=len(snapshot) if snapshot else 0,
         )
-        saved_content = json.loads(zlib.decompress(saved_blob)) if saved_blob else None
         return StoredDocument(
             lineage=lineage,
             snapshot=bytes(snapshot) if snapshot is not None else None,
             updates=updates,
             saved_hash=saved_hash,
-            saved_content=saved_content,
+            saved_blob=bytes(saved_blob) if saved_blob else None,
         )
 
     def authors_since(self, room_id: str, since: float) -> dict[str, int]:
@@ -242,6 +259,23 @@ class UpdateStore:
         self._next_seq[room_id] = 0
         self.sizes[room_id] = LogSize(snapshot_bytes=len(snapshot))
 
+    def first_load(
+        self, room_id: str, snapshot: bytes, content_hash: str | None, content: Any
+    ) -> None:
+        """Store a document loaded from its file for the first time: ``snapshot`` (the whole
+        document) and the file's content as last saved, in one transaction that writes the
+        row once (``compact`` then ``mark_saved`` would rewrite the snapshot's pages twice)."""
+        blob = _compress(content)
+        with self._writing() as conn:
+            conn.execute(
+                "UPDATE documents SET snapshot = ?, saved_hash = ?, saved_content = ?"
+                " WHERE room_id = ?",
+                [snapshot, content_hash, blob, room_id],
+            )
+            conn.execute("DELETE FROM updates WHERE room_id = ?", [room_id])
+        self._next_seq[room_id] = 0
+        self.sizes[room_id] = LogSize(snapshot_bytes=len(snapshot))
+
     def snapshot_bytes(self, room_id: str) -> int:
         size = self.sizes.get(room_id)
         return size.snapshot_bytes if size is not None else 0
@@ -254,8 +288,7 @@ class UpdateStore:
         return size.count >= max_updates or size.bytes > max(size.snapshot_bytes, min_bytes)
 
     def mark_saved(self, room_id: str, content_hash: str | None, content: Any) -> None:
-        # Level 1: a 5 MB notebook compresses in milliseconds, and outputs compress well anyway.
-        blob = zlib.compress(json.dumps(content).encode("utf-8"), 1)
+        blob = _compress(content)
         self._conn.execute(
             "UPDATE documents SET saved_hash = ?, saved_content = ? WHERE room_id = ?",
             [content_hash, blob, room_id],

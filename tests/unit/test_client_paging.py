@@ -53,7 +53,8 @@ class _Listing(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def transport() -> Iterator[Transport]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Listing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # (A short poll interval: shutting down waits for at most one.)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     client = Transport(f"http://127.0.0.1:{server.server_address[1]}", "t")
     try:

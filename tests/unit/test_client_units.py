@@ -22,7 +22,7 @@ from collab_server.client.errors import (
 )
 from collab_server.client.frames import dtypes, frame
 from collab_server.client.transport import Secret, api_path
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.gallery import GalleryActivity, GalleryIndex, Readable
 
 DAY = 86400.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.gallery import (
     Execution,
     GalleryActivity,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.gallery import GalleryActivity, GalleryError, GalleryIndex, QueryError, Readable
 from collab_server.gallery.index import acl_match, acl_token, acl_tokens, outermost_folders
 from collab_server.gallery.query import parse_query

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.gallery import GalleryActivity, GalleryIndex, Readable, Recommender
 from collab_server.gallery.recommend import tfidf_neighbours
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import nbformat
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.gallery.extract import source_hash
 from collab_server.gallery.service import GalleryService
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.kernels.log import ExecutionLog, ExecutionRecord, iso
 from collab_server.kernels.spool import StreamSpool
 

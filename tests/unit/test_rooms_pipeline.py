@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Map, Text
 
-from collab_server import db as database
 from collab_server.contents import FileIdStore
 from collab_server.contents.manager import CollabFileContentsManager
+from collab_server.core import db as database
 from collab_server.core.errors import NotFound
 from collab_server.rooms import (
     DocumentRoom,
@@ -278,7 +278,13 @@ def test_kinds_addresses_and_holds(tmp_path: Path) -> None:
         notebook = await manager.open(RoomAddress.notebook(file_id), path)
         manager.hold(notebook)
         manager.release(notebook)
-        await asyncio.sleep(0.2)
+        # Barrier: another room, released after it and not held, closes after its cleanup
+        # delay; by then the held room's delay has passed too.
+        other_path = write_notebook(root, ["b"], "h2.ipynb")
+        other_id, _ = await manager.file_ids.ensure(other_path)
+        other = await manager.open(RoomAddress.notebook(other_id), other_path)
+        manager.release(other)
+        await wait_for(lambda: manager.get(other.address) is None)
         assert manager.get(notebook.address) is notebook
         manager.unhold(notebook)
         await wait_for(lambda: manager.get(notebook.address) is None)
@@ -323,8 +329,10 @@ def test_an_outside_change_is_merged_and_is_no_edit(tmp_path: Path) -> None:
 class Busy(RoomObserver):
     def __init__(self) -> None:
         self.busy = True
+        self.asked = 0
 
     def keep_open(self, room: Any) -> bool:
+        self.asked += 1
         return self.busy
 
 
@@ -338,11 +346,40 @@ def test_an_observer_keeps_a_busy_room_open(tmp_path: Path) -> None:
         file_id, _ = await manager.file_ids.ensure(path)
         room = await manager.open(RoomAddress.notebook(file_id), path)
         manager.release(room)
-        await asyncio.sleep(0.3)  # several cleanup delays
+        # Barrier: the manager asked again after a later cleanup delay, and kept it open.
+        await wait_for(lambda: busy.asked >= 3)
         assert manager.get(room.address) is room
         busy.busy = False
         await wait_for(lambda: manager.get(room.address) is None)
         assert room.stopped
+        await manager.stop_all()
+
+    run(scenario)
+
+
+def test_a_closing_room_saves_its_comments_without_reopening_itself(tmp_path: Path) -> None:
+    """A notebook room closing with unsaved changes (here a kernel's) saves, and the comments
+    filter writes the threads: the comments document is seeded from the room being saved,
+    never by opening that room again through the manager (which waits for the closing room's
+    lock: the close would never finish)."""
+    from collab_server.comments.service import CommentsService
+
+    manager, root = make_manager(tmp_path, save_delay=60.0, max_save_interval=60.0)
+    db = database.open_database(tmp_path / "data" / "comments.sqlite")
+    CommentsService.plug_into(manager, db, LOG, secret_dir=tmp_path)
+    events = Events()
+    manager.add_observer(events)
+    path = write_notebook(root, ["x = 1"], "closing.ipynb")
+
+    async def scenario() -> None:
+        file_id, _ = await manager.file_ids.ensure(path)
+        room = await manager.open(RoomAddress.notebook(file_id), path)
+        assert isinstance(room, FileRoom)
+        assert room.apply_server_change(Source.kernel(), append_to_first_cell("  # out"))
+        manager.release(room)  # nobody uses it: it closes after the cleanup delay, saving
+        await wait_for(lambda: events.of("saved") != [], timeout=10)
+        assert events.of("saved") == [(path, "close")]
+        assert read_notebook(root, path).cells[0].source == "x = 1  # out"
         await manager.stop_all()
 
     run(scenario)

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collab_server import db as database
+from collab_server.core import db as database
 from collab_server.rooms.store import UpdateStore
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from jupyter_ydoc import YNotebook
 from pycrdt import Doc, Text
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.versions.canonical import normalize
 from collab_server.versions.restore import apply_notebook, keep_comments
 from collab_server.versions.retention import RetentionPolicy
