@@ -271,14 +271,32 @@ class GalleryIndex:
             self._upsert(conn, file_id, path, facts, owner, updated, now)
         return facts
 
-    def upsert_many(self, notebooks: Iterable[tuple[str, str, dict[str, Any], str, float]]) -> int:
-        """Bulk (re)build: ``(file_id, path, notebook, owner, updated)`` rows, one commit."""
+    def upsert_many(
+        self,
+        notebooks: Iterable[tuple[str, str, dict[str, Any], str, float]],
+        batch: int = 100,
+    ) -> int:
+        """Bulk (re)build: ``(file_id, path, notebook, owner, updated)`` rows, a commit per
+        ``batch``. Reading and extracting happen before each write transaction: the rooms
+        write to the same database, and holding its lock while notebooks are parsed would
+        stall their broadcasts."""
         count = 0
-        with transaction(self.db) as conn:
-            for file_id, path, nb, owner, updated in notebooks:
-                path = normalize_path(path)
-                self._upsert(conn, file_id, path, extract(nb, path), owner, updated, None)
-                count += 1
+        pending: list[tuple[str, str, NotebookFacts, str, float]] = []
+
+        def flush() -> None:
+            with transaction(self.db) as conn:
+                for file_id, path, facts, owner, updated in pending:
+                    self._upsert(conn, file_id, path, facts, owner, updated, None)
+            pending.clear()
+
+        for file_id, path, nb, owner, updated in notebooks:
+            path = normalize_path(path)
+            pending.append((file_id, path, extract(nb, path), owner, updated))
+            count += 1
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
         return count
 
     def _upsert(
