@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.gallery import (
     Execution,
     GalleryActivity,

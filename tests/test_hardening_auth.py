@@ -368,7 +368,7 @@ def test_a_corrupted_page_is_found_by_the_start_up_check(tmp_path):
 
 
 def test_the_default_data_directory_belongs_to_the_root_directory(tmp_path, monkeypatch):
-    from collab_server.datadir import default_data_dir
+    from collab_server.core.datadir import default_data_dir
 
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jd"))
     (tmp_path / "a").mkdir()

@@ -394,7 +394,7 @@ async def test_errors_never_name_server_paths_and_saves_are_quiet(server, make_n
 
 
 def test_json_problem_is_iterative() -> None:
-    from collab_server.api import json_problem
+    from collab_server.core.http import json_problem
 
     deep: Any = []
     for _ in range(50_000):
@@ -406,7 +406,7 @@ def test_json_problem_is_iterative() -> None:
 
 def test_busy_writes_retry_then_give_up(tmp_path: Path) -> None:
     """db.write: waits (off the loop) while another connection holds the lock, then 503s."""
-    from collab_server import db
+    from collab_server.core import db
 
     database = db.open_database(tmp_path / "t.sqlite")
     database.conn.execute("CREATE TABLE t (x)")
@@ -436,7 +436,7 @@ def test_busy_writes_retry_then_give_up(tmp_path: Path) -> None:
 
 
 def test_migrations_run_once_in_order(tmp_path: Path) -> None:
-    from collab_server import db
+    from collab_server.core import db
 
     database = db.open_database(tmp_path / "m.sqlite")
     ran: list[int] = []
@@ -448,7 +448,7 @@ def test_migrations_run_once_in_order(tmp_path: Path) -> None:
 
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
-    from collab_server import db
+    from collab_server.core import db
 
     database = db.open_database(tmp_path / "x.sqlite")
     database.conn.execute("CREATE TABLE t (x)")
@@ -463,10 +463,10 @@ def test_a_change_re_signs_and_re_anchors_only_itself(tmp_path: Path, monkeypatc
     signature and one index row at the next save, not 1,990 (the cache of file forms)."""
     import logging
 
-    from collab_server import db as database
     from collab_server.comments import CommentsService, model, signing
     from collab_server.contents import FileIdStore
     from collab_server.contents.manager import CollabFileContentsManager
+    from collab_server.core import db as database
     from collab_server.rooms import RoomManager, RoomSettings, UpdateStore
 
     root = tmp_path / "root"

@@ -19,7 +19,7 @@ import pytest
 import websockets
 from pycrdt import Doc
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.rooms.protocol import (
     AwarenessEntry,
     ProtocolError,

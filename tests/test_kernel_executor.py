@@ -15,7 +15,7 @@ import psutil
 import pytest
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.kernels.executor import DEAD_KERNEL, Executor
 from collab_server.kernels.log import ExecutionLog, ExecutionRecord
 from collab_server.kernels.outputs import AppendOutput, OutputChange, SpliceText, apply_changes

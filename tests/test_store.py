@@ -9,7 +9,7 @@ import sqlite3
 from jupyter_ydoc import YNotebook
 from pycrdt import Doc, Text
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.rooms.store import UpdateStore
 from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, wait_until

@@ -28,7 +28,7 @@ from moto.server import ThreadedMotoServer
 from unit import test_versions_store as sqlite_suite
 from unit.test_versions_store import ANN, notebook
 
-from collab_server.db import open_database
+from collab_server.core.db import open_database
 from collab_server.versions.canonical import canonical_json, content_id
 from collab_server.versions.retention import RetentionPolicy
 from collab_server.versions.s3 import S3Blobs, S3Error, S3Options

@@ -45,7 +45,7 @@ from pycrdt import Doc, Map
 from traitlets import Integer
 from traitlets.config import Configurable
 
-from .. import db as database
+from ..core import db as database
 from ..core.errors import Forbidden, Invalid, NotFound, TooLarge
 from ..rooms import DocumentRoom, FileRoom, RoomAddress, RoomKind, RoomManager, Source
 from ..rooms.document import DocumentKind

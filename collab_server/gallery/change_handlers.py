@@ -37,7 +37,7 @@ from tornado import web
 
 from ..auth.jupyter import is_allowed
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from ..core.http import CollabHandlerMixin, json_object, string_field
+from ..core.http import json_object, string_field
 from ..versions import canonical
 from ..versions.diff import diff_notebooks
 from ..versions.restore import keep_comments
@@ -58,7 +58,7 @@ def _proposal(nb: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class ChangeRequestsHandler(CollabHandlerMixin, GalleryHandler):
+class ChangeRequestsHandler(GalleryHandler):
     @property
     def editor(self) -> NotebookEditor:
         editor = self.gallery.notebook_editor

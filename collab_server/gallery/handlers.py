@@ -41,11 +41,11 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .. import db as database
-from ..api import json_object
 from ..auth import Groups, SharedWith, capability, permissions_revision_of, resolve
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
+from ..core import db as database
 from ..core.errors import CollabError
+from ..core.http import CollabHandlerMixin, json_object
 from .activity import Execution
 from .health import Health
 from .index import MAX_LIMIT, GalleryError, Readable, iso
@@ -61,7 +61,7 @@ MAX_ACTIVITY = 10_000
 MAX_GROUPS = 20  # a person's groups looked at for "popular in your group"
 
 
-class GalleryHandler(APIHandler):
+class GalleryHandler(CollabHandlerMixin, APIHandler):
     """Shared by every gallery route: who is asking, what they may read, errors as JSON."""
 
     @property

@@ -54,8 +54,8 @@ import sqlite_utils
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
-from .. import db as database
 from ..contents import FileIdStore
+from ..core import db as database
 from .activity import Execution, GalleryActivity
 from .changes import ChangeRequests, NotebookEditor
 from .extract import cell_source, source_hash

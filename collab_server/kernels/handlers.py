@@ -38,8 +38,8 @@ from jupyter_server.services.sessions.handlers import SessionHandler, SessionRoo
 from jupyter_server.utils import ensure_async, url_escape, url_path_join
 from tornado import web
 
-from ..api import json_object
 from ..auth.jupyter import is_allowed, normalize_api_path, token_from_request
+from ..core.http import CollabHandlerMixin, json_object
 from ..rooms.disk import FileLoadError
 from ..rooms.manager import RoomAddress, RoomNotFound
 from . import cells
@@ -59,8 +59,9 @@ def _record(record: ExecutionRecord) -> dict[str, Any]:
     return data
 
 
-class _KernelsMixin:
-    """What every kernels handler shares (mixed into jupyter_server handler classes)."""
+class _KernelsMixin(CollabHandlerMixin):
+    """What every kernels handler shares (mixed into jupyter_server handler classes); our
+    domain errors become their HTTP status with ``{"message"}``."""
 
     settings: dict[str, Any]
     current_user: Any

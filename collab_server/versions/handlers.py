@@ -30,19 +30,19 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .. import db as database
-from ..api import json_object
 from ..auth.handlers import off_loop, require_capability
 from ..auth.jupyter import is_allowed
 from ..auth.provider import AUDIENCES, ResourceSharing
+from ..core import db as database
 from ..core.errors import CollabError
+from ..core.http import CollabHandlerMixin, json_object
 from .service import Published, VersionService, notebook_path
 
 SERVICE_SETTING = "collab_versions"
 _VERSION_ID = r"[^/]+"
 
 
-class VersionsHandler(APIHandler):
+class VersionsHandler(CollabHandlerMixin, APIHandler):
     @property
     def service(self) -> VersionService:
         return self.settings[SERVICE_SETTING]

@@ -605,7 +605,7 @@ class VersionService:
 def apply_retention(database: Path, policy: RetentionPolicy) -> int:
     """Thin every file's versions (SQLite blobs), on a connection of its own: run it in a
     thread. SQLite's locking keeps it apart from the server's own writes."""
-    from ..db import open_database
+    from ..core.db import open_database
 
     db = open_database(database)
     try:
