@@ -104,8 +104,12 @@ def test_sign_in_pages_allow_only_their_own_script_and_forms_posting_here(site):
     for directive in ("form-action 'self'", "base-uri 'none'", "object-src 'none'"):
         assert directive in policy
     assert "unsafe-inline" not in policy
-    # Every script and style of the page carries this response's nonce, and it is fresh.
-    assert answer.text.count("<script") == answer.text.count(f'nonce="{nonce.group(1)}"') - 1
+    # Every script of the page carries this response's nonce, and it is fresh; styles come
+    # only from our own sheet (no inline style at all).
+    assert answer.text.count("<script") == answer.text.count(f'nonce="{nonce.group(1)}"') >= 1
+    assert "style-src 'self';" in policy and "<style" not in answer.text
+    sheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', answer.text)
+    assert sheet and httpx.get(f"{server.http_url}{sheet.group(1)}").status_code == 200
     again = httpx.get(f"{server.http_url}/login").headers["content-security-policy"]
     assert again != policy
 

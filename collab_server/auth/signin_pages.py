@@ -6,38 +6,43 @@ redirect target is always one :func:`~collab_server.auth.urls.safe_next` has val
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
-_STYLE = """<style nonce="{{nonce}}">
- body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;
-      background:#f5f6f8;color:#1d1f23}
- form{background:#fff;padding:2rem;border-radius:10px;box-shadow:0 2px 12px #0002;
-      width:min(22rem,90vw);box-sizing:border-box}
- h1{font-size:1.3rem;margin:0 0 1rem} label{display:block;margin:.8rem 0 .3rem}
- input{width:100%;box-sizing:border-box;padding:.55rem;font:inherit;border:1px solid #bbb;
-       border-radius:6px}
- button{margin-top:1.2rem;width:100%;padding:.6rem;font:inherit;border:0;border-radius:6px;
-        background:#2f6fdf;color:#fff;cursor:pointer} button:disabled{opacity:.6}
- #error{color:#b00020;min-height:1.2em;margin-top:.8rem} p{line-height:1.4}
-</style>"""
+from jupyter_server.utils import url_path_join
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+# The sheet is built from frontend/src/signin/signin.css like the app's own.
+_STYLE = '<link rel="stylesheet" href="{{static}}/signin.css?v={{version}}">'
 
 
-def render(template: str, **values: str) -> str:
-    """``template`` with each ``{{name}}`` replaced by its value, HTML-escaped."""
+@functools.cache
+def _sheet_version() -> str:
+    # Cache-busting, as for the app bundle: browsers keep the sheet until it changes.
+    return hashlib.sha256((STATIC_DIR / "signin.css").read_bytes()).hexdigest()[:12]
+
+
+def render(template: str, *, static: str = "/collab-static", **values: str) -> str:
+    """``template`` with each ``{{name}}`` replaced by its value, HTML-escaped; ``static`` is
+    where the sign-in sheet is served."""
     text = template.replace("{{style}}", _STYLE)
+    values = {"static": static, "version": _sheet_version(), **values}
     for name, value in values.items():
         text = text.replace("{{" + name + "}}", html.escape(value))
     return text
 
 
 def policy(nonce: str) -> str:
-    """The Content-Security-Policy of a sign-in page: its own inline style and script (by
-    nonce) and nothing else; forms post only here."""
+    """The Content-Security-Policy of a sign-in page: its own inline script (by nonce), our
+    style sheet, and nothing else; forms post only here."""
     return (
-        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self'; "
         "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
         "object-src 'none'; frame-ancestors 'self'"
     )
@@ -48,7 +53,8 @@ def send_page(handler: Any, template: str, **values: str) -> None:
     nonce = secrets.token_urlsafe(16)
     handler.set_header("Content-Type", "text/html; charset=utf-8")
     handler.set_header("Content-Security-Policy", policy(nonce))
-    handler.finish(render(template, nonce=nonce, **values))
+    static = url_path_join(handler.settings.get("base_url", "/"), "collab-static")
+    handler.finish(render(template, static=static, nonce=nonce, **values))
 
 
 def json_attr(value: str) -> str:
