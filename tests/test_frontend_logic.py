@@ -3,19 +3,11 @@ path encoder every address goes through, and the reconnect back-off."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from support.frontend import needs_node, run_in_node
 
-FRONTEND = Path(__file__).parent.parent / "frontend"
-ESBUILD = FRONTEND / "node_modules" / ".bin" / "esbuild"
-
-pytestmark = pytest.mark.skipif(
-    not shutil.which("node") or not ESBUILD.exists(), reason="node and frontend/node_modules"
-)
+pytestmark = needs_node
 
 CHECKS = """
 import { segment, encodePath, commentsUrl, contentsUrl, notebookPage } from "SRC/net/paths";
@@ -37,16 +29,7 @@ console.log(JSON.stringify({
 
 
 def test_paths_and_backoff(tmp_path: Path) -> None:
-    entry = tmp_path / "check.ts"
-    entry.write_text(CHECKS.replace("SRC/", f"{FRONTEND / 'src'}/"))
-    out = tmp_path / "check.mjs"
-    subprocess.run(
-        [str(ESBUILD), str(entry), "--bundle", "--format=esm", "--platform=node",
-         f"--outfile={out}", "--log-level=error"],
-        check=True, cwd=FRONTEND,
-    )  # fmt: skip
-    result = json.loads(subprocess.run(["node", str(out)], capture_output=True, text=True,
-                                       check=True).stdout)  # fmt: skip
+    result = run_in_node(CHECKS, tmp_path)
     assert result["forged"] == (
         "api/collab/comments/a%20b/nb.ipynb/..%2F..%2F..%2F..%2F..%2Fapi%2Fcontents%2Fa%2Fvictim.ipynb%23"
     )

@@ -5,21 +5,13 @@ removed, moved and changed cells, the changed part of a line marked."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from collab_server.versions.diff import diff_notebooks
+from support.frontend import needs_node, run_in_node
 
-FRONTEND = Path(__file__).parent.parent.parent / "frontend"
-ESBUILD = FRONTEND / "node_modules" / ".bin" / "esbuild"
-
-pytestmark = pytest.mark.skipif(
-    not shutil.which("node") or not ESBUILD.exists(), reason="node and frontend/node_modules"
-)
+pytestmark = needs_node
 
 CHECK = """
 import { diffRows, markChange, notebookChanges } from "SRC/history/diffview";
@@ -44,17 +36,8 @@ def notebook(*cells: dict[str, Any], **metadata: Any) -> dict[str, Any]:
 
 
 def run(tmp_path: Path, base: dict[str, Any], target: dict[str, Any]) -> Any:
-    entry = tmp_path / "check.ts"
-    entry.write_text(CHECK.replace("SRC/", f"{FRONTEND / 'src'}/"))
-    out = tmp_path / "check.mjs"
-    subprocess.run(
-        [str(ESBUILD), str(entry), "--bundle", "--format=esm", "--platform=node",
-         f"--outfile={out}", "--log-level=error"],
-        check=True, cwd=FRONTEND,
-    )  # fmt: skip
     payload = json.dumps({"cells": base["cells"], "diff": diff_notebooks(base, target)})
-    done = subprocess.run(["node", str(out), payload], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    return run_in_node(CHECK, tmp_path, payload)
 
 
 def test_diff_rows_from_the_servers_diff(tmp_path: Path) -> None:

@@ -5,20 +5,12 @@ as the server's own), and the run keys of command mode."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
 from collab_server.kernels.requests import source_hash
+from support.frontend import needs_node, run_in_node
 
-FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
-ESBUILD = FRONTEND / "node_modules" / ".bin" / "esbuild"
-
-pytestmark = pytest.mark.skipif(
-    not shutil.which("node") or not ESBUILD.exists(), reason="node and frontend/node_modules"
-)
+pytestmark = needs_node
 
 SOURCES = ["", "a", "ab", "abc", "abcd", "print('héllo wörld')\n", "😀 x = 1\n" * 7, "z" * 1001]
 
@@ -40,19 +32,7 @@ console.log(JSON.stringify({
 
 
 def test_ansi_hash_and_run_keys(tmp_path: Path) -> None:
-    entry = tmp_path / "check.ts"
-    entry.write_text(CHECKS.replace("SRC/", f"{FRONTEND / 'src'}/"))
-    out = tmp_path / "check.mjs"
-    subprocess.run(
-        [str(ESBUILD), str(entry), "--bundle", "--format=esm", "--platform=node",
-         f"--outfile={out}", "--log-level=error"],
-        check=True, cwd=FRONTEND,
-    )  # fmt: skip
-    result = json.loads(
-        subprocess.run(
-            ["node", str(out), json.dumps(SOURCES)], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    result = run_in_node(CHECKS, tmp_path, json.dumps(SOURCES))
     # Text stays text (the caller puts it in text nodes): markup is not interpreted.
     assert result["plain"] == [
         {"text": "no codes <b>here</b>", "fg": None, "bg": None, "bold": False}

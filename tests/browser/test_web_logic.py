@@ -4,19 +4,11 @@ contents are cells, readable initials on a person's colour, the download and tok
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from support.frontend import needs_node, run_in_node
 
-FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
-ESBUILD = FRONTEND / "node_modules" / ".bin" / "esbuild"
-
-pytestmark = pytest.mark.skipif(
-    not shutil.which("node") or not ESBUILD.exists(), reason="node and frontend/node_modules"
-)
+pytestmark = needs_node
 
 CHECKS = """
 import { commandFor } from "SRC/editor/keys";
@@ -48,17 +40,7 @@ console.log(JSON.stringify({
 
 
 def test_command_keys_clipboard_and_colours(tmp_path: Path) -> None:
-    entry = tmp_path / "check.ts"
-    entry.write_text(CHECKS.replace("SRC/", f"{FRONTEND / 'src'}/"))
-    out = tmp_path / "check.mjs"
-    subprocess.run(
-        [str(ESBUILD), str(entry), "--bundle", "--format=esm", "--platform=node",
-         f"--outfile={out}", "--log-level=error"],
-        check=True, cwd=FRONTEND,
-    )  # fmt: skip
-    result = json.loads(
-        subprocess.run(["node", str(out)], capture_output=True, text=True, check=True).stdout
-    )
+    result = run_in_node(CHECKS, tmp_path)
     assert result["undo"] == "undo" and result["undoMac"] == "undo"
     assert result["redo"] == ["redo", "redo", "redo"]
     assert result["metaY"] is None  # Cmd+Y is not redo on a Mac
