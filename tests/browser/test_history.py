@@ -140,7 +140,7 @@ async def test_history_diff_restore_publish_and_copy(browser, server):
     assert app_href is not None and app_href.endswith("/apps/" + ada.url.rsplit("/", 1)[-1])
     await ada.click('[data-testid="make-copy"]')
     await ada.locator('[data-testid="copy-target"]').fill("hist/")
-    await ada.click('[data-testid="copy-submit"]')
+    await ada.click('[data-testid="copy-target-submit"]')
     await ada.wait_for_url("**/notebooks/hist/The%20story.ipynb")
     await ada.wait_for_selector(".cell .cm-content")
     await sources_are(ada, "a = 1|b = 2")

@@ -5,7 +5,7 @@
 
 import { api, ApiError, base } from "../net/api";
 import { apiPath, nameOf, segment } from "../net/paths";
-import { confirmAction } from "../ui/dialog";
+import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
 import { textOn } from "../editor/presence";
@@ -227,25 +227,6 @@ export function openHistory(options: HistoryOptions): HTMLDialogElement {
   return dialog;
 }
 
-/** Ask for a version's name ("" removes it); null if cancelled. */
-function askName(value: string): Promise<string | null> {
-  return new Promise((resolve) => {
-    const dialog = el("dialog", { class: "dialog", "aria-labelledby": "name-version-title" }) as HTMLDialogElement;
-    const input = el("input", { value, maxlength: "200", "data-testid": "version-name" }) as HTMLInputElement;
-    const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
-    const form = el("form", {}, el("h2", { id: "name-version-title" }, "Name this version"),
-      el("label", {}, "Name", input),
-      el("div", { class: "row end" }, cancel, el("button", { class: "button small", type: "submit" }, "Save name")));
-    let result: string | null = null;
-    cancel.addEventListener("click", () => dialog.close());
-    form.addEventListener("submit", (e) => { e.preventDefault(); result = input.value.trim(); dialog.close(); });
-    dialog.addEventListener("close", () => { dialog.remove(); resolve(result); });
-    dialog.append(form);
-    document.body.append(dialog);
-    dialog.showModal();
-    input.focus();
-  });
-}
 
 function lineNode(row: Row): HTMLElement {
   const pre = el("pre", { class: "diff-lines" });
@@ -376,3 +357,9 @@ export function audienceRefusal(err: unknown, who: string): string {
 }
 
 export const publishedPage = (id: string): string => `${base}published/${segment(id)}`;
+
+/** Ask for a version's name ("" removes it); null if cancelled. */
+function askName(value: string): Promise<string | null> {
+  return askText("Name this version", "Name", value, () => null,
+    { submit: "Save name", allowEmpty: true, maxLength: 200, testId: "version-name", selectStem: false });
+}

@@ -7,6 +7,7 @@
 import { api, base, me } from "../net/api";
 import { notebookPage, segment } from "../net/paths";
 import { renderOutputs } from "../editor/outputs";
+import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { renderMarkdown } from "../ui/markdown";
@@ -86,29 +87,16 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
   }
 }
 
-/** Where to put the copy: a folder ("team/") or a notebook path; null if cancelled. */
-function askTarget(value: string): Promise<string | null> {
-  return new Promise((resolve) => {
-    const dialog = el("dialog", { class: "dialog", "aria-labelledby": "copy-title" }) as HTMLDialogElement;
-    const input = el("input", { value, "data-testid": "copy-target" }) as HTMLInputElement;
-    const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
-    const form = el("form", {}, el("h2", { id: "copy-title" }, "Make a copy"),
-      el("label", {}, "Folder or name of the copy (a free name is picked if it is taken)", input),
-      el("div", { class: "row end" }, cancel, el("button", { class: "button small", type: "submit", "data-testid": "copy-submit" }, "Copy")));
-    let result: string | null = null;
-    cancel.addEventListener("click", () => dialog.close());
-    form.addEventListener("submit", (e) => { e.preventDefault(); result = input.value.trim(); dialog.close(); });
-    dialog.addEventListener("close", () => { dialog.remove(); resolve(result); });
-    dialog.append(form);
-    document.body.append(dialog);
-    dialog.showModal();
-    input.focus();
-  });
-}
 
 /** "Open as app": the published notebook run with parameters, as its readers' own runs. */
 export function appLink(id: string, cells: NbCell[]): HTMLElement | "" {
   if (!cells.some((cell) => cell.cell_type === "code")) return "";
   return el("a", { class: "button small", href: `${base}apps/${segment(id)}`, "data-testid": "open-as-app" },
     icon("run"), "Open as app");
+}
+
+/** Where to put the copy: a folder ("team/") or a notebook path; null if cancelled. */
+function askTarget(value: string): Promise<string | null> {
+  return askText("Make a copy", "Folder or name of the copy (a free name is picked if it is taken)",
+    value, () => null, { submit: "Copy", testId: "copy-target", selectStem: false });
 }
