@@ -39,6 +39,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from nbclient.exceptions import CellExecutionError
 from papermill.parameterize import parameterize_notebook
 
+from ..auth.handlers import off_loop
 from ..auth.jupyter import anonymous_allowed
 from ..auth.provider import GroupAdmin, Groups, UserAdmin, capability, resolve
 from ..core.errors import Conflict, NotFound, RateLimited, Unprocessable
@@ -456,16 +457,19 @@ class AppsService:
         return principals_of(caller.username, bool(caller.token), groups)
 
     async def notebook(self, run_id: str, caller: Caller) -> dict[str, Any]:
-        run = await self.readable_run(run_id, caller)
+        return self._notebook_of(await self.readable_run(run_id, caller))
+
+    def _notebook_of(self, run: Run) -> dict[str, Any]:
         nb = self.store.notebook(run.id)
         if nb is None:
             raise Conflict("The run has not finished yet; its notebook is kept when it ends")
         return nb
 
     async def report(self, run_id: str, caller: Caller) -> str:
-        nb = await self.notebook(run_id, caller)
+        run = await self.readable_run(run_id, caller)
+        nb = self._notebook_of(run)
         try:
-            title = (await self.app((await self.readable_run(run_id, caller)).app_id)).row.title
+            title = (await self.app(run.app_id)).row.title
         except NotFound:
             title = "Report"
         return await asyncio.to_thread(report_html, nb, title)
@@ -493,7 +497,7 @@ class AppsService:
     async def share(self, run_id: str, owner: str, principal: Any) -> list[dict[str, Any]]:
         run = self.run(run_id, owner)
         checked = check_principal(principal, owner)
-        await self._known(checked)
+        await known_principal(self.provider, checked)
         if not await self.store.add_share(run.id, checked, owner, MAX_SHARES):
             raise Conflict(f"A run can be shared with at most {MAX_SHARES} people and groups")
         return self.store.shares(run.id)
@@ -502,30 +506,6 @@ class AppsService:
         run = self.run(run_id, owner)
         if not await self.store.remove_share(run.id, principal):
             raise NotFound("The run is not shared with them")
-
-    async def _known(self, principal: str) -> None:
-        """404 for a person or group the provider can tell does not exist; a provider that
-        cannot tell has the name taken as given."""
-        kind, _, name = principal.partition(":")
-        if kind == "user":
-            users = capability(self.provider, UserAdmin)
-            if users is not None:
-                try:
-                    await asyncio.to_thread(users.user_record, name)
-                except NotFound:
-                    raise NotFound(f'There is no person "{name}"') from None
-        elif kind == "group":
-            groups = capability(self.provider, Groups)
-            admin = capability(self.provider, GroupAdmin)
-            if groups is not None:
-                known = bool(await resolve(groups.group_members(name)))
-            elif admin is not None:
-                listed = await asyncio.to_thread(admin.list_groups)
-                known = any(g.get("name") == name for g in listed)
-            else:
-                return
-            if not known:
-                raise NotFound(f'There is no group "{name}"')
 
     # -- schedules ------------------------------------------------------------------------
 
@@ -581,6 +561,31 @@ class AppsService:
     async def _stop(self, schedule: Schedule, reason: str) -> None:
         self.log.info("Schedule %s stopped: %s", schedule.id, reason)
         await self.store.stop_schedule(schedule.id, reason)
+
+
+async def known_principal(provider: Any, principal: str) -> None:
+    """404 for a person or group ``provider`` can tell does not exist (``UserAdmin``,
+    ``Groups``, ``GroupAdmin``); a provider that cannot tell has the name taken as given."""
+    kind, _, name = principal.partition(":")
+    if kind == "user":
+        users = capability(provider, UserAdmin)
+        if users is not None:
+            try:
+                await off_loop(users.user_record, name)
+            except NotFound:
+                raise NotFound(f'There is no person "{name}"') from None
+    elif kind == "group":
+        groups = capability(provider, Groups)
+        admin = capability(provider, GroupAdmin)
+        if groups is not None:
+            known = bool(await off_loop(groups.group_members, name))
+        elif admin is not None:
+            listed = await off_loop(admin.list_groups)
+            known = any(g.get("name") == name for g in listed)
+        else:
+            return
+        if not known:
+            raise NotFound(f'There is no group "{name}"')
 
 
 def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:
