@@ -17,15 +17,16 @@ import psutil
 import pytest
 
 from support import server as server_support
-from support.providers import TokenInKernelProvider
+from support.providers import GroupsTableProvider, TokenInKernelProvider
 from support.server import ServerProcess
 
 REVOKED_ENV = "COLLAB_TEST_REVOKED_RUN"
 
 
-class RevocableProvider(TokenInKernelProvider):
+class RevocableProvider(TokenInKernelProvider, GroupsTableProvider):
     """The test provider, where a token listed in the file named by ``COLLAB_TEST_REVOKED_RUN``
-    has lost ``run`` (the server imports this class: ``test_apps.RevocableProvider``)."""
+    has lost ``run`` (the server imports this class: ``test_apps.RevocableProvider``); with
+    groups (the ``Groups`` capability), whom runs can be shared with."""
 
     async def allowed(self, token: str, action: str, resource: str) -> bool:
         listed = os.environ.get(REVOKED_ENV, "")
@@ -40,7 +41,9 @@ class RevocableProvider(TokenInKernelProvider):
 APP_USERS: dict[str, dict[str, Any]] = {
     "rhea-token": {"id": "rhea", "name": "Rhea Runner", "grants": [["", "read"], ["*", "run"]]},
     "ravi-token": {"id": "ravi", "name": "Ravi Runner", "grants": [["", "read"], ["*", "run"]]},
-}
+    "rosa-token": {"id": "rosa", "name": "Rosa Reader", "grants": [["", "read"], ["*", "run"]],
+                   "groups": ["analysts"]},
+}  # fmt: skip
 
 SETUP = "import json, os, time"
 PARAMETERS = 'n = 3  # how many values\nname = "world"\nscale: float = 1.0\nflag = False'
@@ -245,6 +248,100 @@ async def test_runs_are_private_to_the_person_who_ran_them(apps_server):
     assert [x["id"] for x in r.json()["runs"]] == [run["id"]]
     r = await call(apps_server, "GET", f"/api/collab/apps/{pid}/runs")
     assert [x["id"] for x in r.json()["runs"]] == [run["id"]]
+
+
+async def test_a_run_shared_with_a_person_a_group_or_everyone_signed_in(apps_server):
+    pid = await publish(apps_server, app_notebook(), "shared.ipynb")
+    run = await run_app(apps_server, pid, {"name": "shared"})  # one run for the whole test
+    rid = run["id"]
+    shares = f"/api/collab/runs/{rid}/shares"
+
+    async def reads(token: str) -> list[int]:
+        found = []
+        for path in ("", "/notebook", "/html"):
+            r = await call(apps_server, "GET", f"/api/collab/runs/{rid}{path}", token)
+            found.append(r.status_code)
+        return found
+
+    async def shared_list(token: str) -> list[str]:
+        r = await call(apps_server, "GET", "/api/collab/runs?shared=1", token)
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["runs"]]
+
+    assert await reads("ravi-token") == [404, 404, 404]
+    # Principals that cannot be: each refused with a reason.
+    for body, status, words in [
+        ({"principal": 5}, 400, "principal"),
+        ({"who": "user:ravi"}, 400, 'Unknown field "who"'),
+        ({"principal": "ravi"}, 422, "is not a principal"),
+        ({"principal": "user:"}, 422, "name is empty"),
+        ({"principal": "user:a b"}, 422, "not valid"),
+        ({"principal": "everyone"}, 422, "signed-in people at most"),
+        ({"principal": "user:rhea"}, 422, "yours already"),
+        ({"principal": "group:nosuch"}, 404, 'no group "nosuch"'),
+    ]:
+        r = await call(apps_server, "POST", shares, json=body)
+        assert r.status_code == status and words in r.json()["message"], (body, r.text)
+
+    # Shared with one person: they read the run, its notebook and its report…
+    r = await call(apps_server, "POST", shares, json={"principal": "user:ravi"})
+    assert r.status_code == 201, r.text
+    assert [s["principal"] for s in r.json()["shares"]] == ["user:ravi"]
+    assert r.json()["shares"][0]["granted_by"] == "rhea"
+    assert await reads("ravi-token") == [200, 200, 200]
+    r = await call(apps_server, "GET", f"/api/collab/runs/{rid}", "ravi-token")
+    assert r.json()["user"] == "rhea" and r.json()["mine"] is False
+    assert r.json()["result"]["name"] == "shared"
+    assert await shared_list("ravi-token") == [rid]
+    r = await call(apps_server, "GET", "/api/collab/runs", "ravi-token")
+    assert rid not in [x["id"] for x in r.json()["runs"]]  # the list of one's own runs
+    # …but neither cancels it nor shares it on, nor sees whom it is shared with.
+    r = await call(apps_server, "POST", f"/api/collab/runs/{rid}/cancel", "ravi-token")
+    assert r.status_code == 404
+    r = await call(apps_server, "POST", shares, "ravi-token", json={"principal": "user:rosa"})
+    assert r.status_code == 404
+    r = await call(apps_server, "GET", shares, "ravi-token")
+    assert r.status_code == 404
+    r = await call(apps_server, "DELETE", f"{shares}?principal=user:ravi", "ravi-token")
+    assert r.status_code == 404
+    # A third person sees nothing.
+    assert await reads("rosa-token") == [404, 404, 404]
+    assert await shared_list("rosa-token") == []
+
+    # A reader who may no longer see the app no longer sees the run either.
+    revoked = Path(apps_server.base) / "revoked.txt"
+    revoked.write_text("ravi-token\n")
+    try:
+        assert await reads("ravi-token") == [404, 404, 404]
+        assert await shared_list("ravi-token") == []
+    finally:
+        revoked.write_text("")
+    assert await reads("ravi-token") == [200, 200, 200]
+
+    # Unshared: gone again.
+    r = await call(apps_server, "DELETE", f"{shares}?principal=user:ravi")
+    assert r.status_code == 204
+    assert await reads("ravi-token") == [404, 404, 404]
+    r = await call(apps_server, "DELETE", f"{shares}?principal=user:ravi")
+    assert r.status_code == 404
+
+    # A group: its members read, nobody else.
+    r = await call(apps_server, "POST", shares, json={"principal": "group:analysts"})
+    assert r.status_code == 201, r.text
+    assert await reads("rosa-token") == [200, 200, 200]
+    assert await reads("ravi-token") == [404, 404, 404]
+    r = await call(apps_server, "DELETE", f"{shares}?principal=group:analysts")
+    assert r.status_code == 204
+
+    # Everyone signed in — who may also read the app: someone without any right on it
+    # (viewer) learns nothing of the run.
+    r = await call(apps_server, "POST", shares, json={"principal": "signed-in"})
+    assert r.status_code == 201
+    assert await reads("ravi-token") == [200, 200, 200]
+    assert await reads("rosa-token") == [200, 200, 200]
+    assert await reads("viewer-token") == [404, 404, 404]
+    r = await call(apps_server, "GET", shares)
+    assert [s["principal"] for s in r.json()["shares"]] == ["signed-in"]
 
 
 async def test_limits_timeout_and_cancel_leave_no_kernel_behind(apps_server):

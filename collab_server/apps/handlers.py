@@ -8,10 +8,15 @@
   seconds (else 202); 422 naming the parameter at fault; 429 when too many runs are under way
 * ``GET  /api/collab/apps/{id}/runs`` → ``{"runs"}``: the caller's runs of this app
 * ``GET  /api/collab/runs?app=&schedule=&limit=`` → ``{"runs"}``: the caller's runs (``mine=1``
-  is accepted and implied: nobody lists another person's runs)
+  is accepted and implied: nobody lists another person's runs); ``?shared=1``: other people's
+  runs shared with the caller (of apps they may read)
 * ``GET  /api/collab/runs/{id}`` → the run (``status``, ``progress`` ``{"cell", "of"}``,
-  ``result``, ``error``, …); ``…/notebook`` the executed notebook; ``…/html`` the report
-  without code (a sandboxed page: served with a ``sandbox`` policy, it never runs as us)
+  ``result``, ``error``, ``mine``, …); ``…/notebook`` the executed notebook; ``…/html`` the
+  report without code (a sandboxed page: served with a ``sandbox`` policy, it never runs as
+  us). The owner's, or a reader's the run is shared with who may also read the app.
+* ``GET|POST|DELETE /api/collab/runs/{id}/shares`` (the owner only): ``POST``
+  ``{"principal": "user:NAME"|"group:NAME"|"signed-in"}`` → 201 ``{"shares": [{"principal",
+  "granted_by", "created"}]}``; ``GET`` → the same; ``DELETE ?principal=`` → 204
 * ``POST /api/collab/runs/{id}/cancel`` → the cancelled run (its kernel is killed); 409 if it
   had ended already
 * ``POST /api/collab/apps/{id}/schedules`` ``{"cron", "parameters"}`` (``run``) → 201
@@ -21,7 +26,8 @@
   a schedule's runs are ``GET /api/collab/runs?schedule={id}``
 
 An app the caller may not see answers 404, the same as no app at all (ids cannot be probed);
-one they may see but not run answers 403 on ``runs``. Another person's run or schedule is 404.
+one they may see but not run answers 403 on ``runs``. Another person's run or schedule is 404
+(a run shared with the caller reads, but its cancel and shares stay 404 to them).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from ..core.http import CollabHandlerMixin, json_object
 from ..pages import OUTPUT_FRAME_POLICY, PageHandler
 from .openapi import openapi
 from .service import App, AppsService, Caller
+from .store import Run
 
 SERVICE_SETTING = "collab_apps"
 MAX_WAIT = 300.0
@@ -83,6 +90,10 @@ class AppsHandler(CollabHandlerMixin, APIHandler):
         if not math.isfinite(value) or value < 0:
             raise Invalid(f'"{name}" must be a number of at least 0')
         return min(value, high)
+
+    def run_json(self, run: Run) -> dict[str, Any]:
+        # "mine": the page shows a run shared with the caller read-only, "Run by NAME".
+        return {**run.to_json(), "mine": run.owner == self.caller.username}
 
     def send_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -130,13 +141,40 @@ class RunsHandler(AppsHandler):
         limit = int(self.number_argument("limit", 50, 500))
         app = self.get_query_argument("app", None)
         schedule = self.get_query_argument("schedule", None)
-        runs = self.service.runs(caller.username, app, schedule, limit)
-        self.send_json({"runs": [r.to_json() for r in runs]})
+        shared = self.get_query_argument("shared", "") not in ("", "0", "false")
+        if shared:
+            if schedule is not None:
+                raise Invalid('"schedule" lists your own runs: leave out "shared"')
+            runs = await self.service.shared_runs(caller, app, limit)
+        else:
+            runs = self.service.runs(caller.username, app, schedule, limit)
+        self.send_json({"runs": [self.run_json(r) for r in runs]})
 
 
 class RunHandler(AppsHandler):
     async def get(self, run_id: str) -> None:
-        self.send_json(self.service.run(run_id, self.caller.username).to_json())
+        self.send_json(self.run_json(await self.service.readable_run(run_id, self.caller)))
+
+
+class RunSharesHandler(AppsHandler):
+    async def get(self, run_id: str) -> None:
+        self.send_json({"shares": self.service.shares(run_id, self.caller.username)})
+
+    async def post(self, run_id: str) -> None:
+        body = json_object(self)
+        unknown = sorted(set(body) - {"principal"})
+        if unknown:
+            raise Invalid(f'Unknown field "{unknown[0]}": send {{"principal": "user:NAME"}}')
+        shares = await self.service.share(run_id, self.caller.username, body.get("principal"))
+        self.send_json({"shares": shares}, 201)
+
+    async def delete(self, run_id: str) -> None:
+        principal = self.get_query_argument("principal", "")
+        if not principal:
+            raise Invalid('Say whose share to remove: "?principal=user:NAME"')
+        await self.service.unshare(run_id, self.caller.username, principal)
+        self.set_status(204)
+        self.finish()
 
 
 class CancelHandler(AppsHandler):
@@ -147,7 +185,7 @@ class CancelHandler(AppsHandler):
 
 class RunNotebookHandler(AppsHandler):
     async def get(self, run_id: str) -> None:
-        self.send_json(self.service.notebook(run_id, self.caller.username))
+        self.send_json(await self.service.notebook(run_id, self.caller))
 
 
 class RunReportHandler(AppsHandler):
@@ -158,7 +196,7 @@ class RunReportHandler(AppsHandler):
         return OUTPUT_FRAME_POLICY
 
     async def get(self, run_id: str) -> None:
-        page = await self.service.report(run_id, self.caller.username)
+        page = await self.service.report(run_id, self.caller)
         self.set_header("Referrer-Policy", "no-referrer")
         self.finish(page, set_content_type="text/html; charset=utf-8")
 
@@ -205,6 +243,7 @@ def apps_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/api/collab/apps/({_ID})", AppHandler),
         (r"/api/collab/runs/?", RunsHandler),
         (rf"/api/collab/runs/({_ID})/cancel", CancelHandler),
+        (rf"/api/collab/runs/({_ID})/shares", RunSharesHandler),
         (rf"/api/collab/runs/({_ID})/notebook", RunNotebookHandler),
         (rf"/api/collab/runs/({_ID})/html", RunReportHandler),
         (rf"/api/collab/runs/({_ID})", RunHandler),

@@ -9,7 +9,10 @@ it). Never the publisher's: the publisher's rights play no part in a run.
 
 Permission: action ``run`` on ``apps:{published_id}`` (the provider decides); whoever may
 ``share`` and ``execute`` the source notebook (its publishers, if they may run code) may run
-it too. A run and its outputs are visible to the person who ran it only.
+it too. A run and its outputs are visible to the person who ran it, and to those they share
+it with (``sharing.py``: a person, a group, every signed-in person) who may also ``read`` the
+app — sharing a run never shows an app to someone who may not see it. Only the owner cancels,
+shares or unshares a run; to anyone else who may not read it, it does not exist (404).
 
 Limits: runs one person may have under way (queued or running; more → 429), runs the server
 executes at once (more wait in a queue of bounded length; a full queue → 429), and a
@@ -36,8 +39,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from nbclient.exceptions import CellExecutionError
 from papermill.parameterize import parameterize_notebook
 
+from ..auth.handlers import off_loop
 from ..auth.jupyter import anonymous_allowed
-from ..auth.provider import resolve
+from ..auth.provider import GroupAdmin, Groups, UserAdmin, capability, resolve
 from ..core.errors import Conflict, NotFound, RateLimited, Unprocessable
 from ..core.time import iso, now_iso
 from ..kernels.service import kernel_env_of
@@ -54,6 +58,7 @@ from .notebook import (
 from .pool import Parked, WarmPool
 from .schedules import Scheduler, check_cron
 from .schema import app_schema, check_parameters, kernel_language
+from .sharing import MAX_SHARES, check_principal, principals_of
 from .store import AppStore, Run, Schedule, new_id
 
 IDENTITY_VARIABLES = ("JUPYTER_AUTH_ID", "JUPYTER_AUTH_TOKEN")
@@ -396,7 +401,8 @@ class AppsService:
         return str(root)
 
     def run(self, run_id: str, owner: str) -> Run:
-        """The run (its live state while under way); 404 unless ``owner`` ran it."""
+        """The run (its live state while under way); 404 unless ``owner`` ran it (what the
+        owner alone does: cancel, share; readers go through :meth:`readable_run`)."""
         active = self.active.get(run_id)
         run = active.run if active is not None else self.store.run(run_id)
         if run is None or run.owner != owner:
@@ -425,20 +431,81 @@ class AppsService:
         # Runs under way: their live state (progress) rather than the stored one.
         return [self.active[r.id].run if r.id in self.active else r for r in stored]
 
-    def notebook(self, run_id: str, owner: str) -> dict[str, Any]:
-        run = self.run(run_id, owner)
+    async def readable_run(self, run_id: str, caller: Caller) -> Run:
+        """The run if ``caller`` ran it, or it is shared with them and they may still read its
+        app; else 404 (the same answer as no such run)."""
+        active = self.active.get(run_id)
+        run = active.run if active is not None else self.store.run(run_id)
+        if run is None:
+            raise NotFound("No such run")
+        if run.owner == caller.username:
+            return run
+        principals = await self.principals(caller)
+        if not self.store.shared_with_any(run.id, principals):
+            raise NotFound("No such run")
+        if not await self.may_see(caller.token, run.app_id):
+            raise NotFound("No such run")
+        return run
+
+    async def principals(self, caller: Caller) -> list[str]:
+        """What ``caller`` answers to: themselves, their groups (when the provider tells),
+        and ``signed-in`` when they are (a token of theirs, not anonymous access)."""
+        groups: list[str] = []
+        provider = capability(self.provider, Groups)
+        if provider is not None and caller.token:
+            groups = list(await resolve(provider.groups_of(caller.token)))
+        return principals_of(caller.username, bool(caller.token), groups)
+
+    async def notebook(self, run_id: str, caller: Caller) -> dict[str, Any]:
+        return self._notebook_of(await self.readable_run(run_id, caller))
+
+    def _notebook_of(self, run: Run) -> dict[str, Any]:
         nb = self.store.notebook(run.id)
         if nb is None:
             raise Conflict("The run has not finished yet; its notebook is kept when it ends")
         return nb
 
-    async def report(self, run_id: str, owner: str) -> str:
-        nb = self.notebook(run_id, owner)
+    async def report(self, run_id: str, caller: Caller) -> str:
+        run = await self.readable_run(run_id, caller)
+        nb = self._notebook_of(run)
         try:
-            title = (await self.app(self.run(run_id, owner).app_id)).row.title
+            title = (await self.app(run.app_id)).row.title
         except NotFound:
             title = "Report"
         return await asyncio.to_thread(report_html, nb, title)
+
+    async def shared_runs(self, caller: Caller, app_id: str | None, limit: int) -> list[Run]:
+        """Other people's runs shared with ``caller``, of apps they may still read."""
+        stored = self.store.runs_shared_with(
+            await self.principals(caller), caller.username, app_id, limit
+        )
+        visible: dict[str, bool] = {}
+        found = []
+        for run in stored:
+            if run.app_id not in visible:
+                visible[run.app_id] = await self.may_see(caller.token, run.app_id)
+            if visible[run.app_id]:
+                found.append(self.active[run.id].run if run.id in self.active else run)
+        return found
+
+    # -- sharing runs ---------------------------------------------------------------------
+
+    def shares(self, run_id: str, owner: str) -> list[dict[str, Any]]:
+        self.run(run_id, owner)
+        return self.store.shares(run_id)
+
+    async def share(self, run_id: str, owner: str, principal: Any) -> list[dict[str, Any]]:
+        run = self.run(run_id, owner)
+        checked = check_principal(principal, owner)
+        await known_principal(self.provider, checked)
+        if not await self.store.add_share(run.id, checked, owner, MAX_SHARES):
+            raise Conflict(f"A run can be shared with at most {MAX_SHARES} people and groups")
+        return self.store.shares(run.id)
+
+    async def unshare(self, run_id: str, owner: str, principal: str) -> None:
+        run = self.run(run_id, owner)
+        if not await self.store.remove_share(run.id, principal):
+            raise NotFound("The run is not shared with them")
 
     # -- schedules ------------------------------------------------------------------------
 
@@ -494,6 +561,31 @@ class AppsService:
     async def _stop(self, schedule: Schedule, reason: str) -> None:
         self.log.info("Schedule %s stopped: %s", schedule.id, reason)
         await self.store.stop_schedule(schedule.id, reason)
+
+
+async def known_principal(provider: Any, principal: str) -> None:
+    """404 for a person or group ``provider`` can tell does not exist (``UserAdmin``,
+    ``Groups``, ``GroupAdmin``); a provider that cannot tell has the name taken as given."""
+    kind, _, name = principal.partition(":")
+    if kind == "user":
+        users = capability(provider, UserAdmin)
+        if users is not None:
+            try:
+                await off_loop(users.user_record, name)
+            except NotFound:
+                raise NotFound(f'There is no person "{name}"') from None
+    elif kind == "group":
+        groups = capability(provider, Groups)
+        admin = capability(provider, GroupAdmin)
+        if groups is not None:
+            known = bool(await off_loop(groups.group_members, name))
+        elif admin is not None:
+            listed = await off_loop(admin.list_groups)
+            known = any(g.get("name") == name for g in listed)
+        else:
+            return
+        if not known:
+            raise NotFound(f'There is no group "{name}"')
 
 
 def parameterize(notebook: dict[str, Any], parameters: dict[str, Any]) -> Any:

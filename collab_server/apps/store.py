@@ -3,7 +3,8 @@
 A run row is written when the run is accepted, when it starts and when it ends; progress
 while it runs lives in memory (the service), so a cell-by-cell run costs no write per cell.
 The executed notebook is kept compressed with the run (what ``…/runs/{id}/notebook`` and the
-report read). After a crash, runs left ``queued`` or ``running`` are closed as failed at start.
+report read). A run's shares (``app_run_shares``: principal, who shared, when) live beside it.
+After a crash, runs left ``queued`` or ``running`` are closed as failed at start.
 
 A schedule keeps the token of the person who made it, encrypted with a key of this server's
 data directory: the provider interface speaks only in tokens, and the schedule must run as
@@ -66,7 +67,22 @@ def _v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    # Who a run is shared with (apps/sharing.py): looked up by run, and by principal for
+    # "runs shared with me". A run's shares go with it (pruned together).
+    conn.execute(
+        """CREATE TABLE app_run_shares (
+            run_id TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            granted_by TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (run_id, principal)
+        )"""
+    )
+    conn.execute("CREATE INDEX app_run_shares_by_principal ON app_run_shares (principal, run_id)")
+
+
+MIGRATIONS = [_v1, _v2]
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "timed_out", "cancelled")
@@ -244,10 +260,86 @@ class AppStore:
         ).fetchall()
         return [_run(r) for r in rows]
 
+    def runs_shared_with(
+        self, principals: list[str], not_owner: str, app_id: str | None = None, limit: int = 50
+    ) -> list[Run]:
+        """Runs of other people shared with any of ``principals``, newest first."""
+        if not principals:
+            return []
+        marks = ",".join("?" * len(principals))
+        where, args = [f"s.principal IN ({marks})", "r.owner != ?"], [*principals, not_owner]
+        if app_id is not None:
+            where.append("r.app_id = ?")
+            args.append(app_id)
+        columns = ", ".join(f"r.{c.strip()}" for c in _RUN_COLUMNS.split(","))
+        rows = self.conn.execute(
+            f"SELECT DISTINCT {columns} FROM app_run_shares s JOIN app_runs r ON r.id = s.run_id"
+            f" WHERE {' AND '.join(where)} ORDER BY r.created DESC, r.rowid DESC LIMIT ?",
+            [*args, limit],
+        ).fetchall()
+        return [_run(r) for r in rows]
+
+    # -- shares ---------------------------------------------------------------------------
+
+    def shares(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT principal, granted_by, created FROM app_run_shares WHERE run_id = ?"
+            " ORDER BY created, principal",
+            [run_id],
+        ).fetchall()
+        return [{"principal": r[0], "granted_by": r[1], "created": r[2]} for r in rows]
+
+    def shared_with_any(self, run_id: str, principals: list[str]) -> bool:
+        if not principals:
+            return False
+        marks = ",".join("?" * len(principals))
+        row = self.conn.execute(
+            f"SELECT 1 FROM app_run_shares WHERE run_id = ? AND principal IN ({marks}) LIMIT 1",
+            [run_id, *principals],
+        ).fetchone()
+        return row is not None
+
+    async def add_share(self, run_id: str, principal: str, granted_by: str, limit: int) -> bool:
+        """Share; False when the run already has ``limit`` shares (sharing again is a no-op)."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            count = conn.execute(
+                "SELECT COUNT(*) FROM app_run_shares WHERE run_id = ? AND principal != ?",
+                [run_id, principal],
+            ).fetchone()[0]
+            if count >= limit:
+                return False
+            conn.execute(
+                "INSERT OR IGNORE INTO app_run_shares (run_id, principal, granted_by, created)"
+                " VALUES (?,?,?,?)",
+                [run_id, principal, granted_by, now_iso()],
+            )
+            return True
+
+        return await write(self.db, work)
+
+    async def remove_share(self, run_id: str, principal: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "DELETE FROM app_run_shares WHERE run_id = ? AND principal = ?",
+                    [run_id, principal],
+                ).rowcount
+                > 0
+            )
+
+        return await write(self.db, work)
+
     async def prune(self, before: str) -> int:
-        """Forget finished runs created before ``before`` (their notebooks with them)."""
+        """Forget finished runs created before ``before`` (their notebooks and shares with
+        them)."""
 
         def work(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "DELETE FROM app_run_shares WHERE run_id IN (SELECT id FROM app_runs"
+                " WHERE created < ? AND status NOT IN ('queued', 'running'))",
+                [before],
+            )
             return conn.execute(
                 "DELETE FROM app_runs WHERE created < ? AND status NOT IN ('queued', 'running')",
                 [before],

@@ -1,5 +1,6 @@
 """The app page (/apps/{id}) in real Chromium: a form from the app's parameters, Run,
-progress, the result and the report without code, past runs, parameters in the address."""
+progress, the result and the report without code, past runs, parameters in the address;
+sharing a finished run, and the shared run as its reader sees it (read-only, "Run by …")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from typing import Any
 
 import nbformat
+from axe import axe_violations, describe
 
 from support.browser import needs_chromium, open_page
 
@@ -38,6 +40,11 @@ def app_notebook() -> dict[str, Any]:
             cell.metadata["tags"] = [tag]
         nb.cells.append(cell)
     return dict(json.loads(nbformat.writes(nb)))
+
+
+async def check_a11y(page: Any, what: str) -> None:
+    failing = [v for v in await axe_violations(page) if v["impact"] in ("critical", "serious")]
+    assert not failing, f"{what}:\n{describe(failing)}"
 
 
 async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
@@ -76,6 +83,47 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     # The run is a bookmark, and is listed among the person's runs.
     assert "n=5" in page.url and "name=moon" in page.url and "flag=true" in page.url
     await page.locator('[data-testid="run-history"] li a').first.wait_for()
+    bookmark = page.url
+
+    # The finished run is shared with one person through the dialog.
+    await page.click('[data-testid="share-run"]')
+    dialog = page.locator('[data-testid="run-share-dialog"]')
+    await dialog.get_by_text("Only you can see this run.").wait_for()
+    await dialog.get_by_label("Name").fill("")
+    await dialog.locator('[data-testid="run-share-add"]').click()
+    await dialog.get_by_text("Type the person's name.").wait_for()
+    await dialog.get_by_label("Share with").select_option("user")
+    await dialog.get_by_label("Name").fill("rita")
+    await dialog.locator('[data-testid="run-share-add"]').click()
+    await dialog.locator('li[data-principal="user:rita"]').wait_for()
+    await check_a11y(page, "run share dialog")
+    await dialog.get_by_role("button", name="Close").click()
+
+    # Rita opens the bookmark: the result and report, read-only, saying whose run it is.
+    rita = await open_page(browser, server, f"/apps/{pid}", "runner-token")
+    await rita.get_by_role("heading", name="Totals report").wait_for()
+    await rita.goto(bookmark)
+    await rita.locator('[data-testid="run-by"]:has-text("Run by admin")').wait_for(timeout=30_000)
+    result = json.loads(await rita.locator('[data-testid="run-result"]').inner_text())
+    assert result["name"] == "moon"
+    await (
+        rita.frame_locator('[data-testid="report-frame"]')
+        .get_by_text("secret code path")
+        .wait_for(timeout=30_000)
+    )
+    assert await rita.locator('[data-testid="share-run"]').is_hidden()
+    assert await rita.locator('[data-testid="cancel-run"]').is_hidden()
+    await rita.locator('[data-testid="shared-runs"] li a').first.wait_for()
+    await check_a11y(rita, "shared run")
+
+    # Unshared in the dialog: the bookmark no longer shows it to her.
+    await page.click('[data-testid="share-run"]')
+    await dialog.get_by_role("button", name="Stop sharing with rita").click()
+    await dialog.get_by_text("Only you can see this run.").wait_for()
+    await dialog.get_by_role("button", name="Close").click()
+    await rita.goto(bookmark)
+    await rita.get_by_text("it is not shared with you").wait_for(timeout=30_000)
+    assert rita.errors == []
 
     # Parameters in the address fill the form.
     await page.goto(f"{server.http_url}/apps/{pid}?n=7&name=moon")

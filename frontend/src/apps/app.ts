@@ -3,19 +3,22 @@
 // past runs. The address carries the parameters (and ``_run`` for a run shown), so a run is a
 // bookmark. The report is the server's HTML export of the executed notebook, shown in the
 // sandboxed output frame (an opaque origin: no cookie, no API), as every notebook output is.
+// A finished run of yours can be shared (share.ts); someone it is shared with who opens its
+// bookmark sees its result and report read-only, "Run by NAME".
 
 import { api, ApiError, base } from "../net/api";
 import { segment } from "../net/paths";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { buildForm, fromQuery, toQuery, type Schema } from "./form";
+import { openRunShareDialog } from "./share";
 import "./apps.css";
 
 interface AppInfo { id: string; title: string; description: string; version: number; parameters: Schema }
 interface Run {
   id: string; status: string; parameters: Record<string, unknown>; created: string; started: string | null;
   ended: string | null; result: unknown; error: { ename: string; evalue: string } | null;
-  progress: { cell: number; of: number } | null; schedule: string | null;
+  progress: { cell: number; of: number } | null; schedule: string | null; user: string; mine?: boolean;
 }
 
 const POLL_MS = 400;
@@ -66,9 +69,13 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   const bar = el("progress", { max: "1", value: "0", "aria-label": "Progress" }) as HTMLProgressElement;
   const statusText = el("span", { "data-testid": "run-status" });
   const status = el("div", { class: "run-status", role: "status", "aria-live": "polite", hidden: "" }, statusText, bar);
+  const shareButton = el("button", { class: "button quiet small", type: "button", hidden: "", "data-testid": "share-run" },
+    icon("users"), "Share this run");
+  const runBy = el("p", { class: "run-by", hidden: "", "data-testid": "run-by" });
   const result = el("pre", { class: "run-result", "data-testid": "run-result", hidden: "" });
   const reportBox = el("section", { class: "report", "aria-label": "Report", "data-testid": "report" });
   const history = el("ul", { class: "run-history", "data-testid": "run-history" });
+  const sharedHistory = el("ul", { class: "run-history", hidden: "", "data-testid": "shared-runs" });
   root.replaceChildren(
     el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
       el("span", { class: "page-name" }, "App"), el("span", { class: "grow" })),
@@ -76,14 +83,13 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
       el("h1", {}, app.title),
       ...(app.description ? [el("p", { class: "description" }, app.description)] : []),
       el("div", { class: "app-body" },
-        el("div", { class: "app-main" }, formEl, status, result, reportBox),
-        el("aside", { class: "app-side" }, el("h2", {}, "Your runs"), history))));
+        el("div", { class: "app-main" }, formEl, runBy, status, el("div", { class: "run-actions" }, shareButton), result, reportBox),
+        el("aside", { class: "app-side" }, el("h2", {}, "Your runs"), history,
+          el("h2", { hidden: "" }, "Shared with you"), sharedHistory))));
 
   let current: string | null = null;
 
-  async function loadHistory(): Promise<void> {
-    const { runs } = await api<{ runs: Run[] }>("GET", `${appUrl}/runs?limit=20`);
-    history.replaceChildren(...runs.map((run) => {
+  function runItem(run: Run): HTMLElement {
       const link = el("a", { href: `${base}apps/${segment(pid)}${toQuery(run.parameters, { _run: run.id })}` },
         when(run.created));
       link.addEventListener("click", (event) => {
@@ -93,9 +99,20 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
         void follow(run.id);
       });
       return el("li", { class: `status-${run.status}` }, link, " ", el("span", { class: "muted" }, STATUS_TEXT[run.status] || run.status),
-        ...(run.schedule ? [" ", el("span", { class: "badge" }, "scheduled")] : []));
-    }));
+        ...(run.schedule ? [" ", el("span", { class: "badge" }, "scheduled")] : []),
+        ...(run.mine === false ? [" ", el("span", { class: "muted" }, `by ${run.user}`)] : []));
+  }
+
+  async function loadHistory(): Promise<void> {
+    const [{ runs }, shared] = await Promise.all([
+      api<{ runs: Run[] }>("GET", `${appUrl}/runs?limit=20`),
+      api<{ runs: Run[] }>("GET", `api/collab/runs?shared=1&limit=20&app=${encodeURIComponent(pid)}`).catch(() => ({ runs: [] as Run[] })),
+    ]);
+    history.replaceChildren(...runs.map(runItem));
     if (!runs.length) history.append(el("li", { class: "muted" }, "None yet."));
+    sharedHistory.replaceChildren(...shared.runs.map(runItem));
+    sharedHistory.hidden = !shared.runs.length;
+    (sharedHistory.previousElementSibling as HTMLElement).hidden = !shared.runs.length;
   }
 
   function history_(parameters: Record<string, unknown>, runId: string | null): void {
@@ -114,8 +131,13 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
     bar.max = progress ? progress.of : 1;
     bar.value = FINISHED.includes(run.status) ? bar.max : progress ? Math.max(0, progress.cell - 1) : 0;
     status.classList.toggle("failed", ["failed", "timed_out"].includes(run.status));
-    runButton.disabled = !FINISHED.includes(run.status);
-    cancelButton.hidden = FINISHED.includes(run.status);
+    const mine = run.mine !== false;
+    runButton.disabled = mine && !FINISHED.includes(run.status);
+    cancelButton.hidden = !mine || FINISHED.includes(run.status);
+    shareButton.hidden = !mine || !FINISHED.includes(run.status);
+    // Someone else's run, shared with the caller: shown read-only, saying whose it is.
+    runBy.hidden = mine;
+    runBy.textContent = mine ? "" : `Run by ${run.user} and shared with you — read-only. Run the app to get your own.`;
   }
 
   async function showReport(run: Run): Promise<void> {
@@ -139,6 +161,8 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   async function follow(runId: string): Promise<void> {
     current = runId;
     result.hidden = true;
+    shareButton.hidden = true;
+    runBy.hidden = true;
     reportBox.replaceChildren();
     for (;;) {
       const run = await api<Run>("GET", `api/collab/runs/${segment(runId)}`);
@@ -170,6 +194,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
       runButton.disabled = false;
     }
   });
+  shareButton.addEventListener("click", () => { if (current) openRunShareDialog(current); });
   cancelButton.addEventListener("click", async () => {
     if (!current) return;
     try {
@@ -181,5 +206,13 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
 
   await loadHistory();
   const shown = query.get("_run");
-  if (shown) void follow(shown).catch(() => { status.hidden = true; });
+  if (shown) {
+    void follow(shown).catch((e) => {
+      status.hidden = false;
+      statusText.textContent = e instanceof ApiError && e.status === 404
+        ? "This run does not exist, or it is not shared with you."
+        : `The run could not be shown: ${e?.message || e}`;
+      bar.hidden = true;
+    });
+  }
 }
