@@ -473,6 +473,20 @@ def test_run_app_returns_the_result_and_runs_lists_the_run(srv: ServerProcess) -
         assert dict(runs.dtypes.astype(str)) == dtypes(client_module.RUN_COLUMNS)
         assert sorted(runs["status"]) == ["failed", "succeeded"]
         assert runs.loc[runs["status"] == "succeeded", "parameters"].iloc[0]["n"] == 5
-    # Runs are their runner's: another person lists none of them.
+        assert runs["mine"].all()
+        run_id = runs.loc[runs["status"] == "succeeded", "id"].iloc[0]
+    # Runs are their runner's: another person lists none of them, until one is shared.
     with Client(srv.http_url, ALICE) as client:
-        assert len(client.runs(app=app)) == 0
+        assert len(client.runs(app=app)) == 0 and len(client.runs(shared=True)) == 0
+    with http(srv, ADMIN) as c:
+        shared = c.post(f"/api/collab/runs/{run_id}/shares", json={"principal": "user:alice"})
+        assert shared.status_code == 201, shared.text
+    # Alice may not see the app itself here (the test provider grants apps to administrators
+    # only), so a run shared with her stays hidden: sharing a run never shows an app. Readers
+    # who may see the app are tested in test_apps.
+    with Client(srv.http_url, ALICE) as client:
+        found = client.runs(shared=True)
+        assert len(found) == 0
+        assert dict(found.dtypes.astype(str)) == dtypes(client_module.RUN_COLUMNS)
+    with Client(srv.http_url, ADMIN) as client:
+        assert client.runs(shared=True).empty  # the owner's own runs are not "shared with"

@@ -48,7 +48,7 @@ VERSION_COLUMNS: dict[str, Kind] = {
 RUN_COLUMNS: dict[str, Kind] = {
     "id": "str", "app": "str", "status": "str", "user": "str", "version": "str",
     "parameters": "object", "created": "time", "started": "time", "ended": "time",
-    "result": "object", "error": "str",
+    "result": "object", "error": "str", "mine": "bool",
 }  # fmt: skip
 ACTIVITY_COLUMNS: dict[str, Kind] = {
     "day": "time", "path": "str", "person": "str", "views": "int", "runs": "int",
@@ -287,9 +287,11 @@ class Client:
                 raise ClientError("this server has no apps API yet", 404) from None
             raise
 
-    def runs(self, app: str | None = None, mine: bool = False) -> Any:
-        """App runs you may see (of one app, or only yours with ``mine=True``)."""
-        params = {"app": app, "mine": 1 if mine else None}
+    def runs(self, app: str | None = None, mine: bool = False, shared: bool = False) -> Any:
+        """Your app runs (of one app with ``app``); with ``shared=True``, other people's runs
+        they shared with you instead. (``mine`` is accepted for DESIGN's signature: nobody
+        lists another person's runs unasked.)"""
+        params = {"app": app, "mine": 1 if mine else None, "shared": 1 if shared else None}
         found = self._apps_api(lambda: self._api.get("api/collab/runs", **params))
         runs = found.get("runs", []) if isinstance(found, dict) else found
         return frame([{"app": app, **r} for r in runs], RUN_COLUMNS)
