@@ -172,4 +172,21 @@ async def test_history_panel_fits_a_phone_and_hides_what_a_viewer_may_not_do(bro
     )
     assert overflow[0] <= overflow[1] <= 390, overflow
     await check_a11y(page, "history panel phone viewer")
+    # A version cut while the panel is open appears at its top, the tick kept.
+    async with server.client("alice-token") as c:
+        r = await c.post(f"{API}/{path}", json={"label": "Made while open"})
+        assert r.status_code == 201, r.text
+    newest = panel.locator('[data-testid="version"]').first
+    await (
+        newest.locator('[data-testid="version-label"]')
+        .filter(has_text="Made while open")
+        .wait_for(timeout=20_000)
+    )
+    assert await row.locator('[data-testid="pick"]').is_checked() is False  # the new first row
+    assert (
+        await panel.locator('[data-testid="version"]')
+        .nth(1)
+        .locator('[data-testid="pick"]')
+        .is_checked()
+    )
     assert page.errors == []

@@ -75,6 +75,9 @@ export function historyButton(options: HistoryOptions): HTMLButtonElement {
   return button;
 }
 
+/** How often an open History panel looks for versions cut since it opened. */
+const REFRESH_MS = 10_000;
+
 export function openHistory(options: HistoryOptions): HTMLDialogElement {
   const { permissions, look } = options;
   const path = options.path();
@@ -180,6 +183,24 @@ export function openHistory(options: HistoryOptions): HTMLDialogElement {
     }
   }
   more.addEventListener("click", () => void load(true));
+
+  // Versions are cut by the server as people edit and save: while the panel is open, new
+  // ones are added at the top now and then, keeping what the reader ticked and scrolled to.
+  async function addNewer(): Promise<void> {
+    if (document.hidden || !versions.length) return;
+    try {
+      const page = await api<{ versions: Version[] }>("GET", `${versionsUrl(path)}?limit=20`);
+      const newest = versions[0].number;
+      const fresh = page.versions.filter((v) => v.number > newest);
+      if (!fresh.length) return;
+      versions = [...fresh, ...versions];
+      list.prepend(...fresh.map(rowOf));
+    } catch {
+      // The next round tries again; listing errors are shown by load().
+    }
+  }
+  const timer = window.setInterval(() => void addNewer(), REFRESH_MS);
+  dialog.addEventListener("close", () => window.clearInterval(timer));
 
   async function showDiff(base: Version, target: Version | null): Promise<void> {
     diffArea.replaceChildren(el("p", { class: "muted" }, "Comparing…"));
