@@ -490,3 +490,27 @@ def test_run_app_returns_the_result_and_runs_lists_the_run(srv: ServerProcess) -
         assert dict(found.dtypes.astype(str)) == dtypes(client_module.RUN_COLUMNS)
     with Client(srv.http_url, ADMIN) as client:
         assert client.runs(shared=True).empty  # the owner's own runs are not "shared with"
+
+
+def test_a_reader_proposes_a_change_and_a_writer_lists_it(
+    srv: ServerProcess, data: dict[str, Any]
+) -> None:
+    path = "team-a/beta.ipynb"
+    with Client(srv.http_url, "viewer-token") as viewer:
+        nb = viewer.notebook(path)
+        nb.cells[1].source = "import json\ny = 3"
+        made = viewer.propose(path, "y should be 3", notebook=dict(nb))
+        assert made["status"] == "open" and made["proposer"]["id"] == "victor"
+        with pytest.raises(ValueError):
+            viewer.propose(path, "neither")
+        mine = viewer.change_requests(path)
+        assert list(mine["id"]) == [made["id"]]
+    with Client(srv.http_url, TENANT) as writer:
+        found = writer.change_requests(path, status="all")
+        assert dict(found.dtypes.astype(str)) == dtypes(client_module.CHANGE_REQUEST_COLUMNS)
+        row = found.set_index("id").loc[made["id"]]
+        assert row["message"] == "y should be 3" and row["proposer"] == "victor"
+        assert row["status"] == "open" and str(found["created"].dtype) == "datetime64[ns, UTC]"
+    # Someone who may not read the notebook learns nothing of it.
+    with Client(srv.http_url, TENANT) as stranger, pytest.raises(PermissionError):
+        stranger.change_requests("secret/gamma.ipynb")

@@ -50,6 +50,11 @@ RUN_COLUMNS: dict[str, Kind] = {
     "parameters": "object", "created": "time", "started": "time", "ended": "time",
     "result": "object", "error": "str", "mine": "bool",
 }  # fmt: skip
+CHANGE_REQUEST_COLUMNS: dict[str, Kind] = {
+    "id": "int", "path": "str", "status": "str", "message": "str", "source": "str",
+    "proposer": "str", "proposer_name": "str", "created": "time", "decided": "time",
+    "decided_by": "str", "comment": "str", "version": "str",
+}  # fmt: skip
 ACTIVITY_COLUMNS: dict[str, Kind] = {
     "day": "time", "path": "str", "person": "str", "views": "int", "runs": "int",
 }  # fmt: skip
@@ -183,6 +188,41 @@ class Client:
                     "created": c.get("createdAt"), "edited": c.get("editedAt"),
                 })  # fmt: skip
         return frame(rows, COMMENT_COLUMNS)
+
+    def change_requests(self, path: str, status: str = "open") -> Any:
+        """Change requests on a notebook: everyone's if you may edit it, else your own;
+        ``status`` is ``open``, ``accepted``, ``declined``, ``cancelled`` or ``all``."""
+        found = self._api.get(f"api/collab/notebooks/{api_path(path)}/change-requests",
+                              status=status)  # fmt: skip
+        rows = []
+        for request in found.get("change_requests") or []:
+            proposer = request.get("proposer") or {}
+            decided_by = request.get("decided_by") or {}
+            rows.append({**request, "proposer": proposer.get("id"),
+                         "proposer_name": proposer.get("name"),
+                         "decided_by": decided_by.get("id")})  # fmt: skip
+        return frame(rows, CHANGE_REQUEST_COLUMNS)
+
+    def propose(
+        self,
+        path: str,
+        message: str,
+        *,
+        copy: str | None = None,
+        notebook: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Propose a change to ``path`` (which you may read, not necessarily edit): the
+        content of your ``copy`` of it, or a ``notebook`` (nbformat dict); returns the
+        request. People who may edit the notebook accept or decline it."""
+        if (copy is None) == (notebook is None):
+            raise ValueError("propose() takes either copy= or notebook=")
+        body: dict[str, Any] = {"message": message}
+        if copy is not None:
+            body["from"] = copy.strip("/")
+        else:
+            body["notebook"] = notebook
+        url = f"api/collab/notebooks/{api_path(path)}/change-requests"
+        return dict(self._api.json("POST", url, body=body))
 
     def comment(
         self, path: str, body: str, target: dict[str, Any] | str | None = None
