@@ -154,6 +154,10 @@ async def test_full_disk_closes_the_room_and_loses_nothing(spawn_server, tmp_pat
         assert (await alice.save(2))["status"] == "success"
         assert [c.source for c in read_notebook(server.root, path).cells] == expected
         assert not alice.closed.is_set() and not bob.closed.is_set()
+        # A full disk is expected trouble: said in one line each time, never as a traceback
+        # (the other tenant's refused save included).
+        log = server.log()
+        assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:2000]
     finally:
         for client in clients:
             await client.close()

@@ -106,6 +106,19 @@ def cannot_write(error: BaseException) -> bool:
     return "disk is full" in text or "readonly" in text or "disk i/o error" in text
 
 
+def storage_problem(error: BaseException) -> str | None:
+    """SQLite's own words when ``error`` (or what caused it) is the database being locked,
+    full or read-only — an expected condition, logged in one line, not as a traceback."""
+    seen: BaseException | None = error
+    for _ in range(8):  # a cause chain is short; never loop on a cycle
+        if seen is None:
+            return None
+        if is_busy(seen) or cannot_write(seen):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sqlite3.Connection]:
     """``BEGIN [IMMEDIATE]`` … ``COMMIT``; ``ROLLBACK`` on any error (re-raised).

@@ -48,6 +48,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, get_update
 
+from ..core.db import storage_problem
 from .address import RoomAddress
 from .awareness import AwarenessLimits
 from .disk import DiskFile
@@ -617,8 +618,12 @@ class FileRoom(DocumentRoom):
         self.observers.save_requested(self, source)
         try:
             status = await self.save("requested")
-        except Exception:
-            self.log.exception("Saving %s failed", self.path)
+        except Exception as e:
+            problem = storage_problem(e)
+            if problem is None:
+                self.log.exception("Saving %s failed", self.path)
+            else:  # expected while the disk is full or locked: the save is retried
+                self.log.error("Saving %s failed (%s)", self.path, problem)
             status = "failed"
         conn.send(raw_json({"type": "save", "responseTo": request_id, "status": status}))
 

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..core.db import storage_problem
 from ..rooms import DocumentRoom, PersistedBatch, Room, RoomAddress, RoomObserver, Source
 from ..rooms.document import read_content
 from .policy import Cut, CutPolicy
@@ -183,8 +184,15 @@ class AutoVersions(RoomObserver):
                 self._cut(room, cut)
             else:
                 self._schedule(room, policy)  # the deadline moved (more edits came)
-        except Exception:
-            self.log.exception("Cutting an automatic version of %s failed", file_id)
+        except Exception as e:
+            self._failed("an automatic version", file_id, e)
+
+    def _failed(self, what: str, file_id: str, error: Exception) -> None:
+        problem = storage_problem(error)
+        if problem is None:
+            self.log.exception("Cutting %s of %s failed", what, file_id)
+        else:  # a full or locked database: expected, and said once in the room's own log
+            self.log.error("Cutting %s of %s failed (%s)", what, file_id, problem)
 
     def _cancel_timer(self, file_id: str) -> None:
         timer = self._timers.pop(file_id, None)
@@ -271,9 +279,9 @@ class AutoVersions(RoomObserver):
         if policy is not None and policy.dirty:
             try:
                 self._cut(room, policy.tick(float("inf")) or Cut("auto", ()))
-            except Exception:
+            except Exception as e:
                 # The pending authors stay stored: the next opening cuts the version.
-                self.log.exception("Cutting the closing version of %s failed", file_id)
+                self._failed("the closing version", file_id, e)
         self._pending.pop(file_id, None)
 
     def stop(self) -> None:
