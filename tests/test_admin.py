@@ -61,6 +61,8 @@ ROUTES = [
     ("PATCH", "/api/collab/admin/users/olga", {"admin": True}),
     ("POST", "/api/collab/admin/users/root/reset-password", None),
     ("GET", "/api/collab/admin/users/root/access", None),
+    ("GET", "/api/collab/admin/users/root/tokens", None),
+    ("DELETE", "/api/collab/admin/users/root/tokens/0123456789abcdef", None),
     ("GET", "/api/collab/admin/groups", None),
     ("PUT", "/api/collab/admin/groups/crew/members/olga", None),
     ("DELETE", "/api/collab/admin/groups/crew/members/pete", None),
@@ -236,6 +238,68 @@ async def test_a_disabled_user_is_shut_out_at_once_and_let_back_in(admin):
         assert me.status_code == 200 and me.json()["identity"]["username"] == "dora"
 
 
+async def test_an_administrator_sees_and_revokes_a_persons_tokens(admin):
+    server = admin.server
+    assert admin.call("POST", "/api/collab/admin/users", json={
+        "name": "tara", "password": "tara-password-1"}).status_code == 201  # fmt: skip
+    session = admin.login("tara", "tara-password-1").json()["token"]
+    with httpx.Client(base_url=server.http_url,
+                      headers={"Authorization": f"token {session}"}) as c:  # fmt: skip
+        made = c.post("/api/collab/tokens", json={"label": "nightly job", "expires_in_days": 30})
+    api_token = made.json()["token"]
+    r = admin.call("GET", "/api/collab/admin/users/tara/tokens")
+    assert r.status_code == 200, r.text
+    tokens = r.json()["tokens"]
+    assert {(t["kind"], t["label"]) for t in tokens} == {("api", "nightly job"),
+                                                         ("session", "browser")}  # fmt: skip
+    for t in tokens:
+        assert set(t) == {"id", "label", "kind", "created_at", "expires_at", "last_used_at"}
+    assert next(t for t in tokens if t["kind"] == "api")["expires_at"]
+    # Neither secret nor hash is shown.
+    for secret in (api_token, session):
+        assert secret.split("_", 2)[2] not in r.text
+    assert "hash" not in r.text
+    api_id = next(t["id"] for t in tokens if t["kind"] == "api")
+    session_id = next(t["id"] for t in tokens if t["kind"] == "session")
+
+    # Another person's token id, an unknown id and an unknown user: 404.
+    root_ids = [t["id"] for t in admin.call("GET", "/api/collab/admin/users/root/tokens").json()[
+        "tokens"]]  # fmt: skip
+    assert root_ids
+    assert admin.call("DELETE", f"/api/collab/admin/users/tara/tokens/{root_ids[0]}"
+                      ).status_code == 404  # fmt: skip
+    assert admin.call("DELETE", "/api/collab/admin/users/tara/tokens/nope").status_code == 404
+    assert admin.call("GET", "/api/collab/admin/users/nobody/tokens").status_code == 404
+    assert admin.call("DELETE", f"/api/collab/admin/users/nobody/tokens/{api_id}"
+                      ).status_code == 404  # fmt: skip
+
+    # Revoking the session closes her open socket at the next re-check and refuses the token.
+    assert admin.call("PUT", "/api/collab/admin/groups/team-a/members/tara").status_code == 200
+    assert (admin.call("POST", "/api/collab/shares/team-a",
+                       json={"principal": "group:team-a", "role": "editor"}).status_code
+            == 201)  # fmt: skip
+    client = await YClient.connect(server, "team-a/plan.ipynb", token=session)
+    try:
+        r = admin.call("DELETE", f"/api/collab/admin/users/tara/tokens/{session_id}")
+        assert r.status_code == 204, r.text
+        assert await client.wait_closed(10) == 4403
+    finally:
+        await client.close()
+    with httpx.Client(base_url=server.http_url) as c:
+        assert c.get("/api/collab/me", headers={"Authorization": f"token {session}"}
+                     ).status_code == 401  # fmt: skip
+        # The API token is untouched until it is revoked in turn.
+        headers = {"Authorization": f"token {api_token}"}
+        assert c.get("/api/collab/me", headers=headers).status_code == 200
+        assert admin.call("DELETE", f"/api/collab/admin/users/tara/tokens/{api_id}"
+                          ).status_code == 204  # fmt: skip
+        assert c.get("/api/collab/me", headers=headers).status_code == 401
+    assert admin.call("GET", "/api/collab/admin/users/tara/tokens").json()["tokens"] == []
+    assert admin.call("DELETE", f"/api/collab/admin/users/tara/tokens/{api_id}"
+                      ).status_code == 404  # fmt: skip
+    assert f"root revoked a token of tara (id {api_id})" in server.log()
+
+
 def test_groups_are_made_by_their_first_member_and_go_with_the_last(admin):
     r = admin.call("PUT", "/api/collab/admin/groups/readers/members/olga")
     assert r.status_code == 200, r.text
@@ -362,6 +426,8 @@ def test_a_provider_without_the_capabilities_answers_501(server):
             for method, url in (("GET", "/api/collab/admin/users"),
                                 ("GET", "/api/collab/admin/groups"),
                                 ("GET", "/api/collab/admin/access?path="),
+                                ("GET", "/api/collab/admin/users/x/tokens"),
+                                ("DELETE", "/api/collab/admin/users/x/tokens/y"),
                                 ("POST", "/api/collab/admin/users/x/reset-password")):  # fmt: skip
                 r = c.request(method, url, headers=headers)
                 assert r.status_code == status, (token, url, r.text)

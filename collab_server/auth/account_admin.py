@@ -3,7 +3,8 @@
 :class:`AccountAdmin` gives :class:`~collab_server.auth.accounts.AccountsProvider` the
 capabilities :class:`~collab_server.auth.provider.UserAdmin`,
 :class:`~collab_server.auth.provider.GroupAdmin`,
-:class:`~collab_server.auth.provider.AccessReport` and
+:class:`~collab_server.auth.provider.AccessReport`,
+:class:`~collab_server.auth.provider.TokenAdmin` and
 :class:`~collab_server.auth.provider.ResourceSharing`. The queries live in
 :class:`~collab_server.auth.accounts.AccountStore`; the rules live here:
 
@@ -18,6 +19,10 @@ capabilities :class:`~collab_server.auth.provider.UserAdmin`,
   password. A reset forgets the old password and ends every session and token first.
   Passwords are never shown, and never chosen by anyone but their owner unless given at
   creation;
+* an administrator sees a person's API tokens and browser sessions (never a secret or its
+  hash) and revokes any of them; a revoked token stops working at once and the permissions
+  revision changes, so open sockets using it close at their next re-check. One-time sign-in
+  links are not listed: a password reset replaces them;
 * who has access to a path: the grants on it and on the folders above it, and each person's
   strongest role through them (directly, through a group, or through an audience);
   administrators have every right and are listed apart.
@@ -168,6 +173,22 @@ class AccountAdmin:
         self.store.revoke_tokens(name, "setup")
         token, record = self.store.new_token(name, "setup", label, ADMIN_LINK_LIFETIME)
         return {"token": token, "expires_at": record["expires_at"]}
+
+    # -- other people's tokens --------------------------------------------------------------
+
+    def user_tokens(self, name: str) -> list[dict[str, Any]]:
+        name = self._existing(name)["name"]
+        found = [*self.store.tokens(name, "api"), *self.store.tokens(name, "session")]
+        return sorted(found, key=lambda t: (t["created_at"] or "", t["id"]))
+
+    def revoke_user_token(self, name: str, token_id: str) -> None:
+        name = self._existing(name)["name"]
+        # Only what user_tokens lists may be revoked here: a token of someone else (or a
+        # sign-in link) is "not found" for this user, whatever its id.
+        if token_id not in {t["id"] for t in self.user_tokens(name)}:
+            raise NotFound(f"{name} has no token {token_id!r}")
+        if not self.store.revoke_token(name, token_id):
+            raise NotFound(f"{name} has no token {token_id!r}")
 
     # -- groups ---------------------------------------------------------------------------
 

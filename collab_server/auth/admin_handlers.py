@@ -14,6 +14,10 @@
   password, sessions and tokens end; a password is never shown);
 * ``GET  /api/collab/admin/users/{name}/access`` → what they were granted (directly, through
   groups and audiences);
+* ``GET  /api/collab/admin/users/{name}/tokens`` → ``{"tokens": [{"id", "label", "kind":
+  "api"|"session", "created_at", "expires_at", "last_used_at"}]}`` (never a secret);
+* ``DELETE /api/collab/admin/users/{name}/tokens/{id}`` → 204; it stops working at once and
+  open sockets using it close at their next re-check; a token that is not theirs → 404;
 * ``GET  /api/collab/admin/groups`` → ``{"groups": [{"name", "members"}]}``;
 * ``PUT|DELETE /api/collab/admin/groups/{group}/members/{name}`` → ``{"group"}`` (a group is
   made by its first member and is gone with its last);
@@ -42,7 +46,7 @@ from ..core.errors import Forbidden, NotFound, Unauthenticated, Unprocessable
 from ..core.http import CollabHandlerMixin, json_object, string_field
 from .handlers import api_path_of, off_loop, require_capability
 from .jupyter import is_allowed
-from .provider import AccessReport, GroupAdmin, ResourceSharing, UserAdmin
+from .provider import AccessReport, GroupAdmin, ResourceSharing, TokenAdmin, UserAdmin
 
 _NAME = r"([^/]+)"
 _FLAGS = ("disabled", "admin", "may_execute")
@@ -166,6 +170,24 @@ class UserAccessHandler(AdminHandler):
         self.finish(await off_loop(require_capability(self, AccessReport).access_of, name))
 
 
+class UserTokensHandler(AdminHandler):
+    """``GET /api/collab/admin/users/{name}/tokens``."""
+
+    async def get(self, name: str) -> None:
+        tokens = await off_loop(require_capability(self, TokenAdmin).user_tokens, name)
+        self.finish({"tokens": tokens})
+
+
+class UserTokenHandler(AdminHandler):
+    """``DELETE /api/collab/admin/users/{name}/tokens/{id}``."""
+
+    async def delete(self, name: str, token_id: str) -> None:
+        await off_loop(require_capability(self, TokenAdmin).revoke_user_token, name, token_id)
+        self.log.info("%s revoked a token of %s (id %s)", self.caller, name, token_id)
+        self.set_status(204)
+        self.finish()
+
+
 class GroupsHandler(AdminHandler):
     """``GET /api/collab/admin/groups``."""
 
@@ -234,6 +256,8 @@ def admin_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/collab/admin/users/?", UsersHandler),
         (rf"/api/collab/admin/users/{_NAME}/reset-password", ResetPasswordHandler),
         (rf"/api/collab/admin/users/{_NAME}/access", UserAccessHandler),
+        (rf"/api/collab/admin/users/{_NAME}/tokens/?", UserTokensHandler),
+        (rf"/api/collab/admin/users/{_NAME}/tokens/{_NAME}", UserTokenHandler),
         (rf"/api/collab/admin/users/{_NAME}", UserHandler),
         (r"/api/collab/admin/groups/?", GroupsHandler),
         (rf"/api/collab/admin/groups/{_NAME}/members/{_NAME}", MemberHandler),

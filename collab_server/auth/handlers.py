@@ -53,6 +53,7 @@ from .provider import (
     SharedWith,
     Sharing,
     SignInLinks,
+    TokenAdmin,
     Tokens,
     UserAdmin,
     capability,
@@ -72,6 +73,7 @@ _WHAT: dict[Any, str] = {
     UserAdmin: "managing users",
     GroupAdmin: "groups",
     AccessReport: "reports of who has access",
+    TokenAdmin: "managing other people's tokens",
 }
 
 

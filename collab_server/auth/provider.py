@@ -25,10 +25,11 @@ missing answers 501 with a message.
 * :class:`StartupToken` — the token of the URL printed at start;
 * :class:`FileMoves` — grants follow a renamed file or folder;
 * :class:`AnonymousAccess` — ``allow_anonymous``: requests without a token are let in;
-* :class:`UserAdmin`, :class:`GroupAdmin`, :class:`AccessReport` — what administrators do on
-  the ``/admin`` page (``/api/collab/admin/…``): list, create, disable and enable accounts,
-  reset a password (a one-time link, never a password), make and unmake administrators;
-  groups and their members; who has access to a path, and what a person was granted;
+* :class:`UserAdmin`, :class:`GroupAdmin`, :class:`AccessReport`, :class:`TokenAdmin` — what
+  administrators do on the ``/admin`` page (``/api/collab/admin/…``): list, create, disable
+  and enable accounts, reset a password (a one-time link, never a password), make and unmake
+  administrators; groups and their members; who has access to a path, and what a person was
+  granted; see and revoke a person's API tokens and sessions;
 * :class:`ResourceSharing` — grants on resources that are not paths (``published:{id}``,
   ``apps:{id}``), including the audiences :data:`SIGNED_IN` and :data:`EVERYONE`;
 * :class:`Groups` — ``groups_of(token)``: the groups the holder of ``token`` is in, and
@@ -394,6 +395,26 @@ class AccessReport(Protocol):
 
 
 @runtime_checkable
+class TokenAdmin(Protocol):
+    """Other people's API tokens and browser sessions, for administrators. Calls may block.
+
+    Its own Protocol rather than more methods on :class:`UserAdmin`: a capability is present
+    only when every one of its methods is, so growing ``UserAdmin`` would silently take the
+    whole ``/admin`` page away from providers written against it; and a provider may manage
+    accounts whose credentials it does not issue (an external sign-in), or the reverse.
+    """
+
+    def user_tokens(self, name: str) -> list[dict[str, Any]]:
+        """``[{"id", "label", "kind": "api"|"session", "created_at", "expires_at",
+        "last_used_at"?}]`` — never a secret or its hash. Unknown user: :data:`NotFound`."""
+
+    def revoke_user_token(self, name: str, token_id: str) -> Any:
+        """Revoke one of ``name``'s tokens; it stops working at once and
+        :class:`PermissionsRevision` changes, so open sockets using it close at their next
+        re-check. Unknown user, or a token that is not theirs: :data:`NotFound`."""
+
+
+@runtime_checkable
 class ResourceSharing(Protocol):
     """Grants on resources that are not paths, such as ``published:{id}`` and ``apps:{id}``
     (the roles each kind takes are the provider's: local accounts take ``viewer`` on both and
@@ -441,6 +462,7 @@ CAPABILITIES: dict[str, type] = {
     "user_admin": UserAdmin,
     "group_admin": GroupAdmin,
     "access_report": AccessReport,
+    "token_admin": TokenAdmin,
     "resource_sharing": ResourceSharing,
     "groups": Groups,
 }

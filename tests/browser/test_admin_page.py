@@ -1,8 +1,9 @@
 """The administration page (/admin) in real Chromium against local accounts: reached from the
 user menu by administrators only; create a user (and get their one-time link), reset a
 password, disable, make an administrator, make a group and add members, look up who has
-access to a path and what a person was granted; axe-core finds nothing serious, open dialogs
-included; at a phone's width nothing sticks out sideways."""
+access to a path and what a person was granted, see a person's tokens and revoke one;
+axe-core finds nothing serious, open dialogs included; at a phone's width nothing sticks out
+sideways."""
 
 from __future__ import annotations
 
@@ -158,6 +159,48 @@ async def test_an_administrator_manages_users_groups_and_access(browser, account
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.evaluate("() => window.scrollTo(0, 0)")
     await page.screenshot(path=str(SCREENS / "admin-1280.png"), full_page=True)
+    assert page.errors == []
+    await page.context.close()
+
+
+async def test_an_administrator_revokes_a_persons_token(browser, accounts):
+    server = accounts
+    root = {"Authorization": f"token {server.tokens['root']}"}
+    async with httpx.AsyncClient(base_url=server.http_url) as c:
+        r = await c.post("/api/collab/admin/users", headers=root,
+                         json={"name": "tess", "password": "tess-password-1"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = await c.post("/api/collab/login",
+                         json={"username": "tess", "password": "tess-password-1"})  # fmt: skip
+        session = {"Authorization": f"token {r.json()['token']}"}
+        r = await c.post("/api/collab/tokens", headers=session, json={"label": "nightly job"})
+        assert r.status_code == 201, r.text
+        api_token = {"Authorization": f"token {r.json()['token']}"}
+
+    page = await open_page(browser, server, "/admin", server.tokens["root"])
+    tess = page.locator('[data-testid="users"] tr[data-user="tess"]')
+    await tess.get_by_role("button", name="Tokens of tess").click()
+    dialog = page.get_by_role("dialog", name="Tokens of tess")
+    rows = dialog.locator("tbody tr")
+    await rows.first.wait_for()
+    assert await rows.count() == 2
+    text = await dialog.inner_text()
+    assert "API token “nightly job”" in text and "Browser session" in text
+    assert "cs1_" not in text
+    await no_serious_violations(page, "tokens dialog")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "admin-tokens.png"))
+
+    await dialog.get_by_role("button", name="Revoke API token “nightly job” of tess").click()
+    await confirm(page, "Revoke")
+    await dialog.locator('tr[data-kind="api"]').wait_for(state="detached")
+    await dialog.get_by_role("status").filter(has_text="is revoked").wait_for()
+    assert await rows.count() == 1
+    async with httpx.AsyncClient(base_url=server.http_url) as c:
+        assert (await c.get("/api/collab/me", headers=api_token)).status_code == 401
+        assert (await c.get("/api/collab/me", headers=session)).status_code == 200
+    await dialog.get_by_role("button", name="Close").click()
+    await dialog.wait_for(state="detached")
     assert page.errors == []
     await page.context.close()
 

@@ -1,6 +1,7 @@
 // The administration page (/admin), for administrators: the users (search, create, disable and
 // enable, reset a password — the page shows the one-time link to hand over, never a password —,
-// make and unmake administrators, let people run code), the groups and their members, and who has access to a path
+// make and unmake administrators, let people run code, see and revoke their API tokens and browser
+// sessions), the groups and their members, and who has access to a path
 // or what a person was granted. Everything it shows comes from /api/collab/admin/…, which
 // refuses anyone but administrators; a server whose sign-in system cannot manage users says so.
 
@@ -9,7 +10,7 @@ import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, type IconName } from "../ui/icons";
 import { userMenu } from "../ui/usermenu";
-import { ADMIN, accessUrl, filterUsers, memberUrl, principalText, type User, userUrl } from "./model";
+import { ADMIN, accessUrl, filterUsers, memberUrl, principalText, type Token, tokenText, type User, userUrl } from "./model";
 import "./admin.css";
 
 interface Group { name: string; members: string[] }
@@ -159,12 +160,15 @@ export async function showAdmin(root: HTMLElement): Promise<void> {
       await patch(user, { may_execute: !user.may_execute },
         user.may_execute ? `${user.name} may no longer run code.` : `${user.name} may now run code.`);
     });
+    const tokens = button("Tokens…", "key", { "aria-label": `Tokens of ${user.name}`, "aria-haspopup": "dialog",
+      "data-testid": "user-tokens" });
+    tokens.addEventListener("click", () => tokensDialog(user.name, say));
     return el("tr", { "data-user": user.name, class: user.disabled ? "disabled" : "" },
       el("th", { scope: "row", "data-label": "Name" }, el("span", { class: "user-label" }, label)),
       el("td", { "data-label": "Groups" }, user.groups.length ? user.groups.join(", ") : el("span", { class: "muted" }, "none")),
       roleCell, statusCell,
       el("td", { "data-label": "Last sign-in" }, when(user.last_sign_in_at)),
-      el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin, runCode)));
+      el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin, runCode, tokens)));
   };
 
   const patch = async (user: User, change: Record<string, unknown>, done: string) => {
@@ -413,4 +417,69 @@ function createUserDialog(created: (made: { user: User; link: Link | null }) => 
   document.body.append(dialog);
   dialog.showModal();
   name.focus();
+}
+
+/** The "Tokens…" dialog: a person's API tokens and browser sessions, each with Revoke. */
+function tokensDialog(name: string, say: (text: string, error?: boolean) => void): void {
+  const dialog = el("dialog", { class: "dialog admin-dialog tokens-dialog", "aria-labelledby": "tokens-title",
+    "data-testid": "tokens-dialog" }) as HTMLDialogElement;
+  const list = el("div", { class: "token-list", "data-testid": "token-list" });
+  const status = el("p", { class: "admin-status", role: "status", "aria-live": "polite" });
+  const close = el("button", { class: "button quiet small", type: "button" }, "Close");
+  dialog.append(el("h2", { id: "tokens-title" }, `Tokens of ${name}`),
+    el("p", { class: "muted" }, "Their API tokens and browser sessions. A revoked one stops working at once; "
+      + "secrets are never shown."),
+    status, list, el("div", { class: "row end" }, close));
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+
+  const revoke = async (token: Token) => {
+    const what = tokenText(token);
+    if (!(await confirmAction(`Revoke ${what} of ${name}? Whatever uses it is signed out at once.`, "Revoke"))) return;
+    try {
+      await api("DELETE", userUrl(name, "tokens", token.id));
+      status.textContent = `${what} of ${name} is revoked.`;
+      say(`${what} of ${name} is revoked.`);
+    } catch (e: any) {
+      status.textContent = `Could not revoke it: ${e?.message || e}`;
+    }
+    await load();
+  };
+
+  const load = async () => {
+    let tokens: Token[];
+    try {
+      tokens = (await api<{ tokens: Token[] }>("GET", userUrl(name, "tokens"))).tokens;
+    } catch (e: any) {
+      list.replaceChildren(el("p", { class: "error", role: "alert" }, e instanceof ApiError && e.status === 501
+        ? "This server's sign-in system does not let administrators manage other people's tokens."
+        : `Could not load the tokens: ${e?.message || e}`));
+      return;
+    }
+    if (!tokens.length) {
+      list.replaceChildren(el("p", { class: "empty" }, `${name} has no API tokens and is not signed in anywhere.`));
+      return;
+    }
+    const body = el("tbody");
+    for (const token of tokens) {
+      const what = tokenText(token);
+      const button_ = button("Revoke", "trash", { "aria-label": `Revoke ${what} of ${name}`, "data-testid": "revoke-token" });
+      button_.addEventListener("click", () => revoke(token));
+      body.append(el("tr", { "data-token": token.id, "data-kind": token.kind },
+        el("th", { scope: "row", "data-label": "Token" }, what),
+        el("td", { "data-label": "Created" }, when(token.created_at, "unknown")),
+        el("td", { "data-label": "Expires" }, when(token.expires_at)),
+        el("td", { "data-label": "Last used" }, when(token.last_used_at ?? null)),
+        el("td", { class: "actions" }, button_)));
+    }
+    list.replaceChildren(el("table", { class: "tokens" },
+      el("caption", { class: "visually-hidden" }, `Tokens of ${name}`),
+      el("thead", {}, el("tr", {}, ...["Token", "Created", "Expires", "Last used", "Actions"].map((h) =>
+        el("th", { scope: "col" }, h)))), body));
+  };
+
+  document.body.append(dialog);
+  dialog.showModal();
+  close.focus();
+  void load();
 }

@@ -15,6 +15,22 @@ export interface User {
   last_sign_in_at: string | null;
 }
 
+/** A person's API token or browser session as an administrator sees it (never its secret). */
+export interface Token {
+  id: string;
+  label: string;
+  kind: "api" | "session";
+  created_at: string | null;
+  expires_at: string | null;
+  last_used_at?: string | null;
+}
+
+/** A token's kind and label in words: "API token “nightly job”", "Browser session". */
+export function tokenText(token: Token): string {
+  const what = token.kind === "session" ? "Browser session" : "API token";
+  return token.label && !(token.kind === "session" && token.label === "browser") ? `${what} “${token.label}”` : what;
+}
+
 /** The users whose name, display name or group contains every word of ``query``. */
 export function filterUsers(users: User[], query: string): User[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
@@ -36,7 +52,7 @@ export function principalText(principal: string): string {
 
 export const ADMIN = "api/collab/admin";
 
-/** A user's address, and what is below it ("reset-password", "access"); the name is one segment. */
+/** A user's address, and what is below it ("reset-password", "access", "tokens", id); each part is one segment. */
 export const userUrl = (name: string, ...rest: string[]): string =>
   [`${ADMIN}/users/${segment(name)}`, ...rest.map(segment)].join("/");
 export const memberUrl = (group: string, name: string): string =>
