@@ -264,21 +264,14 @@ class RecommendationsHandler(GalleryHandler):
         if not 1 <= limit <= MAX_LIMIT:
             raise web.HTTPError(400, f"limit must be between 1 and {MAX_LIMIT}.")
         person, readable, gallery = self.person, await self.readable(), self.gallery
-        revision = permissions_revision_of(provider_of(self))
-        key = (person, limit, await resolve(revision()) if revision else None, gallery.generation)
-        cache = gallery.recommendation_cache
-        if key not in cache:
-            groups = await self.groups()
-            found = await gallery.read(lambda: _described(gallery, gallery.recommend(
-                person, readable, limit, groups), readable))  # fmt: skip
-            if len(cache) > _CACHE_SIZE:
-                cache.clear()
-            # Only a provider with revisions tells us when rights change: cache only then.
-            if revision is None:
-                self.finish({"results": found})
-                return
-            cache[key] = found
-        self.finish({"results": cache[key]})
+        revision_of = permissions_revision_of(provider_of(self))
+        revision = await resolve(revision_of()) if revision_of else None
+        groups = await self.groups()
+        # The service keeps each person's candidates a while and checks them on every call
+        # against ``readable`` (computed for this request).
+        found = await gallery.read(lambda: _described(gallery, gallery.recommend(
+            person, readable, limit, groups, revision), readable))  # fmt: skip
+        self.finish({"results": found})
 
     async def groups(self) -> dict[str, list[str]]:
         """The caller's groups and their members, if the provider tells (capability
@@ -356,8 +349,7 @@ class NotebookHandler(GalleryHandler):
         if what == "views":
             api_path = await self.authorize(path, "read")
             file_id, person = await self.file_id(api_path), self.person
-            await self.guarded(self.gallery.write(
-                lambda: self.gallery.activity.record_view(file_id, person)))  # fmt: skip
+            await self.guarded(self.gallery.record_view(file_id, person))
             self.set_status(204)
             self.finish()
         elif what == "executions":
