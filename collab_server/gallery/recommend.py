@@ -16,6 +16,11 @@ shows the strongest reason. Never recommended: a notebook the person cannot read
 SQL filter as search, :func:`~.index.readable_clause`), owns, or viewed in the last
 ``recent_days``.
 A reason only names a notebook the person can read.
+
+:meth:`Recommender.recommend` is :meth:`~Recommender.candidates` (the evidence: costly, may be
+kept a while by the caller) then :meth:`~Recommender.rank` (one query that checks every
+candidate and every notebook a reason names against today's permissions, ownership and recent
+views: cheap, run on every request).
 """
 
 from __future__ import annotations

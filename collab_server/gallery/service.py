@@ -30,6 +30,14 @@ notebook per scan — measured at 0.11 s of one thread for 10,000 notebooks in 1
 parsing the notebooks that changed; at most ``scan_max_files`` entries are looked at in one
 scan, and a scan cut short forgets nothing.
 
+**Recommendations kept a while.** A person's recommendation candidates (co-viewing, similar
+text, group popularity: the costly queries) are kept on the read thread for
+``recommend_ttl`` seconds, and dropped sooner when that person views or runs a notebook, a
+notebook is added, moved or removed, similarity is refreshed, their groups change or the
+provider's permissions revision moves. Permissions, ownership and "viewed lately" are never
+kept: :meth:`.recommend.Recommender.rank` checks every candidate (and every notebook a reason
+names) against the database and the request's permissions on each call.
+
 **Owner.** Neither the contents events nor the built-in providers record who created a file.
 The gallery's owner of a notebook is the first person seen saving it through the server (the
 request that caused the contents event: jupyter_server's ``CallContext``); a notebook found by
@@ -136,7 +144,7 @@ class GalleryService(LoggingConfigurable):
         self._write_pool = ThreadPoolExecutor(1, "gallery-write")
         self._read_pool = ThreadPoolExecutor(1, "gallery-read")
         self._background_pool = ThreadPoolExecutor(1, "gallery-background")
-        # Bumped after every write: caches of permissions and recommendations key on it.
+        # Bumped after every write: the cache of what a person may read keys on it.
         self.generation = 0
         self._similar_generation = -1
         # Filled by the handlers: what a person may read, keyed by (person, permissions
