@@ -264,3 +264,53 @@ async def test_accepting_with_nobody_connected_writes_the_file(srv: ServerProces
 
     # The room opened for the edit saves it and closes by itself.
     await wait_until(lambda: on_disk() == ["# Target", "x = 1", "y = 3"], timeout=15)
+
+
+async def test_listings_count_open_requests_for_writers_only(srv: ServerProcess) -> None:
+    """Search, the bulk listing and the other listings give a writer the number of open
+    change requests on each notebook (one query a page); a reader never sees the key."""
+    path = "crcount/quokka.ipynb"
+    (srv.root / "crcount").mkdir()
+    nb = notebook_json(("md", "# Quokka census"), ("code", "x = 1"))
+    status, _ = await call(srv, "alice-token", "PUT", f"/api/contents/{path}",
+                           json={"type": "notebook", "format": "json", "content": nb})  # fmt: skip
+    assert status in (200, 201)
+
+    async def row(token: str) -> dict[str, Any] | None:
+        _, body = await call(srv, token, "GET", "/api/collab/search", params={"q": "quokka"})
+        return next((r for r in body["results"] if r["path"] == path), None)
+
+    for _ in range(300):  # bounded: the index follows the save within a moment
+        if await row("viewer-token"):
+            break
+        await asyncio.sleep(0.05)
+    assert (await row("alice-token"))["open_change_requests"] == 0  # type: ignore[index]
+
+    ids = []
+    for message in ("One", "Two"):
+        status, made = await call(srv, "viewer-token", "POST", crs(path),
+                                  json={"message": message,
+                                        "notebook": edited(nb, c1=f"x = {message!r}")})  # fmt: skip
+        assert status == 201, made
+        ids.append(made["id"])
+    writer = await row("alice-token")
+    assert writer is not None and writer["open_change_requests"] == 2
+    reader = await row("viewer-token")
+    assert reader is not None and "open_change_requests" not in reader
+
+    async def listed(token: str) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            _, page = await call(srv, token, "GET", "/api/collab/notebooks",
+                                 params={"limit": 1000, "offset": offset})  # fmt: skip
+            rows += page["notebooks"]
+            offset = page["next"]
+        return next(r for r in rows if r["path"] == path)
+
+    assert (await listed("alice-token"))["open_change_requests"] == 2
+    assert "open_change_requests" not in await listed("viewer-token")
+
+    status, _ = await call(srv, "alice-token", "POST", crs(path, ids[0], "decline"))
+    assert status == 200
+    assert (await listed("alice-token"))["open_change_requests"] == 1

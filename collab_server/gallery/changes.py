@@ -202,6 +202,17 @@ class ChangeRequests:
         ).fetchall()
         return {f: n for f, n in rows}
 
+    def open_counts_at(self, paths: list[str]) -> dict[str, int]:
+        """Open change requests per notebook API path (one query; paths without any are not
+        in the answer)."""
+        rows = self.conn.execute(
+            "SELECT n.path, COUNT(*) FROM gallery_notebooks n JOIN gallery_change_requests c"
+            " ON c.file_id = n.file_id AND c.status = 'open'"
+            " WHERE n.path IN (SELECT value FROM json_each(?)) GROUP BY n.path",
+            [json.dumps(paths)],
+        ).fetchall()
+        return {p: n for p, n in rows}
+
     def decide(
         self,
         file_id: str,

@@ -30,6 +30,10 @@
 Rights are asked on ``contents:{path}`` before the notebook is looked up, so a notebook one may
 not read answers 403 whether or not it exists. Listings carry the permission filter into their
 SQL (:class:`~.index.Readable`), so nothing unreadable is ever counted, quoted or named.
+
+Every listing of notebooks (search, the bulk listing, stars, trending, recommendations) gives
+each notebook the caller may edit (``write``) its ``open_change_requests`` count, from one query
+per page; a notebook the caller may only read has no such key.
 """
 
 from __future__ import annotations
@@ -139,6 +143,22 @@ class GalleryHandler(CollabHandlerMixin, APIHandler):
             self.set_header("Retry-After", "1")
             raise web.HTTPError(503, database.BUSY_MESSAGE) from e
 
+    async def with_open_change_requests(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` (results with a ``path``), each the caller may edit given its count of
+        open change requests as ``open_change_requests`` (one query for the page); rows the
+        caller may only read get no such key, so nobody learns of others' proposals."""
+        writable = [
+            r["path"] for r in rows if await is_allowed(self, "write", f"contents:{r['path']}")
+        ]
+        if writable:
+            changes = self.gallery.reader_changes
+            counts = await self.gallery.read(lambda: changes.open_counts_at(writable))
+            allowed = set(writable)
+            for row in rows:
+                if row["path"] in allowed:
+                    row["open_change_requests"] = counts.get(row["path"], 0)
+        return rows
+
     def int_argument(self, name: str, default: int) -> int:
         value = self.get_query_argument(name, str(default))
         try:
@@ -158,6 +178,7 @@ class SearchHandler(GalleryHandler):
         result = await self.guarded(
             self.gallery.read(lambda: index.search(query, readable, limit=limit, offset=offset))
         )
+        await self.with_open_change_requests(result["results"])
         self.finish(result)
 
 
@@ -171,6 +192,7 @@ class NotebookListHandler(GalleryHandler):
         page = await self.guarded(self.gallery.read(lambda: index.catalog(readable, limit, offset)))
         following = offset + limit
         page["next"] = following if following < page["total"] else None
+        await self.with_open_change_requests(page["notebooks"])
         self.finish(page)
 
 
@@ -216,7 +238,8 @@ class StarsHandler(GalleryHandler):
             ids = self.gallery.reader_activity.starred_by(person)
             return self.gallery.reader_index.listing(ids, readable)
 
-        self.finish({"results": await self.gallery.read(mine)})
+        found = await self.gallery.read(mine)
+        self.finish({"results": await self.with_open_change_requests(found)})
 
     async def _change(self, path: str, add: bool) -> None:
         api_path = await self.authorize(path, "read")
@@ -255,7 +278,8 @@ class TrendingHandler(GalleryHandler):
             people = {r["path"]: r["people"] for r in rows}
             return [{**item, "people": people.get(item["path"], 0)} for item in listed]
 
-        self.finish({"results": await gallery.read(trending)})
+        found = await gallery.read(trending)
+        self.finish({"results": await self.with_open_change_requests(found)})
 
 
 class RecommendationsHandler(GalleryHandler):
@@ -264,21 +288,14 @@ class RecommendationsHandler(GalleryHandler):
         if not 1 <= limit <= MAX_LIMIT:
             raise web.HTTPError(400, f"limit must be between 1 and {MAX_LIMIT}.")
         person, readable, gallery = self.person, await self.readable(), self.gallery
-        revision = permissions_revision_of(provider_of(self))
-        key = (person, limit, await resolve(revision()) if revision else None, gallery.generation)
-        cache = gallery.recommendation_cache
-        if key not in cache:
-            groups = await self.groups()
-            found = await gallery.read(lambda: _described(gallery, gallery.recommend(
-                person, readable, limit, groups), readable))  # fmt: skip
-            if len(cache) > _CACHE_SIZE:
-                cache.clear()
-            # Only a provider with revisions tells us when rights change: cache only then.
-            if revision is None:
-                self.finish({"results": found})
-                return
-            cache[key] = found
-        self.finish({"results": cache[key]})
+        revision_of = permissions_revision_of(provider_of(self))
+        revision = await resolve(revision_of()) if revision_of else None
+        groups = await self.groups()
+        # The service keeps each person's candidates a while and checks them on every call
+        # against ``readable`` (computed for this request).
+        found = await gallery.read(lambda: _described(gallery, gallery.recommend(
+            person, readable, limit, groups, revision), readable))  # fmt: skip
+        self.finish({"results": await self.with_open_change_requests(found)})
 
     async def groups(self) -> dict[str, list[str]]:
         """The caller's groups and their members, if the provider tells (capability
@@ -356,8 +373,7 @@ class NotebookHandler(GalleryHandler):
         if what == "views":
             api_path = await self.authorize(path, "read")
             file_id, person = await self.file_id(api_path), self.person
-            await self.guarded(self.gallery.write(
-                lambda: self.gallery.activity.record_view(file_id, person)))  # fmt: skip
+            await self.guarded(self.gallery.record_view(file_id, person))
             self.set_status(204)
             self.finish()
         elif what == "executions":

@@ -16,11 +16,17 @@ shows the strongest reason. Never recommended: a notebook the person cannot read
 SQL filter as search, :func:`~.index.readable_clause`), owns, or viewed in the last
 ``recent_days``.
 A reason only names a notebook the person can read.
+
+:meth:`Recommender.recommend` is :meth:`~Recommender.candidates` (the evidence: costly, may be
+kept a while by the caller) then :meth:`~Recommender.rank` (one query that checks every
+candidate and every notebook a reason names against today's permissions, ownership and recent
+views: cheap, run on every request).
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import math
 import re
 import time
@@ -56,6 +62,22 @@ class Recommendation:
     score: float
     reason: str
     kind: str  # also_viewed / similar / group
+
+
+# Stands for the title of the notebook a reason names, filled in by Recommender.rank (a title
+# may change, and may only be named while the person can read it).
+_BECAUSE = "\x00because\x00"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One piece of evidence for recommending ``file_id`` (before today's checks)."""
+
+    file_id: str
+    score: float
+    reason: str  # with _BECAUSE where the title of ``because`` goes
+    kind: str
+    because: str = ""  # the file id of the notebook the reason names, if any
 
 
 def _terms(text: str) -> list[str]:
@@ -164,6 +186,26 @@ class Recommender:
         """Up to ``limit`` notebooks for ``person``, best first, each with its reason.
         ``groups`` maps each of the person's groups to its members (``group`` and
         ``group_members`` name one group)."""
+        every = dict(groups or {})
+        if group or group_members:
+            every[group] = group_members
+        found = self.candidates(
+            person, readable, groups=every, now=now, days=days, recent_days=recent_days
+        )
+        return self.rank(person, readable, found, now=now, recent_days=recent_days, limit=limit)
+
+    def candidates(
+        self,
+        person: str,
+        readable: Readable,
+        *,
+        groups: Mapping[str, Iterable[str]] | None = None,
+        now: float | None = None,
+        days: int = 30,
+        recent_days: int = 14,
+    ) -> list[Candidate]:
+        """The evidence for ``person`` from every source: the expensive half of
+        :meth:`recommend`, safe to keep for a while because :meth:`rank` checks it again."""
         now = time.time() if now is None else now
         since, recent = day_of(now - days * DAY), day_of(now - recent_days * DAY)
         where, params = readable_clause(self.db, readable)
@@ -173,26 +215,57 @@ class Recommender:
             " gallery_activity WHERE person = ? AND day >= ? AND views > 0)"
         )
         eligible_params = [*params, person, person, recent]
-        found: list[tuple[str, str, str, float, str, str]] = []
+        found: list[Candidate] = []
         mine_where, mine_params = readable_clause(self.db, readable, alias="m")
         found += self._also_viewed(
             person, since, eligible, eligible_params, mine_where, mine_params
         )
         found += self._similar_to_own(person, eligible, eligible_params, mine_where, mine_params)
-        every = dict(groups or {})
-        if group or group_members:
-            every[group] = group_members
-        for name, in_group in sorted(every.items()):
+        for name, in_group in sorted((groups or {}).items()):
             members = sorted(set(in_group) - {person})[:MAX_GROUP_MEMBERS]
             if members:
                 found += self._group(members, name, days, since, eligible, eligible_params)
+        return found
+
+    def rank(
+        self,
+        person: str,
+        readable: Readable,
+        found: Sequence[Candidate],
+        *,
+        now: float | None = None,
+        recent_days: int = 14,
+        limit: int = 20,
+    ) -> list[Recommendation]:
+        """``found`` checked against the database now and ranked: a candidate the person can
+        no longer read, now owns or viewed lately is dropped, and so is evidence naming a
+        notebook they can no longer read; paths and titles are today's."""
+        now = time.time() if now is None else now
+        recent = day_of(now - recent_days * DAY)
+        ids = sorted({c.file_id for c in found} | {c.because for c in found if c.because})
+        where, params = readable_clause(self.db, readable)
+        rows = self.db.conn.execute(
+            "SELECT n.file_id, n.path, n.title, n.owner != ? AND n.file_id NOT IN"
+            " (SELECT file_id FROM gallery_activity WHERE person = ? AND day >= ? AND views > 0)"
+            " FROM gallery_notebooks n WHERE n.file_id IN (SELECT value FROM json_each(?))"
+            f" AND {where}",
+            [person, person, recent, json.dumps(ids), *params],
+        ).fetchall()
+        readable_now = {f: (path, title) for f, path, title, _ in rows}
+        eligible = {f for f, _, _, ok in rows if ok}
         # Per source, a notebook's best evidence; across sources, the evidence adds up.
         per_kind: dict[tuple[str, str], Recommendation] = {}
-        for file_id, path, title, score, reason, kind in found:
-            current = per_kind.get((file_id, kind))
-            if current is None or score > current.score:
-                per_kind[(file_id, kind)] = Recommendation(
-                    file_id, path, title, score, reason, kind
+        for c in found:
+            if c.file_id not in eligible or (c.because and c.because not in readable_now):
+                continue
+            path, title = readable_now[c.file_id]
+            reason = c.reason
+            if c.because:
+                reason = reason.replace(_BECAUSE, readable_now[c.because][1])
+            current = per_kind.get((c.file_id, c.kind))
+            if current is None or c.score > current.score:
+                per_kind[(c.file_id, c.kind)] = Recommendation(
+                    c.file_id, path, title, c.score, reason, c.kind
                 )
         best: dict[str, Recommendation] = {}
         totals: dict[str, float] = {}
@@ -215,7 +288,7 @@ class Recommender:
         eligible_params: list[Any],
         mine_where: str,
         mine_params: list[Any],
-    ) -> list[tuple[str, str, str, float, str, str]]:
+    ) -> list[Candidate]:
         sql = f"""
         WITH mine AS (
             SELECT DISTINCT a.file_id, m.title FROM gallery_activity a
@@ -237,7 +310,7 @@ class Recommender:
                 (SELECT COUNT(DISTINCT person) FROM gallery_activity
                  WHERE file_id = p.candidate AND day >= ? AND views > 0) AS ky
             FROM pairs p)
-        SELECT n.file_id, n.path, n.title, mine.title, s.together / sqrt(s.kx * s.ky) AS score
+        SELECT n.file_id, mine.file_id, s.together / sqrt(s.kx * s.ky) AS score
         FROM scored s
         JOIN gallery_notebooks n ON n.file_id = s.candidate
         JOIN mine ON mine.file_id = s.because
@@ -249,8 +322,8 @@ class Recommender:
             [person, since, *mine_params, person, since, since, since, since, *eligible_params],
         )
         return [
-            (f, p, t, s, f"People who viewed {because} also viewed this", "also_viewed")
-            for f, p, t, because, s in rows
+            Candidate(f, s, f"People who viewed {_BECAUSE} also viewed this", "also_viewed", b)
+            for f, b, s in rows
         ]
 
     def _similar_to_own(
@@ -260,11 +333,11 @@ class Recommender:
         eligible_params: list[Any],
         own_where: str,
         own_params: list[Any],
-    ) -> list[tuple[str, str, str, float, str, str]]:
+    ) -> list[Candidate]:
         # The reason quotes the own notebook's title: only one the person can still read
         # (``own_where`` is the permission clause on alias ``m``).
         rows = self.db.conn.execute(
-            "SELECT n.file_id, n.path, n.title, m.title, s.score FROM gallery_notebooks m"
+            "SELECT n.file_id, m.file_id, s.score FROM gallery_notebooks m"
             " JOIN gallery_similar s ON s.file_id = m.file_id"
             " JOIN gallery_notebooks n ON n.file_id = s.other_id"
             f" WHERE m.owner = ? AND {own_where} AND {eligible}"
@@ -272,7 +345,8 @@ class Recommender:
             [person, *own_params, *eligible_params],
         )
         return [
-            (f, p, t, s, f"Similar to your notebook {own}", "similar") for f, p, t, own, s in rows
+            Candidate(f, s, f"Similar to your notebook {_BECAUSE}", "similar", own)
+            for f, own, s in rows
         ]
 
     def _group(
@@ -283,10 +357,10 @@ class Recommender:
         since: str,
         eligible: str,
         eligible_params: list[Any],
-    ) -> list[tuple[str, str, str, float, str, str]]:
+    ) -> list[Candidate]:
         marks = ", ".join("?" * len(members))
         rows = self.db.conn.execute(
-            "SELECT n.file_id, n.path, n.title, COUNT(DISTINCT a.person) FROM gallery_activity a"
+            "SELECT n.file_id, COUNT(DISTINCT a.person) FROM gallery_activity a"
             " JOIN gallery_notebooks n ON n.file_id = a.file_id"
             f" WHERE a.person IN ({marks}) AND a.day >= ? AND {eligible}"
             " GROUP BY n.file_id ORDER BY COUNT(DISTINCT a.person) DESC LIMIT 200",
@@ -294,9 +368,10 @@ class Recommender:
         )
         label = f"your group {group}" if group else "your group"
         return [
-            (f, p, t, people / len(members),
-             f"Popular in {label}: used by {people} of its members in {days} days", "group")
-            for f, p, t, people in rows
+            Candidate(f, people / len(members),
+                      f"Popular in {label}: used by {people} of its members in {days} days",
+                      "group")
+            for f, people in rows
         ]  # fmt: skip
 
     def starter(

@@ -30,6 +30,14 @@ notebook per scan — measured at 0.11 s of one thread for 10,000 notebooks in 1
 parsing the notebooks that changed; at most ``scan_max_files`` entries are looked at in one
 scan, and a scan cut short forgets nothing.
 
+**Recommendations kept a while.** A person's recommendation candidates (co-viewing, similar
+text, group popularity: the costly queries) are kept on the read thread for
+``recommend_ttl`` seconds, and dropped sooner when that person views or runs a notebook, a
+notebook is added, moved or removed, similarity is refreshed, their groups change or the
+provider's permissions revision moves. Permissions, ownership and "viewed lately" are never
+kept: :meth:`.recommend.Recommender.rank` checks every candidate (and every notebook a reason
+names) against the database and the request's permissions on each call.
+
 **Owner.** Neither the contents events nor the built-in providers record who created a file.
 The gallery's owner of a notebook is the first person seen saving it through the server (the
 request that caused the contents event: jupyter_server's ``CallContext``); a notebook found by
@@ -61,11 +69,12 @@ from .changes import ChangeRequests, NotebookEditor
 from .extract import cell_source, source_hash
 from .health import BLEND_DAYS, WINDOW_DAYS, Health, compute_health
 from .index import GalleryIndex, Readable
-from .recommend import Recommendation, Recommender
+from .recommend import Candidate, Recommendation, Recommender
 
 T = TypeVar("T")
 DAY = 86400.0
 NOTEBOOK_EVENTS = ("save", "create", "upload", "copy")
+MAX_CACHED_PEOPLE = 10_000  # people whose recommendation candidates are kept at once
 
 
 def _is_notebook(path: str) -> bool:
@@ -100,6 +109,13 @@ class GalleryService(LoggingConfigurable):
     recent_days = Integer(
         14, help="A notebook a person viewed in these many days is not recommended to them."
     ).tag(config=True)
+    recommend_ttl = Float(
+        60.0,
+        help="Seconds a person's recommendation candidates are kept (dropped sooner when they "
+        "view or run a notebook, notebooks are added, moved or removed, similarity is "
+        "refreshed, or permissions change). Permissions, ownership and 'viewed lately' are "
+        "checked again on every request. 0: compute on every request.",
+    ).tag(config=True)
     trending_days = Integer(7, help="The window of 'trending' (days).").tag(config=True)
     busy_timeout = Float(
         10.0, help="Seconds a gallery write waits for the database lock (off the event loop)."
@@ -128,13 +144,18 @@ class GalleryService(LoggingConfigurable):
         self._write_pool = ThreadPoolExecutor(1, "gallery-write")
         self._read_pool = ThreadPoolExecutor(1, "gallery-read")
         self._background_pool = ThreadPoolExecutor(1, "gallery-background")
-        # Bumped after every write: caches of permissions and recommendations key on it.
+        # Bumped after every write: the cache of what a person may read keys on it.
         self.generation = 0
         self._similar_generation = -1
-        # Filled by the handlers: what a person may read, and their recommendations, keyed
-        # by (person, …, permissions revision, generation).
+        # Filled by the handlers: what a person may read, keyed by (person, permissions
+        # revision, generation).
         self.readable_cache: dict[Any, Readable] = {}
-        self.recommendation_cache: dict[Any, list[dict[str, Any]]] = {}
+        # Recommendation candidates per person (read thread only), valid while the key
+        # (:meth:`_candidates_key`) holds and until their expiry (monotonic time). Bumped after
+        # the write commits, so a key read before computing never outlives the data it saw.
+        self._candidates: dict[str, tuple[Any, float, list[Candidate]]] = {}
+        self._index_generation = 0  # notebooks added, moved, removed; similarity refreshed
+        self._person_generation: dict[str, int] = {}  # per person: views and runs
         self._health_timers: dict[str, asyncio.TimerHandle] = {}
         self._pending_saves: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -234,10 +255,12 @@ class GalleryService(LoggingConfigurable):
         moved = self.index.move(old, new)
         if moved == 0 and _is_notebook(new):  # not indexed before: index it now
             self._index_one(new, "")
+        self._index_generation += 1
 
     def _deleted(self, path: str) -> None:
         for file_id in self.index.under(path):
             self.index.remove(file_id)
+        self._index_generation += 1
 
     # ---- indexing (write thread) ---------------------------------------------------------
 
@@ -264,8 +287,13 @@ class GalleryService(LoggingConfigurable):
             return
         nb, mtime = loaded
         file_id, _ = self._file_ids.index(path)
+        known = self.index.notebook(file_id) is not None
         owner = self.index.owner_of(file_id) or who
         self.index.upsert(file_id, path, nb, owner=owner, updated=mtime)
+        # A new notebook may be a candidate; an edit of a known one waits for the similarity
+        # refresh (a room saves every second or so: it must not drop everyone's candidates).
+        if not known:
+            self._index_generation += 1
 
     def _index_batch(self, paths: list[str]) -> int:
         rows = []
@@ -294,6 +322,8 @@ class GalleryService(LoggingConfigurable):
         for i in range(0, len(changed), self.batch_size):
             batch = changed[i : i + self.batch_size]
             await self.write(lambda batch=batch: self._index_batch(batch))  # type: ignore[misc]
+        if changed or gone:
+            self._index_generation += 1
         return len(changed) + len(gone)
 
     async def _scan_loop(self) -> None:
@@ -332,6 +362,7 @@ class GalleryService(LoggingConfigurable):
                 try:
                     await loop.run_in_executor(self._background_pool, self._similar.refresh_similar)
                     self._similar_generation = generation
+                    self._index_generation += 1
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:
@@ -389,9 +420,25 @@ class GalleryService(LoggingConfigurable):
 
     def record_run(self, file_id: str, who: str, at: float | None = None) -> None:
         """Count one run of a notebook by ``who`` (a person ran its code)."""
-        self._on_loop(
-            lambda: self._submit(lambda: self.activity.record_run(file_id, who, at), "count a run")
-        )
+
+        def run() -> None:
+            self.activity.record_run(file_id, who, at)
+            self._touched(who)
+
+        self._on_loop(lambda: self._submit(run, "count a run"))
+
+    async def record_view(self, file_id: str, who: str) -> None:
+        """Count one view of a notebook by ``who``."""
+
+        def view() -> None:
+            self.activity.record_view(file_id, who)
+            self._touched(who)
+
+        await self.write(view)
+
+    def _touched(self, who: str) -> None:
+        # After the write committed: ``who``'s co-viewing evidence is computed again.
+        self._person_generation[who] = self._person_generation.get(who, 0) + 1
 
     def _on_loop(self, work: Callable[[], None]) -> None:
         # The kernels feature may report from its own threads: hop onto the event loop.
@@ -443,17 +490,46 @@ class GalleryService(LoggingConfigurable):
 
     # ---- recommendations ---------------------------------------------------------------------
 
+    def _candidates_key(
+        self, person: str, groups: dict[str, list[str]] | None, revision: Any
+    ) -> tuple[Any, ...]:
+        members = tuple(sorted((g, tuple(sorted(m))) for g, m in (groups or {}).items()))
+        generation = self._person_generation.get(person, 0)
+        return (revision, self._index_generation, generation, members)
+
     def recommend(
         self,
         person: str,
         readable: Readable,
         limit: int = 20,
         groups: dict[str, list[str]] | None = None,
+        revision: Any = None,
     ) -> list[Recommendation]:
         """Personal recommendations, topped up with popular notebooks (read thread).
-        ``groups``: the person's groups and their members, from the provider."""
-        found = self.reader_recommender.recommend(
-            person, readable, groups=groups, recent_days=self.recent_days, limit=limit
+        ``groups``: the person's groups and their members, from the provider; ``revision``:
+        the provider's permissions revision (None if it has none).
+
+        The candidates (co-viewing, similarity, group popularity: the costly part) are kept
+        per person for :attr:`recommend_ttl` seconds; whether the person may still read each
+        one (and each notebook a reason names), owns it or viewed it lately is checked on
+        every call, so a notebook they lost read on is gone from the very next answer."""
+        recommender, now = self.reader_recommender, time.time()
+        key = self._candidates_key(person, groups, revision)
+        cached = self._candidates.get(person)
+        if cached is not None and cached[0] == key and cached[1] > time.monotonic():
+            candidates = cached[2]
+        else:
+            # The key is read before the data: a write that lands meanwhile bumps it.
+            expires = time.monotonic() + self.recommend_ttl
+            candidates = recommender.candidates(
+                person, readable, groups=groups, now=now, recent_days=self.recent_days
+            )
+            if self.recommend_ttl > 0:
+                if len(self._candidates) >= MAX_CACHED_PEOPLE:
+                    self._candidates.clear()
+                self._candidates[person] = (key, expires, candidates)
+        found = recommender.rank(
+            person, readable, candidates, now=now, recent_days=self.recent_days, limit=limit
         )
         if len(found) < limit:
             have = {r.file_id for r in found}

@@ -90,3 +90,32 @@ async def test_the_discover_page_has_the_shared_top_bar(browser, server):
     await page.click('[data-testid="your-notebooks"]')
     await page.wait_for_selector('[data-testid="discover"]')  # the notebook browser
     assert page.errors == []
+
+
+async def test_cards_show_open_change_requests_to_editors(browser, server):
+    path = "galcr/wombat.ipynb"
+    await put_notebook(server, path, "# Wombat burrows\nWhere wombats dig.")
+    await wait_indexed(server, "wombat", 1)
+    async with server.client("viewer-token") as c:
+        nb = (await c.get(f"/api/contents/{path}")).json()["content"]
+        nb["cells"][1]["source"] = "x = 2"
+        r = await c.post(f"/api/collab/notebooks/{path}/change-requests",
+                         json={"message": "Two", "notebook": nb})  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    async def card_for(token: str) -> Any:
+        page = await open_page(browser, server, "/gallery", token)
+        await page.fill('[data-testid="gallery-search"]', "wombat")
+        card = page.locator(f'[data-testid="gallery-results"] [data-path="{path}"]')
+        await card.wait_for()
+        return page, card
+
+    page, card = await card_for("alice-token")
+    badge = card.locator('[data-testid="change-requests"]')
+    assert await badge.inner_text() == "1 change request"
+    assert (await badge.get_attribute("href") or "").endswith(f"/notebooks/{path}")
+    assert page.errors == []
+    # A reader of the notebook sees the card, not the badge.
+    page, card = await card_for("viewer-token")
+    await card.locator('[data-testid="open"]').wait_for()
+    assert await card.locator('[data-testid="change-requests"]').count() == 0

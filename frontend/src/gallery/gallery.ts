@@ -25,6 +25,8 @@ export interface Item {
   updated: string;
   reason?: string;
   people?: number;
+  /** Only for a notebook the caller may edit. */
+  open_change_requests?: number;
 }
 
 const SEARCH_DELAY_MS = 200;
@@ -165,6 +167,14 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     const node = el("article", { class: "gallery-card", "data-path": item.path, "data-testid": "gallery-card" },
       el("div", { class: "card-head" }, title, healthBadge(item)),
       el("p", { class: "facts muted" }, ...facts));
+    if (item.open_change_requests) {
+      const n = item.open_change_requests;
+      // Opening the notebook shows its change requests (its toolbar's review control).
+      node.querySelector(".card-head")?.append(el("a", {
+        href: base + notebookPage(item.path), class: "badge change-requests", "data-testid": "change-requests",
+        title: "Open the notebook to review them",
+      }, `${n} change request${n === 1 ? "" : "s"}`));
+    }
     if (item.reason) node.append(el("p", { class: "reason" }, item.reason));
     if (item.snippet.length) node.append(el("p", { class: "snippet", "data-testid": "snippet" }, ...snippetNodes(item.snippet)));
     node.append(el("div", { class: "card-actions" }, tags, el("span", { class: "grow" }), addTag, starButton(item), open));
