@@ -312,16 +312,7 @@ class VersionStore:
 
     def _keys(self, blob_ids: Sequence[int]) -> dict[int, str]:
         wanted = list(set(blob_ids))
-        keys: dict[int, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            keys.update(
-                self._conn.execute(
-                    f"SELECT id, key FROM version_blobs WHERE id IN ({marks})", chunk
-                ).fetchall()
-            )
-        return keys
+        return dict(self._select_in("SELECT id, key FROM version_blobs WHERE id IN ({})", wanted))
 
     # -- writing -------------------------------------------------------------------------
 
@@ -396,16 +387,16 @@ class VersionStore:
         return {k: zlib.compress(p, _ZLIB_LEVEL) for k, p in unique.items() if k not in known}
 
     def _known(self, keys: Sequence[str]) -> dict[str, int]:
-        known: dict[str, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            known.update(
-                self._conn.execute(
-                    f"SELECT key, id FROM version_blobs WHERE key IN ({marks})", chunk
-                ).fetchall()
-            )
-        return known
+        return dict(self._select_in("SELECT key, id FROM version_blobs WHERE key IN ({})", keys))
+
+    def _select_in(self, sql: str, values: Sequence[Any]) -> tuple[Any, ...]:
+        """``sql`` with its ``IN ({})`` over ``values``, 500 at a time (SQLite caps the
+        number of bound variables)."""
+        rows: tuple[Any, ...] = ()
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            rows += tuple(self._conn.execute(sql.format(",".join("?" * len(chunk))), chunk))
+        return rows
 
     def _commit(
         self,
