@@ -417,6 +417,19 @@ def test_a_publisher_opens_their_own_copy_to_an_audience(admin):
     assert admin.call("PUT", audience, "olga", json={"audience": "restricted"}).status_code == 200
     assert admin.call("GET", f"/api/collab/published/{pid}", "pete").status_code == 404
 
+    # Withdrawing the copy: a reader may not; its publisher may; its grants go with it.
+    assert admin.call("PUT", audience, "olga", json={"audience": "signed-in"}).status_code == 200
+    r = admin.call("DELETE", f"/api/collab/published/{pid}", "pete")
+    assert r.status_code == 403 and "share" in r.json()["message"]
+    assert admin.call("DELETE", f"/api/collab/published/{pid}", "olga").status_code == 204
+    for who in ("olga", "pete", "root"):
+        assert admin.call("GET", f"/api/collab/published/{pid}", who).status_code == 404
+    assert admin.call("GET", f"/api/collab/admin/grants/published:{pid}").json()["grants"] == []
+    assert admin.call("DELETE", f"/api/collab/published/{pid}", "olga").status_code == 404
+    # The workspace notebook and its versions stay.
+    r = admin.call("GET", "/api/collab/versions/olga-lab/results.ipynb", "olga")
+    assert r.status_code == 200 and r.json()["versions"]
+
 
 def test_a_provider_without_the_capabilities_answers_501(server):
     # The shared test server runs a provider that knows its users but cannot manage them.

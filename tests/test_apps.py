@@ -439,6 +439,25 @@ async def test_a_schedule_stops_when_its_maker_loses_run(apps_server):
         (Path(apps_server.base) / "revoked.txt").write_text("")
 
 
+async def test_a_schedule_stops_when_its_app_is_withdrawn(apps_server):
+    pid = await publish(apps_server, app_notebook(), "withdrawn.ipynb")
+    r = await call(apps_server, "POST", f"/api/collab/apps/{pid}/schedules",
+                   json={"cron": "* * * * * *", "parameters": {}})  # fmt: skip
+    assert r.status_code == 201, r.text
+    schedule = r.json()
+    r = await call(apps_server, "DELETE", f"/api/collab/published/{pid}", "admin-token")
+    assert r.status_code == 204, r.text
+    assert (await call(apps_server, "GET", f"/api/collab/apps/{pid}")).status_code == 404
+    deadline = time.monotonic() + 30
+    while True:  # the barrier: the schedule's next firing finds the app gone
+        r = await call(apps_server, "GET", f"/api/collab/schedules/{schedule['id']}")
+        if not r.json()["active"]:
+            break
+        assert time.monotonic() < deadline, "the schedule kept running"
+        await asyncio.sleep(0.2)
+    assert r.json()["stopped"] == "The app no longer exists"
+
+
 async def test_a_warm_kernel_is_faster_than_a_cold_start(spawn_server, monkeypatch):
     for key, user in APP_USERS.items():
         monkeypatch.setitem(server_support.USERS, key, user)

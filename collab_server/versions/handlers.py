@@ -11,6 +11,10 @@
   (``share``) → 201 ``{"id", "version", "path", "url", …}``
 * ``GET  /api/collab/published`` → ``{"published": […]}`` (the ones the caller may read)
 * ``GET  /api/collab/published/{id}?version=n`` → ``{…, "notebook"}``
+* ``DELETE /api/collab/published/{id}`` (``share`` on the source notebook, or a server
+  administrator when the source is gone) → 204: the copy is withdrawn, every version of it;
+  its readers' grants go with it, and an app made of it stops (its schedules stop at their
+  next firing, saying why)
 * ``GET|PUT /api/collab/published/{id}/audience`` ``{"audience": "restricted"|"signed-in"|
   "everyone"}`` (``share`` on the source notebook; a provider without resource grants 501) —
   who, beyond the people granted one by one, may read the copy
@@ -31,8 +35,8 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..auth.handlers import off_loop, require_capability
-from ..auth.jupyter import is_allowed
-from ..auth.provider import AUDIENCES, ResourceSharing
+from ..auth.jupyter import is_allowed, provider_of
+from ..auth.provider import AUDIENCES, ResourceSharing, capability
 from ..core import db as database
 from ..core.errors import CollabError
 from ..core.http import CollabHandlerMixin, json_object
@@ -179,6 +183,27 @@ class PublishedHandler(VersionsHandler):
             return
         row = await self.readable_published(pid, self.int_argument("version", None))
         self.finish({**row.to_json(), "notebook": await self.service.published_content(row)})
+
+    async def delete(self, pid: str = "") -> None:
+        self.author  # noqa: B018 - 401 first
+        row = await self.readable_published(pid, None)  # 404 alike for "not yours to read"
+        source = self.service.source_path(row)
+        allowed = (
+            await is_allowed(self, "share", f"contents:{source}")
+            if source is not None
+            else await is_allowed(self, "admin", "server")
+        )
+        if not allowed:
+            raise web.HTTPError(403, "Only people who may share its notebook withdraw a copy")
+        await self.guarded(self.service.unpublish(row.id))
+        # Grants on the copy and on the app made of it would outlive it: drop them.
+        sharing = capability(provider_of(self), ResourceSharing)
+        if sharing is not None:
+            for resource in (f"published:{row.id}", f"apps:{row.id}"):
+                for grant in await off_loop(sharing.list_resource_grants, resource):
+                    await off_loop(sharing.remove_resource_grant, resource, grant["principal"])
+        self.set_status(204)
+        self.finish()
 
 
 RESTRICTED = "restricted"  # only the people (and groups) granted one by one

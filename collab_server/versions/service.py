@@ -441,6 +441,16 @@ class VersionService:
             raise NotFound("No such published notebook (or version)")
         return rows[0]
 
+    async def unpublish(self, pid: str) -> int:
+        """Withdraw a published copy, every version of it (its content is forgotten; the
+        source notebook's versions stay). Returns how many versions it had."""
+        rows = self._published_rows("WHERE id = ?", [pid])
+        if not rows:
+            raise NotFound("No such published notebook (or version)")
+        self._conn.execute("DELETE FROM published_notebooks WHERE id = ?", [pid])
+        await self.store.forget_async(f"published:{pid}")
+        return len(rows)
+
     async def published_content(self, row: Published) -> dict[str, Any]:
         return await self.store.get_async(f"published:{row.id}", row.content_id)
 
