@@ -10,7 +10,7 @@
 * ``POST /api/collab/publish/{path}`` ``{"strip_outputs", "title", "description"}``
   (``share``) → 201 ``{"id", "version", "path", "url", …}``
 * ``GET  /api/collab/published`` → ``{"published": […]}`` (the ones the caller may read)
-* ``GET  /api/collab/published/{id}?version=n`` → ``{…, "notebook"}``
+* ``GET  /api/collab/published/{id}?version=n`` → ``{…, "notebook", "may_withdraw"}``
 * ``DELETE /api/collab/published/{id}`` (``share`` on the source notebook, or a server
   administrator when the source is gone) → 204: the copy is withdrawn, every version of it;
   its readers' grants go with it, and an app made of it stops (its schedules stop at their
@@ -182,18 +182,21 @@ class PublishedHandler(VersionsHandler):
             self.finish({"published": [row.to_json() for row in rows]})
             return
         row = await self.readable_published(pid, self.int_argument("version", None))
-        self.finish({**row.to_json(), "notebook": await self.service.published_content(row)})
+        notebook = await self.service.published_content(row)
+        self.finish(
+            {**row.to_json(), "notebook": notebook, "may_withdraw": await self.may_withdraw(row)}
+        )
+
+    async def may_withdraw(self, row: Published) -> bool:
+        source = self.service.source_path(row)
+        if source is None:
+            return bool(await is_allowed(self, "admin", "server"))
+        return bool(await is_allowed(self, "share", f"contents:{source}"))
 
     async def delete(self, pid: str = "") -> None:
         self.author  # noqa: B018 - 401 first
         row = await self.readable_published(pid, None)  # 404 alike for "not yours to read"
-        source = self.service.source_path(row)
-        allowed = (
-            await is_allowed(self, "share", f"contents:{source}")
-            if source is not None
-            else await is_allowed(self, "admin", "server")
-        )
-        if not allowed:
+        if not await self.may_withdraw(row):
             raise web.HTTPError(403, "Only people who may share its notebook withdraw a copy")
         await self.guarded(self.service.unpublish(row.id))
         # Grants on the copy and on the app made of it would outlive it: drop them.

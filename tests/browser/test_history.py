@@ -190,3 +190,26 @@ async def test_history_panel_fits_a_phone_and_hides_what_a_viewer_may_not_do(bro
         .is_checked()
     )
     assert page.errors == []
+
+
+async def test_a_publisher_withdraws_a_published_copy_from_its_page(browser, server):
+    path = write_notebook(server.root, ["shared = 1"], "hist/withdraw.ipynb")
+    async with server.client("admin-token") as c:
+        r = await c.post(f"/api/collab/publish/{path}", json={"title": "To withdraw"})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+    # A reader of the copy who may not share its notebook gets no Withdraw button.
+    async with server.client("alice-token") as c:
+        answer = (await c.get(f"/api/collab/published/{pid}")).json()
+    assert answer.get("may_withdraw") is False or "notebook" not in answer
+    page = await open_page(browser, server, f"/published/{pid}", "admin-token")
+    await page.locator('[data-testid="published-title"]').wait_for()
+    await page.click('[data-testid="withdraw"]')
+    confirm = page.locator('dialog[role="alertdialog"]')
+    await check_a11y(page, "withdraw confirmation")
+    await confirm.locator('button:has-text("Withdraw")').click()
+    await page.locator('[data-testid="withdrawn"]').wait_for()
+    async with server.client("admin-token") as c:
+        assert (await c.get(f"/api/collab/published/{pid}")).status_code == 404
+        assert (await c.get(f"{API}/{path}")).status_code == 200  # the notebook stays
+    assert page.errors == []

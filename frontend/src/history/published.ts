@@ -7,7 +7,7 @@
 import { api, base, me } from "../net/api";
 import { notebookPage, segment } from "../net/paths";
 import { renderOutputs } from "../editor/outputs";
-import { askText } from "../ui/dialog";
+import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { renderMarkdown } from "../ui/markdown";
@@ -25,6 +25,7 @@ interface PublishedCopy {
   created: string;
   strip_outputs: boolean;
   notebook: { cells: (NbCell & { outputs?: any[] })[] };
+  may_withdraw?: boolean;
 }
 
 export async function showPublished(root: HTMLElement, id: string): Promise<void> {
@@ -53,7 +54,7 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
     copy.description ? el("p", { class: "published-description" }, copy.description) : "",
     el("p", { class: "muted" }, `Published by ${copy.publisher} · ${when(copy.created)} · version ${copy.version}`,
       copy.strip_outputs ? " · outputs left out" : ""),
-    el("div", { class: "row" }, makeCopy, appLink(copy.id, copy.notebook.cells)), status,
+    el("div", { class: "row" }, makeCopy, appLink(copy.id, copy.notebook.cells), withdrawButton()), status,
     el("p", { class: "notice", "data-testid": "read-only" }, "A published copy is read-only. Make a copy to edit it."));
   const cells = el("div", { class: "published-cells", "data-testid": "published-cells" });
   for (const cell of copy.notebook.cells) {
@@ -69,6 +70,29 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
     }
   }
   main.append(cells);
+
+  function withdrawButton(): HTMLElement | "" {
+    if (!copy.may_withdraw) return "";
+    const button = el("button", { class: "button small quiet", type: "button", "data-testid": "withdraw" },
+      icon("trash"), "Withdraw…");
+    button.addEventListener("click", () => void withdraw());
+    return button;
+  }
+
+  async function withdraw(): Promise<void> {
+    const question = `Withdraw “${copy.title}”? Nobody can read it or run it as an app any more, `
+      + "and its schedules stop. The notebook it was published from stays as it is.";
+    if (!(await confirmAction(question, "Withdraw"))) return;
+    status.textContent = "Withdrawing…";
+    try {
+      await api("DELETE", `api/collab/published/${segment(copy.id)}`);
+      main.replaceChildren(el("h1", {}, "Withdrawn"),
+        el("p", { "data-testid": "withdrawn" }, `“${copy.title}” is no longer published.`),
+        el("p", {}, el("a", { href: base, class: "button" }, "Go to your notebooks")));
+    } catch (e: any) {
+      status.textContent = `Could not withdraw it: ${e.message}`;
+    }
+  }
 
   async function copyIt(): Promise<void> {
     const target = await askTarget(`${copy.title}.ipynb`);
