@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async
 
@@ -194,11 +195,29 @@ class Executor:
 
     # --- life cycle ---------------------------------------------------------------------------
 
+    async def _stdin_connected(self, client: _Client, timeout: float) -> None:
+        """Wait until the stdin socket's handshake with the kernel is done. The kernel sends
+        an ``input()`` prompt to stdin by the shell client's identity, and a ROUTER drops a
+        message for a peer it has not met yet: on a busy machine the first cell's prompt
+        could be lost, the cell left waiting forever. A shell reply proves only shell."""
+        monitor = client.stdin_handshake
+        if monitor is None:
+            return
+        try:
+            await asyncio.wait_for(monitor.recv_multipart(), timeout)
+        except TimeoutError:
+            logger.warning("kernel %s: stdin did not connect in %.0f s", self.kernel_id, timeout)
+        finally:
+            with contextlib.suppress(zmq.ZMQError):
+                client.stdin_channel.socket.disable_monitor()
+            monitor.close(linger=0)
+            client.stdin_handshake = None
+
     async def start(self, timeout: float = 60.0) -> None:
         """Connect to the kernel and wait until shell and iopub both answer."""
         # An asyncio client whatever the manager's own client class is (a blocking client
         # cannot be read from the event loop); its Session is new, only the key is shared.
-        client = AsyncKernelClient()
+        client = _Client()
         client.load_connection_info(self.km.get_connection_info(session=False))
         client.start_channels(shell=True, iopub=True, stdin=True, hb=False, control=False)
         self._client = client
@@ -212,6 +231,7 @@ class Executor:
             loop.create_task(self._watch_loop()),
         ]
         await self._wait_ready(timeout)
+        await self._stdin_connected(client, min(timeout, 10.0))
         self._set_state("idle")
 
     async def stop(self) -> None:
@@ -625,3 +645,23 @@ class Executor:
             getattr(self.sink, method)(*args)
         except Exception:
             logger.exception("kernel %s: the sink failed in %s", self.kernel_id, method)
+
+
+class _Client(AsyncKernelClient):
+    """jupyter_client's asyncio client whose stdin socket is watched from before it connects
+    (``stdin_handshake``: a monitor socket that gets the handshake's event)."""
+
+    stdin_handshake: Any = None
+
+    def connect_stdin(self, identity: bytes | None = None) -> Any:
+        sock = self.context.socket(zmq.DEALER)
+        sock.linger = 1000
+        if identity:
+            sock.identity = identity
+        if getattr(self, "curve_publickey", None) is not None:  # as jupyter_client does
+            sock.curve_secretkey = self.curve_secretkey
+            sock.curve_publickey = self.curve_publickey
+            sock.curve_serverkey = self.curve_publickey
+        self.stdin_handshake = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        sock.connect(self._make_url("stdin"))
+        return sock
