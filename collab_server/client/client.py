@@ -296,13 +296,18 @@ class Client:
 
     # ---- versions and apps (DESIGN sections 10 and 12) ---------------------------------------
 
-    def _versions_api(self, call: Any) -> Any:
+    @staticmethod
+    def _feature_api(what: str, call: Any) -> Any:
+        """``call()``; a server without ``what``'s routes (an older one) says so plainly."""
         try:
             return call()
         except ClientError as e:
             if e.route_missing:
-                raise ClientError("this server has no versions API yet", 404) from None
+                raise ClientError(f"this server has no {what} API yet", 404) from None
             raise
+
+    def _versions_api(self, call: Any) -> Any:
+        return self._feature_api("versions", call)
 
     def versions(self, path: str) -> Any:
         """The notebook's versions, newest first."""
@@ -320,12 +325,7 @@ class Client:
         return frame(rows, VERSION_COLUMNS)
 
     def _apps_api(self, call: Any) -> Any:
-        try:
-            return call()
-        except ClientError as e:
-            if e.route_missing:
-                raise ClientError("this server has no apps API yet", 404) from None
-            raise
+        return self._feature_api("apps", call)
 
     def runs(self, app: str | None = None, mine: bool = False, shared: bool = False) -> Any:
         """Your app runs (of one app with ``app``); with ``shared=True``, other people's runs
