@@ -43,6 +43,8 @@ APP_USERS: dict[str, dict[str, Any]] = {
     "ravi-token": {"id": "ravi", "name": "Ravi Runner", "grants": [["", "read"], ["*", "run"]]},
     "rosa-token": {"id": "rosa", "name": "Rosa Reader", "grants": [["", "read"], ["*", "run"]],
                    "groups": ["analysts"]},
+    # Runs apps, reads no notebook: an app's users need not see the workspace.
+    "sam-token": {"id": "sam", "name": "Sam Stranger", "grants": [["*", "run"]]},
 }  # fmt: skip
 
 SETUP = "import json, os, time"
@@ -182,6 +184,42 @@ async def test_schema_from_the_parameters_cell_and_the_override(apps_server):
     assert r.status_code == 404
     r = await call(apps_server, "GET", "/api/collab/apps/nosuchapp")
     assert r.status_code == 404
+
+
+async def test_the_apps_a_person_may_see_are_listed_newest_first(apps_server):
+    older = await publish(apps_server, app_notebook(), "listed-older.ipynb", title="Older")
+    newer = await publish(apps_server, app_notebook(), "listed-newer.ipynb",
+                          title="Newer", description="Adds <b>numbers</b>")  # fmt: skip
+
+    async def listed(token: str) -> dict[str, dict[str, Any]]:
+        r = await call(apps_server, "GET", "/api/collab/apps?limit=500", token)
+        assert r.status_code == 200, r.text
+        apps = r.json()["apps"]
+        ids = [a["id"] for a in apps]
+        assert len(ids) == len(set(ids))  # one entry per app: its newest version
+        return {a["id"]: a for a in apps if a["id"] in (older, newer)}
+
+    mine = await listed("rhea-token")
+    assert list(mine) == [newer, older]  # newest first
+    assert mine[newer] == {
+        "id": newer, "title": "Newer", "description": "Adds <b>numbers</b>", "version": 1,
+        "published": mine[newer]["published"], "publisher": "admin", "may_run": True,
+        "url": f"/apps/{newer}", "path": "listed-newer.ipynb",
+    }  # fmt: skip
+    # A runner who reads no notebook sees the app, not where its notebook lives.
+    theirs = await listed("sam-token")
+    assert list(theirs) == [newer, older] and "path" not in theirs[newer]
+    assert theirs[newer]["may_run"] is True
+    # Readers of notebooks with no right on apps: none listed.
+    assert await listed("viewer-token") == {}
+    r = await call(apps_server, "GET", "/api/collab/apps?limit=1", "rhea-token")
+    assert len(r.json()["apps"]) == 1
+    r = await call(apps_server, "GET", "/api/collab/apps?limit=many", "rhea-token")
+    assert r.status_code == 400 and '"limit"' in r.json()["message"]
+    # Withdrawn: gone from the list.
+    r = await call(apps_server, "DELETE", f"/api/collab/published/{older}", "admin-token")
+    assert r.status_code == 204, r.text
+    assert list(await listed("rhea-token")) == [newer]
 
 
 async def test_a_runner_gets_the_json_result_as_themselves_from_the_published_code(apps_server):

@@ -462,6 +462,10 @@ def test_run_app_returns_the_result_and_runs_lists_the_run(srv: ServerProcess) -
         assert published.status_code == 201, published.text
         app = published.json()["id"]
     with Client(srv.http_url, ADMIN) as client:
+        apps = client.apps()
+        assert dict(apps.dtypes.astype(str)) == dtypes(client_module.APP_COLUMNS)
+        row = apps.loc[apps["id"] == app].iloc[0]
+        assert (row["title"], row["path"], bool(row["may_run"])) == ("Sum", "apps/sum.ipynb", True)
         assert client.run_app(app, n=5) == {"total": 10}
         with pytest.raises(client_module.RunFailed) as failed:
             client.run_app(app, fail=True)
@@ -478,6 +482,7 @@ def test_run_app_returns_the_result_and_runs_lists_the_run(srv: ServerProcess) -
     # Runs are their runner's: another person lists none of them, until one is shared.
     with Client(srv.http_url, ALICE) as client:
         assert len(client.runs(app=app)) == 0 and len(client.runs(shared=True)) == 0
+        assert app not in set(client.apps()["id"])  # not hers to see
     with http(srv, ADMIN) as c:
         shared = c.post(f"/api/collab/runs/{run_id}/shares", json={"principal": "user:alice"})
         assert shared.status_code == 201, shared.text

@@ -1,5 +1,8 @@
 """The apps REST API (DESIGN section 12). Thin: checks rights, parses, calls the service.
 
+* ``GET  /api/collab/apps?limit=`` → ``{"apps": [{"id", "title", "description", "version",
+  "published", "publisher", "may_run", "url", "path"?}]}``: the apps the caller may see,
+  newest first (``path``, the notebook it was published from, only to its readers)
 * ``GET  /api/collab/apps/{id}`` → ``{"id", "title", "description", "version",
   "parameters", "url", "pool"}`` (``parameters``: JSON Schema)
 * ``GET  /api/collab/apps/{id}/openapi.json`` → the app as an OpenAPI 3.1 document
@@ -98,6 +101,12 @@ class AppsHandler(CollabHandlerMixin, APIHandler):
     def send_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(body))
+
+
+class AppListHandler(AppsHandler):
+    async def get(self) -> None:
+        limit = int(self.number_argument("limit", 50, 500))
+        self.send_json({"apps": await self.service.listing(self.caller.token, limit)})
 
 
 class AppHandler(AppsHandler):
@@ -241,6 +250,7 @@ def apps_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/api/collab/apps/({_ID})/runs", AppRunsHandler),
         (rf"/api/collab/apps/({_ID})/schedules", AppSchedulesHandler),
         (rf"/api/collab/apps/({_ID})", AppHandler),
+        (r"/api/collab/apps/?", AppListHandler),
         (r"/api/collab/runs/?", RunsHandler),
         (rf"/api/collab/runs/({_ID})/cancel", CancelHandler),
         (rf"/api/collab/runs/({_ID})/shares", RunSharesHandler),

@@ -228,6 +228,34 @@ class AppsService:
         """May the caller see the app's description (``read`` on ``apps:{pid}`` suffices)."""
         return await self.may_run(token, pid) or await self.allowed(token, "read", f"apps:{pid}")
 
+    async def listing(self, token: str, limit: int) -> list[dict[str, Any]]:
+        """The apps the caller may see, newest first, each with ``may_run``. ``path`` (the
+        workspace notebook it was published from) is there only for callers who may read that
+        notebook: the gallery links a notebook's card to its app with it, and nobody learns
+        where a notebook they may not read lives."""
+        found: list[dict[str, Any]] = []
+        for row in self.versions.published_ids():
+            if len(found) >= limit:
+                break
+            runnable = await self.may_run(token, row.id)
+            if not runnable and not await self.allowed(token, "read", f"apps:{row.id}"):
+                continue
+            item: dict[str, Any] = {
+                "id": row.id,
+                "title": row.title,
+                "description": row.description,
+                "version": row.version,
+                "published": row.created,
+                "publisher": row.publisher,
+                "may_run": runnable,
+                "url": f"/apps/{row.id}",
+            }
+            source = self.versions.source_path(row)
+            if source is not None and await self.allowed(token, "read", f"contents:{source}"):
+                item["path"] = source
+            found.append(item)
+        return found
+
     def describe(self, app: App) -> dict[str, Any]:
         self._warm(app)
         if self._preload is None:  # someone looks at an app: a report may be asked for soon

@@ -50,6 +50,10 @@ RUN_COLUMNS: dict[str, Kind] = {
     "parameters": "object", "created": "time", "started": "time", "ended": "time",
     "result": "object", "error": "str", "mine": "bool",
 }  # fmt: skip
+APP_COLUMNS: dict[str, Kind] = {
+    "id": "str", "title": "str", "description": "str", "version": "int", "published": "time",
+    "publisher": "str", "may_run": "bool", "path": "str",
+}  # fmt: skip
 CHANGE_REQUEST_COLUMNS: dict[str, Kind] = {
     "id": "int", "path": "str", "status": "str", "message": "str", "source": "str",
     "proposer": "str", "proposer_name": "str", "created": "time", "decided": "time",
@@ -326,6 +330,13 @@ class Client:
 
     def _apps_api(self, call: Any) -> Any:
         return self._feature_api("apps", call)
+
+    def apps(self) -> Any:
+        """The apps you may see, newest first: ``may_run`` says whether you may run one;
+        ``path`` is the notebook it was published from when you may read that notebook (the
+        newest 500)."""
+        found = self._apps_api(lambda: self._api.get("api/collab/apps", limit=500))
+        return frame(found.get("apps", []), APP_COLUMNS)
 
     def runs(self, app: str | None = None, mine: bool = False, shared: bool = False) -> Any:
         """Your app runs (of one app with ``app``); with ``shared=True``, other people's runs

@@ -458,7 +458,7 @@ class VersionService:
         """The newest version of every published notebook."""
         return self._published_rows(
             "WHERE version = (SELECT MAX(p.version) FROM published_notebooks p"
-            " WHERE p.id = published_notebooks.id) ORDER BY created DESC",
+            " WHERE p.id = published_notebooks.id) ORDER BY created DESC, rowid DESC",
             [],
         )
 

@@ -1,5 +1,6 @@
 """The Discover page (/gallery) in real Chromium: reached from the notebook browser, instant
-search with a highlighted snippet (notebook text stays text), star a notebook, open it."""
+search with a highlighted snippet (notebook text stays text), star a notebook, open it; apps
+and "Open as app" for the people who may see them (accessible: axe-core)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from typing import Any
 
 import nbformat
+from axe import axe_violations, describe
 
 from support.browser import needs_chromium, open_page
 
@@ -119,3 +121,42 @@ async def test_cards_show_open_change_requests_to_editors(browser, server):
     page, card = await card_for("viewer-token")
     await card.locator('[data-testid="open"]').wait_for()
     assert await card.locator('[data-testid="change-requests"]').count() == 0
+
+
+async def test_open_as_app_from_the_gallery(browser, server):
+    path = "galapp/quokka.ipynb"
+    await put_notebook(server, path, "# Quokka counts\nHow many quokkas smile.")
+    await wait_indexed(server, "quokka", 1)
+    async with server.client("admin-token") as c:
+        r = await c.post(
+            f"/api/collab/publish/{path}",
+            json={"title": "Quokka counter", "description": "Counts <i>quokkas</i>"},
+        )
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+
+    # A publisher who may run code: the app is among the Apps, and the notebook's card
+    # offers it too.
+    page = await open_page(browser, server, "/gallery", "admin-token")
+    app_card = page.locator(f'[data-testid="apps"] [data-app="{pid}"]')
+    await app_card.wait_for()
+    assert "Quokka counter" in await app_card.inner_text()
+    assert await app_card.locator("i").count() == 0  # the description is text
+    failing = [v for v in await axe_violations(page) if v["impact"] in ("critical", "serious")]
+    assert not failing, describe(failing)
+    await page.fill('[data-testid="gallery-search"]', "quokka")
+    card = page.locator(f'[data-testid="gallery-results"] [data-path="{path}"]')
+    await card.locator('[data-testid="open-as-app"]').click()
+    await page.wait_for_url(f"**/apps/{pid}")
+    await page.get_by_role("heading", name="Quokka counter").wait_for()
+    assert page.errors == []
+
+    # Someone the app is not shared with sees the notebook, not the app.
+    page = await open_page(browser, server, "/gallery", "bob-token")
+    await page.locator('[data-testid="recent"]').wait_for()  # the sections are on the page
+    assert await page.locator(f'[data-app="{pid}"]').count() == 0
+    await page.fill('[data-testid="gallery-search"]', "quokka")
+    card = page.locator(f'[data-testid="gallery-results"] [data-path="{path}"]')
+    await card.locator('[data-testid="open"]').wait_for()
+    assert await card.locator('[data-testid="open-as-app"]').count() == 0
+    assert page.errors == []

@@ -1,10 +1,10 @@
 // The Discover page (/gallery): search with instant results and highlighted snippets, tags,
-// starred, recommended, trending and recently updated notebooks, health badges, star and tag
-// buttons. Every text from a notebook is put on the page as text (snippets are segments; the
+// apps, starred, recommended, trending and recently updated notebooks, health badges, star and
+// tag buttons; "Open as app" on the cards of notebooks published as apps. Every text from a notebook is put on the page as text (snippets are segments; the
 // marked ones become <mark> elements), never parsed as HTML.
 
 import { api, ApiError, base, me } from "../net/api";
-import { apiPath, nameOf, notebookPage } from "../net/paths";
+import { apiPath, nameOf, notebookPage, segment } from "../net/paths";
 import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -29,7 +29,25 @@ export interface Item {
   open_change_requests?: number;
 }
 
+/** An app the caller may see (GET /api/collab/apps): a published notebook run with parameters. */
+export interface AppItem {
+  id: string;
+  title: string;
+  description: string;
+  published: string;
+  publisher: string;
+  may_run: boolean;
+  /** The notebook it was published from, only for those who may read it. */
+  path?: string;
+}
+
 const SEARCH_DELAY_MS = 200;
+const APPS_SHOWN = 6;
+// Enough to link most cards to their apps; a notebook beyond it still has its app one click
+// away on its published page.
+const APPS_LISTED = 200;
+
+export const appPage = (id: string): string => `${base}apps/${segment(id)}`;
 
 export const notebookApi = (path: string, what: string): string => apiPath("api/collab/notebooks", path, what);
 const starUrl = (path: string): string => apiPath("api/collab/stars", path);
@@ -82,6 +100,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   root.replaceChildren(header, main);
 
   const starred = new Set<string>();
+  const appOf = new Map<string, AppItem>();  // notebook path → its newest app
   const healthNotes = new Map<string, Promise<string>>();
 
   const setQuery = (q: string): void => {
@@ -119,7 +138,9 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       button.classList.toggle("on", on);
       button.setAttribute("aria-pressed", on ? "true" : "false");
       const verb = on ? "Remove the star from" : "Star";
-      button.setAttribute("aria-label", `${verb} ${item.title}`);
+      // The visible count is part of the name (what a speech user says is what they see).
+      const stars = Number(count.textContent);
+      button.setAttribute("aria-label", `${verb} ${item.title}: ${stars} star${stars === 1 ? "" : "s"}`);
       button.title = on ? "Starred: click to remove your star" : "Star this notebook";
     };
     paint();
@@ -160,6 +181,10 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       }
     });
     const open = el("a", { href: base + notebookPage(item.path), class: "button small", "data-testid": "open" }, icon("notebook"), "Open");
+    const app = appOf.get(item.path);
+    const openApp = app ? el("a", { href: appPage(app.id), class: "button small", "data-testid": "open-as-app",
+      title: app.may_run ? "Run its published version with your own parameters" : "See the app; running it needs the publisher's permission",
+      "aria-label": `Open as app: ${item.title || nameOf(item.path)}` }, icon("run"), "Open as app") : "";
     const title = el("a", { href: base + notebookPage(item.path), class: "title" }, item.title || nameOf(item.path));
     const facts: (Node | string)[] = [item.path];
     if (item.owner) facts.push(` · by ${item.owner}`);
@@ -177,7 +202,22 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     }
     if (item.reason) node.append(el("p", { class: "reason" }, item.reason));
     if (item.snippet.length) node.append(el("p", { class: "snippet", "data-testid": "snippet" }, ...snippetNodes(item.snippet)));
-    node.append(el("div", { class: "card-actions" }, tags, el("span", { class: "grow" }), addTag, starButton(item), open));
+    node.append(el("div", { class: "card-actions" }, tags, el("span", { class: "grow" }), addTag, starButton(item), openApp, open));
+    return node;
+  }
+
+  function appCard(app: AppItem): HTMLElement {
+    const facts: string[] = [];
+    if (app.publisher) facts.push(`Published by ${app.publisher}`);
+    if (app.published) facts.push(when(app.published));
+    const node = el("article", { class: "gallery-card app-card", "data-app": app.id, "data-testid": "app-card" },
+      el("div", { class: "card-head" }, el("a", { href: appPage(app.id), class: "title" }, app.title || "Untitled app"),
+        app.may_run ? "" : el("span", { class: "badge", title: "Ask its publisher to let you run it" }, "View only")),
+      el("p", { class: "facts muted" }, facts.join(" · ")));
+    if (app.description) node.append(el("p", { class: "snippet" }, app.description));
+    node.append(el("div", { class: "card-actions" }, el("span", { class: "grow" }),
+      el("a", { href: appPage(app.id), class: "button small", "data-testid": "open-as-app",
+        "aria-label": `Open as app: ${app.title || "Untitled app"}` }, icon("run"), "Open as app")));
     return node;
   }
 
@@ -202,7 +242,8 @@ export async function showGallery(root: HTMLElement): Promise<void> {
 
   async function loadSections(): Promise<void> {
     const get = <T>(url: string) => api<T>("GET", url).catch((e) => { showError(`Could not load the gallery: ${e.message}`); return null; });
-    const [mine, recs, trend, recent] = await Promise.all([
+    const [apps, mine, recs, trend, recent] = await Promise.all([
+      get<{ apps: AppItem[] }>(`api/collab/apps?limit=${APPS_LISTED}`),
       get<{ results: Item[] }>("api/collab/stars"),
       get<{ results: Item[] }>("api/collab/recommendations?limit=6"),
       get<{ results: Item[] }>("api/collab/trending?limit=6"),
@@ -210,12 +251,20 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     ]);
     starred.clear();
     for (const item of mine?.results || []) starred.add(item.path);
+    appOf.clear();
+    for (const app of apps?.apps || []) if (app.path && !appOf.has(app.path)) appOf.set(app.path, app);  // newest first
+    const appList = (apps?.apps || []).slice(0, APPS_SHOWN);
+    const appSection = el("section", { class: "gallery-section", "data-testid": "apps" }, el("h2", {}, "Apps"),
+      el("p", { class: "muted" }, "Published notebooks you run with your own parameters; you never see or change their code."),
+      el("div", { class: "card-list" }, ...appList.map(appCard)));
     sections.replaceChildren(
       section("Recommended for you", recs?.results || [], "Nothing to recommend yet: open a few notebooks.", "recommended"),
       section("Your starred notebooks", mine?.results || [], "Star a notebook to find it here again.", "starred"),
       section("Trending this week", (trend?.results || []).map((i) => ({ ...i, reason: i.people ? `Opened by ${i.people} ${i.people === 1 ? "person" : "people"} this week` : undefined })),
         "Nothing is trending yet.", "trending"),
       section("Recently updated", recent?.results || [], "No notebooks yet.", "recent"));
+    // Apps come first when there are any: most people here run notebooks others wrote.
+    if (appList.length) sections.prepend(appSection);
   }
 
   let sequence = 0;
