@@ -242,6 +242,8 @@ class CollabServer(AppsTraits, VersionsTraits, KernelsTraits, ExtensionApp):
                 COMMENTS_SETTING: self.comments,
                 # JupyterLab (the [lab] extra) starts no kernel for people who may not run code.
                 "page_config_hook": lab_page_config_hook,
+                # 501 (no such capability) and 503 (busy, retry) are expected: one warning line.
+                "log_function": logs.request_logger(serverapp.web_app.settings["log_function"]),
             }
         )
         assert serverapp.event_logger is not None

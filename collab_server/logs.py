@@ -1,15 +1,24 @@
-"""Keeping secrets out of log lines.
+"""Keeping secrets (and expected answers) out of the error log.
 
 Tokens arrive in ``?token=`` query strings (what JupyterLab sends on websockets) and in
 ``Authorization`` headers. tornado and jupyter_server put request URLs in warnings and errors
 (a 403 line names the full URL), so a filter on every log handler of the server rewrites any
 record that carries a secret before it is written.
+
+jupyter_server logs every 5xx answer at error level with request headers. Two of ours are
+expected, not failures of the server: 501 (the operator's provider does not offer the feature
+asked for) and 503 (the database is busy; the answer says when to retry). :func:`request_logger`
+logs those as one warning line.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
+
+from jupyter_server.prometheus.log_functions import prometheus_log_method
 
 _PATTERNS = [
     # token=…, auth=…, … in query strings and form bodies
@@ -64,3 +73,26 @@ def install(logger: logging.Logger) -> None:
         named = logging.getLogger(name)
         if not any(isinstance(f, SecretScrubbingFilter) for f in named.filters):
             named.addFilter(secret_filter)
+
+
+EXPECTED_5XX = frozenset({501, 503})
+
+
+def request_logger(inner: Callable[[Any], None]) -> Callable[[Any], None]:
+    """jupyter_server's request log (``inner``), with :data:`EXPECTED_5XX` answers as one
+    warning line each (no headers, no error level that pages an operator)."""
+
+    def log_request(handler: Any) -> None:
+        status = handler.get_status()
+        if status not in EXPECTED_5XX:
+            inner(handler)
+            return
+        logger = getattr(handler, "log", None) or logging.getLogger("tornado.access")
+        request = handler.request
+        path = request.uri.split("?", 1)[0]  # the query may hold a secret: left out
+        logger.warning(
+            "%d %s %s %.2fms", status, request.method, path, 1000.0 * request.request_time()
+        )
+        prometheus_log_method(handler)  # the request still counts in the metrics
+
+    return log_request

@@ -163,3 +163,10 @@ def test_a_missing_capability_is_501(server):
         headers = {"Authorization": "token admin-token"}
         refused(c.get("/api/collab/tokens", headers=headers), 501)
         refused(c.get("/api/collab/shares/", headers=headers), 501)
+        # Expected, not a failure of the server: one warning line, no error with headers.
+        # The request after it is the barrier: lines are written in order.
+        assert c.get("/api/collab/me", headers=headers).status_code == 200
+    lines = [line for line in server.log().splitlines() if "/api/collab/tokens" in line]
+    assert any(line.startswith("[W ") for line in lines), lines
+    assert not any(line.startswith("[E ") for line in lines), lines
+    assert '"User-Agent"' not in server.log()
