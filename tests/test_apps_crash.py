@@ -8,6 +8,7 @@ import time
 
 import nbformat
 import psutil
+from test_apps import kernel_processes
 
 
 def slow_app() -> str:
@@ -21,17 +22,6 @@ def slow_app() -> str:
         nbformat.v4.new_code_cell("print('started', flush=True)\ntime.sleep(seconds)", id="b"),
     ]
     return nbformat.writes(nb)
-
-
-def kernels_of(pid: int) -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process(pid).children(recursive=True):
-        try:
-            if any("ipykernel" in part for part in child.cmdline()):
-                found.append(child)
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    return found
 
 
 def gone(process: psutil.Process) -> bool:
@@ -59,8 +49,7 @@ async def test_a_crash_leaves_no_app_kernel_and_the_run_says_why(spawn_server):
                 break
             assert time.monotonic() < deadline, run
             await asyncio.sleep(0.1)
-    assert server.process is not None
-    kernels = kernels_of(server.process.pid)
+    kernels = kernel_processes(server)
     assert kernels, "the run has a kernel"
 
     server.kill()
