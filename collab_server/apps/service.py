@@ -44,6 +44,7 @@ from ..auth.jupyter import anonymous_allowed
 from ..auth.provider import GroupAdmin, Groups, UserAdmin, capability, resolve
 from ..core.errors import Conflict, NotFound, RateLimited, Unprocessable
 from ..core.time import iso, now_iso
+from ..kernels.environment import DEFAULT_DROP, inherited_environment
 from ..kernels.service import kernel_env_of
 from ..versions.service import Published, VersionService
 from .executor import AppKernel, RunTimedOut, client_for, run_cells, with_timeout
@@ -75,6 +76,10 @@ class AppsOptions:
     schedule_min_interval: float = 60.0
     schedule_tick: float = 1.0
     keep_runs_days: float = 30.0
+    # The server's variables a run's kernel does not inherit: the kernels' own setting
+    # (``kernel_env_drop`` / ``kernel_env_keep``), so an app never sees the server's secrets.
+    env_drop: tuple[str, ...] = DEFAULT_DROP
+    env_keep: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,11 +261,12 @@ class AppsService:
             found.append(item)
         return found
 
-    def describe(self, app: App) -> dict[str, Any]:
-        self._warm(app)
+    def describe(self, app: App, may_run: bool) -> dict[str, Any]:
+        if may_run:  # someone who may only look at an app starts no kernel for it
+            self._warm(app)
         if self._preload is None:  # someone looks at an app: a report may be asked for soon
             self._preload = asyncio.ensure_future(asyncio.to_thread(preload_report))
-        return {**app.to_json(), "pool": self.pool.stats(app.id)}
+        return {**app.to_json(), "may_run": may_run, "pool": self.pool.stats(app.id)}
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -405,7 +411,10 @@ class AppsService:
         self.pool.want(app.id, app.version, factory)
 
     def _base_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in IDENTITY_VARIABLES}
+        """The server's environment without what looks like a secret (as any kernel's) and
+        without an identity: the caller's is added to a run's kernel, never a parked one's."""
+        inherited = inherited_environment(os.environ, self.options.env_drop, self.options.env_keep)
+        env = {k: v for k, v in inherited.items() if k not in IDENTITY_VARIABLES}
         url = self.server_url()
         if url:
             env["COLLAB_SERVER_URL"] = url

@@ -73,6 +73,8 @@ def start_apps(app: Any, data_dir: Path) -> AppsService:
             pool_idle=app.apps_pool_idle_seconds,
             schedule_min_interval=max(0.0, app.apps_schedule_min_interval),
             keep_runs_days=max(0.0, app.apps_keep_runs_days),
+            env_drop=tuple(app.kernel_env_drop),
+            env_keep=tuple(app.kernel_env_keep),
         ),
         root_dir=str(serverapp.root_dir),
         secret_dir=data_dir,
