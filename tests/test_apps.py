@@ -171,6 +171,7 @@ async def test_schema_from_the_parameters_cell_and_the_override(apps_server):
     assert r.status_code == 200, r.text
     app = r.json()
     assert (app["title"], app["description"], app["version"]) == ("Totals", "Adds numbers", 1)
+    assert app["may_run"] is True  # the page offers Run and Schedule
     props = app["parameters"]["properties"]
     assert props["n"] == {"title": "n", "type": "integer", "default": 3,
                           "description": "how many values"}  # fmt: skip

@@ -4,7 +4,8 @@
   "published", "publisher", "may_run", "url", "path"?}]}``: the apps the caller may see,
   newest first (``path``, the notebook it was published from, only to its readers)
 * ``GET  /api/collab/apps/{id}`` → ``{"id", "title", "description", "version",
-  "parameters", "url", "pool"}`` (``parameters``: JSON Schema)
+  "parameters", "url", "pool", "may_run"}`` (``parameters``: JSON Schema; ``may_run``: may the
+  caller run it, and so schedule it)
 * ``GET  /api/collab/apps/{id}/openapi.json`` → the app as an OpenAPI 3.1 document
 * ``POST /api/collab/apps/{id}/runs`` ``{"parameters": {…}, "version"?}`` (``run``) → 202
   ``{"id", "status": "queued", …}``; ``?wait=S`` → 200 with the run if it ended within S
@@ -115,7 +116,8 @@ class AppListHandler(AppsHandler):
 class AppHandler(AppsHandler):
     async def get(self, pid: str) -> None:
         app = await self.visible_app(pid)
-        self.send_json(self.service.describe(app))
+        runnable = await self.service.may_run(self.caller.token, pid)
+        self.send_json({**self.service.describe(app), "may_run": runnable})
 
 
 class OpenAPIHandler(AppsHandler):
