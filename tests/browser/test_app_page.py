@@ -165,10 +165,11 @@ async def test_schedule_the_app_from_its_page_then_delete_the_schedule(browser, 
     await dialog.get_by_label("Cron expression (UTC)").fill("0 25 * * *")
     await dialog.get_by_role("button", name="Schedule", exact=True).click()
     await dialog.get_by_text("is not a valid cron expression").wait_for()
+    assert await page.locator('[data-testid="schedules"] li[data-schedule]').count() == 0
 
     await dialog.get_by_label("How often").select_option("week")
     await dialog.get_by_label("Day of the week").select_option(label="Wednesday")
-    await dialog.get_by_label("At (UTC, 24-hour clock)").fill("06:45")
+    await dialog.get_by_label("At (time in UTC)").fill("06:45")
     await dialog.get_by_text("Runs: Every Wednesday at 06:45 UTC").wait_for()
     await check_a11y(page, "schedule dialog")
     await dialog.get_by_role("button", name="Schedule", exact=True).click()

@@ -99,7 +99,7 @@ export function scheduleSection(appUrl: string): ScheduleSection {
     const field = (label: string, input: HTMLElement): HTMLElement => el("label", { for: input.id }, label, input);
     const minuteField = field("At minute (0–59) past each hour", minute);
     const dayField = field("Day of the week", day);
-    const timeField = field("At (UTC, 24-hour clock)", time);
+    const timeField = field("At (time in UTC)", time);
     const cronField = el("div", { class: "field" }, field("Cron expression (UTC)", cron),
       el("span", { class: "help muted", id: "schedule-cron-help" },
         "Five fields: minute hour day-of-month month weekday. For example 0 6 * * 1-5 is 06:00 UTC on weekdays."));
@@ -126,8 +126,10 @@ export function scheduleSection(appUrl: string): ScheduleSection {
       preview.textContent = "cron" in chosen ? `Runs: ${describeCron(chosen.cron)}` : "";
     };
     for (const input of [every, minute, day, time, cron]) {
-      input.addEventListener("input", update);
-      input.addEventListener("change", update);
+      // A new choice: the refusal of the previous one no longer applies.
+      const edited = (): void => { problem.textContent = ""; update(); };
+      input.addEventListener("input", edited);
+      input.addEventListener("change", edited);
     }
     update();
     cancel.addEventListener("click", () => dialog.close());
