@@ -4,6 +4,7 @@ immutably, under the caller's identity, with limits, a warm pool and schedules."
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import time
@@ -16,6 +17,7 @@ import nbformat
 import psutil
 import pytest
 
+from collab_server.core.time import parse_iso
 from support import server as server_support
 from support.providers import GroupsTableProvider, TokenInKernelProvider
 from support.server import ServerProcess
@@ -172,6 +174,7 @@ async def test_schema_from_the_parameters_cell_and_the_override(apps_server):
     assert r.status_code == 200, r.text
     app = r.json()
     assert (app["title"], app["description"], app["version"]) == ("Totals", "Adds numbers", 1)
+    assert app["may_run"] is True  # the page offers Run and Schedule
     props = app["parameters"]["properties"]
     assert props["n"] == {"title": "n", "type": "integer", "default": 3,
                           "description": "how many values"}  # fmt: skip
@@ -497,6 +500,24 @@ async def test_a_schedule_stops_when_its_app_is_withdrawn(apps_server):
         assert time.monotonic() < deadline, "the schedule kept running"
         await asyncio.sleep(0.2)
     assert r.json()["stopped"] == "The app no longer exists"
+    assert r.json()["next"] is None  # a stopped schedule never fires again
+
+
+async def test_a_schedule_says_when_it_fires_next(apps_server):
+    pid = await publish(apps_server, app_notebook(), "weekly.ipynb")
+    url = f"/api/collab/apps/{pid}/schedules"
+    before = dt.datetime.now(dt.UTC)
+    r = await call(apps_server, "POST", url, json={"cron": "30 7 * * 1", "parameters": {"n": 4}})
+    assert r.status_code == 201, r.text
+    schedule = r.json()
+    assert schedule["next"].endswith("Z") and schedule["last_fired"] is None
+    upcoming = parse_iso(schedule["next"])  # the coming Monday, 07:30 UTC
+    assert before < upcoming <= before + dt.timedelta(days=7)
+    assert (upcoming.weekday(), upcoming.hour, upcoming.minute) == (0, 7, 30)
+    [listed] = (await call(apps_server, "GET", url)).json()["schedules"]
+    assert listed["next"] == schedule["next"] and listed["parameters"] == {"n": 4}
+    r = await call(apps_server, "DELETE", f"/api/collab/schedules/{schedule['id']}")
+    assert r.status_code == 204
 
 
 async def test_a_warm_kernel_is_faster_than_a_cold_start(spawn_server, monkeypatch):

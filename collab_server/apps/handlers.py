@@ -4,8 +4,8 @@
   "published", "publisher", "may_run", "url", "path"?}]}``: the apps the caller may see,
   newest first (``path``, the notebook it was published from, only to its readers)
 * ``GET  /api/collab/apps/{id}`` → ``{"id", "title", "description", "version",
-  "parameters", "url", "may_run", "pool"}`` (``parameters``: JSON Schema; a kernel is warmed
-  only for callers who may run the app)
+  "parameters", "url", "may_run", "pool"}`` (``parameters``: JSON Schema; ``may_run``: may
+  the caller run it, and so schedule it; a kernel is warmed only for callers who may)
 * ``GET  /api/collab/apps/{id}/openapi.json`` → the app as an OpenAPI 3.1 document
 * ``POST /api/collab/apps/{id}/runs`` ``{"parameters": {…}, "version"?}`` (``run``) → 202
   ``{"id", "status": "queued", …}``; ``?wait=S`` → 200 with the run if it ended within S
@@ -24,7 +24,9 @@
 * ``POST /api/collab/runs/{id}/cancel`` → the cancelled run (its kernel is killed); 409 if it
   had ended already
 * ``POST /api/collab/apps/{id}/schedules`` ``{"cron", "parameters"}`` (``run``) → 201
-  the schedule; ``GET`` the caller's schedules of the app
+  the schedule ``{"id", "app", "user", "cron", "parameters", "created", "active", "stopped",
+  "last_fired", "next"}`` (``next``: its next firing, ISO-8601 UTC; null once stopped);
+  ``GET`` the caller's schedules of the app
 * ``GET  /apps/{id}``: the app page (a form from the schema, runs, the report)
 * ``GET  /api/collab/schedules`` (mine), ``GET``/``DELETE /api/collab/schedules/{id}``;
   a schedule's runs are ``GET /api/collab/runs?schedule={id}``
@@ -48,6 +50,7 @@ from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ..core.http import CollabHandlerMixin, json_object
 from ..pages import OUTPUT_FRAME_POLICY, PageHandler
 from .openapi import openapi
+from .schedules import schedule_json
 from .service import App, AppsService, Caller
 from .store import Run
 
@@ -222,23 +225,23 @@ class AppSchedulesHandler(AppsHandler):
         schedule = await self.service.add_schedule(
             self.caller, app, body.get("cron"), body.get("parameters")
         )
-        self.send_json(schedule.to_json(), 201)
+        self.send_json(schedule_json(schedule), 201)
 
     async def get(self, pid: str) -> None:
         await self.visible_app(pid)
         found = self.service.store.schedules(self.caller.username, pid)
-        self.send_json({"schedules": [s.to_json() for s in found]})
+        self.send_json({"schedules": [schedule_json(s) for s in found]})
 
 
 class SchedulesHandler(AppsHandler):
     async def get(self) -> None:
         found = self.service.store.schedules(self.caller.username)
-        self.send_json({"schedules": [s.to_json() for s in found]})
+        self.send_json({"schedules": [schedule_json(s) for s in found]})
 
 
 class ScheduleHandler(AppsHandler):
     async def get(self, schedule_id: str) -> None:
-        self.send_json(self.service.schedule(schedule_id, self.caller.username).to_json())
+        self.send_json(schedule_json(self.service.schedule(schedule_id, self.caller.username)))
 
     async def delete(self, schedule_id: str) -> None:
         await self.service.delete_schedule(schedule_id, self.caller.username)

@@ -4,6 +4,9 @@ Expressions are croniter's: five fields (minute … weekday), or six with second
 (``* * * * * */10``: every ten seconds), in UTC. ``min_interval`` keeps people from firing
 a run every second on a shared server (the operator sets it; tests set it to 0).
 
+A schedule's JSON (:func:`schedule_json`) adds ``next``, its next firing, so a page can say when
+it runs without parsing cron itself.
+
 The loop knows nothing of runs: it asks ``active()`` for the schedules and calls
 ``fire(schedule)`` for each one due. A schedule fires at most once per wake-up however many
 times it was due while the server was down (missed runs are not replayed).
@@ -17,11 +20,12 @@ import datetime as dt
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from ..core.errors import Invalid
-from ..core.time import parse_iso
+from ..core.time import iso, parse_iso
 from .store import Schedule
 
 log = logging.getLogger("collab_server.apps")
@@ -54,6 +58,15 @@ def next_fire(expression: str, after: dt.datetime) -> dt.datetime:
     """The first time strictly after ``after`` that ``expression`` fires."""
     value: dt.datetime = croniter(expression, after).get_next(dt.datetime)
     return value
+
+
+def schedule_json(schedule: Schedule, now: dt.datetime | None = None) -> dict[str, Any]:
+    """``schedule.to_json()`` with ``next``: when it fires next after ``now`` (ISO-8601 UTC),
+    or None once it is stopped (a stopped schedule never fires again)."""
+    if not schedule.active:
+        return {**schedule.to_json(), "next": None}
+    moment = now or dt.datetime.now(dt.UTC)
+    return {**schedule.to_json(), "next": iso(next_fire(schedule.cron, moment))}
 
 
 def due(schedule: Schedule, now: dt.datetime) -> bool:

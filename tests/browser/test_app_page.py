@@ -1,6 +1,7 @@
 """The app page (/apps/{id}) in real Chromium: a form from the app's parameters, Run,
 progress, the result and the report without code, past runs, parameters in the address;
-sharing a finished run, and the shared run as its reader sees it (read-only, "Run by …")."""
+sharing a finished run, and the shared run as its reader sees it (read-only, "Run by …");
+scheduling the app from the page and deleting the schedule."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import nbformat
 from axe import axe_violations, describe
 
+from collab_server.core.time import parse_iso
 from support.browser import needs_chromium, open_page
 
 pytestmark = needs_chromium
@@ -130,4 +132,74 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     await page.get_by_role("heading", name="Totals report").wait_for()
     assert await page.locator('[data-testid="param-n"]').input_value() == "7"
     assert await page.locator('[data-testid="param-name"]').input_value() == "moon"
+    assert page.errors == []
+
+
+async def test_schedule_the_app_from_its_page_then_delete_the_schedule(browser, spawn_server):
+    server = spawn_server("--CollabServer.apps_pool_size=0")
+    (server.root / "weekly.ipynb").write_text(json.dumps(app_notebook()))
+    async with server.client("admin-token") as c:
+        r = await c.post("/api/collab/publish/weekly.ipynb", json={"title": "Weekly totals"})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+    url = f"/api/collab/apps/{pid}/schedules"
+
+    page = await open_page(browser, server, f"/apps/{pid}", "admin-token")
+    await page.get_by_role("heading", name="Weekly totals").wait_for()
+    section = page.get_by_role("region", name="Schedules")
+    await section.get_by_text("None.").wait_for()
+
+    # The form checks the parameters as it does for Run: nothing wrong is scheduled.
+    await page.fill('[data-testid="param-n"]', "2.5")
+    await page.click('[data-testid="schedule-app"]')
+    await page.locator('[data-testid="form-error"]:has-text("not a valid integer")').wait_for()
+    assert await page.locator('[data-testid="schedule-dialog"]').count() == 0
+    await page.fill('[data-testid="param-n"]', "5")
+    await page.select_option('[data-testid="param-name"]', "moon")
+    await page.click('[data-testid="schedule-app"]')
+    dialog = page.get_by_role("dialog", name="Schedule this app")
+    await dialog.get_by_text("n = 5, name = moon").wait_for()
+
+    # A cron expression the server refuses: its reason, in words.
+    await dialog.get_by_label("How often").select_option("custom")
+    await dialog.get_by_label("Cron expression (UTC)").fill("0 25 * * *")
+    await dialog.get_by_role("button", name="Schedule", exact=True).click()
+    await dialog.get_by_text("is not a valid cron expression").wait_for()
+    assert await page.locator('[data-testid="schedules"] li[data-schedule]').count() == 0
+
+    await dialog.get_by_label("How often").select_option("week")
+    await dialog.get_by_label("Day of the week").select_option(label="Wednesday")
+    await dialog.get_by_label("At (time in UTC)").fill("06:45")
+    await dialog.get_by_text("Runs: Every Wednesday at 06:45 UTC").wait_for()
+    await check_a11y(page, "schedule dialog")
+    await dialog.get_by_role("button", name="Schedule", exact=True).click()
+
+    item = section.locator("li[data-schedule]")
+    await item.get_by_text("Every Wednesday at 06:45 UTC").wait_for()
+    assert await page.locator('[data-testid="schedule-dialog"]').count() == 0
+    assert await item.locator('[data-testid="schedule-parameters"]').inner_text() == (
+        "n = 5, name = moon"
+    )
+    assert await item.locator('[data-testid="schedule-state"]').inner_text() == "Active"
+    assert await item.locator('[data-testid="schedule-last"]').inner_text() == "Not yet"
+    shown_next = await item.locator('[data-testid="schedule-next"]').inner_text()
+    async with server.client("admin-token") as c:
+        [schedule] = (await c.get(url)).json()["schedules"]
+    assert schedule["cron"] == "45 6 * * 3" and schedule["active"]
+    assert schedule["parameters"] == {"n": 5, "name": "moon"}
+    assert shown_next == parse_iso(schedule["next"]).strftime("%Y-%m-%d %H:%M UTC")
+    await check_a11y(page, "schedules section")
+
+    # Delete asks first; then the schedule is gone, on the page and over REST.
+    await item.get_by_role(
+        "button", name="Delete the schedule: Every Wednesday at 06:45 UTC"
+    ).click()
+    confirm = page.get_by_role("alertdialog")
+    await confirm.get_by_text("It will not run again.").wait_for()
+    await confirm.get_by_role("button", name="Delete").click()
+    await section.get_by_text("None.").wait_for()
+    await page.get_by_text('Deleted the schedule "Every Wednesday at 06:45 UTC".').wait_for()
+    async with server.client("admin-token") as c:
+        assert (await c.get(url)).json()["schedules"] == []
+        assert (await c.get(f"/api/collab/schedules/{schedule['id']}")).status_code == 404
     assert page.errors == []

@@ -10,7 +10,7 @@ import pytest
 
 from collab_server.apps.notebook import code_cells, progress, result_of, setup_count
 from collab_server.apps.openapi import openapi
-from collab_server.apps.schedules import check_cron, due, next_fire
+from collab_server.apps.schedules import check_cron, due, next_fire, schedule_json
 from collab_server.apps.store import Schedule
 from collab_server.core.errors import Invalid
 
@@ -61,6 +61,10 @@ def test_cron_expressions_are_checked_and_fire_on_time():
     assert due(schedule, start + dt.timedelta(seconds=1))
     schedule.last_fired = "2030-01-01T06:00:00Z"  # fired once: not again until tomorrow
     assert not due(schedule, dt.datetime(2030, 1, 1, 12, tzinfo=dt.UTC))
+    noon = dt.datetime(2030, 1, 1, 12, tzinfo=dt.UTC)
+    assert schedule_json(schedule, noon)["next"] == "2030-01-02T06:00:00.000Z"
+    schedule.active, schedule.stopped = False, "The app no longer exists"
+    assert schedule_json(schedule, noon)["next"] is None
 
 
 def test_openapi_describes_runs_with_the_parameters_schema():

@@ -4,17 +4,19 @@
 // bookmark. The report is the server's HTML export of the executed notebook, shown in the
 // sandboxed output frame (an opaque origin: no cookie, no API), as every notebook output is.
 // A finished run of yours can be shared (share.ts); someone it is shared with who opens its
-// bookmark sees its result and report read-only, "Run by NAME".
+// bookmark sees its result and report read-only, "Run by NAME". Someone who may run the app
+// may also schedule it with the parameters in the form (schedules.ts).
 
 import { api, ApiError, base } from "../net/api";
 import { segment } from "../net/paths";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { buildForm, fromQuery, toQuery, type Schema } from "./form";
+import { scheduleSection } from "./schedules";
 import { openRunShareDialog } from "./share";
 import "./apps.css";
 
-interface AppInfo { id: string; title: string; description: string; version: number; parameters: Schema }
+interface AppInfo { id: string; title: string; description: string; version: number; parameters: Schema; may_run?: boolean }
 interface Run {
   id: string; status: string; parameters: Record<string, unknown>; created: string; started: string | null;
   ended: string | null; result: unknown; error: { ename: string; evalue: string } | null;
@@ -63,9 +65,14 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
 
   const runButton = el("button", { class: "button", type: "submit", "data-testid": "run-app" }, icon("run"), "Run");
   const cancelButton = el("button", { class: "button quiet", type: "button", hidden: "", "data-testid": "cancel-run" }, icon("stop"), "Cancel");
+  const scheduleButton = el("button", { class: "button quiet", type: "button", "data-testid": "schedule-app" },
+    icon("history"), "Schedule…");
   const problem = el("p", { class: "error", role: "alert", "data-testid": "form-error" });
   const formEl = el("form", { class: "app-form", "aria-label": "Parameters" }, form.element, problem,
-    el("div", { class: "row" }, runButton, cancelButton));
+    el("div", { class: "row" }, runButton, cancelButton, scheduleButton));
+  // Only someone who may run the app may schedule it (the server refuses anyone else).
+  const schedules = app.may_run === false ? null : scheduleSection(appUrl);
+  scheduleButton.hidden = !schedules;
   const bar = el("progress", { max: "1", value: "0", "aria-label": "Progress" }) as HTMLProgressElement;
   const statusText = el("span", { "data-testid": "run-status" });
   const status = el("div", { class: "run-status", role: "status", "aria-live": "polite", hidden: "" }, statusText, bar);
@@ -84,7 +91,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
       ...(app.description ? [el("p", { class: "description" }, app.description)] : []),
       el("div", { class: "app-body" },
         el("div", { class: "app-main" }, formEl, runBy, status, el("div", { class: "run-actions" }, shareButton), result, reportBox),
-        el("aside", { class: "app-side" }, el("h2", {}, "Your runs"), history,
+        el("aside", { class: "app-side" }, ...(schedules ? [schedules.element] : []), el("h2", {}, "Your runs"), history,
           el("h2", { hidden: "" }, "Shared with you"), sharedHistory))));
 
   let current: string | null = null;
@@ -194,6 +201,12 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
       runButton.disabled = false;
     }
   });
+  scheduleButton.addEventListener("click", () => {
+    problem.textContent = "";
+    const { parameters, problem: wrong } = form.values();  // checked as Run checks them
+    if (wrong) { problem.textContent = wrong; return; }
+    schedules?.open(parameters);
+  });
   shareButton.addEventListener("click", () => { if (current) openRunShareDialog(current); });
   cancelButton.addEventListener("click", async () => {
     if (!current) return;
@@ -204,7 +217,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
     }
   });
 
-  await loadHistory();
+  await Promise.all([loadHistory(), schedules?.load()]);
   const shown = query.get("_run");
   if (shown) {
     void follow(shown).catch((e) => {

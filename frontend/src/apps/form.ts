@@ -134,3 +134,9 @@ export function toQuery(parameters: Record<string, unknown>, extra: Record<strin
   const text = query.toString();
   return text ? `?${text}` : "";
 }
+
+/** Parameters in words, for a schedule or a run: "n = 5, name = moon" ("The defaults" for none). */
+export function parametersText(parameters: Record<string, unknown>): string {
+  const parts = Object.entries(parameters).map(([name, value]) => `${name} = ${formatValue(value)}`);
+  return parts.length ? parts.join(", ") : "The defaults";
+}
