@@ -196,6 +196,10 @@ async def test_the_apps_a_person_may_see_are_listed_newest_first(apps_server):
     older = await publish(apps_server, app_notebook(), "listed-older.ipynb", title="Older")
     newer = await publish(apps_server, app_notebook(), "listed-newer.ipynb",
                           title="Newer", description="Adds <b>numbers</b>")  # fmt: skip
+    # A published notebook without code is read, not run: no app.
+    prose = app_notebook([])
+    prose["cells"] = [{"cell_type": "markdown", "id": "m", "metadata": {}, "source": "# Words"}]
+    words = await publish(apps_server, prose, "listed-words.ipynb")
 
     async def listed(token: str) -> dict[str, dict[str, Any]]:
         r = await call(apps_server, "GET", "/api/collab/apps?limit=500", token)
@@ -203,16 +207,17 @@ async def test_the_apps_a_person_may_see_are_listed_newest_first(apps_server):
         apps = r.json()["apps"]
         ids = [a["id"] for a in apps]
         assert len(ids) == len(set(ids))  # one entry per app: its newest version
-        return {a["id"]: a for a in apps if a["id"] in (older, newer)}
+        return {a["id"]: a for a in apps if a["id"] in (older, newer, words)}
 
     mine = await listed("rhea-token")
     assert list(mine) == [newer, older]  # newest first
     assert mine[newer] == {
         "id": newer, "title": "Newer", "description": "Adds <b>numbers</b>", "version": 1,
         "published": mine[newer]["published"], "publisher": "admin", "may_run": True,
-        "url": f"/apps/{newer}", "path": "listed-newer.ipynb",
+        "inputs": 4, "url": f"/apps/{newer}", "path": "listed-newer.ipynb",
     }  # fmt: skip
     # A runner who reads no notebook sees the app, not where its notebook lives.
+    assert await listed("rhea-token") == mine  # the second time from what was recorded
     theirs = await listed("sam-token")
     assert list(theirs) == [newer, older] and "path" not in theirs[newer]
     assert theirs[newer]["may_run"] is True

@@ -1,8 +1,9 @@
 """The apps REST API (DESIGN section 12). Thin: checks rights, parses, calls the service.
 
 * ``GET  /api/collab/apps?limit=`` → ``{"apps": [{"id", "title", "description", "version",
-  "published", "publisher", "may_run", "url", "path"?}]}``: the apps the caller may see,
-  newest first (``path``, the notebook it was published from, only to its readers)
+  "published", "publisher", "may_run", "inputs", "url", "path"?}]}``: the apps the caller may
+  see, newest first (``inputs``: how many parameters; a published notebook without code is no
+  app; ``path``, the notebook it was published from, only to its readers)
 * ``GET  /api/collab/apps/{id}`` → ``{"id", "title", "description", "version",
   "parameters", "url", "may_run", "pool"}`` (``parameters``: JSON Schema; ``may_run``: may
   the caller run it, and so schedule it; a kernel is warmed only for callers who may)

@@ -234,16 +234,21 @@ class AppsService:
         return await self.may_run(token, pid) or await self.allowed(token, "read", f"apps:{pid}")
 
     async def listing(self, token: str, limit: int) -> list[dict[str, Any]]:
-        """The apps the caller may see, newest first, each with ``may_run``. ``path`` (the
-        workspace notebook it was published from) is there only for callers who may read that
-        notebook: the gallery links a notebook's card to its app with it, and nobody learns
-        where a notebook they may not read lives."""
+        """The apps the caller may see, newest first, each with ``may_run`` and ``inputs``
+        (how many parameters its form has). A published notebook without code is no app and
+        is left out. ``path`` (the workspace notebook it was published from) is there only
+        for callers who may read that notebook: the gallery links a notebook's card to its app
+        with it, and nobody learns where a notebook they may not read lives."""
         found: list[dict[str, Any]] = []
+        shapes = self.store.shapes()
         for row in self.versions.published_ids():
             if len(found) >= limit:
                 break
             runnable = await self.may_run(token, row.id)
             if not runnable and not await self.allowed(token, "read", f"apps:{row.id}"):
+                continue
+            shape = shapes.get((row.id, row.version)) or await self._shape(row.id, row.version)
+            if shape is None or not shape[0]:
                 continue
             item: dict[str, Any] = {
                 "id": row.id,
@@ -253,6 +258,7 @@ class AppsService:
                 "published": row.created,
                 "publisher": row.publisher,
                 "may_run": runnable,
+                "inputs": shape[1],
                 "url": f"/apps/{row.id}",
             }
             source = self.versions.source_path(row)
@@ -260,6 +266,19 @@ class AppsService:
                 item["path"] = source
             found.append(item)
         return found
+
+    async def _shape(self, pid: str, version: int) -> tuple[bool, int] | None:
+        """Whether a published version has code, and its number of inputs; recorded once
+        (the notebook is read only the first time)."""
+        try:
+            app = await self.app(pid, version)
+        except NotFound:
+            return None
+        code = any(cell.get("cell_type") == "code" for cell in app.notebook.get("cells", []))
+        inputs = len(app.schema.get("properties") or {})
+        with contextlib.suppress(Exception):  # a busy database: recorded next time
+            await self.store.add_shape(pid, version, code, inputs)
+        return code, inputs
 
     def describe(self, app: App, may_run: bool) -> dict[str, Any]:
         if may_run:  # someone who may only look at an app starts no kernel for it

@@ -82,7 +82,21 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX app_run_shares_by_principal ON app_run_shares (principal, run_id)")
 
 
-MIGRATIONS = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    # What each published version is as an app (has code; how many inputs), kept so that
+    # listing apps never loads every published notebook again.
+    conn.execute(
+        """CREATE TABLE app_shapes (
+            published_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            code INTEGER NOT NULL,
+            inputs INTEGER NOT NULL,
+            PRIMARY KEY (published_id, version)
+        )"""
+    )
+
+
+MIGRATIONS = [_v1, _v2, _v3]
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "timed_out", "cancelled")
@@ -192,6 +206,23 @@ class AppStore:
         self.db = db
         self.conn = db.conn
         migrate(db, "apps", MIGRATIONS)
+
+    # -- shapes -------------------------------------------------------------------------
+
+    def shapes(self) -> dict[tuple[str, int], tuple[bool, int]]:
+        """``{(published id, version): (has code, number of inputs)}`` as recorded."""
+        rows = self.conn.execute("SELECT published_id, version, code, inputs FROM app_shapes")
+        return {(r[0], int(r[1])): (bool(r[2]), int(r[3])) for r in rows}
+
+    async def add_shape(self, published_id: str, version: int, code: bool, inputs: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO app_shapes (published_id, version, code, inputs)"
+                " VALUES (?, ?, ?, ?)",
+                [published_id, version, int(code), inputs],
+            )
+
+        await write(self.conn, work)
 
     # -- runs ---------------------------------------------------------------------------
 

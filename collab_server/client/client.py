@@ -52,7 +52,7 @@ RUN_COLUMNS: dict[str, Kind] = {
 }  # fmt: skip
 APP_COLUMNS: dict[str, Kind] = {
     "id": "str", "title": "str", "description": "str", "version": "int", "published": "time",
-    "publisher": "str", "may_run": "bool", "path": "str",
+    "publisher": "str", "may_run": "bool", "inputs": "int", "path": "str",
 }  # fmt: skip
 CHANGE_REQUEST_COLUMNS: dict[str, Kind] = {
     "id": "int", "path": "str", "status": "str", "message": "str", "source": "str",
