@@ -88,6 +88,15 @@ def test_login_refuses_wrong_passwords_and_unknown_users_alike(accounts):
     unknown = accounts.login("nobody", "whatever-password")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["message"] == unknown.json()["message"] == "Wrong user name or password"
+    # An account made with a one-time link has no password yet: refused alike, so nobody
+    # learns before signing in that it exists (or that it is an administrator's).
+    for name, admin in (("newbie", False), ("newadmin", True)):
+        with accounts.client("root") as root:
+            r = root.post("/api/collab/admin/users", json={"name": name, "admin": admin})
+        assert r.status_code == 201, r.text
+        fresh = accounts.login(name, "a-guess-at-it")
+        assert fresh.status_code == 401
+        assert fresh.json()["message"] == "Wrong user name or password"
 
 
 def test_login_sets_a_protected_session_cookie(accounts):

@@ -137,6 +137,9 @@ def hash_password(password: str) -> str:
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
 
 
+WRONG_SIGN_IN = "Wrong user name or password"
+
+
 def check_password(password: str, stored: str | None) -> bool:
     """Does ``password`` match ``stored``? Takes the same time when there is no such user."""
     if not stored:
@@ -854,18 +857,11 @@ class AccountsProvider(AccountAdmin, LoggingConfigurable):
         key = user_name.strip().lower()
         reservation = self.limiter.reserve(key, address)
         user = self.store.user(key)
-        if user is not None and not user["password_hash"]:
-            self.limiter.fail(reservation)
-            raise SignInRefused(
-                f"The account {key!r} has no password yet. An administrator can give you a "
-                "one-time sign-in link (on the Administration page: Reset password); whoever "
-                f"runs the server can also set one with: collab-server create-user {key}"
-                + (" --admin" if user["is_admin"] else "")
-                + " (or open the one-time link printed when the server starts)"
-            )
+        # An account without a password yet (made with a one-time link) is refused like a
+        # wrong password, in the same time: nobody learns before signing in that it exists.
         if not check_password(password, user["password_hash"] if user else None):
             self.limiter.fail(reservation)
-            raise SignInRefused("Wrong user name or password")
+            raise SignInRefused(WRONG_SIGN_IN)
         self.limiter.succeed(reservation)
         if user is not None and user["disabled"]:
             # Said only to whoever knows the password: the account exists but is off.
