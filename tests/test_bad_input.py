@@ -256,3 +256,48 @@ async def test_a_client_that_stops_reading_is_disconnected_not_waited_for(spawn_
     await writer.close()
     await reader.close()
     stalled.transport.abort()
+
+
+async def test_numbers_too_large_for_the_database_are_refused_not_500(server, make_notebook):
+    """Python reads any whole number; SQLite stores 64-bit ones. Every number a client sends
+    is bounded before it reaches a query: 400 (or 404 for an id), never a 500."""
+    path = make_notebook(["x = 1"])
+    huge = str(10**20)
+    logged_before = len(server.log())
+    async with server.client("admin-token") as c:
+        r = await c.post(f"/api/collab/publish/{path}", json={})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        checks = [
+            ("GET", f"/api/collab/published/{pid}?version={huge}", None, 400),
+            ("GET", f"/api/collab/versions/{path}?before={huge}", None, 400),
+            ("GET", f"/api/collab/versions/{path}?limit=-1", None, 400),
+            ("GET", f"/api/collab/versions/{path}?limit=1_0", None, 400),
+            (
+                "POST",
+                "/api/collab/clone",
+                {"source": {"published": pid, "version": 10**20}, "target": "copy.ipynb"},
+                400,
+            ),
+            (
+                "POST",
+                "/api/collab/clone",
+                {"source": {"published": pid, "version": True}, "target": "copy.ipynb"},
+                400,
+            ),
+            ("POST", f"/api/collab/apps/{pid}/runs", {"version": 10**20}, 400),
+            ("GET", f"/api/collab/search?q=x&offset={huge}", None, 400),
+            ("GET", f"/api/collab/notebooks?offset={huge}", None, 400),
+            ("GET", f"/api/collab/activity?offset={huge}", None, 400),
+            ("GET", f"/api/collab/notebooks/{path}/change-requests/{huge}", None, 404),
+            ("POST", f"/api/collab/notebooks/{path}/change-requests/{huge}/decline", {}, 404),
+        ]
+        for method, url, body, status in checks:
+            r = await c.request(method, url, json=body)
+            assert r.status_code == status, (url, r.status_code, r.text)
+            assert r.json()["message"], url
+        # Still answering, and still reading ordinary numbers.
+        r = await c.get(f"/api/collab/published/{pid}?version=1")
+        assert r.status_code == 200, r.text
+    log = server.log()[logged_before:]
+    assert "Uncaught exception" not in log and "OverflowError" not in log

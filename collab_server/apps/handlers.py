@@ -48,7 +48,7 @@ from tornado import web
 
 from ..auth.jupyter import token_from_request
 from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated
-from ..core.http import CollabHandlerMixin, json_object
+from ..core.http import CollabHandlerMixin, json_object, whole_number
 from ..pages import OUTPUT_FRAME_POLICY, PageHandler
 from .openapi import openapi
 from .schedules import schedule_json
@@ -131,8 +131,8 @@ class AppRunsHandler(AppsHandler):
     async def post(self, pid: str) -> None:
         body = json_object(self) if self.request.body.strip() else {}
         version = body.get("version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise Invalid('"version" must be a published version number')
+        if version is not None:
+            version = whole_number(version, "version", low=1)
         unknown = sorted(set(body) - {"parameters", "version"})
         if unknown:
             raise Invalid(f'Unknown field "{unknown[0]}": send {{"parameters": {{…}}}}')

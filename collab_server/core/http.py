@@ -10,6 +10,9 @@
   they let domain errors propagate.
 * :func:`to_http_error` — the same mapping for code that runs inside handlers we do not own
   (jupyter_server's, through the auth adapter), which only understand ``web.HTTPError``.
+* :func:`whole_number` — every number a client sends (a query argument, a JSON field, a path
+  segment) is read through it: a whole number within bounds, else 400 naming it. Python's
+  integers have no limit but SQLite's are 64-bit; an unbounded one reaching a query was a 500.
 * :func:`parse_json`, :func:`json_object`, :func:`string_field` — every JSON body a handler of
   ours reads goes through them, so each rule below holds everywhere:
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +41,26 @@ from .errors import CollabError, Invalid, TooLarge
 
 MAX_JSON_BODY = 1024 * 1024
 MAX_JSON_DEPTH = 64
+# Above any id, count, offset or version of ours; below SQLite's 64-bit integers.
+MAX_WHOLE_NUMBER = 2**53
+_WHOLE = re.compile(r"-?[0-9]{1,19}")
+
+
+def whole_number(
+    value: Any, name: str, low: int = 0, high: int = MAX_WHOLE_NUMBER
+) -> int:
+    """``value`` (the text of a query argument, or a JSON value) as an ``int`` in
+    ``[low, high]``; else :class:`Invalid` naming ``name``."""
+    if isinstance(value, str):
+        # int() also reads "1_000", " 7" and non-ASCII digits: plain decimal only.
+        if not _WHOLE.fullmatch(value):
+            raise Invalid(f'"{name}" must be a whole number')
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f'"{name}" must be a whole number')
+    if not low <= value <= high:
+        raise Invalid(f'"{name}" must be between {low} and {high}')
+    return value
 
 _log = logging.getLogger("collab_server")
 

@@ -37,7 +37,7 @@ from tornado import web
 
 from ..auth.jupyter import is_allowed
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from ..core.http import json_object, string_field
+from ..core.http import MAX_WHOLE_NUMBER, json_object, string_field
 from ..versions import canonical
 from ..versions.diff import diff_notebooks
 from ..versions.restore import keep_comments
@@ -93,10 +93,9 @@ class ChangeRequestsHandler(GalleryHandler):
 
     async def change_request(self, file_id: str, number: str, may_write: bool) -> ChangeRequest:
         """The request, if the caller may see it (else 404, as if there were none)."""
-        try:
-            n = int(number)
-        except ValueError:
-            raise NotFound(f"No change request {number!r} on this notebook") from None
+        n = int(number) if number.isascii() and number.isdigit() and len(number) < 17 else 0
+        if not 0 < n <= MAX_WHOLE_NUMBER:
+            raise NotFound(f"No change request {number[:20]!r} on this notebook")
         gallery = self.gallery
         found = await gallery.read(lambda: gallery.reader_changes.get(file_id, n))
         if found is None or not (may_write or found.proposer == self.person):

@@ -49,7 +49,7 @@ from ..auth import Groups, SharedWith, capability, permissions_revision_of, reso
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
 from ..core import db as database
 from ..core.errors import CollabError
-from ..core.http import CollabHandlerMixin, json_object
+from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .activity import Execution
 from .health import Health
 from .index import MAX_LIMIT, GalleryError, Readable, iso
@@ -160,11 +160,7 @@ class GalleryHandler(CollabHandlerMixin, APIHandler):
         return rows
 
     def int_argument(self, name: str, default: int) -> int:
-        value = self.get_query_argument(name, str(default))
-        try:
-            return int(value)
-        except ValueError:
-            raise web.HTTPError(400, f'"{name}" must be a whole number') from None
+        return whole_number(self.get_query_argument(name, str(default)), name, low=-(2**53))
 
 
 class SearchHandler(GalleryHandler):

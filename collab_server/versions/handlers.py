@@ -39,7 +39,7 @@ from ..auth.jupyter import is_allowed, provider_of
 from ..auth.provider import AUDIENCES, ResourceSharing, capability
 from ..core import db as database
 from ..core.errors import CollabError
-from ..core.http import CollabHandlerMixin, json_object
+from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .service import Published, VersionService, notebook_path
 
 SERVICE_SETTING = "collab_versions"
@@ -79,14 +79,11 @@ class VersionsHandler(CollabHandlerMixin, APIHandler):
             self.set_header("Retry-After", "1")
             raise web.HTTPError(503, database.BUSY_MESSAGE) from e
 
-    def int_argument(self, name: str, default: int | None) -> int | None:
+    def int_argument(self, name: str, default: int | None, low: int = 0) -> int | None:
         value = self.get_query_argument(name, None)
         if value is None:
             return default
-        try:
-            return int(value)
-        except ValueError:
-            raise web.HTTPError(400, f'"{name}" must be a whole number') from None
+        return whole_number(value, name, low)
 
     async def may_read(self, row: Published) -> bool:
         """Readers of a published copy: the provider's grant on ``published:{id}``, else
@@ -114,7 +111,7 @@ class VersionsHandler(CollabHandlerMixin, APIHandler):
 class VersionListHandler(VersionsHandler):
     async def get(self, path: str) -> None:
         api_path = await self.authorize(path, "read")
-        limit = self.int_argument("limit", 50) or 50
+        limit = self.int_argument("limit", 50, low=1) or 50
         before = self.int_argument("before", None)
         self.finish(await self.guarded(self.service.list_versions(api_path, limit, before)))
 
@@ -268,8 +265,8 @@ class CloneHandler(VersionsHandler):
         source = body.get("source")
         if isinstance(source, dict) and "published" in source:
             version = source.get("version")
-            if version is not None and not isinstance(version, int):
-                raise web.HTTPError(400, '"version" of a published copy must be a number')
+            if version is not None:
+                version = whole_number(version, "version", low=1)
             row = await self.readable_published(str(source["published"]), version)
             # The title names the copy: no folders, no hidden file.
             title = re.sub(r"[/\\:\x00-\x1f]", "-", row.title).lstrip(". ") or "Untitled"
