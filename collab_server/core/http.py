@@ -46,9 +46,7 @@ MAX_WHOLE_NUMBER = 2**53
 _WHOLE = re.compile(r"-?[0-9]{1,19}")
 
 
-def whole_number(
-    value: Any, name: str, low: int = 0, high: int = MAX_WHOLE_NUMBER
-) -> int:
+def whole_number(value: Any, name: str, low: int = 0, high: int = MAX_WHOLE_NUMBER) -> int:
     """``value`` (the text of a query argument, or a JSON value) as an ``int`` in
     ``[low, high]``; else :class:`Invalid` naming ``name``."""
     if isinstance(value, str):
@@ -61,6 +59,7 @@ def whole_number(
     if not low <= value <= high:
         raise Invalid(f'"{name}" must be between {low} and {high}')
     return value
+
 
 _log = logging.getLogger("collab_server")
 
