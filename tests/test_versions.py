@@ -344,6 +344,14 @@ async def test_clone_of_a_published_copy(server):
     r = await call(server, "POST", "/api/collab/clone", "runner-token",
                    json={"source": {"published": pub["id"]}, "target": ""})  # fmt: skip
     assert r.status_code == 201 and r.json()["path"] == "-.x-y.ipynb", r.text
+    # A long title in a script of many bytes a character names a copy that fits the disk.
+    pub = (await call(server, "POST", f"/api/collab/publish/{path}", "admin-token",
+                      json={"title": "😀" * 100})).json()  # fmt: skip
+    for _ in range(2):  # the second copy gets "-1": it still fits
+        r = await call(server, "POST", "/api/collab/clone", "runner-token",
+                       json={"source": {"published": pub["id"]}, "target": ""})  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert len(r.json()["path"].encode()) <= 255 and r.json()["path"].startswith("😀")
     # Someone the published copy is not shared with cannot clone it (and cannot tell it exists).
     r = await call(server, "POST", "/api/collab/clone", "alice-token",
                    json={"source": {"published": pub["id"]}, "target": ""})  # fmt: skip
@@ -373,6 +381,14 @@ async def test_bad_input_answers_clearly(server):
         ("POST", "/api/collab/clone", {"source": 3, "target": "x"}, 400),
         ("POST", "/api/collab/clone", {"source": {"path": path, "version": unknown}}, 404),
         ("POST", "/api/collab/clone", {"source": {"path": path}, "target": "../up"}, 400),
+        ("POST", "/api/collab/clone", {"source": {"path": path}, "target": "x" * 300}, 400),
+        (
+            "POST",
+            "/api/collab/clone",
+            {"source": {"path": path}, "target": "x" * 300 + ".ipynb"},
+            400,
+        ),
+        ("POST", "/api/collab/clone", {"source": {"path": path}, "target": "a\x00b.ipynb"}, 400),
     ]
     for method, url, body, status in cases:
         r = (

@@ -28,7 +28,6 @@ notebook (its publishers), and by administrators.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -40,7 +39,7 @@ from ..auth.provider import AUDIENCES, ResourceSharing, capability
 from ..core import db as database
 from ..core.errors import CollabError
 from ..core.http import CollabHandlerMixin, json_object, whole_number
-from .service import Published, VersionService, notebook_path
+from .service import Published, VersionService, name_from_title, notebook_path
 
 SERVICE_SETTING = "collab_versions"
 _VERSION_ID = r"[^/]+"
@@ -268,9 +267,7 @@ class CloneHandler(VersionsHandler):
             if version is not None:
                 version = whole_number(version, "version", low=1)
             row = await self.readable_published(str(source["published"]), version)
-            # The title names the copy: no folders, no hidden file.
-            title = re.sub(r"[/\\:\x00-\x1f]", "-", row.title).lstrip(". ") or "Untitled"
-            name = f"{title[:100]}.ipynb"
+            name = f"{name_from_title(row.title)}.ipynb"  # the title names the copy
         elif isinstance(source, dict) and isinstance(source.get("path"), str):
             api_path = await self.authorize(source["path"], "read")
             name = api_path.rsplit("/", 1)[-1]

@@ -21,6 +21,7 @@ import asyncio
 import builtins
 import logging
 import posixpath
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ CREATE TABLE IF NOT EXISTS notebook_clones (
 );
 """
 
+# A file name's bytes, leaving room for ".ipynb", a "-N" suffix and the contents manager's
+# temporary ".~" prefix within the 255 bytes file systems allow.
+MAX_NAME_BYTES = 230
 MAX_LABEL = 200
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
@@ -93,6 +97,15 @@ class FileIds(Protocol):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def name_from_title(title: str) -> str:
+    """A file name (without ``.ipynb``) for a copy of a notebook titled ``title``: no
+    folders, no hidden file, at most 100 characters and :data:`MAX_NAME_BYTES` bytes of UTF-8
+    (cut at a character, never inside one)."""
+    name = re.sub(r"[/\\:\x00-\x1f]", "-", title).lstrip(". ") or "Untitled"
+    cut = name[:100].encode()[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+    return cut.rstrip() or "Untitled"
 
 
 def notebook_path(path: str) -> str:
@@ -501,9 +514,13 @@ class VersionService:
         """
         if not isinstance(target, str):
             raise Invalid('"target" must be a folder or a notebook path')
+        if any(ord(c) < 32 for c in target):
+            raise Invalid("The target may not contain control characters")
         parts = [p for p in target.replace("\\", "/").split("/") if p not in ("", ".")]
         if ".." in parts:
             raise Invalid("The target may not leave the server's root")
+        if any(len(p.encode()) > MAX_NAME_BYTES for p in parts):
+            raise Invalid(f"A name in the target is too long (at most {MAX_NAME_BYTES} bytes)")
         wanted = "/".join(parts)
         folder = wanted if not wanted.endswith(".ipynb") else posixpath.dirname(wanted)
         if not wanted.endswith(".ipynb"):
@@ -513,6 +530,8 @@ class VersionService:
         if folder and not await ensure_async(self.contents.dir_exists(folder)):
             raise NotFound(f"No folder {folder!r}")
         stem, folder = posixpath.basename(wanted)[: -len(".ipynb")], posixpath.dirname(wanted)
+        if len(stem.encode()) > MAX_NAME_BYTES:
+            raise Invalid(f"The notebook's name is too long (at most {MAX_NAME_BYTES} bytes)")
         candidate, n = wanted, 0
         while await ensure_async(self.contents.exists(candidate)):
             n += 1
