@@ -293,6 +293,8 @@ async def test_listings_count_open_requests_for_writers_only(srv: ServerProcess)
                                         "notebook": edited(nb, c1=f"x = {message!r}")})  # fmt: skip
         assert status == 201, made
         ids.append(made["id"])
+    # Numbered per notebook: other notebooks' requests (earlier tests) leave no trace.
+    assert ids == [1, 2]
     writer = await row("alice-token")
     assert writer is not None and writer["open_change_requests"] == 2
     reader = await row("viewer-token")

@@ -180,7 +180,9 @@ class ChangeRequestHandler(ChangeRequestsHandler):
         api_path, file_id = await self.target(path, "read")
         found = await self.change_request(file_id, number, await self.may("write", api_path))
         gallery = self.gallery
-        base, proposed = await gallery.read(lambda: gallery.reader_changes.contents(found.id))
+        base, proposed = await gallery.read(
+            lambda: gallery.reader_changes.contents(found.file_id, found.id)
+        )
         out = found.to_json(api_path)
         out["changes"] = summary(base, proposed)
         out["diff"] = diff_notebooks(base, proposed)
@@ -249,7 +251,9 @@ class ChangeRequestActionHandler(ChangeRequestsHandler):
         self._accepting.add(key)
         try:
             gallery = self.gallery
-            base, proposed = await gallery.read(lambda: gallery.reader_changes.contents(found.id))
+            base, proposed = await gallery.read(
+                lambda: gallery.reader_changes.contents(found.file_id, found.id)
+            )
 
             def merged(live: dict[str, Any]) -> dict[str, Any]:
                 try:

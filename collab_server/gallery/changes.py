@@ -5,8 +5,9 @@ nbgallery's answer to read-only notebooks, on our versions. This module owns the
 the life of a request: ``open`` → ``accepted`` | ``declined`` | ``cancelled`` (each final).
 A request keeps its base and proposal as compressed canonical JSON (they must survive the
 proposer's copy being edited or deleted, and version retention); it is keyed by the target's
-stable file id, so it follows renames. Nothing here checks rights or touches rooms: the
-handlers (:mod:`.change_handlers`) do, through :class:`NotebookEditor`.
+stable file id, so it follows renames, and numbered per notebook (#1, #2, … of that
+notebook: ids say nothing of other notebooks' requests). Nothing here checks rights or touches
+rooms: the handlers (:mod:`.change_handlers`) do, through :class:`NotebookEditor`.
 """
 
 from __future__ import annotations
@@ -55,7 +56,22 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    # Requests are numbered per notebook (#1, #2, … of this notebook): one counter for the
+    # whole server told a tenant how many proposals were made on notebooks they cannot read.
+    conn.execute("ALTER TABLE gallery_change_requests ADD COLUMN number INTEGER")
+    conn.execute(
+        "UPDATE gallery_change_requests SET number = (SELECT COUNT(*) FROM"
+        " gallery_change_requests e WHERE e.file_id = gallery_change_requests.file_id"
+        " AND e.id <= gallery_change_requests.id)"
+    )
+    conn.execute(
+        "CREATE UNIQUE INDEX gallery_change_requests_number"
+        " ON gallery_change_requests (file_id, number)"
+    )
+
+
+MIGRATIONS = [_v1, _v2]
 
 
 class NotebookEditor(Protocol):
@@ -81,7 +97,7 @@ class NotebookEditor(Protocol):
 
 @dataclass(frozen=True)
 class ChangeRequest:
-    id: int
+    id: int  # its number among the notebook's change requests
     file_id: str
     proposer: str
     proposer_name: str
@@ -114,7 +130,7 @@ class ChangeRequest:
 
 
 _COLUMNS = (
-    "id, file_id, proposer, proposer_name, message, source, status, created, decided,"
+    "number, file_id, proposer, proposer_name, message, source, status, created, decided,"
     " decided_by, decided_by_name, comment, version"
 )
 
@@ -148,28 +164,33 @@ class ChangeRequests:
         proposed: dict[str, Any],
     ) -> ChangeRequest:
         with core_db.transaction(self.conn):
-            cursor = self.conn.execute(
-                "INSERT INTO gallery_change_requests (file_id, proposer, proposer_name, message,"
-                " source, base, proposed, created) VALUES (?,?,?,?,?,?,?,?)",
-                [file_id, proposer["id"], proposer["name"], message, source, pack(base),
+            (last,) = self.conn.execute(
+                "SELECT COALESCE(MAX(number), 0) FROM gallery_change_requests WHERE file_id = ?",
+                [file_id],
+            ).fetchone()
+            number = int(last) + 1
+            self.conn.execute(
+                "INSERT INTO gallery_change_requests (file_id, number, proposer, proposer_name,"
+                " message, source, base, proposed, created) VALUES (?,?,?,?,?,?,?,?,?)",
+                [file_id, number, proposer["id"], proposer["name"], message, source, pack(base),
                  pack(proposed), now_iso()],
             )  # fmt: skip
-            number = int(cursor.lastrowid or 0)
         found = self.get(file_id, number)
         assert found is not None
         return found
 
     def get(self, file_id: str, number: int) -> ChangeRequest | None:
         row = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM gallery_change_requests WHERE file_id = ? AND id = ?",
+            f"SELECT {_COLUMNS} FROM gallery_change_requests WHERE file_id = ? AND number = ?",
             [file_id, number],
         ).fetchone()
         return self._row(row) if row else None
 
-    def contents(self, number: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    def contents(self, file_id: str, number: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """(base, proposal) of a request."""
         row = self.conn.execute(
-            "SELECT base, proposed FROM gallery_change_requests WHERE id = ?", [number]
+            "SELECT base, proposed FROM gallery_change_requests WHERE file_id = ? AND number = ?",
+            [file_id, number],
         ).fetchone()
         if row is None:
             raise NotFound(f"No change request {number}")
@@ -188,7 +209,7 @@ class ChangeRequests:
             params.append(proposer)
         rows = self.conn.execute(
             f"SELECT {_COLUMNS} FROM gallery_change_requests WHERE {' AND '.join(where)}"
-            " ORDER BY id DESC LIMIT ?",
+            " ORDER BY number DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
         return [self._row(r) for r in rows]
@@ -231,8 +252,8 @@ class ChangeRequests:
                 raise Conflict(f"This change request was already {current.status}")
             self.conn.execute(
                 "UPDATE gallery_change_requests SET status = ?, decided = ?, decided_by = ?,"
-                " decided_by_name = ?, comment = ?, version = ? WHERE id = ?",
-                [status, now_iso(), by["id"], by["name"], comment, version, number],
+                " decided_by_name = ?, comment = ?, version = ? WHERE file_id = ? AND number = ?",
+                [status, now_iso(), by["id"], by["name"], comment, version, file_id, number],
             )
         found = self.get(file_id, number)
         assert found is not None
