@@ -41,8 +41,10 @@ class RevocableProvider(TokenInKernelProvider, GroupsTableProvider):
 # People of this suite's server: runners of apps (``run`` on every ``apps:…``), who may
 # read notebooks but neither write nor execute code in notebooks.
 APP_USERS: dict[str, dict[str, Any]] = {
-    "rhea-token": {"id": "rhea", "name": "Rhea Runner", "grants": [["", "read"], ["*", "run"]]},
-    "ravi-token": {"id": "ravi", "name": "Ravi Runner", "grants": [["", "read"], ["*", "run"]]},
+    "rhea-token": {"id": "rhea", "name": "Rhea Runner", "grants": [["", "read"], ["*", "run"]],
+                   "groups": ["analysts"]},
+    "ravi-token": {"id": "ravi", "name": "Ravi Runner", "grants": [["", "read"], ["*", "run"]],
+                   "groups": ["auditors"]},
     "rosa-token": {"id": "rosa", "name": "Rosa Reader", "grants": [["", "read"], ["*", "run"]],
                    "groups": ["analysts"]},
     # Runs apps, reads no notebook: an app's users need not see the workspace.
@@ -327,7 +329,9 @@ async def test_a_run_shared_with_a_person_a_group_or_everyone_signed_in(apps_ser
         ({"principal": "user:a b"}, 422, "not valid"),
         ({"principal": "everyone"}, 422, "signed-in people at most"),
         ({"principal": "user:rhea"}, 422, "yours already"),
-        ({"principal": "group:nosuch"}, 404, 'no group "nosuch"'),
+        ({"principal": "group:nosuch"}, 404, 'not in a group "nosuch"'),
+        # A group she is not in: the same answer (other people's groups stay unknown).
+        ({"principal": "group:auditors"}, 404, 'not in a group "auditors"'),
     ]:
         r = await call(apps_server, "POST", shares, json=body)
         assert r.status_code == status and words in r.json()["message"], (body, r.text)

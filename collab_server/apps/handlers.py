@@ -180,7 +180,7 @@ class RunSharesHandler(AppsHandler):
         unknown = sorted(set(body) - {"principal"})
         if unknown:
             raise Invalid(f'Unknown field "{unknown[0]}": send {{"principal": "user:NAME"}}')
-        shares = await self.service.share(run_id, self.caller.username, body.get("principal"))
+        shares = await self.service.share(run_id, self.caller, body.get("principal"))
         self.send_json({"shares": shares}, 201)
 
     async def delete(self, run_id: str) -> None:

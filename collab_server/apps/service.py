@@ -550,10 +550,11 @@ class AppsService:
         self.run(run_id, owner)
         return self.store.shares(run_id)
 
-    async def share(self, run_id: str, owner: str, principal: Any) -> list[dict[str, Any]]:
+    async def share(self, run_id: str, caller: Caller, principal: Any) -> list[dict[str, Any]]:
+        owner = caller.username
         run = self.run(run_id, owner)
         checked = check_principal(principal, owner)
-        await known_principal(self.provider, checked)
+        await known_principal(self.provider, checked, caller.token)
         if not await self.store.add_share(run.id, checked, owner, MAX_SHARES):
             raise Conflict(f"A run can be shared with at most {MAX_SHARES} people and groups")
         return self.store.shares(run.id)
@@ -619,9 +620,12 @@ class AppsService:
         await self.store.stop_schedule(schedule.id, reason)
 
 
-async def known_principal(provider: Any, principal: str) -> None:
+async def known_principal(provider: Any, principal: str, token: str) -> None:
     """404 for a person or group ``provider`` can tell does not exist (``UserAdmin``,
-    ``Groups``, ``GroupAdmin``); a provider that cannot tell has the name taken as given."""
+    ``Groups``, ``GroupAdmin``); a provider that cannot tell has the name taken as given.
+
+    With ``Groups``, a run is shared only with a group of the sharer's own (``token``'s):
+    one answer for "no such group" and "not yours", so nobody learns other tenants' groups."""
     kind, _, name = principal.partition(":")
     if kind == "user":
         users = capability(provider, UserAdmin)
@@ -634,7 +638,9 @@ async def known_principal(provider: Any, principal: str) -> None:
         groups = capability(provider, Groups)
         admin = capability(provider, GroupAdmin)
         if groups is not None:
-            known = bool(await off_loop(groups.group_members, name))
+            if name not in await off_loop(groups.groups_of, token):
+                raise NotFound(f'You are not in a group "{name}": share with one of yours')
+            return
         elif admin is not None:
             listed = await off_loop(admin.list_groups)
             known = any(g.get("name") == name for g in listed)

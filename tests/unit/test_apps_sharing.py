@@ -41,12 +41,17 @@ def test_a_caller_answers_to_themselves_their_groups_and_signed_in():
 async def test_local_accounts_tell_unknown_people_and_groups(tmp_path: Path):
     provider = AccountsProvider(database_path=str(tmp_path / "a.sqlite"))
     provider.store.put_user("ann", None, groups=["team"])
-    await known_principal(provider, "user:ann")
-    await known_principal(provider, "group:team")
-    await known_principal(provider, "signed-in")
+    provider.store.put_user("bo", None, groups=["others"])
+    ann, _ = provider.store.new_token("ann", "api")
+    await known_principal(provider, "user:ann", ann)
+    await known_principal(provider, "group:team", ann)
+    await known_principal(provider, "signed-in", ann)
     with pytest.raises(NotFound, match='no person "zed"'):
-        await known_principal(provider, "user:zed")
-    with pytest.raises(NotFound, match='no group "nobody"'):
-        await known_principal(provider, "group:nobody")
+        await known_principal(provider, "user:zed", ann)
+    # A group of one's own only; another's answers as one that does not exist.
+    with pytest.raises(NotFound, match='not in a group "nobody"'):
+        await known_principal(provider, "group:nobody", ann)
+    with pytest.raises(NotFound, match='not in a group "others"'):
+        await known_principal(provider, "group:others", ann)
     # A provider that cannot tell takes the name as given.
-    await known_principal(object(), "user:zed")
+    await known_principal(object(), "user:zed", ann)

@@ -25,7 +25,7 @@ export function openRunShareDialog(runId: string): void {
   const list = el("ul", { class: "run-shares", "aria-label": "Shared with", "data-testid": "run-shares" });
   const error = el("p", { class: "error", role: "alert", "data-testid": "run-share-error" });
   const kind = el("select", { id: "run-share-kind", "data-testid": "run-share-kind" },
-    el("option", { value: "user" }, "A person"), el("option", { value: "group" }, "A group"),
+    el("option", { value: "user" }, "A person"), el("option", { value: "group" }, "A group you are in"),
     el("option", { value: SIGNED_IN }, "Everyone signed in")) as HTMLSelectElement;
   const name = el("input", { id: "run-share-name", autocomplete: "off", "data-testid": "run-share-name" });
   const nameLabel = el("label", { for: "run-share-name" }, "Name", name);
