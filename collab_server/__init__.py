@@ -2,7 +2,7 @@
 
 from typing import Any
 
-__version__ = "0.5.0"
+__version__ = "0.5.1"
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
