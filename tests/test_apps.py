@@ -285,6 +285,29 @@ async def test_bad_parameters_are_refused_naming_the_field(apps_server):
     assert r.status_code == 404
 
 
+async def test_the_report_of_a_failed_run_says_what_went_wrong_without_code(apps_server):
+    check = "if n < 0:\n    raise ValueError('n must not be negative')\nprint('checked')"
+    nb = app_notebook([("", SETUP), ("parameters", PARAMETERS), ("", check), ("result", RESULT)])
+    pid = await publish(apps_server, nb, "failing.ipynb")
+    run = await run_app(apps_server, pid, {"n": -1})
+    assert run["status"] == "failed", run
+    # The run's JSON keeps the error as it is, for programs.
+    assert run["error"]["ename"] == "ValueError"
+    assert run["error"]["evalue"] == "n must not be negative"
+    # The executed notebook keeps the traceback (it is the notebook)…
+    r = await call(apps_server, "GET", f"/api/collab/runs/{run['id']}/notebook")
+    [error] = [
+        o for c in r.json()["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"
+    ]
+    assert any("raise" in line for line in error["traceback"])
+    # …the report says what went wrong in one line: no traceback, no code, no class name.
+    r = await call(apps_server, "GET", f"/api/collab/runs/{run['id']}/html")
+    assert r.status_code == 200, r.text
+    assert "The app stopped: n must not be negative" in r.text
+    for code in ("Traceback", "raise", "if n &lt; 0", "----&gt;", "ValueError", "Cell In["):
+        assert code not in r.text, code
+
+
 async def test_runs_are_private_to_the_person_who_ran_them(apps_server):
     pid = await publish(apps_server, app_notebook(), "private.ipynb")
     run = await run_app(apps_server, pid, {"name": "secret"})

@@ -6,12 +6,14 @@
 * the *result* — the output of the cell tagged ``result``: its ``application/json`` output,
   else its text (``text/plain`` of a result or display, else its printed stream);
 * the report — the executed notebook as HTML without code (nbconvert's exporter with
-  ``exclude_input``), as Voila shows a notebook to people who do not read code.
+  ``exclude_input``), as Voila shows a notebook to people who do not read code; an error
+  shows as one plain line with its message (no traceback: it quotes the code).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .schema import PARAMETERS_TAG, RESULT_TAG, tagged_index, tags_of
@@ -83,6 +85,20 @@ def error_of(cell: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
+# Terminal colour codes, which IPython puts in tracebacks and sometimes in an error's value.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def error_line(ename: str, evalue: str) -> str:
+    """An error as its reader sees it: the message, not the exception's class or code."""
+    message = _ANSI.sub("", evalue).strip()
+    if ename == "KeyboardInterrupt":
+        return "The app was interrupted."
+    if not message:
+        return "The app stopped because of an error."
+    return f"The app stopped: {message}"
+
+
 def preload_report() -> None:
     """Import nbconvert and render a tiny report once (seconds on a busy machine), so the
     first person to open a report does not wait for it."""
@@ -110,7 +126,14 @@ def report_html(nb: dict[str, Any], title: str) -> str:
     # The injected parameters are code too: a report shows their effect, not the cell.
     node.cells = [c for c in node.cells if "injected-parameters" not in tags_of(c)]
     for cell in node.cells:
-        for output in cell.get("outputs") or []:
+        outputs = cell.get("outputs") or []
+        for i, output in enumerate(outputs):
+            if output.get("output_type") == "error":
+                # A traceback quotes the notebook's code and means nothing to whoever runs
+                # the app: the report says what went wrong in one line of text.
+                line = error_line(str(output.get("ename", "")), str(output.get("evalue", "")))
+                outputs[i] = nbformat.v4.new_output("stream", name="stderr", text=line + "\n")
+                continue
             data = output.get("data") or {}
             if "application/json" in data and not data.get("text/html"):
                 # nbconvert shows JSON by its text (IPython's is "<…JSON object>"): the

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from collab_server.apps.notebook import code_cells, progress, result_of, setup_count
+from collab_server.apps.notebook import (
+    code_cells,
+    error_line,
+    progress,
+    report_html,
+    result_of,
+    setup_count,
+)
 from collab_server.apps.openapi import openapi
 from collab_server.apps.schedules import check_cron, due, next_fire, schedule_json
 from collab_server.apps.store import Schedule
@@ -34,6 +41,20 @@ def test_the_result_is_the_json_output_else_the_text_of_the_result_cell():
     assert result_of(nb(cell("r", ["result"], [printed]))) == "hello\n"
     assert result_of(nb(cell("r", ["result"], []))) is None
     assert result_of(nb(cell("r", [], [as_json]))) is None  # no cell tagged result
+
+
+def test_an_error_in_a_report_is_one_line_of_its_message():
+    traceback = [
+        "\x1b[0;31mValueError\x1b[0m  Traceback (most recent call last)",
+        "\x1b[0;32m----> 2\x1b[0m \x1b[38;5;28;01mif\x1b[39;00m n < 0: raise SECRET_CODE",
+    ]
+    error = {"output_type": "error", "ename": "ValueError",
+             "evalue": "n must \x1b[1mnot\x1b[0m be negative", "traceback": traceback}  # fmt: skip
+    html = report_html(nb(cell("if n < 0: raise SECRET_CODE", [], [error])), "t")
+    assert "The app stopped: n must not be negative" in html
+    assert "SECRET_CODE" not in html and "Traceback" not in html and "ValueError" not in html
+    assert error_line("KeyError", "") == "The app stopped because of an error."
+    assert error_line("KeyboardInterrupt", "") == "The app was interrupted."
 
 
 def test_setup_cells_and_progress_count_code_cells_only():
