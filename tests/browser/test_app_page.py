@@ -1,5 +1,7 @@
-"""The app page (/apps/{id}) in real Chromium: a form from the app's parameters, Run,
-progress, the result and the report without code, past runs, parameters in the address;
+"""The app page (/apps/{id}) in real Chromium: a form from the app's parameters (an emptied
+field refused beside it), Run, progress, the result as a table and the report without code,
+a failed run in words (no traceback, no code), past runs with their parameters, parameters in
+the address;
 sharing a finished run, and the shared run as its reader sees it (read-only, "Run by …");
 scheduling the app from the page and deleting the schedule."""
 
@@ -21,19 +23,19 @@ PARAMETERS = (
 )
 RESULT = (
     "from IPython.display import JSON, display\n"
-    "display(JSON({'total': sum(range(n)), 'name': name, 'flag': flag, 'day': day}))"
+    "display(JSON({'total': sum(range(n)), 'name': name, 'flag': flag, 'day': day, 'days': [day]}))"
 )
 OVERRIDE = {"properties": {"name": {"enum": ["world", "moon"]}, "day": {"format": "date"}}}
 
 
-def app_notebook() -> dict[str, Any]:
+def app_notebook(check: str = "print('secret code path')") -> dict[str, Any]:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
     nb.metadata["collab"] = {"parameters": OVERRIDE}
     cells = [
         ("", "import os"),
         ("parameters", PARAMETERS),
-        ("", "print('secret code path')"),
+        ("", check),
         ("result", RESULT),
     ]
     for i, (tag, source) in enumerate(cells):
@@ -42,6 +44,16 @@ def app_notebook() -> dict[str, Any]:
             cell.metadata["tags"] = [tag]
         nb.cells.append(cell)
     return dict(json.loads(nbformat.writes(nb)))
+
+
+async def result_table(page: Any) -> dict[str, str]:
+    """The result table's rows, as ``{key: value}`` text."""
+    rows = page.locator('[data-testid="result-table"] tr')
+    await rows.first.wait_for()
+    return {
+        await row.locator("th").inner_text(): await row.locator("td").inner_text()
+        for row in await rows.all()
+    }
 
 
 async def check_a11y(page: Any, what: str) -> None:
@@ -73,8 +85,16 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     await page.fill('[data-testid="param-day"]', "2026-03-04")
     await page.click('[data-testid="run-app"]')
     await page.locator('[data-testid="run-status"]:has-text("Done")').wait_for(timeout=60_000)
-    result = json.loads(await page.locator('[data-testid="run-result"]').inner_text())
-    assert result == {"total": 10, "name": "moon", "flag": True, "day": "2026-03-04"}
+    # A flat object is a table of text (no braces, no quotes); nested values compact JSON.
+    assert await result_table(page) == {
+        "total": "10",
+        "name": "moon",
+        "flag": "true",
+        "day": "2026-03-04",
+        "days": '["2026-03-04"]',
+    }
+    await page.get_by_role("heading", name="Result", exact=True).wait_for()
+    await page.get_by_role("heading", name="Report", exact=True).wait_for()
     # The report shows outputs, not code, in the sandboxed frame.
     frame = page.frame_locator('[data-testid="report-frame"]')
     await frame.get_by_text("secret code path").wait_for(timeout=60_000)
@@ -85,6 +105,9 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     # The run is a bookmark, and is listed among the person's runs.
     assert "n=5" in page.url and "name=moon" in page.url and "flag=true" in page.url
     await page.locator('[data-testid="run-history"] li a').first.wait_for()
+    params = page.locator('[data-testid="run-history"] li [data-testid="run-params"]')
+    assert await params.first.inner_text() == "n=5, name=moon, flag=true, day=2026-03-04"
+    await check_a11y(page, "finished run")
     bookmark = page.url
 
     # The finished run is shared with one person through the dialog.
@@ -106,8 +129,7 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     await rita.get_by_role("heading", name="Totals report").wait_for()
     await rita.goto(bookmark)
     await rita.locator('[data-testid="run-by"]:has-text("Run by admin")').wait_for(timeout=30_000)
-    result = json.loads(await rita.locator('[data-testid="run-result"]').inner_text())
-    assert result["name"] == "moon"
+    assert (await result_table(rita))["name"] == "moon"
     await (
         rita.frame_locator('[data-testid="report-frame"]')
         .get_by_text("secret code path")
@@ -152,7 +174,8 @@ async def test_schedule_the_app_from_its_page_then_delete_the_schedule(browser, 
     # The form checks the parameters as it does for Run: nothing wrong is scheduled.
     await page.fill('[data-testid="param-n"]', "2.5")
     await page.click('[data-testid="schedule-app"]')
-    await page.locator('[data-testid="form-error"]:has-text("not a valid integer")').wait_for()
+    await page.locator('[data-testid="param-n-error"]:has-text("Enter a whole number")').wait_for()
+    await page.locator('[data-testid="form-error"]:has-text("Check \\"n\\"")').wait_for()
     assert await page.locator('[data-testid="schedule-dialog"]').count() == 0
     await page.fill('[data-testid="param-n"]', "5")
     await page.select_option('[data-testid="param-name"]', "moon")
@@ -202,4 +225,66 @@ async def test_schedule_the_app_from_its_page_then_delete_the_schedule(browser, 
     async with server.client("admin-token") as c:
         assert (await c.get(url)).json()["schedules"] == []
         assert (await c.get(f"/api/collab/schedules/{schedule['id']}")).status_code == 404
+    assert page.errors == []
+
+
+async def test_an_emptied_field_is_refused_and_a_failed_run_says_why_without_code(
+    browser, spawn_server
+):
+    server = spawn_server("--CollabServer.apps_pool_size=0")
+    check = "if n < 0:\n    raise ValueError('n must not be negative')\nprint('secret code path')"
+    (server.root / "check.ipynb").write_text(json.dumps(app_notebook(check)))
+    async with server.client("admin-token") as c:
+        r = await c.post("/api/collab/publish/check.ipynb", json={"title": "Checked totals"})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+
+    page = await open_page(browser, server, f"/apps/{pid}", "admin-token")
+    await page.get_by_role("heading", name="Checked totals").wait_for()
+    await page.locator('[data-testid="run-history"]').get_by_text("None yet.").wait_for()
+    field = page.locator('[data-testid="param-n"]')
+    error = page.locator('[data-testid="param-n-error"]')
+
+    # An emptied number field is refused beside the field, not run with the hidden default.
+    await field.fill("")
+    await page.click('[data-testid="run-app"]')
+    await error.get_by_text("Enter a whole number").wait_for()
+    assert await field.get_attribute("aria-invalid") == "true"
+    assert "param-n-error" in (await field.get_attribute("aria-describedby") or "").split()
+    assert await page.locator('[data-testid="form-error"]').inner_text() == (
+        'Check "n": Enter a whole number.'
+    )
+    assert await page.evaluate("document.activeElement.id") == "param-n"
+    await check_a11y(page, "a field refused")
+    # Typing in the field takes the message away.
+    await field.fill("-1")
+    await error.wait_for(state="hidden")
+    assert await field.get_attribute("aria-invalid") is None
+
+    # A run that fails: the message in words, no class name, no code, no full bar.
+    await page.click('[data-testid="run-app"]')
+    status = page.locator('[data-testid="run-status"]')
+    await status.get_by_text(
+        "The app stopped: n must not be negative. Change the values and run again."
+    ).wait_for(timeout=60_000)
+    assert await page.locator("progress").is_hidden()
+    frame = page.frame_locator('[data-testid="report-frame"]')
+    await frame.get_by_text("The app stopped: n must not be negative").wait_for(timeout=60_000)
+    report = await frame.locator("body").inner_text()
+    shown = await page.locator("main").inner_text()
+    for code in ("Traceback", "raise", "ValueError", "n < 0", "---->"):
+        assert code not in report, code
+        assert code not in shown, code
+    # The run is listed with its values and how it ended; the refused click ran nothing
+    # (this run, started after it, is the only one).
+    item = page.locator('[data-testid="run-history"] li')
+    await item.locator('[data-testid="run-params"]:has-text("n=-1")').wait_for()
+    assert await item.count() == 1
+    assert "Failed" in await item.inner_text()
+    async with server.client("admin-token") as c:
+        runs = (await c.get(f"/api/collab/apps/{pid}/runs")).json()["runs"]
+    assert [run["parameters"] for run in runs] == [{"n": -1}]
+    # Programs still get the error as it was raised.
+    assert runs[0]["error"]["ename"] == "ValueError"
+    await check_a11y(page, "failed run")
     assert page.errors == []

@@ -1,6 +1,7 @@
 // The app page (/apps/{published id}): a form generated from the app's parameters, Run,
-// progress with the cell being run, the outputs as a report without code, and the person's
-// past runs. The address carries the parameters (and ``_run`` for a run shown), so a run is a
+// progress with the cell being run, the result (a flat object as a table), the outputs as a
+// report without code, and the person's past runs with their parameters in brief. A run that
+// fails says why in the notebook's own words (its message, never its code or traceback). The address carries the parameters (and ``_run`` for a run shown), so a run is a
 // bookmark. The report is the server's HTML export of the executed notebook, shown in the
 // sandboxed output frame (an opaque origin: no cookie, no API), as every notebook output is.
 // A finished run of yours can be shared (share.ts); someone it is shared with who opens its
@@ -11,7 +12,7 @@ import { api, ApiError, base } from "../net/api";
 import { segment } from "../net/paths";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
-import { buildForm, fromQuery, toQuery, type Schema } from "./form";
+import { buildForm, fromQuery, parametersBrief, toQuery, type Schema } from "./form";
 import { scheduleSection } from "./schedules";
 import { openRunShareDialog } from "./share";
 import "./apps.css";
@@ -19,7 +20,7 @@ import "./apps.css";
 interface AppInfo { id: string; title: string; description: string; version: number; parameters: Schema; may_run?: boolean }
 interface Run {
   id: string; status: string; parameters: Record<string, unknown>; created: string; started: string | null;
-  ended: string | null; result: unknown; error: { ename: string; evalue: string } | null;
+  ended: string | null; result: unknown; error: { ename: string; evalue: string; cell?: number | null } | null;
   progress: { cell: number; of: number } | null; schedule: string | null; user: string; mine?: boolean;
 }
 
@@ -37,6 +38,37 @@ window.addEventListener("message", (event) => {
   const height = Number(event.data?.collabOutputHeight);
   if (Number.isFinite(height)) reportFrame.style.height = `${Math.max(60, Math.min(MAX_REPORT_HEIGHT, Math.ceil(height)))}px`;
 });
+
+const ENDED_BADLY = ["failed", "timed_out", "cancelled"];
+
+/** What a finished run that did not succeed says: the error's message (not its class), and
+ * what to do next. */
+function failureText(run: Run): string {
+  if (run.status === "timed_out") return "The app took too long and was stopped. Try again, perhaps with smaller values.";
+  if (run.status === "cancelled") return "Cancelled: the app was stopped before it finished.";
+  const message = (run.error?.evalue || "").trim();
+  const sentence = message && !/[.!?]$/.test(message) ? `${message}.` : message;
+  // An error in the notebook's code (it names the cell) comes from the values given; any other
+  // is the server's (a kernel that died, …).
+  if (run.error && "cell" in run.error) {
+    return sentence
+      ? `The app stopped: ${sentence} Change the values and run again.`
+      : "The app stopped because of an error. Change the values and run again.";
+  }
+  return sentence ? `The app could not finish: ${sentence} Try again later.` : "The app could not finish. Try again later.";
+}
+
+/** A run's result on the page: a flat object as a two-column table (keys and values as text,
+ * nested values as compact JSON), anything else as text. */
+function resultView(value: unknown): HTMLElement {
+  if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length) {
+    const rows = Object.entries(value as Record<string, unknown>).map(([key, item]) =>
+      el("tr", {}, el("th", { scope: "row" }, key), el("td", {}, typeof item === "string" ? item : JSON.stringify(item))));
+    return el("table", { class: "result-table", "data-testid": "result-table" }, el("tbody", {}, ...rows));
+  }
+  return el("pre", { class: "result-text", "data-testid": "result-text" },
+    typeof value === "string" ? value : JSON.stringify(value, null, 2));
+}
 
 function when(iso: string | null): string {
   if (!iso) return "";
@@ -68,7 +100,8 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   const scheduleButton = el("button", { class: "button quiet", type: "button", "data-testid": "schedule-app" },
     icon("history"), "Schedule…");
   const problem = el("p", { class: "error", role: "alert", "data-testid": "form-error" });
-  const formEl = el("form", { class: "app-form", "aria-label": "Parameters" }, form.element, problem,
+  // The form says what is wrong beside each field (the browser's own bubbles would not).
+  const formEl = el("form", { class: "app-form", "aria-label": "Parameters", novalidate: "" }, form.element, problem,
     el("div", { class: "row" }, runButton, cancelButton, scheduleButton));
   // Only someone who may run the app may schedule it (the server refuses anyone else).
   const schedules = app.may_run === false ? null : scheduleSection(appUrl);
@@ -79,8 +112,12 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   const shareButton = el("button", { class: "button quiet small", type: "button", hidden: "", "data-testid": "share-run" },
     icon("users"), "Share this run");
   const runBy = el("p", { class: "run-by", hidden: "", "data-testid": "run-by" });
-  const result = el("pre", { class: "run-result", "data-testid": "run-result", hidden: "" });
-  const reportBox = el("section", { class: "report", "aria-label": "Report", "data-testid": "report" });
+  const resultBody = el("div", { class: "run-result" });
+  const result = el("section", { "aria-labelledby": "result-heading", "data-testid": "run-result", hidden: "" },
+    el("h2", { id: "result-heading" }, "Result"), resultBody);
+  const reportBody = el("div", {});
+  const reportBox = el("section", { class: "report", "aria-labelledby": "report-heading", "data-testid": "report", hidden: "" },
+    el("h2", { id: "report-heading" }, "Report"), reportBody);
   const history = el("ul", { class: "run-history", "data-testid": "run-history" });
   const sharedHistory = el("ul", { class: "run-history", hidden: "", "data-testid": "shared-runs" });
   root.replaceChildren(
@@ -105,9 +142,11 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
         history_(run.parameters, run.id);
         void follow(run.id);
       });
+      const brief = parametersBrief(run.parameters || {});
       return el("li", { class: `status-${run.status}` }, link, " ", el("span", { class: "muted" }, STATUS_TEXT[run.status] || run.status),
         ...(run.schedule ? [" ", el("span", { class: "badge" }, "scheduled")] : []),
-        ...(run.mine === false ? [" ", el("span", { class: "muted" }, `by ${run.user}`)] : []));
+        ...(run.mine === false ? [" ", el("span", { class: "muted" }, `by ${run.user}`)] : []),
+        el("span", { class: "run-params", title: parametersBrief(run.parameters || {}, 1000), "data-testid": "run-params" }, brief));
   }
 
   async function loadHistory(): Promise<void> {
@@ -133,10 +172,12 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
     let text = STATUS_TEXT[run.status] || run.status;
     if (run.status === "running" && progress && progress.cell > 0) text = `Running cell ${progress.cell} of ${progress.of}`;
     if (run.status === "running" && (!progress || progress.cell === 0)) text = "Starting…";
-    if (run.error && run.status !== "cancelled") text += ` — ${run.error.ename}: ${run.error.evalue}`;
+    if (ENDED_BADLY.includes(run.status)) text = failureText(run);
     statusText.textContent = text;
     bar.max = progress ? progress.of : 1;
     bar.value = FINISHED.includes(run.status) ? bar.max : progress ? Math.max(0, progress.cell - 1) : 0;
+    // A full bar reads as "done": a run that ended badly shows none.
+    bar.hidden = ENDED_BADLY.includes(run.status);
     status.classList.toggle("failed", ["failed", "timed_out"].includes(run.status));
     const mine = run.mine !== false;
     runButton.disabled = mine && !FINISHED.includes(run.status);
@@ -150,7 +191,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   async function showReport(run: Run): Promise<void> {
     if (run.result !== null && run.result !== undefined) {
       result.hidden = false;
-      result.textContent = typeof run.result === "string" ? run.result : JSON.stringify(run.result, null, 2);
+      resultBody.replaceChildren(resultView(run.result));
     }
     const response = await fetch(`${base}api/collab/runs/${segment(run.id)}/html`, { credentials: "same-origin" });
     if (!response.ok) return;
@@ -162,7 +203,8 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
     frame.style.height = "12em";
     frame.addEventListener("load", () => frame.contentWindow?.postMessage({ html }, "*"), { once: true });
     reportFrame = frame;
-    reportBox.replaceChildren(frame);
+    reportBody.replaceChildren(frame);
+    reportBox.hidden = false;
   }
 
   async function follow(runId: string): Promise<void> {
@@ -170,7 +212,8 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
     result.hidden = true;
     shareButton.hidden = true;
     runBy.hidden = true;
-    reportBox.replaceChildren();
+    reportBody.replaceChildren();
+    reportBox.hidden = true;
     for (;;) {
       const run = await api<Run>("GET", `api/collab/runs/${segment(runId)}`);
       if (current !== runId) return;  // another run was started or picked meanwhile

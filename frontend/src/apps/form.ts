@@ -1,7 +1,9 @@
 // An app's parameters form, from its JSON Schema: one field per parameter (numbers, text,
 // choices for enums, dates, checkboxes; lists and objects as JSON), values from the address
 // (so a run is a bookmark) or the defaults, and back: the form's values as parameters and as
-// a query string.
+// a query string. What a field shows is what runs: a field with a default that is left empty
+// is refused with a message beside it (running with the hidden default would surprise), and
+// only a field that starts empty (the notebook works the value out) may stay empty.
 
 import { el } from "../ui/dom";
 
@@ -40,9 +42,19 @@ export function formatValue(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** What to type into a field of this kind, said when it is empty or does not parse. */
+function askFor(kind: Kind): string {
+  if (kind === "integer") return "Enter a whole number";
+  if (kind === "number") return "Enter a number";
+  if (kind === "date") return "Enter a date";
+  return "Enter a value as JSON (for example [1, 2] or {\"a\": 1})";
+}
+
 export interface ParameterForm {
   element: HTMLElement;
-  /** The parameters to send: fields left at the notebook's default are left out. */
+  /** The parameters to send: fields left at the notebook's default are left out. A field
+   * that is wrong is marked (its message beside it) and the first one is focused; ``problem``
+   * then names it. */
   values(): { parameters: Record<string, unknown>; problem?: string };
   /** Fill the fields (missing names go back to their defaults). */
   fill(values: Record<string, unknown>): void;
@@ -51,6 +63,8 @@ export interface ParameterForm {
 export function buildForm(schema: Schema): ParameterForm {
   const props = schema.properties || {};
   const readers = new Map<string, () => { value?: unknown; problem?: string }>();
+  const marks = new Map<string, (problem: string) => void>();
+  const inputs = new Map<string, HTMLElement>();
   const writers = new Map<string, (value: unknown) => void>();
   const fields: HTMLElement[] = [];
   for (const [name, prop] of Object.entries(props)) {
@@ -58,8 +72,13 @@ export function buildForm(schema: Schema): ParameterForm {
     const kind = kindOf(prop);
     const label = prop.title && prop.title !== name ? `${prop.title} (${name})` : name;
     const help = prop.description ? el("span", { class: "help muted", id: `${id}-help` }, prop.description) : null;
+    const error = el("span", { class: "field-error", id: `${id}-error`, "data-testid": `${id}-error`, hidden: "" });
+    const describedBy = help ? help.id : "";
     const common: Record<string, string> = { id, name, "data-testid": id };
-    if (help) common["aria-describedby"] = help.id;
+    if (describedBy) common["aria-describedby"] = describedBy;
+    // Required-looking: it starts with a value (the notebook's default), so empty is a mistake.
+    const required = prop.default !== undefined && prop.default !== null && kind !== "text" && kind !== "boolean" && kind !== "choice";
+    if (required) common["aria-required"] = "true";
     let input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
     if (kind === "choice") {
       input = el("select", common, ...prop.enum!.map((v) => el("option", { value: formatValue(v) }, formatValue(v))));
@@ -76,22 +95,42 @@ export function buildForm(schema: Schema): ParameterForm {
       if (prop.maximum !== undefined) attrs.max = String(prop.maximum);
       input = el("input", attrs);
     }
+    if (!required && kind !== "boolean" && kind !== "choice" && kind !== "text") {
+      input.setAttribute("placeholder", "Worked out by the app if left empty");
+    }
+    const mark = (problem: string): void => {
+      error.textContent = problem;
+      error.hidden = !problem;
+      if (problem) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", [error.id, describedBy].filter(Boolean).join(" "));
+      } else {
+        input.removeAttribute("aria-invalid");
+        if (describedBy) input.setAttribute("aria-describedby", describedBy);
+        else input.removeAttribute("aria-describedby");
+      }
+    };
+    marks.set(name, mark);
+    inputs.set(name, input);
+    // A corrected field stops saying it is wrong as soon as it changes.
+    input.addEventListener("input", () => mark(""));
+    input.addEventListener("change", () => mark(""));
     const write = (value: unknown): void => {
       if (input instanceof HTMLInputElement && input.type === "checkbox") input.checked = value === true;
       else input.value = value === undefined ? "" : formatValue(value);
     };
-    writers.set(name, write);
+    writers.set(name, (value) => { write(value); mark(""); });
     readers.set(name, () => {
       if (input instanceof HTMLInputElement && input.type === "checkbox") return { value: input.checked };
-      if (input.value === "" && kind !== "text") return {};
+      if (input.value.trim() === "" && kind !== "text") return required ? { problem: askFor(kind) } : {};
       const value = parseValue(prop, input.value);
-      if (value === undefined) return { problem: `"${name}" is not a valid ${kind === "json" ? "JSON value" : kind}` };
+      if (value === undefined) return { problem: askFor(kind) };
       return { value };
     });
     write(prop.default);
     const row = kind === "boolean"
-      ? el("div", { class: "field check" }, input, el("label", { for: id }, label), ...(help ? [help] : []))
-      : el("div", { class: "field" }, el("label", { for: id }, label), input, ...(help ? [help] : []));
+      ? el("div", { class: "field check" }, input, el("label", { for: id }, label), error, ...(help ? [help] : []))
+      : el("div", { class: "field" }, el("label", { for: id }, label), input, error, ...(help ? [help] : []));
     fields.push(row);
   }
   const element = el("div", { class: "fields" }, ...fields);
@@ -100,12 +139,22 @@ export function buildForm(schema: Schema): ParameterForm {
     element,
     values() {
       const parameters: Record<string, unknown> = {};
+      let first: string | null = null;
+      let said = "";
       for (const [name, read] of readers) {
         const { value, problem } = read();
-        if (problem) return { parameters, problem };
+        marks.get(name)!(problem || "");
+        if (problem) {
+          if (first === null) { first = name; said = problem; }
+          continue;
+        }
         if (value === undefined) continue;
         if (JSON.stringify(value) === JSON.stringify(props[name].default)) continue;
         parameters[name] = value;
+      }
+      if (first !== null) {
+        inputs.get(first)!.focus();
+        return { parameters, problem: `Check "${first}": ${said}.` };
       }
       return { parameters };
     },
@@ -139,4 +188,12 @@ export function toQuery(parameters: Record<string, unknown>, extra: Record<strin
 export function parametersText(parameters: Record<string, unknown>): string {
   const parts = Object.entries(parameters).map(([name, value]) => `${name} = ${formatValue(value)}`);
   return parts.length ? parts.join(", ") : "The defaults";
+}
+
+/** Parameters in brief, for a list of runs: "n=5, name=moon", long values and long lists cut
+ * with "…" ("default values" for none). */
+export function parametersBrief(parameters: Record<string, unknown>, max = 60): string {
+  const cut = (text: string, at: number): string => (text.length > at ? `${text.slice(0, at - 1)}…` : text);
+  const parts = Object.entries(parameters).map(([name, value]) => `${name}=${cut(formatValue(value).replace(/\s+/g, " "), 24)}`);
+  return parts.length ? cut(parts.join(", "), max) : "default values";
 }
