@@ -232,7 +232,10 @@ async def test_an_emptied_field_is_refused_and_a_failed_run_says_why_without_cod
     browser, spawn_server
 ):
     server = spawn_server("--CollabServer.apps_pool_size=0")
-    check = "if n < 0:\n    raise ValueError('n must not be negative')\nprint('secret code path')"
+    check = (
+        "import time\nif n < 0:\n    raise ValueError('n must not be negative')\n"
+        "if n == 99:\n    time.sleep(120)\nprint('secret code path')"
+    )
     (server.root / "check.ipynb").write_text(json.dumps(app_notebook(check)))
     async with server.client("admin-token") as c:
         r = await c.post("/api/collab/publish/check.ipynb", json={"title": "Checked totals"})
@@ -287,4 +290,15 @@ async def test_an_emptied_field_is_refused_and_a_failed_run_says_why_without_cod
     # Programs still get the error as it was raised.
     assert runs[0]["error"]["ename"] == "ValueError"
     await check_a11y(page, "failed run")
+
+    # A cancelled run says so plainly.
+    await field.fill("99")
+    await page.click('[data-testid="run-app"]')
+    await status.get_by_text("Running cell 4 of 5").wait_for(timeout=60_000)
+    await page.click('[data-testid="cancel-run"]')
+    await status.get_by_text("Cancelled: the app was stopped before it finished.").wait_for(
+        timeout=60_000
+    )
+    assert await page.locator("progress").is_hidden()
+    await item.filter(has_text="n=99").filter(has_text="Cancelled").wait_for()
     assert page.errors == []
