@@ -4,6 +4,7 @@ OpenAPI description."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -21,10 +22,13 @@ from collab_server.apps.schedules import check_cron, due, next_fire, schedule_js
 from collab_server.apps.store import Schedule
 from collab_server.core.errors import Invalid
 
+_IDS = itertools.count()
+
 
 def cell(source: str, tags: list[str] | None = None, outputs: list[Any] | None = None) -> dict:
-    return {"cell_type": "code", "source": source, "metadata": {"tags": tags or []},
-            "outputs": outputs or [], "execution_count": None}  # fmt: skip
+    return {"cell_type": "code", "id": f"c{next(_IDS)}", "source": source,
+            "metadata": {"tags": tags or []}, "outputs": outputs or [],
+            "execution_count": None}  # fmt: skip
 
 
 def nb(*cells: dict) -> dict:
