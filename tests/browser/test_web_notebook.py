@@ -225,3 +225,51 @@ async def test_keys_on_a_focused_button_press_the_button_not_a_cell_command(brow
     await page.keyboard.press("c")  # a marker: on the cell, keys are commands again
     await page.keyboard.press("v")
     await sources_are(page, "x = 1|x = 1")
+
+
+async def test_html_tables_in_outputs_look_like_jupyter_and_scroll_sideways(browser, server):
+    nb = nbformat.v4.new_notebook()
+    header = "".join(f"<th>column_with_a_long_name_{i}</th>" for i in range(8))
+    rows = "".join(
+        f"<tr><th>{r}</th>" + "".join(f"<td>{r * i}</td>" for i in range(8)) + "</tr>"
+        for r in range(4)
+    )
+    table = (
+        f'<table class="dataframe"><thead><tr><th></th>{header}</tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell("df", outputs=[
+            nbformat.v4.new_output("execute_result", data={"text/html": table}, execution_count=1),
+        ]),
+    ]  # fmt: skip
+    (server.root / "nbux").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "nbux/table.ipynb")
+    phone = await open_notebook(browser, server, "nbux/table.ipynb", "viewer-token", width=390)
+    frame = await (await phone.wait_for_selector("iframe.output.html")).content_frame()
+    assert frame is not None
+    await frame.wait_for_selector("table.dataframe td")
+    style = await frame.evaluate(
+        """() => {
+          const cell = document.querySelector('tbody td');
+          const rows = document.querySelectorAll('tbody tr');
+          const box = document.getElementById('collab-output');
+          return {
+            align: getComputedStyle(cell).textAlign,
+            padding: getComputedStyle(cell).paddingLeft,
+            border: getComputedStyle(cell).borderBottomStyle,
+            odd: getComputedStyle(rows[0]).backgroundColor,
+            even: getComputedStyle(rows[1]).backgroundColor,
+            scrolls: getComputedStyle(box).overflowX,
+            wide: box.scrollWidth > box.clientWidth,
+          };
+        }"""
+    )
+    assert style["align"] == "right" and style["padding"] != "0px" and style["border"] == "solid"
+    assert style["odd"] != style["even"]
+    assert style["scrolls"] == "auto" and style["wide"]
+    # The frame grows to its content (the sideways scroll bar included): nothing is cut off.
+    await frame.wait_for_function(
+        "() => innerHeight > 100 && document.documentElement.scrollHeight <= innerHeight"
+    )
+    assert phone.errors == []
