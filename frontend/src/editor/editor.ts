@@ -3,7 +3,7 @@
 // protocol (net/room). This module lays the page out and wires the parts together: the
 // session, the room and its notices, the status lines, presence, cells, comments, keyboard
 // (editor/keys), the notebook's toolbar (undo, redo, the cell clipboard) and "More" menu
-// (download, delete).
+// (download, publish, delete).
 
 import { YNotebook } from "@jupyter/ydoc";
 
@@ -17,7 +17,7 @@ import { CommentsPanel } from "../comments/panel";
 import { KernelClient } from "../kernel/client";
 import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
-import { historyButton } from "../history/history";
+import { historyButton, openPublish } from "../history/history";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -138,8 +138,12 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (made) queueMicrotask(() => { page.select(made); page.views.get(made)?.select(); });
     },
   };
+  const hasParameters = () => notebook.cells.some((c) => {
+    const tags = c.getMetadata("tags");
+    return Array.isArray(tags) && tags.includes("parameters");
+  });
   const more = moreMenu();
-  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook }), more,
+  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook, hasParameters }), more,
     userMenu(who.identity));
   void changeRequestControls(() => path, who).then((nodes) => more.before(...nodes));
 
@@ -393,7 +397,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   }
 
   function moreMenu(): HTMLElement {
-    const button = iconButton("more", "More: download, delete", "", "more-button");
+    const button = iconButton("more", who.permissions.share ? "More: download, publish, delete" : "More: download, delete", "", "more-button");
     button.setAttribute("data-testid", "more");
     const items = FORMATS.map(({ format, label }) => ({
       label: `Download as ${label}`, testid: `download-${format}`,
@@ -402,11 +406,16 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
         await download(path, format);
       }),
     }));
+    // Publishing needs ``share``, as in the History panel.
+    const publish = who.permissions.share ? [{ separator: true as const }, {
+      label: "Publish…", testid: "publish-notebook",
+      run: () => void openPublish(path, () => undefined, hasParameters()),
+    }] : [];
     const rest = who.permissions.write ? [{ separator: true as const }, {
       label: "Delete this notebook…", danger: true, testid: "delete-notebook",
       run: () => void deleteNotebook(),
     }] : [];
-    return menu(button, [...items, ...rest], "More");
+    return menu(button, [...items, ...publish, ...rest], "More");
   }
 
   async function deleteNotebook(): Promise<void> {
