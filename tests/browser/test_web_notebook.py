@@ -227,6 +227,26 @@ async def test_keys_on_a_focused_button_press_the_button_not_a_cell_command(brow
     await sources_are(page, "x = 1|x = 1")
 
 
+async def test_a_phone_sees_whether_its_changes_are_saved(browser, server):
+    path = write_notebook(server.root, ["x = 1"], "nbux/phone-save.ipynb")
+    phone = await open_notebook(browser, server, path, "alice-token", width=390)
+    await phone.click(".cell .cm-content")
+    await phone.keyboard.press("End")
+    await phone.keyboard.type("2")
+    await saved(server, path, lambda nb: nb.cells[0].source == "x = 12")
+    # The save state is shown (a check mark once the server has it), its words kept for
+    # screen readers; "Connected" becomes a dot.
+    state = phone.locator('[data-testid="save-state"][data-state="saved"]')
+    await state.wait_for()
+    assert await state.locator(".state-short .icon-check").is_visible()
+    assert "All changes saved" in (await state.text_content() or "")
+    connection = phone.locator('[data-testid="connection"]')
+    assert "Connected" in (await connection.text_content() or "")
+    box = await connection.locator(".state-text").bounding_box()
+    assert box is not None and box["width"] <= 1
+    assert phone.errors == []
+
+
 async def test_html_tables_in_outputs_look_like_jupyter_and_scroll_sideways(browser, server):
     nb = nbformat.v4.new_notebook()
     header = "".join(f"<th>column_with_a_long_name_{i}</th>" for i in range(8))
