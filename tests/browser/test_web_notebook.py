@@ -247,6 +247,52 @@ async def test_a_phone_sees_whether_its_changes_are_saved(browser, server):
     assert phone.errors == []
 
 
+async def test_a_comment_thread_names_its_cell_and_leads_to_it(browser, server):
+    path = write_notebook(server.root, ["a = 1", "b = 2", "c = 3"], "nbux/where.ipynb")
+    ids = [c.id for c in read_notebook(server.root, path).cells]
+    async with server.client("commenter-token") as c:
+        for target in (
+            {"type": "cell", "cellId": ids[2]},
+            {"type": "text", "cellId": ids[1], "start": 0, "end": 1},
+        ):
+            r = await c.post(
+                f"/api/collab/comments/{path}", json={"target": target, "body": "why?"}
+            )
+            assert r.status_code == 201
+    alice = await open_notebook(browser, server, path, "alice-token")
+    await alice.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=thread-cell]')].map(n => n.textContent)"
+        ".sort().join('|') === 'On cell 3|On text in cell 2'"
+    )
+    # The cell's comment button says how many open threads are on it.
+    third = alice.locator(f'.cell[data-cell-id="{ids[2]}"]')
+    button = third.locator(".comment-button")
+    assert await button.get_attribute("data-count") == "1"
+    assert await third.get_by_role("button", name="1 open comment on this cell").count() == 1
+    assert await alice.locator(f'.cell[data-cell-id="{ids[0]}"] .comment-count').inner_text() == ""
+    # The position is computed live: the cell moves up, its thread follows.
+    await third.locator("button[title='Move cell up']").click()
+    await alice.wait_for_selector('[data-testid="thread-cell"]:text-is("On cell 2")')
+    # Clicking the place scrolls to the cell, selects and highlights it.
+    await alice.locator('[data-testid="thread-cell"]:text-is("On cell 2")').click()
+    await alice.wait_for_selector(f'.cell.active.revealed[data-cell-id="{ids[2]}"]')
+    # Wide screens have the comments beside the cells: no "Comments (N)" in the header.
+    assert await alice.locator('[data-testid="comments-jump"]').is_hidden()
+    # On a phone the panel is under the cells: the header says how many, and leads there.
+    phone = await open_notebook(browser, server, path, "viewer-token", width=390)
+    jump = phone.locator('[data-testid="comments-jump"]')
+    await phone.wait_for_selector('[data-testid="comments-jump"]:has-text("Comments (2)")')
+    # A reader (no comment button) still sees there is a comment on the cell.
+    await phone.wait_for_selector(f'.cell[data-cell-id="{ids[2]}"] .comment-button[data-count="1"]')
+    assert await phone.locator(f'.cell[data-cell-id="{ids[0]}"] .comment-button').is_hidden()
+    await jump.click()
+    await phone.wait_for_function(
+        "() => { const r = document.querySelector('[data-testid=comments]')"
+        ".getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }"
+    )
+    assert alice.errors == [] and phone.errors == []
+
+
 async def test_html_tables_in_outputs_look_like_jupyter_and_scroll_sideways(browser, server):
     nb = nbformat.v4.new_notebook()
     header = "".join(f"<th>column_with_a_long_name_{i}</th>" for i in range(8))

@@ -83,7 +83,18 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   main.classList.add("with-comments");
   column.append(list);
   main.append(column, comments.node);
-  header.append(presenceList(notebook.awareness, who.identity), saveState, connection);
+  // Below 900 px the comments are under the last cell: the header says how many are open and
+  // leads there.
+  const commentsJump = el("button", { class: "button quiet small comments-jump", type: "button", "data-testid": "comments-jump" }, "Comments");
+  commentsJump.addEventListener("click", () => comments.show());
+  const showCommentCount = () => {
+    const open = comments.openCount();
+    commentsJump.textContent = `Comments (${open})`;
+    commentsJump.setAttribute("aria-label", `Comments: ${open} open. Go to the comments`);
+  };
+  comments.onChange(showCommentCount);
+  showCommentCount();
+  header.append(presenceList(notebook.awareness, who.identity), saveState, connection, commentsJump);
   if (who.permissions.share) header.append(shareButton(() => path));
   showConnection(connection, room);
 
@@ -136,6 +147,13 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       const index = notebook.cells.indexOf(cell);
       const made = page.step(() => changeCellType(notebook, index, type));
       if (made) queueMicrotask(() => { page.select(made); page.views.get(made)?.select(); });
+    },
+  };
+  comments.cells = {
+    indexOf: (cellId) => notebook.cells.findIndex((c) => c.getId() === cellId),
+    reveal: (cellId) => {
+      const cell = notebook.cells.find((c) => c.getId() === cellId);
+      if (cell) page.views.get(cell)?.reveal();
     },
   };
   const hasParameters = () => notebook.cells.some((c) => {
@@ -238,6 +256,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       at = next;
     }
     if (!nodes.length) list.append(el("p", { class: "empty" }, "An empty notebook."));
+    comments.relabel(); // threads name their cell by its position
   };
   notebook.changed.connect((_, change) => {
     if (change.cellsChange) render();
