@@ -74,6 +74,22 @@ OUTPUT_FRAME_POLICY = "; ".join(
     ]
 )
 
+# How outputs look in the frame: Jupyter's look for HTML tables (pandas DataFrames): a rule
+# under the header, padded cells, numbers right-aligned, striped rows. The output sits in a box
+# that scrolls sideways, so a wide table stays readable on a phone (its scroll bar is inside
+# the box, so the height the frame reports includes it). Inline, as the policy allows already.
+OUTPUT_FRAME_STYLE = (
+    "html,body{margin:0}body{padding:4px;font:14px system-ui,sans-serif}"
+    "#collab-output{overflow-x:auto}"
+    "table{border-collapse:collapse;border-spacing:0;border:none;font-size:13px;margin:0 0 .5em}"
+    "th,td{padding:.3em .6em;text-align:right;vertical-align:middle;border:none;"
+    "border-bottom:1px solid #e1e4e8;white-space:nowrap}"
+    "thead th{border-bottom:1px solid #6e7781;vertical-align:bottom}"
+    "th{font-weight:600}"
+    "tbody tr:nth-child(even){background:#f5f6f8}"
+    "tbody tr:hover{background:#e6ecf8}"
+)
+
 # The output frame: waits for one message from the page that embeds it, writes that HTML as
 # its document, then reports its height to the page whenever it changes.
 OUTPUT_FRAME = f"""<!doctype html><html><head><meta charset="utf-8">
@@ -89,9 +105,9 @@ addEventListener("message", function once(event) {{
     "if (window.ResizeObserver) new ResizeObserver(post).observe(document.documentElement);" +
     "addEventListener('load', post); setTimeout(post, 0); setTimeout(post, 500); }})();<\\/script>";
   document.open();
-  var head = '<!doctype html><html><head><meta charset="utf-8"><style>html,body{{margin:0}}' +
-    'body{{padding:4px;font:14px system-ui,sans-serif}}</style></head><body>';
-  document.write(head + event.data.html + report);
+  var head = '<!doctype html><html><head><meta charset="utf-8">' +
+    '<style>{OUTPUT_FRAME_STYLE}</style></head><body><div id="collab-output">';
+  document.write(head + event.data.html + "</div>" + report);
   document.close();
 }});
 </script></body></html>"""

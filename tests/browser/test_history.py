@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from axe import axe_violations, describe
 
 from support.browser import SOURCES, needs_chromium, open_page
@@ -213,3 +214,43 @@ async def test_a_publisher_withdraws_a_published_copy_from_its_page(browser, ser
         assert (await c.get(f"/api/collab/published/{pid}")).status_code == 404
         assert (await c.get(f"{API}/{path}")).status_code == 200  # the notebook stays
     assert page.errors == []
+
+
+async def test_publish_from_the_more_menu_says_a_parameters_cell_makes_an_app(browser, server):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("n = 3"), nbformat.v4.new_code_cell("print(n)")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    (server.root / "hist").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "hist/menu.ipynb")
+    path = "hist/menu.ipynb"
+    # Alice may edit but not share: no "Publish…" in her menu (as in the History panel).
+    alice = await open_page(browser, server, f"/notebooks/{path}", "alice-token")
+    await alice.wait_for_selector(".cell .cm-content")
+    await alice.click('[data-testid="more"]')
+    await alice.wait_for_selector(".menu:not([hidden]) [data-testid='download-ipynb']")
+    assert await alice.locator('[data-testid="publish-notebook"]').count() == 0
+    # Ada may: the menu opens the Publish dialog, which says the notebook becomes an app too,
+    # and names its narrowest audience in plain words.
+    ada = await open_page(browser, server, f"/notebooks/{path}", "admin-token")
+    await ada.wait_for_selector(".cell .cm-content")
+    await ada.click('[data-testid="more"]')
+    await ada.click('[data-testid="publish-notebook"]')
+    dialog = ada.locator('[data-testid="publish-dialog"]')
+    note = dialog.locator('[data-testid="publish-app-note"]')
+    assert "run it as an app with their own values" in await note.inner_text()
+    restricted = dialog.locator(
+        "label.choice", has=ada.locator('[data-testid="audience-restricted"]')
+    )
+    assert "Only people you give access to it" in await restricted.inner_text()
+    await check_a11y(ada, "publish dialog from the menu")
+    await dialog.locator('[data-testid="publish-submit"]').click()
+    await dialog.locator('[data-testid="published-link"]').wait_for()
+    # Without a parameters cell the dialog does not speak of apps.
+    other = write_notebook(server.root, ["x = 1"], "hist/plain.ipynb")
+    await ada.goto(f"{server.http_url}/notebooks/{other}")
+    await ada.wait_for_selector(".cell .cm-content")
+    await ada.click('[data-testid="more"]')
+    await ada.click('[data-testid="publish-notebook"]')
+    await ada.locator('[data-testid="publish-dialog"] [data-testid="publish-title"]').wait_for()
+    assert await ada.locator('[data-testid="publish-app-note"]').count() == 0
+    assert alice.errors == [] and ada.errors == []

@@ -262,7 +262,7 @@ async def test_move_and_delete_cells_and_manage_own_comments(browser, server):
     await alice.click(".cell button[title^='Comment on the selected text']")
     await alice.fill(".compose textarea", "first thought")
     await alice.click(".compose button[type=submit]")
-    await alice.wait_for_selector(".thread:has-text('On a cell'):has-text('first thought')")
+    await alice.wait_for_selector(".thread:has-text('On cell 1'):has-text('first thought')")
     await alice.click(".comment button:has-text('Edit')")
     await alice.fill(".compose textarea", "second thought")
     await alice.click(".compose button[type=submit]")

@@ -111,3 +111,22 @@ async def test_shortcuts_dialog_and_sign_in_page(browser, server):
     (REPORT / "sign-in.txt").write_text(describe(found) + "\n")
     assert not [v for v in found if v["impact"] == "critical"], describe(found)
     await context.close()
+
+
+async def test_editor_on_a_phone_with_comments(browser, server):
+    """The compact save and connection states, "Comments (N)" and the count on a cell's
+    comment button, on a 390-pixel-wide phone."""
+    path = sample_notebook(server.root, "a11y/phone.ipynb")
+    cell = nbformat.read(server.root / path, as_version=4).cells[1].id
+    async with server.client("commenter-token") as c:
+        body = {"target": {"type": "cell", "cellId": cell}, "body": "Why?"}
+        assert (await c.post(f"/api/collab/comments/{path}", json=body)).status_code == 201
+    page = await open_page(browser, server, f"/notebooks/{path}", "alice-token", width=390)
+    await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await page.wait_for_selector('.cell.code .comment-button[data-count="1"]')
+    await page.wait_for_selector('[data-testid="comments-jump"]:has-text("Comments (1)")')
+    await page.click(".cell.code .cm-content")
+    await page.keyboard.type("# ")
+    await page.wait_for_selector('[data-testid="save-state"][data-state="saved"]')
+    await check(page, "editor on a phone with comments")
+    assert page.errors == []

@@ -115,8 +115,10 @@ async def test_a_run_is_seen_live_by_everyone_and_survives_the_runner_leaving(br
         await wait_output(alice, 1, "second")
         await prompt_is(alice, 1, "[2]")
         assert await alice.locator('[data-testid="run-by"]').count() == 0
-        status = await alice.inner_text('[data-testid="kernel-status"]')
-        assert "Idle" in status
+        # Alice may not run code: the state in plain words, as text (not a pill).
+        status = alice.locator('[data-testid="kernel-status"]')
+        assert await status.inner_text() == "Code is ready"
+        assert await status.evaluate("n => getComputedStyle(n).borderTopStyle") == "none"
         assert "runs as Rita Runner" in await alice.inner_text('[data-testid="kernel-runs-as"]')
         await alice.screenshot(path=str(ARTIFACTS / "kernel-live-done.png"))
         assert not alice.errors
@@ -346,3 +348,20 @@ async def test_a_capped_output_links_to_its_full_text_and_writers_clear_outputs(
     finally:
         await rita.context.close()
         await alice.context.close()
+
+
+async def test_people_who_may_not_run_code_read_its_state_in_plain_words(browser, server):
+    path = write_notebook(server.root, ["x = 1"], "webkernels/plain.ipynb")
+    victor = await open_notebook(browser, server, path, "viewer-token")
+    rita = await open_notebook(browser, server, path, "runner-token")
+    try:
+        # Nobody runs code yet: the viewer reads it in words, as text (no pill to click);
+        # Rita, who may run code, sees the kernel's state.
+        status = victor.locator('[data-testid="kernel-status"][data-state="none"]')
+        assert await status.inner_text() == "Code is not running"
+        assert await status.evaluate("n => getComputedStyle(n).borderTopStyle") == "none"
+        assert await rita.inner_text('[data-testid="kernel-status"]') == "No kernel"
+        assert victor.errors == [] and rita.errors == []
+    finally:
+        await victor.context.close()
+        await rita.context.close()

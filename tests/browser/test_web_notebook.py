@@ -225,3 +225,117 @@ async def test_keys_on_a_focused_button_press_the_button_not_a_cell_command(brow
     await page.keyboard.press("c")  # a marker: on the cell, keys are commands again
     await page.keyboard.press("v")
     await sources_are(page, "x = 1|x = 1")
+
+
+async def test_a_phone_sees_whether_its_changes_are_saved(browser, server):
+    path = write_notebook(server.root, ["x = 1"], "nbux/phone-save.ipynb")
+    phone = await open_notebook(browser, server, path, "alice-token", width=390)
+    await phone.click(".cell .cm-content")
+    await phone.keyboard.press("End")
+    await phone.keyboard.type("2")
+    await saved(server, path, lambda nb: nb.cells[0].source == "x = 12")
+    # The save state is shown (a check mark once the server has it), its words kept for
+    # screen readers; "Connected" becomes a dot.
+    state = phone.locator('[data-testid="save-state"][data-state="saved"]')
+    await state.wait_for()
+    assert await state.locator(".state-short .icon-check").is_visible()
+    assert "All changes saved" in (await state.text_content() or "")
+    connection = phone.locator('[data-testid="connection"]')
+    assert "Connected" in (await connection.text_content() or "")
+    box = await connection.locator(".state-text").bounding_box()
+    assert box is not None and box["width"] <= 1
+    assert phone.errors == []
+
+
+async def test_a_comment_thread_names_its_cell_and_leads_to_it(browser, server):
+    path = write_notebook(server.root, ["a = 1", "b = 2", "c = 3"], "nbux/where.ipynb")
+    ids = [c.id for c in read_notebook(server.root, path).cells]
+    async with server.client("commenter-token") as c:
+        for target in (
+            {"type": "cell", "cellId": ids[2]},
+            {"type": "text", "cellId": ids[1], "start": 0, "end": 1},
+        ):
+            r = await c.post(
+                f"/api/collab/comments/{path}", json={"target": target, "body": "why?"}
+            )
+            assert r.status_code == 201
+    alice = await open_notebook(browser, server, path, "alice-token")
+    await alice.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=thread-cell]')].map(n => n.textContent)"
+        ".sort().join('|') === 'On cell 3|On text in cell 2'"
+    )
+    # The cell's comment button says how many open threads are on it.
+    third = alice.locator(f'.cell[data-cell-id="{ids[2]}"]')
+    button = third.locator(".comment-button")
+    assert await button.get_attribute("data-count") == "1"
+    assert await third.get_by_role("button", name="1 open comment on this cell").count() == 1
+    assert await alice.locator(f'.cell[data-cell-id="{ids[0]}"] .comment-count').inner_text() == ""
+    # The position is computed live: the cell moves up, its thread follows.
+    await third.locator("button[title='Move cell up']").click()
+    await alice.wait_for_selector('[data-testid="thread-cell"]:text-is("On cell 2")')
+    # Clicking the place scrolls to the cell, selects and highlights it.
+    await alice.locator('[data-testid="thread-cell"]:text-is("On cell 2")').click()
+    await alice.wait_for_selector(f'.cell.active.revealed[data-cell-id="{ids[2]}"]')
+    # Wide screens have the comments beside the cells: no "Comments (N)" in the header.
+    assert await alice.locator('[data-testid="comments-jump"]').is_hidden()
+    # On a phone the panel is under the cells: the header says how many, and leads there.
+    phone = await open_notebook(browser, server, path, "viewer-token", width=390)
+    jump = phone.locator('[data-testid="comments-jump"]')
+    await phone.wait_for_selector('[data-testid="comments-jump"]:has-text("Comments (2)")')
+    # A reader (no comment button) still sees there is a comment on the cell.
+    await phone.wait_for_selector(f'.cell[data-cell-id="{ids[2]}"] .comment-button[data-count="1"]')
+    assert await phone.locator(f'.cell[data-cell-id="{ids[0]}"] .comment-button').is_hidden()
+    await jump.click()
+    await phone.wait_for_function(
+        "() => { const r = document.querySelector('[data-testid=comments]')"
+        ".getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }"
+    )
+    assert alice.errors == [] and phone.errors == []
+
+
+async def test_html_tables_in_outputs_look_like_jupyter_and_scroll_sideways(browser, server):
+    nb = nbformat.v4.new_notebook()
+    header = "".join(f"<th>column_with_a_long_name_{i}</th>" for i in range(8))
+    rows = "".join(
+        f"<tr><th>{r}</th>" + "".join(f"<td>{r * i}</td>" for i in range(8)) + "</tr>"
+        for r in range(4)
+    )
+    table = (
+        f'<table class="dataframe"><thead><tr><th></th>{header}</tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell("df", outputs=[
+            nbformat.v4.new_output("execute_result", data={"text/html": table}, execution_count=1),
+        ]),
+    ]  # fmt: skip
+    (server.root / "nbux").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "nbux/table.ipynb")
+    phone = await open_notebook(browser, server, "nbux/table.ipynb", "viewer-token", width=390)
+    frame = await (await phone.wait_for_selector("iframe.output.html")).content_frame()
+    assert frame is not None
+    await frame.wait_for_selector("table.dataframe td")
+    style = await frame.evaluate(
+        """() => {
+          const cell = document.querySelector('tbody td');
+          const rows = document.querySelectorAll('tbody tr');
+          const box = document.getElementById('collab-output');
+          return {
+            align: getComputedStyle(cell).textAlign,
+            padding: getComputedStyle(cell).paddingLeft,
+            border: getComputedStyle(cell).borderBottomStyle,
+            odd: getComputedStyle(rows[0]).backgroundColor,
+            even: getComputedStyle(rows[1]).backgroundColor,
+            scrolls: getComputedStyle(box).overflowX,
+            wide: box.scrollWidth > box.clientWidth,
+          };
+        }"""
+    )
+    assert style["align"] == "right" and style["padding"] != "0px" and style["border"] == "solid"
+    assert style["odd"] != style["even"]
+    assert style["scrolls"] == "auto" and style["wide"]
+    # The frame grows to its content (the sideways scroll bar included): nothing is cut off.
+    await frame.wait_for_function(
+        "() => innerHeight > 100 && document.documentElement.scrollHeight <= innerHeight"
+    )
+    assert phone.errors == []

@@ -27,14 +27,23 @@ export interface Thread {
               editedAt: string | null; deleted: boolean }[];
 }
 
-/** Where a thread is, in words. */
-export function placeOf(t: Thread): string {
+/** Where a thread is, in words: ``position`` is its cell's number (from 1), when known. */
+export function placeOf(t: Thread, position: number | null = null): string {
+  const cell = position ? `cell ${position}` : "a cell";
   switch (t.target.type) {
-    case "text": return "On text in a cell";
-    case "cell": return "On a cell";
-    case "output": return `On output ${(t.target.index ?? 0) + 1} of a cell`;
+    case "text": return `On text in ${cell}`;
+    case "cell": return `On ${cell}`;
+    case "output": return `On output ${(t.target.index ?? 0) + 1} of ${cell}`;
     default: return "On the notebook";
   }
+}
+
+/** The notebook's cells as the panel sees them (the editor provides it). */
+export interface CellLocator {
+  /** The cell's position from 0, or -1 if it is not (or no longer) in the notebook. */
+  indexOf(cellId: string): number;
+  /** Scroll to the cell and highlight it. */
+  reveal(cellId: string): void;
 }
 
 export class CommentsPanel {
@@ -44,6 +53,8 @@ export class CommentsPanel {
   private showResolved = false;
   private listeners: (() => void)[] = [];
   readonly room: Room;
+  /** Set by the editor: threads then name their cell by its position, and lead to it. */
+  cells: CellLocator | null = null;
 
   constructor(private path: () => string, fileId: string, private me: { username: string },
               private canComment: boolean, private canDeleteAny: boolean) {
@@ -74,6 +85,42 @@ export class CommentsPanel {
 
   onChange(listener: () => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Open threads (on ``cellId`` only, if given). */
+  openCount(cellId?: string): number {
+    return this.threads.filter((t) => t.status === "open" && (cellId === undefined || t.target.cellId === cellId)).length;
+  }
+
+  /** Cells moved, came or went: each thread names its cell's position as it is now (in
+   * place, so a reply being typed is kept). */
+  relabel(): void {
+    for (const node of this.list.querySelectorAll<HTMLElement>(".thread[data-thread]")) {
+      const t = this.threads.find((x) => x.id === node.dataset.thread);
+      const where = node.querySelector(".where");
+      if (t && where) where.replaceWith(this.where(t));
+    }
+  }
+
+  /** Where a thread is: a link to its cell while the cell is in the notebook. */
+  private where(t: Thread): HTMLElement {
+    const cellId = t.target.cellId;
+    const index = cellId && this.cells ? this.cells.indexOf(cellId) : -1;
+    const text = placeOf(t, index >= 0 ? index + 1 : null);
+    if (!cellId || index < 0) return el("span", { class: "where" }, text);
+    const link = el("button", { class: "where link-button", type: "button", "data-testid": "thread-cell",
+      title: "Show this cell" }, text);
+    link.addEventListener("click", () => this.cells?.reveal(cellId));
+    return link;
+  }
+
+  /** Scroll the panel to its first open thread on ``cellId`` (or to its top) and focus it. */
+  show(cellId?: string): void {
+    const t = cellId ? this.threads.find((x) => x.status === "open" && x.target.cellId === cellId) : undefined;
+    const target = (t && this.list.querySelector<HTMLElement>(`.thread[data-thread="${CSS.escape(t.id)}"]`)) || this.node;
+    target.setAttribute("tabindex", "-1");
+    target.scrollIntoView({ block: "start", behavior: "smooth" });
+    target.focus({ preventScroll: true });
   }
 
   /** Commenting stops (the notebook was deleted). */
@@ -116,7 +163,7 @@ export class CommentsPanel {
 
   private thread(t: Thread): HTMLElement {
     const node = el("article", { class: `thread ${t.status} ${t.anchor}`, "data-thread": t.id });
-    const head = el("div", { class: "thread-head" }, el("span", { class: "where" }, placeOf(t)));
+    const head = el("div", { class: "thread-head" }, this.where(t));
     if (t.target.type === "text") head.append(el("q", { class: "quote" }, t.target.exact || ""));
     if (t.anchor === "detached") head.append(el("span", { class: "badge warn" }, "detached: its text was deleted"));
     if (t.status === "resolved") head.append(el("span", { class: "badge" }, `resolved by ${t.resolvedBy?.name ?? "?"}`));

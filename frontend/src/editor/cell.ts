@@ -80,6 +80,8 @@ function estimateHeight(cell: Cell): number {
   return 40 + 20 * Math.min(lines, 400) + outputs;
 }
 
+const COMMENT_TITLE = "Comment on the selected text, or on the cell";
+
 export class CellView {
   node: HTMLElement;
   private editor: EditorView | null = null;
@@ -91,6 +93,7 @@ export class CellView {
   private runLine: HTMLElement | null = null;
   private inputBox: HTMLElement | null = null;
   private inputFor = ""; // the prompt the input box was made for (kept while typing)
+  private commentButton: HTMLButtonElement | null = null; // shows how many open threads are on the cell
   private readonly isMarkdown: boolean;
 
   constructor(private page: Page, private cell: Cell) {
@@ -206,6 +209,7 @@ export class CellView {
       button.addEventListener("mousedown", (e) => e.preventDefault());
       button.addEventListener("click", run);
       bar.append(button);
+      return button;
     };
     if (this.cell.cell_type === "code") {
       this.prompt = el("span", { class: "exec-prompt", "data-testid": "prompt" }, "[ ]");
@@ -215,7 +219,15 @@ export class CellView {
       }
       if (this.page.writable) action("clear", "Clear this cell's outputs", () => this.clearOutputs(), "edit-only clear-cell");
     }
-    if (this.page.canComment) action("comment", "Comment on the selected text, or on the cell", () => this.comment(), "comment-only");
+    if (this.page.canComment) {
+      this.commentButton = action("comment", COMMENT_TITLE, () => this.comment(), "comment-only comment-button");
+    } else {
+      // Readers cannot comment, but see that there are comments here, and go to them.
+      this.commentButton = action("comment", "", () => this.page.comments.show(this.cell.getId()), "comment-button");
+    }
+    // Its name is its content (the count it shows, then what it does), not an aria-label.
+    this.commentButton.removeAttribute("aria-label");
+    this.commentButton.append(el("span", { class: "comment-count" }), el("span", { class: "visually-hidden comment-name" }));
     if (this.cell.cell_type === "code") {
       action("eye", "Hide or show this cell's outputs (O)", () => this.toggleOutputs(), "outputs-toggle");
     }
@@ -371,6 +383,27 @@ export class CellView {
 
   highlight(): void {
     if (this.editor) highlight(this.editor, this.cell.getId(), this.page.comments.threads);
+    const button = this.commentButton;
+    if (!button) return;
+    const open = this.page.comments.openCount(this.cell.getId());
+    const count = open === 1 ? "open comment on this cell" : "open comments on this cell";
+    button.querySelector(".comment-count")!.textContent = open ? String(open) : "";
+    button.dataset.count = String(open);
+    const does = this.page.canComment ? COMMENT_TITLE : "Show them";
+    button.querySelector(".comment-name")!.textContent = open ? ` ${count}. ${does}` : does;
+    button.title = open ? `${open} ${count}. ${does}` : does;
+    if (!this.page.canComment) button.hidden = !open;
+  }
+
+  /** Scroll to the cell, select it and flash it (a comment thread leads here). */
+  reveal(): void {
+    this.mount();
+    this.page.select(this.cell);
+    this.node.focus({ preventScroll: true });
+    this.node.scrollIntoView({ block: "center", behavior: "smooth" });
+    this.node.classList.remove("revealed");
+    void this.node.offsetWidth; // restart the flash when revealed twice in a row
+    this.node.classList.add("revealed");
   }
 
   private comment(): void {

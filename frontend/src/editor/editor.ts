@@ -3,7 +3,7 @@
 // protocol (net/room). This module lays the page out and wires the parts together: the
 // session, the room and its notices, the status lines, presence, cells, comments, keyboard
 // (editor/keys), the notebook's toolbar (undo, redo, the cell clipboard) and "More" menu
-// (download, delete).
+// (download, publish, delete).
 
 import { YNotebook } from "@jupyter/ydoc";
 
@@ -17,7 +17,7 @@ import { CommentsPanel } from "../comments/panel";
 import { KernelClient } from "../kernel/client";
 import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
-import { historyButton } from "../history/history";
+import { historyButton, openPublish } from "../history/history";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -83,7 +83,18 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   main.classList.add("with-comments");
   column.append(list);
   main.append(column, comments.node);
-  header.append(presenceList(notebook.awareness, who.identity), saveState, connection);
+  // Below 900 px the comments are under the last cell: the header says how many are open and
+  // leads there.
+  const commentsJump = el("button", { class: "button quiet small comments-jump", type: "button", "data-testid": "comments-jump" }, "Comments");
+  commentsJump.addEventListener("click", () => comments.show());
+  const showCommentCount = () => {
+    const open = comments.openCount();
+    commentsJump.textContent = `Comments (${open})`;
+    commentsJump.setAttribute("aria-label", `Comments: ${open} open. Go to the comments`);
+  };
+  comments.onChange(showCommentCount);
+  showCommentCount();
+  header.append(presenceList(notebook.awareness, who.identity), saveState, connection, commentsJump);
   if (who.permissions.share) header.append(shareButton(() => path));
   showConnection(connection, room);
 
@@ -138,8 +149,19 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (made) queueMicrotask(() => { page.select(made); page.views.get(made)?.select(); });
     },
   };
+  comments.cells = {
+    indexOf: (cellId) => notebook.cells.findIndex((c) => c.getId() === cellId),
+    reveal: (cellId) => {
+      const cell = notebook.cells.find((c) => c.getId() === cellId);
+      if (cell) page.views.get(cell)?.reveal();
+    },
+  };
+  const hasParameters = () => notebook.cells.some((c) => {
+    const tags = c.getMetadata("tags");
+    return Array.isArray(tags) && tags.includes("parameters");
+  });
   const more = moreMenu();
-  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook }), more,
+  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook, hasParameters }), more,
     userMenu(who.identity));
   void changeRequestControls(() => path, who).then((nodes) => more.before(...nodes));
 
@@ -234,6 +256,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       at = next;
     }
     if (!nodes.length) list.append(el("p", { class: "empty" }, "An empty notebook."));
+    comments.relabel(); // threads name their cell by its position
   };
   notebook.changed.connect((_, change) => {
     if (change.cellsChange) render();
@@ -393,7 +416,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
   }
 
   function moreMenu(): HTMLElement {
-    const button = iconButton("more", "More: download, delete", "", "more-button");
+    const button = iconButton("more", who.permissions.share ? "More: download, publish, delete" : "More: download, delete", "", "more-button");
     button.setAttribute("data-testid", "more");
     const items = FORMATS.map(({ format, label }) => ({
       label: `Download as ${label}`, testid: `download-${format}`,
@@ -402,11 +425,16 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
         await download(path, format);
       }),
     }));
+    // Publishing needs ``share``, as in the History panel.
+    const publish = who.permissions.share ? [{ separator: true as const }, {
+      label: "Publish…", testid: "publish-notebook",
+      run: () => void openPublish(path, () => undefined, hasParameters()),
+    }] : [];
     const rest = who.permissions.write ? [{ separator: true as const }, {
       label: "Delete this notebook…", danger: true, testid: "delete-notebook",
       run: () => void deleteNotebook(),
     }] : [];
-    return menu(button, [...items, ...rest], "More");
+    return menu(button, [...items, ...publish, ...rest], "More");
   }
 
   async function deleteNotebook(): Promise<void> {

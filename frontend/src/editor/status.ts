@@ -3,10 +3,23 @@
 // change the state is "Unsaved changes" until the server has answered a "save" request sent
 // after that change (a socket's messages are handled in order, so that reply proves the server
 // had everything before it). Viewers and commenters never show a save state.
+// Each line has its words and a compact form (a mark, or a word or two) that narrow screens
+// show instead: the words stay for screen readers, and a phone still sees whether its changes
+// are saved.
 
 import type * as Y from "yjs";
 
 import type { Notice, Room } from "../net/room";
+import { el } from "../ui/dom";
+import { icon } from "../ui/icons";
+
+/** Show ``text`` on a status line, with ``short`` (a string or an icon) for narrow screens. */
+function showState(node: HTMLElement, state: string, text: string, short: string | SVGElement): void {
+  node.dataset.state = state;
+  node.title = text;
+  node.replaceChildren(...(text ? [el("span", { class: "state-short", "aria-hidden": "true" }, short),
+    el("span", { class: "state-text" }, text)] : []));
+}
 
 export const SAVE_DEBOUNCE_MS = 1000;
 
@@ -90,8 +103,9 @@ export class SaveTracker {
     else if (this.local > this.acked) [state, text] = this.pending.size ? ["saving", "Saving…"] : ["unsaved", "Unsaved changes"];
     else if (this.pending.size) [state, text] = ["saving", "Saving…"];
     else [state, text] = ["saved", "All changes saved"];
-    this.node.dataset.state = state;
-    this.node.textContent = text;
+    const short = state === "saved" ? icon("check") : state === "saving" ? "Saving…"
+      : state === "unsaved" ? "Unsaved" : "Not saved";
+    showState(this.node, state, text, short);
   }
 }
 
@@ -99,9 +113,9 @@ export function showConnection(node: HTMLElement, room: Room): void {
   const render = (status?: string) => {
     const stopped = room.stoppedFor;
     const state = stopped ? "stopped" : !navigator.onLine ? "offline" : status === "connected" ? "connected" : "reconnecting";
-    node.dataset.state = state;
-    node.textContent = state === "connected" ? "Connected" : state === "offline" ? "Offline — your edits are kept"
-      : state === "stopped" ? "Disconnected" : "Reconnecting…";
+    const [text, short] = state === "connected" ? ["Connected", ""] : state === "offline" ? ["Offline — your edits are kept", "Offline"]
+      : state === "stopped" ? ["Disconnected", "Disconnected"] : ["Reconnecting…", "Reconnecting…"];
+    showState(node, state, text, short);
   };
   let last = "connecting";
   node.textContent = "Connecting…";

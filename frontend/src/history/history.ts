@@ -28,6 +28,8 @@ export interface HistoryOptions {
   permissions: Record<string, boolean>;
   /** How a person looks (the presence avatars' colour and initials). */
   look: (id: string, name: string) => { color: string; initials: string };
+  /** Whether the notebook has a cell tagged ``parameters`` (the Publish dialog says what that means). */
+  hasParameters?: () => boolean;
 }
 
 const KINDS: Record<Version["kind"], string> = {
@@ -97,7 +99,7 @@ export function openHistory(options: HistoryOptions): HTMLDialogElement {
   }
   if (permissions.share) {
     const publish = el("button", { class: "button quiet small", type: "button", "data-testid": "publish" }, icon("upload"), "Publish…");
-    publish.addEventListener("click", () => openPublish(path, () => void load()));
+    publish.addEventListener("click", () => openPublish(path, () => void load(), !!options.hasParameters?.()));
     tools.append(publish);
   }
   dialog.append(
@@ -308,12 +310,14 @@ export function renderDiff(cells: NbCell[], diff: DiffEntry[], heading: string):
 // -- publishing ------------------------------------------------------------------------------
 
 const AUDIENCES = [
-  { value: "", label: "Only people with access to the published copy" },
+  { value: "", label: "Only people you give access to it (and whoever may share this notebook)" },
   { value: "signed-in", label: "Everyone who can sign in to this server" },
   { value: "everyone", label: "Everyone, also people not signed in" },
 ];
 
-export function openPublish(path: string, published: () => void): HTMLDialogElement {
+/** The Publish dialog. ``hasParameters``: the notebook has a cell tagged ``parameters``, so
+ * its published copy is also an app its readers run with their own values. */
+export function openPublish(path: string, published: () => void, hasParameters = false): HTMLDialogElement {
   const dialog = el("dialog", { class: "dialog publish-dialog", "aria-labelledby": "publish-title", "data-testid": "publish-dialog" }) as HTMLDialogElement;
   const title = el("input", { value: nameOf(path).replace(/\.ipynb$/, ""), maxlength: "200", required: "", "data-testid": "publish-title" }) as HTMLInputElement;
   const description = el("textarea", { rows: "3", maxlength: "5000", "data-testid": "publish-description" }) as HTMLTextAreaElement;
@@ -328,6 +332,8 @@ export function openPublish(path: string, published: () => void): HTMLDialogElem
   const submit = el("button", { class: "button small", type: "submit", "data-testid": "publish-submit" }, "Publish");
   const form = el("form", {}, el("h2", { id: "publish-title" }, `Publish ${nameOf(path)}`),
     el("p", { class: "muted" }, "A published copy is a fixed snapshot of the notebook as it is now. Publishing again adds a new version of it."),
+    ...(hasParameters ? [el("p", { class: "muted", "data-testid": "publish-app-note" },
+      "It has a cell tagged “parameters”, so readers can also run it as an app with their own values.")] : []),
     el("label", {}, "Title", title), el("label", {}, "Description", description),
     el("label", { class: "choice" }, strip, "Leave out outputs (they may hold data you did not mean to share)"),
     audience, error, done, el("div", { class: "row end" }, cancel, submit));

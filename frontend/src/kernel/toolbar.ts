@@ -1,7 +1,7 @@
 // The kernel's part of the notebook toolbar: its status and name (with a label and a colour
 // for each state), who it runs as, and Run all / Interrupt / Restart (confirmed) / Clear all
-// outputs. People without the right to run code see the status and one line saying why
-// there are no run controls. A kernel lost in a server restart says so, and how to go on.
+// outputs. People without the right to run code see, as plain text in everyday words, whether
+// code is running, and one line saying why there are no run controls. A kernel lost in a server restart says so, and how to go on.
 
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
@@ -19,6 +19,17 @@ const LABELS: Record<KernelStatus, string> = {
   lost: "Lost",
 };
 
+/** The same states for people who may not run code: no kernel jargon. */
+const PLAIN: Record<KernelStatus, string> = {
+  none: "Code is not running",
+  starting: "Code is starting",
+  idle: "Code is ready",
+  busy: "Code is running",
+  restarting: "Code is starting again",
+  dead: "Code stopped working",
+  lost: "Code is not running",
+};
+
 export const LOST_MESSAGE = "The kernel was lost (the server restarted). Run a cell to start a new one.";
 export const NO_EXECUTE_MESSAGE = "You can view outputs; running code needs permission from an administrator.";
 
@@ -29,7 +40,8 @@ export interface KernelActions {
 }
 
 export function kernelToolbar(kernel: KernelClient, canExecute: boolean, actions: KernelActions): { tools: HTMLElement; notice: HTMLElement } {
-  const status = el("span", { class: "kernel-status", "data-testid": "kernel-status", role: "status", "data-state": "none" });
+  const status = el("span", { class: canExecute ? "kernel-status" : "kernel-status plain", "data-testid": "kernel-status",
+    role: "status", "data-state": "none" });
   const runsAs = el("span", { class: "muted kernel-runs-as", "data-testid": "kernel-runs-as" });
   const tools = el("div", { class: "kernel-tools", role: "group", "aria-label": "Kernel" });
   const notice = el("div", { class: "kernel-notices" });
@@ -61,12 +73,17 @@ export function kernelToolbar(kernel: KernelClient, canExecute: boolean, actions
   const show = (s: KernelState) => {
     status.dataset.state = s.state;
     const name = s.kernel?.display_name || s.kernel?.name || "";
-    status.textContent = name ? `${name} · ${LABELS[s.state]}` : LABELS[s.state];
-    status.title = `Kernel: ${LABELS[s.state]}`;
+    if (canExecute) {
+      status.textContent = name ? `${name} · ${LABELS[s.state]}` : LABELS[s.state];
+      status.title = `Kernel: ${LABELS[s.state]}`;
+    } else {
+      status.textContent = PLAIN[s.state];
+    }
     runsAs.textContent = s.kernel?.runs_as ? `runs as ${s.kernel.runs_as}` : "";
     const lines: HTMLElement[] = [];
-    if (s.state === "lost") lines.push(el("p", { class: "notice kernel-lost", "data-testid": "kernel-lost" }, LOST_MESSAGE));
-    if (s.state === "dead") lines.push(el("p", { class: "notice kernel-lost", "data-testid": "kernel-dead" }, "The kernel died. Run a cell to start a new one."));
+    // "Run a cell to start a new one" is advice for people who may run code.
+    if (s.state === "lost" && canExecute) lines.push(el("p", { class: "notice kernel-lost", "data-testid": "kernel-lost" }, LOST_MESSAGE));
+    if (s.state === "dead" && canExecute) lines.push(el("p", { class: "notice kernel-lost", "data-testid": "kernel-dead" }, "The kernel died. Run a cell to start a new one."));
     if (!canExecute) lines.push(el("p", { class: "muted no-execute", "data-testid": "no-execute" }, NO_EXECUTE_MESSAGE));
     notice.replaceChildren(...lines);
   };
