@@ -88,7 +88,7 @@ PAGES = [
     ("editor-empty", "/notebooks/screens/empty.ipynb", "alice-token", EDITOR, None),
     ("shortcuts", "/notebooks/screens/empty.ipynb", "alice-token", EDITOR, open_shortcuts),
     ("not-found", "/notebooks/screens/missing.ipynb", "alice-token", NOT_FOUND, None),
-    ("settings", "/settings", "alice-token", '[data-testid="tokens"]', None),
+    ("settings", "/settings", "alice-token", '[data-testid="settings"][data-state="ready"]', None),
     ("sign-in", "/login", None, "form#login", None),
 ]
 
