@@ -19,7 +19,7 @@ const LINKS: { place: Exclude<Place, null>; href: () => string; text: string; ic
  * ``me`` answers (a page that does not otherwise need it does not wait for it). */
 export function topBar(pageName: string, here: Place = null, who?: Identity): HTMLElement {
   const links = el("nav", { class: "topbar-links", "aria-label": "Pages" }, ...LINKS.map((link) => {
-    const a = el("a", { href: link.href(), class: "button quiet topbar-link", "data-testid": link.testid,
+    const a = el("a", { href: link.href(), class: "button quiet small topbar-link", "data-testid": link.testid,
       title: link.text }, icon(link.iconName), el("span", { class: "topbar-link-text" }, link.text));
     if (link.place === here) a.setAttribute("aria-current", "page");
     return a;
