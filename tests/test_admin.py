@@ -181,14 +181,20 @@ def test_reset_password_gives_a_link_and_ends_the_old_password_and_sessions(admi
 
 def test_administrators_are_made_and_unmade_but_never_the_last(admin):
     # root is the only administrator: they may neither step down nor be disabled.
-    for body in ({"admin": False}, {"disabled": True}):
-        r = admin.call("PATCH", "/api/collab/admin/users/root", json=body)
-        assert r.status_code == 409, r.text
-        assert "last administrator" in r.json()["message"]
+    r = admin.call("PATCH", "/api/collab/admin/users/root", json={"admin": False})
+    assert r.status_code == 409, r.text
+    assert "last administrator" in r.json()["message"]
     r = admin.call("PATCH", "/api/collab/admin/users/olga", json={"admin": True})
     assert r.status_code == 200 and r.json()["user"]["is_admin"]
     assert r.json()["user"]["may_execute"]  # an administrator may do everything
     assert admin.call("GET", "/api/collab/admin/users", "olga").status_code == 200
+    # Nobody disables their own account, even with another administrator left.
+    for who in ("root", "olga"):
+        url = f"/api/collab/admin/users/{who.upper()}"
+        r = admin.call("PATCH", url, json={"disabled": True}, who=who)
+        assert r.status_code == 409, r.text
+        assert "your own account" in r.json()["message"]
+        assert not admin.call("GET", f"/api/collab/admin/users/{who}").json()["user"]["disabled"]
     # Now there are two: olga may step down again.
     r = admin.call("PATCH", "/api/collab/admin/users/olga", json={"admin": False}, who="olga")
     assert r.status_code == 200 and not r.json()["user"]["is_admin"]

@@ -9,7 +9,9 @@
   it), else null;
 * ``GET  /api/collab/admin/users/{name}`` → ``{"user"}``;
 * ``PATCH /api/collab/admin/users/{name}`` ``{"disabled"?, "admin"?, "may_execute"?,
-  "display_name"?}`` → ``{"user"}``; leaving no administrator who can sign in → 409;
+  "display_name"?}`` → ``{"user"}``; leaving no administrator who can sign in → 409; an
+  administrator disabling their own account → 409 (another administrator does that, so
+  nobody locks themselves out by a click);
 * ``POST /api/collab/admin/users/{name}/reset-password`` → ``{"user", "link"}`` (the old
   password, sessions and tokens end; a password is never shown);
 * ``GET  /api/collab/admin/users/{name}/access`` → what they were granted (directly, through
@@ -42,7 +44,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 
-from ..core.errors import Forbidden, NotFound, Unauthenticated, Unprocessable
+from ..core.errors import Conflict, Forbidden, NotFound, Unauthenticated, Unprocessable
 from ..core.http import CollabHandlerMixin, json_object, string_field
 from .handlers import api_path_of, off_loop, require_capability
 from .jupyter import is_allowed
@@ -135,6 +137,13 @@ class UserHandler(AdminHandler):
         if unknown:
             raise Unprocessable(f"Unknown fields: {', '.join(sorted(unknown))}")
         flags = {key: _flag(body, key) for key in _FLAGS}
+        if flags["disabled"] is True and name.strip().lower() == self.caller.strip().lower():
+            # It would sign the caller out at once, with nobody but another administrator
+            # able to let them back in; that other administrator can do it if it is wanted.
+            raise Conflict(
+                "You cannot disable your own account: you would be signed out at once."
+                " Ask another administrator to do it."
+            )
         display = string_field(body, "display_name", required=False, max_length=200) or None
 
         def update() -> Any:

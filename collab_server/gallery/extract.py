@@ -1,7 +1,8 @@
 """What the gallery knows about one notebook, read from its nbformat JSON.
 
 This module owns turning a notebook (the nbformat dict as saved) into the facts the search
-index stores: title, description, Markdown text, code text, language and imported packages.
+index stores: title, description, Markdown text (the words a reader sees, without Markdown's
+marks), code text, language and imported packages.
 It is pure: no database, no I/O, and it never raises on odd content (a notebook that does not
 parse as Python, cells with lists for sources, missing metadata), because one strange notebook
 must not stop the index.
@@ -80,6 +81,38 @@ def _strip_inline_markdown(text: str) -> str:
     text = re.sub(r"[*_`]{1,3}", "", text)
     text = re.sub(r"<[^>]{1,200}>", "", text)
     return " ".join(text.split())
+
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_BLOCK_MARK = re.compile(r"^\s{0,3}(?:>\s?)*(?:#{1,6}(?=\s|$)|\s*[-*+](?=\s))?")
+_TRAILING_HASHES = re.compile(r"\s+#+\s*$")
+_RULE = re.compile(r"^\s{0,3}(?:(?:[-*_]\s*){3,}|=+)\s*$")
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_LINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
+_STARS = re.compile(r"(\*{1,3})(?=\S)(.+?)(?<=\S)\1")
+# Underscores only around words: snake_case names keep theirs.
+_UNDERSCORES = re.compile(r"(?<![\w_])(_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w_])")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def markdown_text(source: str) -> str:
+    """A Markdown cell as the words a reader sees, for the index (snippets show it): no
+    heading marks, emphasis, code ticks, fences or link syntax (a link becomes its text, an
+    image its alt text). Every word stays, so search finds what it found before."""
+    lines: list[str] = []
+    for line in source.splitlines():
+        if _FENCE.match(line) or _RULE.match(line):
+            continue
+        if line.lstrip().startswith("#"):
+            line = _TRAILING_HASHES.sub("", line)
+        line = _BLOCK_MARK.sub("", line, count=1)
+        line = _IMAGE.sub(r"\1", line)
+        line = _LINK.sub(r"\1", line)
+        line = _CODE_SPAN.sub(lambda m: m.group(2).strip(), line)
+        line = _STARS.sub(r"\2", line)
+        line = _UNDERSCORES.sub(r"\2", line)
+        lines.append(line.strip())
+    return "\n".join(lines).strip()
 
 
 def _title_and_description(markdown_cells: list[str]) -> tuple[str | None, str]:
@@ -250,7 +283,7 @@ def extract(nb: dict[str, Any], path: str) -> NotebookFacts:
         title=heading or title_from_path(path),
         title_from_name=heading is None,
         description=description[:2000],
-        markdown="\n\n".join(markdown_cells)[:_MAX_TEXT],
+        markdown="\n\n".join(markdown_text(m) for m in markdown_cells)[:_MAX_TEXT],
         code="\n\n".join(code_sources)[:_MAX_TEXT],
         language=language,
         packages=tuple(sorted(packages)),

@@ -1,6 +1,6 @@
 // The web page's entry point: which page this address shows.
 
-import { base, me } from "./net/api";
+import { base } from "./net/api";
 import { showBrowser } from "./browser/browser";
 import { showEditor } from "./editor/editor";
 import { showSettings } from "./settings/settings";
@@ -10,7 +10,7 @@ import { showPublished } from "./history/published";
 import { showApp } from "./apps/app";
 import { el } from "./ui/dom";
 import { installShortcutsKey } from "./ui/shortcuts";
-import { userMenu } from "./ui/usermenu";
+import { topBar } from "./ui/topbar";
 import "./ui/base.css";
 
 const root = document.getElementById("app")!;
@@ -34,10 +34,7 @@ async function start(): Promise<void> {
       await showAdmin(root);
     } else {
       document.title = "Not found · collab_server";
-      const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
-        el("span", { class: "grow" }));
-      void me("").then((who) => header.append(userMenu(who.identity)), () => undefined);
-      root.replaceChildren(header,
+      root.replaceChildren(topBar("Not found"),
         el("main", { class: "not-found", "data-testid": "not-found" },
           el("h1", {}, "There is no page at this address"),
           el("p", {}, el("a", { href: base, class: "button" }, "Go to your notebooks"))));

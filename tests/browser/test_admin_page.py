@@ -239,3 +239,21 @@ def _plain_token(server: Any) -> str:
     r = httpx.post(f"{server.http_url}/api/collab/login",
                    json={"username": "vic", "password": "vic-password-1"})  # fmt: skip
     return str(r.json()["token"])
+
+
+async def test_your_own_row_offers_no_disable_or_step_down(browser, accounts):
+    page = await open_page(browser, accounts, "/admin", accounts.tokens["root"])
+    mine = page.locator('[data-testid="users"] tr[data-user="root"]')
+    other = page.locator('[data-testid="users"] tr[data-user="olga"]')
+    await other.locator('[data-testid="toggle-disabled"]').wait_for()  # the table is drawn
+    for testid in ("toggle-disabled", "toggle-admin"):
+        assert not await mine.locator(f'[data-testid="{testid}"]').is_visible(), testid
+    note = mine.locator('[data-testid="self-note"]')
+    assert "another administrator" in await note.inner_text()
+    assert await note.get_attribute("title")
+    await mine.locator('[data-testid="reset-password"]').wait_for()  # the rest stays
+    groups_help = await page.locator('section[aria-labelledby="groups-title"]').inner_text()
+    assert "group:" not in groups_help
+    await no_serious_violations(page, "admin page, your own row")
+    assert page.errors == []
+    await page.context.close()

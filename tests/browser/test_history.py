@@ -254,3 +254,25 @@ async def test_publish_from_the_more_menu_says_a_parameters_cell_makes_an_app(br
     await ada.locator('[data-testid="publish-dialog"] [data-testid="publish-title"]').wait_for()
     assert await ada.locator('[data-testid="publish-app-note"]').count() == 0
     assert alice.errors == [] and ada.errors == []
+
+
+async def test_a_copy_without_results_says_how_to_see_them(browser, server):
+    async with server.client("admin-token") as c:
+        made: dict[bool, str] = {}
+        for strip in (True, False):
+            path = write_notebook(server.root, ["print('hi')"], f"hist/stripped-{strip}.ipynb")
+            body = {"title": f"Stripped {strip}", "strip_outputs": strip}
+            r = await c.post(f"/api/collab/publish/{path}", json=body)
+            assert r.status_code == 201, r.text
+            made[strip] = r.json()["id"]
+    page = await open_page(browser, server, f"/published/{made[True]}", "admin-token")
+    note = page.locator('[data-testid="outputs-left-out"]')
+    await note.wait_for()
+    assert await note.inner_text() == (
+        "Results were left out of this copy; make a copy and run it to see them."
+    )
+    await check_a11y(page, "published copy without results")
+    await page.goto(f"{server.http_url}/published/{made[False]}")
+    await page.locator('[data-testid="published-title"]:has-text("Stripped False")').wait_for()
+    assert await note.count() == 0
+    assert page.errors == []

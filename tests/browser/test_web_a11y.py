@@ -71,7 +71,7 @@ async def test_page_has_no_serious_accessibility_violations(browser, server, wha
     elif "missing" in url:
         await page.wait_for_selector('[data-testid="not-found"]')
     elif url == "/settings":
-        await page.wait_for_selector('[data-testid="tokens"]')
+        await page.wait_for_selector('[data-testid="settings"][data-state="ready"]')
     elif url == "/admin":
         # This server's provider cannot manage users: the page says so (tests/browser/
         # test_admin_page.py checks the page with local accounts).
@@ -91,7 +91,7 @@ async def test_page_has_no_serious_accessibility_violations(browser, server, wha
 
 async def test_shortcuts_dialog_and_sign_in_page(browser, server):
     page = await open_page(browser, server, "/settings", "alice-token")
-    await page.wait_for_selector('[data-testid="tokens"]')
+    await page.wait_for_selector('[data-testid="settings"][data-state="ready"]')
     await page.keyboard.press("?")
     await page.wait_for_selector("dialog.shortcuts[open]")
     await check(page, "shortcuts dialog")

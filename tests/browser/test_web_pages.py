@@ -161,3 +161,76 @@ async def test_icons_are_svg_with_names(browser, server):
     await page.goto(f"{server.http_url}/?path=icons")
     await page.wait_for_selector(".entry.notebook svg.icon")
     await page.screenshot(path="tests/artifacts/browser-icons.png")
+
+
+# Each page but the editor has the same top bar: (address, token, ready, the link marked as
+# the current page).
+TOP_BAR_PAGES = [
+    ("/", "alice-token", ".entries", "your-notebooks"),
+    ("/gallery", "alice-token", '[data-testid="gallery-sections"][data-state="ready"]', "discover"),
+    ("/settings", "alice-token", '[data-testid="settings"][data-state="ready"]', None),
+    ("/admin", "admin-token", '[data-testid="admin-unsupported"]', None),
+    ("/published/no-such-copy", "alice-token", 'h1:has-text("No such published notebook")', None),
+    ("/apps/no-such-app", "alice-token", '[data-testid="not-found"]', None),
+]
+
+WIDER = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+# The vertical centres of the top bar's visible parts: one row means they are all alike.
+ROW = """() => [...document.querySelector('header.topbar').querySelectorAll(
+  '.brand, .page-name, .topbar-link, [data-testid="user-menu"]')]
+  .filter((e) => e.offsetParent !== null)
+  .map((e) => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; })"""
+
+
+async def test_every_page_but_the_editor_has_the_same_top_bar(browser, server):
+    from axe import axe_violations, describe
+
+    write_notebook(server.root, ["x = 1"], "topbar/app.ipynb")
+    async with server.client("admin-token") as c:
+        r = await c.post("/api/collab/publish/topbar/app.ipynb", json={"title": "Bar app"})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+    pages = [
+        *TOP_BAR_PAGES,
+        (f"/published/{pid}", "admin-token", '[data-testid="published-title"]', None),
+        (f"/apps/{pid}", "admin-token", 'h1:has-text("Bar app")', None),
+    ]
+    for width in (1280, 390):
+        for url, token, ready, current in pages:
+            page = await open_page(browser, server, url, token, width=width)
+            await page.goto(f"{server.http_url}{url}")  # without ?token= in the address
+            await page.wait_for_selector(ready)
+            bar = page.locator("header.topbar")
+            assert await bar.count() == 1, url
+            await bar.locator('[data-testid="user-menu"]').wait_for()
+            for link in ("your-notebooks", "discover"):
+                found = bar.locator(f'[data-testid="{link}"]')
+                # Named for screen readers even where only the icon shows.
+                name = "Your notebooks" if link == "your-notebooks" else "Discover"
+                assert await found.inner_text() == name or width == 390, (url, link)
+                named = page.get_by_role("link", name=name, exact=True)
+                assert await named.count() == 1, (url, name)
+                marked = await found.get_attribute("aria-current")
+                assert marked == ("page" if link == current else None), (url, link, marked)
+            centres = await page.evaluate(ROW)
+            assert len(centres) >= 4 and max(centres) - min(centres) < 4, (url, width, centres)
+            wide = await page.evaluate(WIDER)
+            assert wide <= 0, (url, width, wide)
+            violations = await axe_violations(page)
+            failing = [v for v in violations if v["impact"] in ("critical", "serious")]
+            assert not failing, f"{url} at {width}px:\n{describe(failing)}"
+            assert page.errors == [], url
+            await page.context.close()
+
+
+async def test_settings_without_personal_tokens_shows_no_tokens_card(browser, server):
+    # This server's sign-in system issues no personal tokens (test_web_files.py checks the
+    # card with local accounts, which do).
+    page = await open_page(browser, server, "/settings", "alice-token")
+    await page.wait_for_selector('[data-testid="settings"][data-state="ready"]')
+    assert await page.locator('[data-testid="tokens"]').count() == 0
+    assert "API token" not in await page.inner_text("main")
+    await page.click('[data-testid="user-menu"]')
+    assert await page.locator('[data-testid="menu-settings"]').inner_text() == "Settings"
+    assert page.errors == []

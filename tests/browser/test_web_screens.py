@@ -88,7 +88,9 @@ PAGES = [
     ("editor-empty", "/notebooks/screens/empty.ipynb", "alice-token", EDITOR, None),
     ("shortcuts", "/notebooks/screens/empty.ipynb", "alice-token", EDITOR, open_shortcuts),
     ("not-found", "/notebooks/screens/missing.ipynb", "alice-token", NOT_FOUND, None),
-    ("settings", "/settings", "alice-token", '[data-testid="tokens"]', None),
+    ("settings", "/settings", "alice-token", '[data-testid="settings"][data-state="ready"]', None),
+    ("gallery", "/gallery", "alice-token", '[data-testid="gallery"][data-state="ready"]', None),
+    ("published-missing", "/published/missing", "alice-token", "main.published-page h1", None),
     ("sign-in", "/login", None, "form#login", None),
 ]
 

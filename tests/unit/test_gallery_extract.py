@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collab_server.gallery.extract import extract, python_packages
+from collab_server.gallery.extract import extract, markdown_text, python_packages
 
 
 def nb(*cells: tuple[str, Any], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -123,3 +123,27 @@ def test_code_hash_changes_with_code_only() -> None:
     c = extract(nb(("markdown", "# A"), ("code", "x = 2")), "a.ipynb")
     assert a.code_hash == b.code_hash != c.code_hash
     assert a.code_cells[0][0] == "c1"
+
+
+def test_markdown_text_drops_marks_and_keeps_words() -> None:
+    source = (
+        "# Quarterly sales report ##\n"
+        "This notebook shows the **sales** of _Q3_ via `pandas` and [our wiki](http://x.example/y).\n"
+        "![a chart](chart.png)\n"
+        "```python\nx_y = 1\n```\n"
+        "> quoted *words* and my_var_name\n"
+        "---\n"
+        "- one item\n"
+        "C# and 2 * 3 * 4 and <b>html</b>"
+    )
+    assert markdown_text(source).splitlines() == [
+        "Quarterly sales report",
+        "This notebook shows the sales of Q3 via pandas and our wiki.",
+        "a chart",
+        "x_y = 1",
+        "quoted words and my_var_name",
+        "one item",
+        "C# and 2 * 3 * 4 and <b>html</b>",
+    ]
+    facts = extract(nb(("markdown", source)), "a.ipynb")
+    assert facts.markdown == markdown_text(source)

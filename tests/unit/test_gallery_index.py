@@ -380,3 +380,21 @@ def test_catalog_pages_with_counts_inside_the_permission_filter(
     assert "secret" not in str(index.catalog(team, 10, 0))
     with pytest.raises(GalleryError):
         index.catalog(team, 0, 0)
+
+
+def test_snippets_show_markdown_as_the_words_a_reader_sees(index: GalleryIndex) -> None:
+    body = (
+        "This notebook shows the **sales** of _Q3_ with `pandas`, see [our wiki](https://w.example/q3).\n\n"
+        "## Totals by region\n\nThe `total_sales` column."
+    )
+    index.upsert("q", "q.ipynb", nb("Quarterly sales report", body))
+    result = index.search("sales", ALL)["results"][0]
+    text = " ".join("".join(s["text"] for s in result["snippet"]).split())  # as the page shows it
+    assert "Quarterly sales report This notebook shows the sales of Q3 with pandas" in text
+    for mark in ("#", "*", "`", "[", "](", "_Q3_"):
+        assert mark not in text, (mark, text)
+    assert [s["text"].lower() for s in result["snippet"] if s["mark"]][:2] == ["sales", "sales"]
+    # Every word is still found: emphasised, in code ticks, a link's text, a heading, a name
+    # with underscores.
+    for query in ("q3", "pandas", "wiki", "totals region", "total_sales", '"sales of q3"'):
+        assert paths(index.search(query, ALL)) == ["q.ipynb"], query

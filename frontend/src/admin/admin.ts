@@ -9,7 +9,7 @@ import { api, ApiError, base, me } from "../net/api";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, type IconName } from "../ui/icons";
-import { userMenu } from "../ui/usermenu";
+import { topBar } from "../ui/topbar";
 import { ADMIN, accessUrl, filterUsers, memberUrl, principalText, type Token, tokenText, type User, userUrl } from "./model";
 import "./admin.css";
 
@@ -35,8 +35,7 @@ function button(text: string, iconName: IconName | null, attrs: Record<string, s
 export async function showAdmin(root: HTMLElement): Promise<void> {
   document.title = "Users and groups · collab_server";
   const who = await me("");
-  const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "page-name" }, "Users and groups"), el("span", { class: "grow" }), userMenu(who.identity));
+  const header = topBar("Users and groups", null, who.identity);
   const main = el("main", { class: "admin", "data-testid": "admin" });
   root.replaceChildren(header, main);
   main.append(el("h1", {}, "Users and groups"));
@@ -77,7 +76,7 @@ export async function showAdmin(root: HTMLElement): Promise<void> {
     el("button", { class: "button small", type: "submit" }, "Create group"));
   main.append(el("section", { class: "panel", "aria-labelledby": "groups-title" },
     el("div", { class: "panel-head" }, el("h2", { id: "groups-title" }, "Groups")),
-    el("p", { class: "muted" }, "A group exists while it has members. Share a file or folder with “group:NAME” to give all its members access."),
+    el("p", { class: "muted" }, "A group exists while it has members. Share a file or folder with a group and everyone in it gets access."),
     groupList, newGroup));
 
   // -- who has access ---------------------------------------------------------------------
@@ -163,12 +162,23 @@ export async function showAdmin(root: HTMLElement): Promise<void> {
     const tokens = button("Tokens…", "key", { "aria-label": `Tokens of ${user.name}`, "aria-haspopup": "dialog",
       "data-testid": "user-tokens" });
     tokens.addEventListener("click", () => tokensDialog(user.name, say));
+    // Your own row: disabling yourself would sign you out at once (the server refuses it), and
+    // stepping down would take this page away; another administrator does either.
+    const yourself = user.name === who.identity.username;
+    let selfNote: HTMLElement | "" = "";
+    if (yourself) {
+      disable.hidden = true;
+      toggleAdmin.hidden = user.is_admin;
+      selfNote = el("span", { class: "muted self-note", "data-testid": "self-note",
+        title: "Disabling yourself would sign you out at once, and removing your own rights would take this page away." },
+        "This is you: another administrator can disable you or remove your rights.");
+    }
     return el("tr", { "data-user": user.name, class: user.disabled ? "disabled" : "" },
       el("th", { scope: "row", "data-label": "Name" }, el("span", { class: "user-label" }, label)),
       el("td", { "data-label": "Groups" }, user.groups.length ? user.groups.join(", ") : el("span", { class: "muted" }, "none")),
       roleCell, statusCell,
       el("td", { "data-label": "Last sign-in" }, when(user.last_sign_in_at)),
-      el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin, runCode, tokens)));
+      el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin, runCode, tokens, selfNote)));
   };
 
   const patch = async (user: User, change: Record<string, unknown>, done: string) => {

@@ -12,6 +12,7 @@ import { api, ApiError, base } from "../net/api";
 import { segment } from "../net/paths";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
+import { topBar } from "../ui/topbar";
 import { buildForm, fromQuery, parametersBrief, toQuery, type Schema } from "./form";
 import { scheduleSection } from "./schedules";
 import { openRunShareDialog } from "./share";
@@ -84,7 +85,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) {
       document.title = "App not found · collab_server";
-      root.replaceChildren(el("main", { "data-testid": "not-found" }, el("h1", {}, "There is no app at this address"),
+      root.replaceChildren(topBar("App"), el("main", { "data-testid": "not-found" }, el("h1", {}, "There is no app at this address"),
         el("p", {}, "It does not exist, or you may not run it."), el("p", {}, el("a", { href: base }, "Go to your notebooks"))));
       return;
     }
@@ -121,8 +122,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   const history = el("ul", { class: "run-history", "data-testid": "run-history" });
   const sharedHistory = el("ul", { class: "run-history", hidden: "", "data-testid": "shared-runs" });
   root.replaceChildren(
-    el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
-      el("span", { class: "page-name" }, "App"), el("span", { class: "grow" })),
+    topBar("App"),
     el("main", { class: "app-page" },
       el("h1", {}, app.title),
       ...(app.description ? [el("p", { class: "description" }, app.description)] : []),

@@ -8,7 +8,7 @@ import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
 import { menu } from "../ui/menu";
-import { userMenu } from "../ui/usermenu";
+import { topBar } from "../ui/topbar";
 import "./browser.css";
 
 interface Entry {
@@ -26,11 +26,7 @@ export async function showBrowser(root: HTMLElement): Promise<void> {
   const params = new URLSearchParams(location.search);
   const folder = (params.get("path") || "").replace(/^\/+|\/+$/g, "");
   const who = await me(folder);
-  const header = el("header", { class: "topbar" },
-    el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "grow" }),
-    el("a", { href: `${base}gallery`, class: "button quiet", "data-testid": "discover" }, icon("search"), "Discover"),
-    userMenu(who.identity));
+  const header = topBar("Your notebooks", "notebooks", who.identity);
   const main = el("main", { class: "browser" });
   root.replaceChildren(header, main);
 

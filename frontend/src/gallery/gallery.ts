@@ -1,7 +1,9 @@
 // The Discover page (/gallery): search with instant results and highlighted snippets, tags,
-// apps, starred, recommended, trending and recently updated notebooks, health badges, star and
-// tag buttons; "Open as app" on the cards of notebooks published as apps. Every text from a notebook is put on the page as text (snippets are segments; the
-// marked ones become <mark> elements), never parsed as HTML.
+// apps (those with inputs), recommended, starred, trending and recently updated notebooks (each
+// notebook in the first of these sections only), health badges (when there is something to
+// say), star and tag buttons; "Open as app" as the main button on the cards of notebooks
+// published as apps. Every text from a notebook is put on the page as text (snippets are
+// segments; the marked ones become <mark> elements), never parsed as HTML.
 
 import { api, ApiError, base, me } from "../net/api";
 import { apiPath, nameOf, notebookPage, segment } from "../net/paths";
@@ -9,7 +11,7 @@ import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
 import { attempt, showError } from "../ui/toast";
-import { userMenu } from "../ui/usermenu";
+import { topBar } from "../ui/topbar";
 import "./gallery.css";
 
 export interface Segment { text: string; mark: boolean }
@@ -39,6 +41,8 @@ export interface AppItem {
   may_run: boolean;
   /** The notebook it was published from, only for those who may read it. */
   path?: string;
+  /** How many parameters its form has (an app without any is listed, not shown among Apps). */
+  inputs?: number;
 }
 
 const SEARCH_DELAY_MS = 200;
@@ -80,33 +84,32 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   document.title = "Discover · collab_server";
   // The top bar every page has: the brand, this page's links, the user menu.
   const who = await me("");
-  const header = el("header", { class: "topbar" },
-    el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "page-name" }, "Discover"),
-    el("span", { class: "grow" }),
-    el("a", { href: base, class: "button quiet", "data-testid": "your-notebooks" }, icon("folder"), "Your notebooks"),
-    userMenu(who.identity));
-  const input = el("input", { type: "search", class: "gallery-search", placeholder: "Search notebooks: words, \"a phrase\", tag:finance, owner:ana",
-    "aria-label": "Search notebooks", "data-testid": "gallery-search", autocomplete: "off" });
+  const header = topBar("Discover", "discover", who.identity);
+  const input = el("input", { type: "search", class: "gallery-search", placeholder: "Search notebooks",
+    "aria-label": "Search notebooks", "aria-describedby": "search-help", "data-testid": "gallery-search", autocomplete: "off" });
+  const help = el("p", { class: "search-help muted", id: "search-help", "data-testid": "search-help" },
+    "Type words, \"a phrase\" in quotes, tag:NAME for a tag or owner:NAME for whose notebooks.");
   const status = el("p", { class: "status muted", role: "status", "aria-live": "polite" });
   const results = el("div", { class: "gallery-results", "data-testid": "gallery-results" });
-  const sections = el("div", { class: "gallery-sections" });
+  const sections = el("div", { class: "gallery-sections", "data-testid": "gallery-sections", "data-state": "loading" });
   const tagCloud = el("nav", { class: "tag-cloud", "aria-label": "Tags" });
-  const main = el("main", { class: "gallery" },
-    el("div", { class: "gallery-head" }, el("label", { class: "search-box" }, icon("search"), input)),
+  const side = el("aside", { class: "gallery-side" }, el("h2", {}, "Tags"), tagCloud);
+  const main = el("main", { class: "gallery", "data-testid": "gallery", "data-state": "loading" },
+    el("div", { class: "gallery-head" }, el("label", { class: "search-box" }, icon("search"), input), help),
     status,
     el("div", { class: "gallery-body" }, el("div", { class: "gallery-main" }, results, sections),
-      el("aside", { class: "gallery-side" }, el("h2", {}, "Tags"), tagCloud)));
+      side));
   root.replaceChildren(header, main);
 
   const starred = new Set<string>();
   const appOf = new Map<string, AppItem>();  // notebook path → its newest app
   const healthNotes = new Map<string, Promise<string>>();
+  const shown = new Set<string>();  // notebooks already in a section above
 
   const setQuery = (q: string): void => {
     input.value = q;
     void runSearch();
-    input.focus();
+    if (!window.matchMedia("(pointer: coarse)").matches) input.focus();
   };
 
   function explain(path: string): Promise<string> {
@@ -118,8 +121,9 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     return healthNotes.get(path)!;
   }
 
-  function healthBadge(item: Item): HTMLElement {
+  function healthBadge(item: Item): HTMLElement | "" {
     const label = healthLabel(item.health);
+    if (label === "unknown") return "";  // nothing to tell yet: a grey badge only adds noise
     const tip = el("span", { class: "tooltip", role: "tooltip", id: `tip-${Math.random().toString(36).slice(2)}` },
       "Health: how often its code runs without errors.");
     const badge = el("span", { class: `badge health ${label}`, tabindex: "0", "aria-describedby": tip.id, "data-testid": "health" },
@@ -180,8 +184,10 @@ export async function showGallery(root: HTMLElement): Promise<void> {
         void loadTags();
       }
     });
-    const open = el("a", { href: base + notebookPage(item.path), class: "button small", "data-testid": "open" }, icon("notebook"), "Open");
     const app = appOf.get(item.path);
+    // A notebook that is an app: most people want to run it, so that is the main button.
+    const open = el("a", { href: base + notebookPage(item.path), class: app ? "button small quiet" : "button small",
+      "data-testid": "open" }, icon("notebook"), app ? "Open notebook" : "Open");
     const openApp = app ? el("a", { href: appPage(app.id), class: "button small", "data-testid": "open-as-app",
       title: app.may_run ? "Run its published version with your own parameters" : "See the app; running it needs the publisher's permission",
       "aria-label": `Open as app: ${item.title || nameOf(item.path)}` }, icon("run"), "Open as app") : "";
@@ -208,6 +214,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
 
   function appCard(app: AppItem): HTMLElement {
     const facts: string[] = [];
+    if (app.inputs) facts.push(`${app.inputs} input${app.inputs === 1 ? "" : "s"}`);
     if (app.publisher) facts.push(`Published by ${app.publisher}`);
     if (app.published) facts.push(when(app.published));
     const node = el("article", { class: "gallery-card app-card", "data-app": app.id, "data-testid": "app-card" },
@@ -222,6 +229,11 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   }
 
   function section(title: string, items: Item[], empty: string, testid: string): HTMLElement {
+    // A notebook already on the page in an earlier section is not repeated.
+    const fresh = items.filter((item) => !shown.has(item.path));
+    for (const item of fresh) shown.add(item.path);
+    if (items.length && !fresh.length) return el("span", { hidden: "" });
+    items = fresh;
     const list = el("div", { class: "card-list" }, ...items.map(card));
     if (!items.length) list.append(el("p", { class: "empty muted" }, empty));
     return el("section", { class: "gallery-section", "data-testid": testid }, el("h2", {}, title), list);
@@ -237,6 +249,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       chip.addEventListener("click", () => setQuery(`tag:${tag}`));
       return chip;
     }));
+    side.classList.toggle("no-tags", !answer.tags.length);
     if (!answer.tags.length) tagCloud.append(el("p", { class: "muted" }, "No tags yet. Add one with the Tag button of a notebook."));
   }
 
@@ -253,10 +266,13 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     for (const item of mine?.results || []) starred.add(item.path);
     appOf.clear();
     for (const app of apps?.apps || []) if (app.path && !appOf.has(app.path)) appOf.set(app.path, app);  // newest first
-    const appList = (apps?.apps || []).slice(0, APPS_SHOWN);
+    // Apps to run are those with a form to fill in; any other published notebook still has
+    // "Open as app" on its notebook's card.
+    const appList = (apps?.apps || []).filter((app) => (app.inputs ?? 0) > 0).slice(0, APPS_SHOWN);
     const appSection = el("section", { class: "gallery-section", "data-testid": "apps" }, el("h2", {}, "Apps"),
-      el("p", { class: "muted" }, "Published notebooks you run with your own parameters; you never see or change their code."),
+      el("p", { class: "muted" }, "Run a published notebook with your own values; you get its results, not its code to edit."),
       el("div", { class: "card-list" }, ...appList.map(appCard)));
+    shown.clear();
     sections.replaceChildren(
       section("Recommended for you", recs?.results || [], "Nothing to recommend yet: open a few notebooks.", "recommended"),
       section("Your starred notebooks", mine?.results || [], "Star a notebook to find it here again.", "starred"),
@@ -265,6 +281,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       section("Recently updated", recent?.results || [], "No notebooks yet.", "recent"));
     // Apps come first when there are any: most people here run notebooks others wrote.
     if (appList.length) sections.prepend(appSection);
+    sections.dataset.state = "ready";
   }
 
   let sequence = 0;
@@ -310,5 +327,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   const initial = new URLSearchParams(location.search).get("q") || "";
   await Promise.all([loadSections(), loadTags()]);
   if (initial) setQuery(initial);
-  else input.focus();
+  // On a touch screen focusing the box would open the keyboard over the page.
+  else if (!window.matchMedia("(pointer: coarse)").matches) input.focus();
+  main.dataset.state = "ready";
 }

@@ -4,14 +4,14 @@
 // reader may write. Who may not read it sees the same "not found" as for a copy that does not
 // exist (ids cannot be probed).
 
-import { api, base, me } from "../net/api";
+import { api, base } from "../net/api";
 import { notebookPage, segment } from "../net/paths";
 import { renderOutputs } from "../editor/outputs";
 import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { renderMarkdown } from "../ui/markdown";
-import { userMenu } from "../ui/usermenu";
+import { topBar } from "../ui/topbar";
 import { sourceOf, type NbCell } from "./diffview";
 import { when } from "./history";
 import "./history.css";
@@ -29,9 +29,7 @@ interface PublishedCopy {
 }
 
 export async function showPublished(root: HTMLElement, id: string): Promise<void> {
-  const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"), el("span", { class: "grow" }));
-  root.replaceChildren(header);
-  void me("").then((who) => header.append(userMenu(who.identity)), () => undefined);
+  root.replaceChildren(topBar("Published notebook"));
   const main = el("main", { class: "published-page", "data-testid": "published-page" });
   root.append(main);
   const version = new URLSearchParams(location.search).get("version");
@@ -53,9 +51,11 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
     el("h1", { "data-testid": "published-title" }, copy.title),
     copy.description ? el("p", { class: "published-description" }, copy.description) : "",
     el("p", { class: "muted" }, `Published by ${copy.publisher} · ${when(copy.created)} · version ${copy.version}`,
-      copy.strip_outputs ? " · outputs left out" : ""),
+      ),
     el("div", { class: "row" }, makeCopy, appLink(copy.id, copy.notebook.cells), withdrawButton()), status,
-    el("p", { class: "notice", "data-testid": "read-only" }, "A published copy is read-only. Make a copy to edit it."));
+    el("p", { class: "notice", "data-testid": "read-only" }, "A published copy is read-only. Make a copy to edit it."),
+    copy.strip_outputs ? el("p", { class: "notice", "data-testid": "outputs-left-out" },
+      "Results were left out of this copy; make a copy and run it to see them.") : "");
   const cells = el("div", { class: "published-cells", "data-testid": "published-cells" });
   for (const cell of copy.notebook.cells) {
     const source = sourceOf(cell);

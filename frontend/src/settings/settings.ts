@@ -1,12 +1,13 @@
 // The settings page (/settings): who you are, your personal API tokens (list, create with a
-// label and an expiry — the token is shown once, with a copy button — and revoke), sign out.
+// label and an expiry — the token is shown once, with a copy button — and revoke; only where
+// the sign-in system issues them), sign out.
 
 import { api, ApiError, base, me } from "../net/api";
 import { tokensUrl } from "../net/paths";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { iconButton } from "../ui/icons";
-import { userMenu } from "../ui/usermenu";
+import { topBar } from "../ui/topbar";
 import "./settings.css";
 
 interface Token {
@@ -29,9 +30,8 @@ const EXPIRIES: [string, string][] = [["7", "7 days"], ["30", "30 days"], ["90",
 export async function showSettings(root: HTMLElement): Promise<void> {
   document.title = "Settings · collab_server";
   const who = await me("");
-  const header = el("header", { class: "topbar" }, el("a", { href: base, class: "brand" }, "collab_server"),
-    el("span", { class: "grow" }), userMenu(who.identity));
-  const main = el("main", { class: "settings" });
+  const header = topBar("Settings", null, who.identity);
+  const main = el("main", { class: "settings", "data-testid": "settings", "data-state": "loading" });
   root.replaceChildren(header, main);
   main.append(el("h1", {}, "Settings"));
   main.append(el("section", { class: "card", "aria-labelledby": "account-title" },
@@ -40,7 +40,9 @@ export async function showSettings(root: HTMLElement): Promise<void> {
       ` (${who.identity.username}).`),
     el("a", { href: `${base}logout`, class: "button quiet", "data-testid": "sign-out" }, "Sign out")));
 
-  const section = el("section", { class: "card", "aria-labelledby": "tokens-title", "data-testid": "tokens" });
+  // Shown once the server says it issues personal tokens (a sign-in system that does not
+  // would leave a card with nothing to do).
+  const section = el("section", { class: "card", "aria-labelledby": "tokens-title", "data-testid": "tokens", hidden: "" });
   main.append(section);
   section.append(el("h2", { id: "tokens-title" }, "API tokens"),
     el("p", { class: "muted" }, "A token lets a program act as you (for example the collab_server Python client, "
@@ -64,13 +66,14 @@ export async function showSettings(root: HTMLElement): Promise<void> {
       tokens = (await api<{ tokens: Token[] }>("GET", tokensUrl())).tokens;
     } catch (e: any) {
       if (e instanceof ApiError && e.status === 501) {
-        form.hidden = true;
-        list.replaceChildren(el("p", { class: "muted" }, "This server's sign-in system does not issue personal tokens."));
+        section.remove();
         return;
       }
+      section.hidden = false;
       error.textContent = `Could not list your tokens: ${e.message}`;
       return;
     }
+    section.hidden = false;
     if (!tokens.length) {
       list.replaceChildren(el("p", { class: "empty" }, "You have no API tokens."));
       return;
@@ -118,6 +121,7 @@ export async function showSettings(root: HTMLElement): Promise<void> {
     }
   });
   await load();
+  main.dataset.state = "ready";  // the tokens card is shown, or known to have no place here
 }
 
 /** The new token, shown this once, with a copy button and a warning. */

@@ -19,7 +19,7 @@ export function userMenu(who: Identity): HTMLElement {
     "aria-label": `Account: ${name}` }, icon("user"), el("span", { class: "user-name" }, name));
   return menu(button, [
     { text: `Signed in as ${who.username}` },
-    { label: "Settings and API tokens", href: `${base}settings`, testid: "menu-settings" },
+    { label: "Settings", href: `${base}settings`, testid: "menu-settings" },
     ...(isServerAdmin() ? [{ label: "Users and groups", href: `${base}admin`, testid: "menu-admin" }] : []),
     { label: "Keyboard shortcuts (?)", run: showShortcuts, testid: "menu-shortcuts" },
     { separator: true },
