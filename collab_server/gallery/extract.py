@@ -33,6 +33,9 @@ _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 _PIP_OPTIONS_WITH_VALUE = {"-r", "-c", "-e", "-i", "-f", "--index-url", "--extra-index-url",
                            "--requirement", "--constraint", "--find-links", "--target", "-t",
                            "--prefix", "--editable", "--channel"}  # fmt: skip
+# What is indexed of a notebook. Bump it when that changes (2: Markdown as its reader sees
+# it): the next scan indexes every notebook again, not only those changed since.
+TEXT_VERSION = 2
 _MAX_TEXT = 200_000  # characters of Markdown or code kept per notebook (index size bound)
 
 

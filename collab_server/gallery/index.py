@@ -478,6 +478,22 @@ class GalleryIndex:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def text_version(self) -> int:
+        """The :data:`.extract.TEXT_VERSION` the indexed text was made with (1 before it was
+        recorded)."""
+        row = self.db.conn.execute(
+            "SELECT value FROM gallery_meta WHERE key = 'text_version'"
+        ).fetchone()
+        return int(row[0]) if row else 1
+
+    def set_text_version(self, version: int) -> None:
+        with transaction(self.db) as conn:
+            conn.execute(
+                "INSERT INTO gallery_meta (key, value) VALUES ('text_version', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [str(version)],
+            )
+
     def indexed(self) -> dict[str, tuple[str, float]]:
         """``{path: (file_id, updated)}`` of every indexed notebook (for the disk scan)."""
         rows = self.db.conn.execute("SELECT path, file_id, updated FROM gallery_notebooks")

@@ -18,6 +18,7 @@ tags, stars and activity survive renames; only ``gallery_notebooks.path`` follow
   the recommendations and "trending" read.
 * ``gallery_executions`` — one row per cell execution (the health formula's input).
 * ``gallery_similar`` — precomputed text similarity, top neighbours per notebook.
+* ``gallery_meta`` — facts about the index itself (``text_version``: what it was built with).
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ CREATE TABLE IF NOT EXISTS gallery_executions (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS gallery_executions_file ON gallery_executions (file_id, at);
+CREATE TABLE IF NOT EXISTS gallery_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS gallery_similar (
     file_id TEXT NOT NULL,
     other_id TEXT NOT NULL,

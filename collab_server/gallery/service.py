@@ -66,7 +66,7 @@ from ..contents import FileIdStore
 from ..core import db as database
 from .activity import Execution, GalleryActivity
 from .changes import ChangeRequests, NotebookEditor
-from .extract import cell_source, source_hash
+from .extract import TEXT_VERSION, cell_source, source_hash
 from .health import BLEND_DAYS, WINDOW_DAYS, Health, compute_health
 from .index import GalleryIndex, Readable
 from .recommend import Candidate, Recommendation, Recommender
@@ -305,23 +305,30 @@ class GalleryService(LoggingConfigurable):
             rows.append((file_id, path, loaded[0], self.index.owner_of(file_id), loaded[1]))
         return self.index.upsert_many(rows)
 
-    def _plan_scan(self) -> tuple[list[str], list[str]]:
-        """What changed on disk: (paths to (re)index, file ids to forget)."""
+    def _plan_scan(self) -> tuple[list[str], list[str], bool]:
+        """What changed on disk: (paths to (re)index, file ids to forget, whether every
+        notebook is indexed again because the index's text is of an older kind)."""
         on_disk, complete = notebooks_under(self.root, self.scan_max_files)
         indexed = self.index.indexed()
-        changed = [p for p, mtime in on_disk.items() if indexed.get(p, ("", -1.0))[1] != mtime]
+        everything = complete and self.index.text_version() < TEXT_VERSION
+        changed = [
+            p for p, mtime in on_disk.items()
+            if everything or indexed.get(p, ("", -1.0))[1] != mtime
+        ]  # fmt: skip
         # A scan cut short knows nothing of the files it did not reach: forget nothing then.
         gone = [f for p, (f, _) in indexed.items() if p not in on_disk] if complete else []
-        return sorted(changed), gone
+        return sorted(changed), gone, everything
 
     async def scan(self) -> int:
         """One scan of the root; returns the notebooks (re)indexed or forgotten."""
-        changed, gone = await self.write(self._plan_scan)
+        changed, gone, everything = await self.write(self._plan_scan)
         if gone:
             await self.write(lambda: [self.index.remove(f) for f in gone])
         for i in range(0, len(changed), self.batch_size):
             batch = changed[i : i + self.batch_size]
             await self.write(lambda batch=batch: self._index_batch(batch))  # type: ignore[misc]
+        if everything:
+            await self.write(lambda: self.index.set_text_version(TEXT_VERSION))
         if changed or gone:
             self._index_generation += 1
         return len(changed) + len(gone)

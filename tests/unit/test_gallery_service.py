@@ -123,3 +123,49 @@ async def test_kept_recommendations_are_checked_again_and_follow_views(tmp_path:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_an_index_of_an_older_text_version_is_built_again(tmp_path: Path) -> None:
+    """When what is indexed of a notebook changes (Markdown without its marks), the next
+    scan indexes every notebook again, also those unchanged on disk."""
+    from collab_server.gallery.extract import TEXT_VERSION
+
+    open_database(tmp_path / "server.db").conn.close()
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Quarterly **sales**", id="m0")]
+    nbformat.write(nb, root / "a.ipynb")
+    service = GalleryService(tmp_path / "server.db", str(root), scan_interval=0,
+                             similar_interval=3600)  # fmt: skip
+    service.start()
+    try:
+        file_id = await until(
+            lambda: service.read(lambda: service.reader_index.file_id_at("a.ipynb"))
+        )
+        indexed = "SELECT markdown FROM gallery_fts WHERE rowid ="
+        indexed += " (SELECT id FROM gallery_notebooks WHERE file_id = ?)"
+
+        def text() -> str:
+            return str(service.reader_index.db.conn.execute(indexed, [file_id]).fetchone()[0])
+
+        assert await service.read(text) == "Quarterly sales"
+        assert await service.read(service.reader_index.text_version) == TEXT_VERSION
+
+        # As an older version left it: marks in the text, an older version recorded.
+        def age() -> None:
+            conn = service.index.db.conn
+            with conn:
+                conn.execute(
+                    "UPDATE gallery_fts SET markdown = '# Quarterly **sales**' WHERE rowid ="
+                    " (SELECT id FROM gallery_notebooks WHERE file_id = ?)", [file_id]
+                )  # fmt: skip
+                conn.execute("DELETE FROM gallery_meta")
+
+        await service.write(age)
+        assert await service.scan() == 1  # the file did not change on disk
+        assert await service.read(text) == "Quarterly sales"
+        assert await service.read(service.reader_index.text_version) == TEXT_VERSION
+        assert await service.scan() == 0  # once
+    finally:
+        await service.stop()
