@@ -16,7 +16,9 @@ figures, in one run on one machine:
 4. **20 concurrent runs** on the machine's cores (no pool, the server's default of 4 runs at
    once, the rest queued): throughput and p50 / p99 time to result.
 
-And the memory of a parked warm kernel (RSS and USS of its process). The table goes to stdout
+And the memory of a parked warm kernel (RSS and USS of its process), and the apps listing the
+Discover page asks for (``GET /api/collab/apps?limit=200``) with 1,000 published apps: the
+first listing (each app's shape recorded once) and later ones. The table goes to stdout
 and to ``bench/results/<date>-<host>-apps.md``.
 """
 
@@ -215,8 +217,43 @@ def concurrent(base: Path) -> dict[str, Any]:
         server.stop()
 
 
+LISTED = 1000
+
+
+def listing(base: Path) -> dict[str, Any]:
+    server = AppsServer(base / "listing", "--CollabServer.apps_pool_size=0").start()
+    try:
+        text = json.dumps(small_app())
+        for i in range(LISTED):
+            (server.root / f"app{i}.ipynb").write_text(text)
+
+        def publish_one(i: int) -> None:
+            r = httpx.post(f"{server.http_url}/api/collab/publish/app{i}.ipynb",
+                           headers=HEADERS, json={}, timeout=60)  # fmt: skip
+            r.raise_for_status()
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(publish_one, range(LISTED)))
+        url = f"{server.http_url}/api/collab/apps?limit=200"
+
+        def timed() -> float:
+            started = time.monotonic()
+            r = httpx.get(url, headers=HEADERS, timeout=120)
+            r.raise_for_status()
+            assert len(r.json()["apps"]) == 200
+            return time.monotonic() - started
+
+        first = timed()
+        later = sorted(timed() for _ in range(20))
+        return {"first": first, "p50": statistics.median(later), "p99": later[-1],
+                "later": later}  # fmt: skip
+    finally:
+        server.stop()
+
+
 def table(results: dict[str, Any]) -> str:
     c, w, p, n = results["cold"], results["warm"], results["papermill"], results["concurrent"]
+    li = results["listing"]
     rows = [
         ("time to result, cold (kernel started for the run): median",
          f"{c['median']:.2f} s", f"{len(c['runs'])} runs, one after another"),
@@ -232,6 +269,9 @@ def table(results: dict[str, Any]) -> str:
          f"{n['p50']:.2f} s / {n['p99']:.2f} s", "includes the wait in the queue"),
         ("memory of a parked warm kernel: RSS / USS",
          f"{w['rss'] / 1e6:.0f} MB / {w['uss'] / 1e6:.0f} MB", "ipykernel with the setup cell run"),
+        (f"apps listing, {LISTED:,} published (200 a page): first / later p50",
+         f"{li['first'] * 1000:.0f} ms / {li['p50'] * 1000:.1f} ms",
+         "the first records each app's shape; later ones read no notebook"),
     ]  # fmt: skip
     head = "| metric | value | note |\n|---|---:|---|\n"
     return head + "\n".join(f"| {m} | {v} | {note} |" for m, v, note in rows)
@@ -255,6 +295,8 @@ def main() -> int:
         log(f"warm: {results['warm']['median']:.2f} s")
         results["concurrent"] = concurrent(base)
         log(f"concurrent: {results['concurrent']['throughput']:.2f} runs/s")
+        results["listing"] = listing(base)
+        log(f"listing: {results['listing']['p50'] * 1000:.1f} ms")
     host = platform.node() or "host"
     markdown = table(results)
     load_after = " ".join(Path("/proc/loadavg").read_text().split()[:3])

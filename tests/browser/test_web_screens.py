@@ -1,6 +1,6 @@
 """Screenshots of every page at 1280×800 and 390×844 (a phone), saved under
 ``tests/artifacts/screens/`` for a person to look at; at both sizes nothing may stick out
-sideways (no horizontal scrolling of the page)."""
+sideways (no horizontal scrolling of the page, no cell tool pushed out of its cell)."""
 
 from __future__ import annotations
 
@@ -55,12 +55,21 @@ async def shoot(browser: Any, server: Any, name: str, url: str, token: str | Non
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENS / f"{name}-{size[0]}.png"))
     wide = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    # Nothing of a cell's toolbar (its "[3]" prompt first) may be pushed out of the cell's left.
+    clipped = await page.evaluate(
+        """() => [...document.querySelectorAll('.cell-toolbar > *')].filter((e) => {
+             const r = e.getBoundingClientRect(), cell = e.closest('.cell').getBoundingClientRect();
+             return r.width > 0 && r.left < cell.left;
+           }).length"""
+    )
     await context.close()
     if wide > 0 and token is None:
         # The sign-in page is the server's own (auth/handlers.py), not this bundle's: its
         # form is 64 px wider than a phone (width 90vw plus padding). Reported, not failed.
         warnings.warn(f"{name} at {size[0]} px is {wide} px too wide", stacklevel=1)
         return errors
+    if clipped:
+        errors.append(f"{name} at {size[0]} px: {clipped} cell tools cut off at the left")
     return ([f"{name} at {size[0]} px is {wide} px too wide"] if wide > 0 else []) + errors
 
 
