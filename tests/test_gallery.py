@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -364,13 +366,16 @@ async def test_built_in_accounts_search_only_what_is_shared(tmp_path: Path) -> N
 
 
 async def test_owner_is_the_first_person_seen_saving(gallery: ServerProcess) -> None:
-    """A notebook found on disk has no owner; the first person whose edit the server saves
-    becomes it, and stays it when someone else saves later."""
+    """A notebook found on disk has no owner; someone's comment (saved into the file) does not
+    make them one; the first person whose edit the server saves becomes it, and stays it when
+    someone else saves later."""
     from support.yclient import YClient
 
     path = "owners/found.ipynb"
     (gallery.root / "owners").mkdir(parents=True, exist_ok=True)
     nbformat.write(nbformat.from_dict(notebook(("code", "x = 1"))), gallery.root / path)
+    last_year = time.time() - 365 * 86400  # so the index's "updated" tells which file it read
+    os.utime(gallery.root / path, (last_year, last_year))
 
     async def owner() -> str | None:
         for r in (await search(gallery, "", "admin-token", limit=100))["results"]:
@@ -379,6 +384,21 @@ async def test_owner_is_the_first_person_seen_saving(gallery: ServerProcess) -> 
         return None
 
     await until(lambda: indexed(gallery, path))
+    assert await owner() == ""
+    # A comment is saved into the file, but commenting is no authorship: still no owner.
+    async with gallery.client("commenter-token") as c:
+        r = await c.post(f"/api/collab/comments/{path}",
+                         json={"target": {"type": "notebook"}, "body": "Nice"})  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    async def comment_saved_and_indexed() -> bool:
+        # The barrier: the index read the file the comment's save wrote (it is of today).
+        for r in (await search(gallery, "", "admin-token", limit=100))["results"]:
+            if r["path"] == path:
+                return datetime.fromisoformat(r["updated"]).timestamp() > last_year + 86400
+        return False
+
+    await until(comment_saved_and_indexed)
     assert await owner() == ""
     client = await YClient.connect(gallery, path, "bob-token")
     try:

@@ -29,6 +29,7 @@ never overwrite each other, and a busy database answers 503 without changing any
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import json
 import logging
@@ -585,7 +586,10 @@ class NotebookComments:
         # No await since the commit: nothing else has changed these threads meanwhile.
         result, change = outcome[0]
         self.service._apply(self.file_id, self.comments, change)
-        self.notebook.request_save()  # the file carries the threads
+        # The file carries the threads. Saved outside this request's context: a comment is
+        # no authorship of the notebook (the gallery takes the first person whose request
+        # saved a notebook for its owner).
+        contextvars.Context().run(self.notebook.request_save)
         return result
 
     async def create(

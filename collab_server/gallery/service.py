@@ -157,7 +157,9 @@ class GalleryService(LoggingConfigurable):
         self._index_generation = 0  # notebooks added, moved, removed; similarity refreshed
         self._person_generation: dict[str, int] = {}  # per person: views and runs
         self._health_timers: dict[str, asyncio.TimerHandle] = {}
-        self._pending_saves: set[str] = set()
+        # Saved notebooks waiting to be indexed → who saved them ("" if nobody known yet).
+        self._pending_saves: dict[str, str] = {}
+        self._pending_lock = threading.Lock()  # the loop adds, the write thread takes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._first_scan_done = asyncio.Event()
@@ -235,14 +237,18 @@ class GalleryService(LoggingConfigurable):
         if action in NOTEBOOK_EVENTS and _is_notebook(path):
             who = _caller()
             # A room saves every second or so while people type: a save still waiting in
-            # the queue will read the newest file anyway, so later ones are not queued again.
-            if path in self._pending_saves:
-                return
-            self._pending_saves.add(path)
+            # the queue will read the newest file anyway, so later ones are not queued again
+            # (but the first person known to have saved it is kept for it).
+            with self._pending_lock:
+                if path in self._pending_saves:
+                    self._pending_saves[path] = self._pending_saves[path] or who
+                    return
+                self._pending_saves[path] = who
 
             def index_saved() -> None:
-                self._pending_saves.discard(path)
-                self._index_one(path, who)
+                with self._pending_lock:
+                    saver = self._pending_saves.pop(path, "")
+                self._index_one(path, saver)
 
             self._submit(index_saved, "index a saved notebook")
         elif action == "rename" and data.get("source_path") is not None:
