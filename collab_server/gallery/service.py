@@ -41,7 +41,9 @@ names) against the database and the request's permissions on each call.
 **Owner.** Neither the contents events nor the built-in providers record who created a file.
 The gallery's owner of a notebook is the first person seen saving it through the server (the
 request that caused the contents event: jupyter_server's ``CallContext``); a notebook found by
-the scan has no owner until someone saves it. An owner, once set, is kept.
+the scan has no owner until someone saves it. An owner, once set, is kept. A comment is saved
+into the file outside its request's context (:mod:`..comments.service`): commenting is no
+authorship.
 """
 
 from __future__ import annotations
