@@ -72,18 +72,22 @@ class AppsHandler(CollabHandlerMixin, APIHandler):
             raise Unauthenticated("Sign in first")
         return Caller(str(user.username), token_from_request(self))
 
-    async def visible_app(self, pid: str, version: int | None = None) -> App:
-        caller = self.caller
-        if not await self.service.may_see(caller.token, pid):
+    async def app_and_access(self, pid: str, version: int | None = None) -> tuple[App, bool]:
+        """The app the caller may see (else 404) and whether they may run it."""
+        seen, runnable = await self.service.access(self.caller.token, pid)
+        if not seen:
             raise NotFound("No such app")
         try:
-            return await self.service.app(pid, version)
+            return await self.service.app(pid, version), runnable
         except NotFound:
             raise NotFound("No such app (or version)") from None
 
+    async def visible_app(self, pid: str, version: int | None = None) -> App:
+        return (await self.app_and_access(pid, version))[0]
+
     async def runnable_app(self, pid: str, version: int | None = None) -> App:
-        app = await self.visible_app(pid, version)
-        if not await self.service.may_run(self.caller.token, pid):
+        app, runnable = await self.app_and_access(pid, version)
+        if not runnable:
             raise Forbidden("You may not run this app")
         return app
 
@@ -116,8 +120,7 @@ class AppListHandler(AppsHandler):
 
 class AppHandler(AppsHandler):
     async def get(self, pid: str) -> None:
-        app = await self.visible_app(pid)
-        may_run = await self.service.may_run(self.caller.token, pid)
+        app, may_run = await self.app_and_access(pid)
         self.send_json(self.service.describe(app, may_run))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .schema import PARAMETERS_TAG, RESULT_TAG, tagged_index, tags_of
@@ -38,9 +39,22 @@ def code_cells(nb: dict[str, Any], start: int = 0) -> list[int]:
 
 def progress(nb: dict[str, Any], index: int) -> dict[str, int]:
     """``{"cell", "of"}``: the cell at ``index`` is the ``cell``-th of ``of`` code cells."""
-    indexes = code_cells(nb)
-    position = sum(1 for i in indexes if i <= index)
-    return {"cell": position, "of": len(indexes)}
+    return progress_of(code_cells(nb))(index)
+
+
+def progress_of(indexes: list[int]) -> Callable[[int], dict[str, int]]:
+    """:func:`progress` for a notebook whose code cells are ``indexes``, the positions worked
+    out once (a run reports one per cell)."""
+    positions = {index: n for n, index in enumerate(indexes, start=1)}
+    total = len(indexes)
+
+    def at(index: int) -> dict[str, int]:
+        found = positions.get(index)
+        if found is None:  # not a code cell: the code cells before it
+            found = sum(1 for i in indexes if i <= index)
+        return {"cell": found, "of": total}
+
+    return at
 
 
 def _text(value: Any) -> str:

@@ -51,7 +51,7 @@ from .executor import AppKernel, RunTimedOut, client_for, run_cells, with_timeou
 from .notebook import (
     code_cells,
     preload_report,
-    progress,
+    progress_of,
     report_html,
     result_of,
     setup_count,
@@ -152,7 +152,7 @@ class AppsService:
         self._apps: dict[tuple[str, int], App] = {}
         self._fernet = Fernet(_secret(secret_dir))
         self.scheduler = Scheduler(
-            lambda: [s for s in self.store.schedules() if s.active],
+            lambda: self.store.schedules(active_only=True),  # read each tick: keep it small
             self._fire,
             tick=options.schedule_tick,
         )
@@ -211,16 +211,17 @@ class AppsService:
             return False
         return bool(await resolve(self.provider.allowed(token, action, resource)))
 
-    async def may_run(self, token: str, pid: str) -> bool:
+    async def may_run(self, token: str, pid: str, row: Published | None = None) -> bool:
         """``run`` on ``apps:{pid}``; or ``share`` and ``execute`` on its source notebook (its
         publishers, when they may run code: publishing alone must not let someone run code
-        they could not run in the notebook)."""
+        they could not run in the notebook). ``row``: the published copy, if already read."""
         if await self.allowed(token, "run", f"apps:{pid}"):
             return True
-        try:
-            row = self.versions.published(pid)
-        except NotFound:
-            return False
+        if row is None:
+            try:
+                row = self.versions.published(pid)
+            except NotFound:
+                return False
         source = self.versions.source_path(row)
         if source is None:
             return False
@@ -229,9 +230,14 @@ class AppsService:
             token, "execute", resource
         )
 
+    async def access(self, token: str, pid: str, row: Published | None = None) -> tuple[bool, bool]:
+        """(may see, may run) the app: each right asked once."""
+        runnable = await self.may_run(token, pid, row)
+        return runnable or await self.allowed(token, "read", f"apps:{pid}"), runnable
+
     async def may_see(self, token: str, pid: str) -> bool:
         """May the caller see the app's description (``read`` on ``apps:{pid}`` suffices)."""
-        return await self.may_run(token, pid) or await self.allowed(token, "read", f"apps:{pid}")
+        return (await self.access(token, pid))[0]
 
     async def listing(self, token: str, limit: int) -> list[dict[str, Any]]:
         """The apps the caller may see, newest first, each with ``may_run`` and ``inputs``
@@ -244,8 +250,8 @@ class AppsService:
         for row in self.versions.published_ids():
             if len(found) >= limit:
                 break
-            runnable = await self.may_run(token, row.id)
-            if not runnable and not await self.allowed(token, "read", f"apps:{row.id}"):
+            seen, runnable = await self.access(token, row.id, row)
+            if not seen:
                 continue
             shape = shapes.get((row.id, row.version)) or await self._shape(row.id, row.version)
             if shape is None or not shape[0]:
@@ -337,8 +343,10 @@ class AppsService:
                     nb, kernel, start = await self._prepare(active, app)
                     client = client_for(nb, kernel)
 
+                    at = progress_of(code_cells(nb))
+
                     def on_cell(index: int) -> None:
-                        run.progress = progress(nb, index)
+                        run.progress = at(index)
 
                     await with_timeout(
                         kernel,
@@ -525,7 +533,7 @@ class AppsService:
         run = await self.readable_run(run_id, caller)
         nb = self._notebook_of(run)
         try:
-            title = (await self.app(run.app_id)).row.title
+            title = self.versions.published(run.app_id).title  # one row, not the notebook
         except NotFound:
             title = "Report"
         return await asyncio.to_thread(report_html, nb, title)

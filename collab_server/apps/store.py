@@ -417,8 +417,10 @@ class AppStore:
         ).fetchone()
         return bytes(row[0]) if row else None
 
-    def schedules(self, owner: str | None = None, app_id: str | None = None) -> list[Schedule]:
-        where, args = ["1"], []
+    def schedules(
+        self, owner: str | None = None, app_id: str | None = None, active_only: bool = False
+    ) -> list[Schedule]:
+        where, args = ["active = 1" if active_only else "1"], []
         if owner is not None:
             where.append("owner = ?")
             args.append(owner)

@@ -218,15 +218,15 @@ class AccountAdmin:
         if target is None:
             raise Unprocessable("A path may not contain '..'")
         grants = []
+        members = self.store.groups()  # one read of the memberships for the whole report
         for grant in self.store.grants_on(target):
             grant = dict(grant, inherited=grant["path"] != target)
             kind, _, who = grant["principal"].partition(":")
             if kind == "group":
-                grant["members"] = self.store.groups().get(who, [])
+                grant["members"] = members.get(who, [])
             elif grant["principal"] in _AUDIENCE_NOTES:
                 grant["note"] = _AUDIENCE_NOTES[grant["principal"]]
             grants.append(grant)
-        members = self.store.groups()
         people = []
         admins = []
         for user in self.store.users():

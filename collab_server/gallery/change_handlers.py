@@ -37,7 +37,7 @@ from tornado import web
 
 from ..auth.jupyter import is_allowed
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from ..core.http import MAX_WHOLE_NUMBER, json_object, string_field
+from ..core.http import json_object, string_field, whole_number
 from ..versions import canonical
 from ..versions.diff import diff_notebooks
 from ..versions.restore import keep_comments
@@ -93,9 +93,10 @@ class ChangeRequestsHandler(GalleryHandler):
 
     async def change_request(self, file_id: str, number: str, may_write: bool) -> ChangeRequest:
         """The request, if the caller may see it (else 404, as if there were none)."""
-        n = int(number) if number.isascii() and number.isdigit() and len(number) < 17 else 0
-        if not 0 < n <= MAX_WHOLE_NUMBER:
-            raise NotFound(f"No change request {number[:20]!r} on this notebook")
+        try:
+            n = whole_number(number, "number", low=1)
+        except Invalid:
+            raise NotFound(f"No change request {number[:20]!r} on this notebook") from None
         gallery = self.gallery
         found = await gallery.read(lambda: gallery.reader_changes.get(file_id, n))
         if found is None or not (may_write or found.proposer == self.person):
@@ -139,7 +140,7 @@ class ChangeRequestListHandler(ChangeRequestsHandler):
             base = None
             lineage = gallery.cloned_from(copy_id) if gallery.cloned_from else None
             if lineage and lineage.get("file_id") == file_id and lineage.get("version"):
-                base = editor.version_content(file_id, str(lineage["version"]))
+                base = await editor.version_content(file_id, str(lineage["version"]))
             kind = "copy"
         elif "notebook" in body:
             proposed = body["notebook"]
@@ -152,7 +153,7 @@ class ChangeRequestListHandler(ChangeRequestsHandler):
             if version is not None:
                 if not isinstance(version, str):
                     raise Invalid('"base_version" must be a version id')
-                base = editor.version_content(file_id, version)
+                base = await editor.version_content(file_id, version)
                 if base is None:
                     raise NotFound(f"No version {version!r} of this notebook")
             kind = "draft"

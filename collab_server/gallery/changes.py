@@ -92,7 +92,7 @@ class NotebookEditor(Protocol):
         """Make the live room ``make_target(live)`` as one forward edit; a version is
         recorded (returned, with an ``id``)."""
 
-    def version_content(self, file_id: str, version_id: str) -> dict[str, Any] | None: ...
+    async def version_content(self, file_id: str, version_id: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -213,15 +213,6 @@ class ChangeRequests:
             [*params, limit],
         ).fetchall()
         return [self._row(r) for r in rows]
-
-    def open_counts(self, file_ids: list[str]) -> dict[str, int]:
-        marks = ",".join("?" * len(file_ids))
-        rows = self.conn.execute(
-            "SELECT file_id, COUNT(*) FROM gallery_change_requests"
-            f" WHERE status = 'open' AND file_id IN ({marks}) GROUP BY file_id",
-            file_ids,
-        ).fetchall()
-        return {f: n for f, n in rows}
 
     def open_counts_at(self, paths: list[str]) -> dict[str, int]:
         """Open change requests per notebook API path (one query; paths without any are not

@@ -466,10 +466,15 @@ class GalleryIndex:
         return facts
 
     def owner_of(self, file_id: str) -> str:
+        return self.indexed_owner(file_id) or ""
+
+    def indexed_owner(self, file_id: str) -> str | None:
+        """The notebook's owner ("" for none), or None if it is not indexed: one small read
+        (a save asks it every time)."""
         row = self.db.conn.execute(
             "SELECT owner FROM gallery_notebooks WHERE file_id = ?", [file_id]
         ).fetchone()
-        return str(row[0]) if row else ""
+        return str(row[0]) if row else None
 
     def file_id_at(self, path: str) -> str | None:
         """The file id of the notebook indexed at ``path``, or None."""

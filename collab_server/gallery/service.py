@@ -295,8 +295,9 @@ class GalleryService(LoggingConfigurable):
             return
         nb, mtime = loaded
         file_id, _ = self._file_ids.index(path)
-        known = self.index.notebook(file_id) is not None
-        owner = self.index.owner_of(file_id) or who
+        indexed_owner = self.index.indexed_owner(file_id)
+        known = indexed_owner is not None
+        owner = indexed_owner or who
         self.index.upsert(file_id, path, nb, owner=owner, updated=mtime)
         # A new notebook may be a candidate; an edit of a known one waits for the similarity
         # refresh (a room saves every second or so: it must not drop everyone's candidates).

@@ -338,19 +338,25 @@ class VersionService:
         before = self.live.read(file_id)
         if before is None:  # the room closed between opening and editing (file deleted?)
             raise NotFound(f"No notebook {api_path!r}")
+        make_target(before)  # a refusal changes nothing, not even the "auto" version
+        await self.store.add_async(file_id, before, "auto")
+        # As in a restore: read, compute and edit in one step on the loop (no await between),
+        # the storing above may have waited while people typed.
+        before = self.live.read(file_id)
+        if before is None:
+            raise NotFound(f"No notebook {api_path!r}")
         target = make_target(before)
-        self.store.add(file_id, before, "auto")
         applied = self.live.apply_server_change(
             file_id, "restore", lambda doc: apply_notebook(doc, keep_comments(target, before))
         )
         if not applied:
             raise NotFound(f"No notebook {api_path!r}")
-        return self.store.add(file_id, target, kind, authors=authors, label=label)
+        return await self.store.add_async(file_id, target, kind, authors=authors, label=label)
 
-    def version_content(self, file_id: str, version_id: str) -> dict[str, Any] | None:
+    async def version_content(self, file_id: str, version_id: str) -> dict[str, Any] | None:
         """A version's notebook, or None if there is no such version (any more)."""
         try:
-            return self.store.get(file_id, version_id)
+            return await self.store.get_async(file_id, version_id)
         except VersionNotFound:
             return None
 

@@ -9,7 +9,7 @@
 // may also schedule it with the parameters in the form (schedules.ts).
 
 import { api, ApiError, base } from "../net/api";
-import { segment } from "../net/paths";
+import { appPage, segment } from "../net/paths";
 import { el } from "../ui/dom";
 import { icon } from "../ui/icons";
 import { topBar } from "../ui/topbar";
@@ -134,7 +134,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
   let current: string | null = null;
 
   function runItem(run: Run): HTMLElement {
-      const link = el("a", { href: `${base}apps/${segment(pid)}${toQuery(run.parameters, { _run: run.id })}` },
+      const link = el("a", { href: `${base}${appPage(pid)}${toQuery(run.parameters, { _run: run.id })}` },
         when(run.created));
       link.addEventListener("click", (event) => {
         event.preventDefault();

@@ -6,7 +6,7 @@
 // segments; the marked ones become <mark> elements), never parsed as HTML.
 
 import { api, ApiError, base, me } from "../net/api";
-import { apiPath, nameOf, notebookPage, segment } from "../net/paths";
+import { apiPath, appPage, nameOf, notebookPage } from "../net/paths";
 import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -51,7 +51,6 @@ const APPS_SHOWN = 6;
 // away on its published page.
 const APPS_LISTED = 200;
 
-export const appPage = (id: string): string => `${base}apps/${segment(id)}`;
 
 export const notebookApi = (path: string, what: string): string => apiPath("api/collab/notebooks", path, what);
 const starUrl = (path: string): string => apiPath("api/collab/stars", path);
@@ -188,7 +187,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     // A notebook that is an app: most people want to run it, so that is the main button.
     const open = el("a", { href: base + notebookPage(item.path), class: app ? "button small quiet" : "button small",
       "data-testid": "open" }, icon("notebook"), app ? "Open notebook" : "Open");
-    const openApp = app ? el("a", { href: appPage(app.id), class: "button small", "data-testid": "open-as-app",
+    const openApp = app ? el("a", { href: base + appPage(app.id), class: "button small", "data-testid": "open-as-app",
       title: app.may_run ? "Run its published version with your own parameters" : "See the app; running it needs the publisher's permission",
       "aria-label": `Open as app: ${item.title || nameOf(item.path)}` }, icon("run"), "Open as app") : "";
     const title = el("a", { href: base + notebookPage(item.path), class: "title" }, item.title || nameOf(item.path));
@@ -218,12 +217,12 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     if (app.publisher) facts.push(`Published by ${app.publisher}`);
     if (app.published) facts.push(when(app.published));
     const node = el("article", { class: "gallery-card app-card", "data-app": app.id, "data-testid": "app-card" },
-      el("div", { class: "card-head" }, el("a", { href: appPage(app.id), class: "title" }, app.title || "Untitled app"),
+      el("div", { class: "card-head" }, el("a", { href: base + appPage(app.id), class: "title" }, app.title || "Untitled app"),
         app.may_run ? "" : el("span", { class: "badge", title: "Ask its publisher to let you run it" }, "View only")),
       el("p", { class: "facts muted" }, facts.join(" · ")));
     if (app.description) node.append(el("p", { class: "snippet" }, app.description));
     node.append(el("div", { class: "card-actions" }, el("span", { class: "grow" }),
-      el("a", { href: appPage(app.id), class: "button small", "data-testid": "open-as-app",
+      el("a", { href: base + appPage(app.id), class: "button small", "data-testid": "open-as-app",
         "aria-label": `Open as app: ${app.title || "Untitled app"}` }, icon("run"), "Open as app")));
     return node;
   }

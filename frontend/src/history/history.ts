@@ -4,7 +4,7 @@
 // shown: naming and restoring need ``write``, publishing ``share``.
 
 import { api, ApiError, base } from "../net/api";
-import { apiPath, nameOf, segment } from "../net/paths";
+import { apiPath, appPage, nameOf, publishedPage, segment } from "../net/paths";
 import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -348,9 +348,9 @@ export function openPublish(path: string, published: () => void, hasParameters =
     try {
       const result = await api<{ id: string; version: number }>("POST", apiPath("api/collab/publish", path),
         { title: title.value.trim(), description: description.value, strip_outputs: strip.checked });
-      const link = el("a", { href: publishedPage(result.id), "data-testid": "published-link" }, "Open the published copy");
+      const link = el("a", { href: base + publishedPage(result.id), "data-testid": "published-link" }, "Open the published copy");
       done.replaceChildren(el("span", {}, `Published (version ${result.version}). `), link, " · ",
-        el("a", { href: `${base}apps/${segment(result.id)}`, "data-testid": "published-app-link" }, "Open as app"));
+        el("a", { href: base + appPage(result.id), "data-testid": "published-app-link" }, "Open as app"));
       published();
       if (who) {
         try {
@@ -383,7 +383,6 @@ export function audienceRefusal(err: unknown, who: string): string {
   return `Published, but opening it to ${whom} failed: ${(err as Error)?.message || err}`;
 }
 
-export const publishedPage = (id: string): string => `${base}published/${segment(id)}`;
 
 /** Ask for a version's name ("" removes it); null if cancelled. */
 function askName(value: string): Promise<string | null> {

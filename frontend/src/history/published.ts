@@ -5,7 +5,7 @@
 // exist (ids cannot be probed).
 
 import { api, base } from "../net/api";
-import { notebookPage, segment } from "../net/paths";
+import { appPage, notebookPage, segment } from "../net/paths";
 import { renderOutputs } from "../editor/outputs";
 import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
@@ -115,7 +115,7 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
 /** "Open as app": the published notebook run with parameters, as its readers' own runs. */
 export function appLink(id: string, cells: NbCell[]): HTMLElement | "" {
   if (!cells.some((cell) => cell.cell_type === "code")) return "";
-  return el("a", { class: "button small", href: `${base}apps/${segment(id)}`, "data-testid": "open-as-app" },
+  return el("a", { class: "button small", href: base + appPage(id), "data-testid": "open-as-app" },
     icon("run"), "Open as app");
 }
 

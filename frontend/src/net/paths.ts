@@ -34,6 +34,8 @@ export const commentsUrl = (path: string, ...ids: string[]): string => apiPath("
 
 /** The page of one notebook, and of one folder, relative to the server's base URL. */
 export const notebookPage = (path: string): string => `notebooks/${encodePath(path)}`;
+export const appPage = (id: string): string => `apps/${segment(id)}`;
+export const publishedPage = (id: string): string => `published/${segment(id)}`;
 export const folderPage = (path: string): string => (path ? `?path=${encodeURIComponent(path)}` : "");
 
 /** The folder a path is in ("" for the root). */
