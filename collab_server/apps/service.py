@@ -42,6 +42,7 @@ from papermill.parameterize import parameterize_notebook
 from ..auth.handlers import off_loop
 from ..auth.jupyter import anonymous_allowed
 from ..auth.provider import GroupAdmin, Groups, UserAdmin, capability, resolve
+from ..core.datadir import private_key
 from ..core.errors import Conflict, NotFound, RateLimited, Unprocessable
 from ..core.time import iso, now_iso
 from ..kernels.environment import DEFAULT_DROP, inherited_environment
@@ -696,13 +697,7 @@ def _plain(nb: Any) -> dict[str, Any]:
 
 def _secret(folder: Path) -> bytes:
     """This server's key for the tokens schedules keep (created once, private)."""
-    path = folder / "apps-schedule.key"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(Fernet.generate_key())
-    return path.read_bytes().strip()
+    return private_key(folder, "apps-schedule.key", Fernet.generate_key)
 
 
 __all__ = ["App", "AppsOptions", "AppsService", "Caller"]

@@ -24,14 +24,14 @@ when its signature verifies (``model.import_thread``); otherwise it is *imported
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any
+
+from ..core.datadir import private_key
 
 KEY_FILE = "comments-signing.key"
 _LABEL = b"collab_server comments v1\n"
@@ -40,20 +40,9 @@ PREFIX = "hmac-sha256:"
 
 def load_key(folder: Path) -> bytes:
     """The signing key in ``folder``, created (mode 0600) the first time."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    # A key file someone made readable to others (a copy, a restore) is narrowed again.
-    with contextlib.suppress(OSError):
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
-    key = bytes.fromhex(path.read_text().strip())
+    key = bytes.fromhex(
+        private_key(folder, KEY_FILE, lambda: secrets.token_hex(32).encode()).decode()
+    )
     if len(key) < 32:
         raise ValueError(f"{KEY_FILE} in the data directory holds too short a key")
     return key

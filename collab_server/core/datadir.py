@@ -2,7 +2,8 @@
 
 This module is the one place that knows the directory's layout: :func:`default_data_dir`
 computes where it is, :func:`database_path` where the database lives in it (the server, the
-accounts provider and the ``create-user`` command all ask it), :data:`LOCK_NAME` the lock.
+accounts provider and the ``create-user`` command all ask it), :data:`LOCK_NAME` the lock,
+:func:`private_key` the server's key files (comment signatures, schedules' tokens).
 
 * The default is specific to the root directory (``<jupyter data dir>/collab_server/<hash of
   the resolved root>``): two projects on one machine never mix their accounts or file ids.
@@ -17,11 +18,13 @@ accounts provider and the ``create-user`` command all ask it), :data:`LOCK_NAME`
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -109,3 +112,22 @@ def damaged(data_dir: Path, detail: str) -> DataDirError:
         f"The database {DATABASE_NAME} in the data directory {data_dir} is damaged ({detail}). "
         "Stop here: restore it from a backup, or move it away to start with an empty one."
     )
+
+
+def private_key(folder: Path, name: str, make: Callable[[], bytes]) -> bytes:
+    """The key kept in ``folder/name``: made with ``make()`` the first time (mode 0600; of two
+    servers starting at once, one makes it and both read it), its surrounding whitespace
+    stripped. A key file someone made readable to others (a copy, a restore) is narrowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as f:
+            f.write(make())
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    return path.read_bytes().strip()
