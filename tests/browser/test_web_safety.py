@@ -183,6 +183,8 @@ async def test_the_read_only_layout_keeps_cells_wide_and_comments_beside(browser
     for token in ("commenter-token", "viewer-token"):
         page = await open_notebook(browser, server, path, token)
         await page.wait_for_selector('[data-testid="read-only"]')
+        # The notice shows with the room's first answer; the cells draw once its content is in.
+        await page.wait_for_selector(".cell .cm-content")
         cell = await (await page.query_selector(".cell")).bounding_box()
         notice = await (await page.query_selector('[data-testid="read-only"]')).bounding_box()
         comments = await (await page.query_selector(".comments")).bounding_box()
