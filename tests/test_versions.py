@@ -271,6 +271,16 @@ async def test_publish_strips_outputs_and_versions_under_one_id(server):
     assert first["id"] in [p["id"] for p in listed["published"]]
     listed = (await call(server, "GET", "/api/collab/published", "viewer-token")).json()
     assert first["id"] not in [p["id"] for p in listed["published"]]
+    # Nor does the notebook's info tell that viewer about the copy; the publishers see it.
+    info_url = f"/api/collab/notebooks/{path}/info"
+    for _ in range(200):  # the gallery indexes new files on its own (a save event)
+        shown = await call(server, "GET", info_url, "admin-token")
+        if shown.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert [c["id"] for c in shown.json()["published"]] == [first["id"]]
+    viewer_info = (await call(server, "GET", info_url, "viewer-token")).json()
+    assert viewer_info["published"] == [] and viewer_info["versions"] >= 2
     nope = await call(server, "GET", "/api/collab/published/nope", "admin-token")
     assert nope.status_code == 404
 

@@ -41,7 +41,7 @@ from ..core.http import json_object, string_field, whole_number
 from ..versions import canonical
 from ..versions.diff import diff_notebooks
 from ..versions.restore import keep_comments
-from .changes import MAX_MESSAGE, MAX_NOTEBOOK_BYTES, STATUSES, ChangeRequest, NotebookEditor
+from .changes import MAX_MESSAGE, MAX_NOTEBOOK_BYTES, STATUSES, ChangeRequest, NotebookHistory
 from .handlers import GalleryHandler
 from .merge import MergeConflict, same_content, summary, three_way
 
@@ -60,8 +60,8 @@ def _proposal(nb: dict[str, Any]) -> dict[str, Any]:
 
 class ChangeRequestsHandler(GalleryHandler):
     @property
-    def editor(self) -> NotebookEditor:
-        editor = self.gallery.notebook_editor
+    def editor(self) -> NotebookHistory:
+        editor = self.gallery.history
         if editor is None:
             raise Unprocessable("Change requests need the versions feature, which is off")
         return editor
@@ -138,7 +138,7 @@ class ChangeRequestListHandler(ChangeRequestsHandler):
                 raise Invalid('"from" names the notebook itself; name your copy of it')
             _, copy_id, proposed = await editor.current(copy_path)
             base = None
-            lineage = gallery.cloned_from(copy_id) if gallery.cloned_from else None
+            lineage = editor.cloned_from(copy_id)
             if lineage and lineage.get("file_id") == file_id and lineage.get("version"):
                 base = await editor.version_content(file_id, str(lineage["version"]))
             kind = "copy"

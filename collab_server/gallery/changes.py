@@ -95,6 +95,20 @@ class NotebookEditor(Protocol):
     async def version_content(self, file_id: str, version_id: str) -> dict[str, Any] | None: ...
 
 
+class NotebookHistory(NotebookEditor, Protocol):
+    """What the gallery asks of the versions feature: change requests apply through it, and
+    a notebook's info shows its history. Each call takes a file id and reads the server's
+    database, so it runs on the event loop (never on the gallery's own threads)."""
+
+    def versions_count(self, file_id: str) -> int: ...
+
+    def published_copies(self, file_id: str) -> list[dict[str, Any]]:
+        """The notebook's published copy (its newest version), or none."""
+
+    def cloned_from(self, file_id: str) -> dict[str, Any] | None:
+        """``{"file_id", "version", "created", "published"?}`` of a clone's source."""
+
+
 @dataclass(frozen=True)
 class ChangeRequest:
     id: int  # its number among the notebook's change requests

@@ -15,7 +15,7 @@
   (``kind`` ``group``, "Popular in your group G…", when the provider has the ``Groups``
   capability: what the members of the caller's groups viewed or ran in 30 days)
 * ``GET    /api/collab/notebooks/{path}/info`` (``read``); ``cloned_from.path`` only for a
-  caller who may read the source
+  caller who may read the source; ``published`` only if the caller may read the copy
 * ``/api/collab/notebooks/{path}/change-requests…``: :mod:`.change_handlers`
 * ``GET    /api/collab/notebooks/{path}/similar`` (``read``) → ``{"results"}``
 * ``POST   /api/collab/notebooks/{path}/views`` (``read``) → 204
@@ -428,23 +428,32 @@ class NotebookHandler(GalleryHandler):
                 "viewers": counts["viewers"],
                 "health": _health(health),
                 "last_run": iso(last_run) if last_run is not None else None,
-                # Hooks for the versions, publishing and cloning features.
-                "versions": gallery.versions_count(file_id) if gallery.versions_count else 0,
-                "published": gallery.published_copies(file_id) if gallery.published_copies
-                else [],
-                "cloned_from": gallery.cloned_from(file_id) if gallery.cloned_from else None,
             }  # fmt: skip
 
         found = await gallery.read(info)
         if found is None:
             raise web.HTTPError(404, f"No notebook {api_path!r} in the gallery (yet)")
-        origin = found["cloned_from"]
+        history = gallery.history  # on the loop: it reads the server's own connection
+        found["versions"] = history.versions_count(file_id) if history else 0
+        found["published"] = await self._readable_copies(
+            api_path, history.published_copies(file_id) if history else []
+        )
+        origin = found["cloned_from"] = history.cloned_from(file_id) if history else None
         if origin and origin.get("file_id"):
             # The source's path only for a caller who may read it (a copy's reader may not).
             source = await gallery.read(lambda: gallery.reader_file_ids.get_path(origin["file_id"]))
             if source is not None and await is_allowed(self, "read", f"contents:{source}"):
                 found["cloned_from"] = {**origin, "path": source}
         return found
+
+    async def _readable_copies(
+        self, api_path: str, copies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The published copies the caller may read: a copy has its own readers (its
+        publishers choose them), and a reader of the notebook is not necessarily one."""
+        if not copies or await is_allowed(self, "share", f"contents:{api_path}"):
+            return copies
+        return [c for c in copies if await is_allowed(self, "read", f"published:{c['id']}")]
 
 
 def _execution(item: Any, me: str, admin: bool) -> Execution:

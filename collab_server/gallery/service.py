@@ -67,7 +67,7 @@ from traitlets.config import LoggingConfigurable
 from ..contents import FileIdStore
 from ..core import db as database
 from .activity import Execution, GalleryActivity
-from .changes import ChangeRequests, NotebookEditor
+from .changes import ChangeRequests, NotebookHistory
 from .extract import TEXT_VERSION, cell_source, source_hash
 from .health import BLEND_DAYS, WINDOW_DAYS, Health, compute_health
 from .index import GalleryIndex, Readable
@@ -167,13 +167,14 @@ class GalleryService(LoggingConfigurable):
         self._first_scan_done = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
-        # Hooks for features that are not wired yet (versions, publishing, cloning): each
-        # takes a file id. Until set, the info endpoint answers 0 / [] / None.
-        self.versions_count: Callable[[str], int] | None = None
-        self.published_copies: Callable[[str], list[dict[str, Any]]] | None = None
-        self.cloned_from: Callable[[str], dict[str, Any] | None] | None = None
-        # Change requests are applied through the versions (a forward edit, a version).
-        self.notebook_editor: NotebookEditor | None = None
+        # The notebooks' history (versions, publishing, cloning), when that feature is on:
+        # the info endpoint shows it, change requests apply through it. See attach_history.
+        self.history: NotebookHistory | None = None
+
+    def attach_history(self, history: NotebookHistory) -> None:
+        """The extension point of the versions feature (``versions.wiring``). Without it the
+        info endpoint answers 0 / [] / None and change requests say the feature is off."""
+        self.history = history
 
     @classmethod
     def for_app(cls, app: Any) -> GalleryService:

@@ -91,10 +91,7 @@ def start_versions(app: Any) -> VersionService:
     )
     app.rooms.add_observer(auto)
     service.claim_authors = auto.claim
-    app.gallery.versions_count = service.versions_count
-    app.gallery.published_copies = service.published_copies
-    app.gallery.cloned_from = service.cloned_from
-    app.gallery.notebook_editor = service  # change requests apply through versions
+    app.gallery.attach_history(service)  # info shows history; change requests apply here
     # Stock JupyterLab's checkpoints become the notebook's versions (other files keep
     # jupyter_server's own). Set here, not as ``checkpoints_class``: they need the service.
     contents = app.serverapp.contents_manager
