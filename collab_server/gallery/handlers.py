@@ -47,13 +47,11 @@ from tornado import web
 
 from ..auth import Groups, SharedWith, capability, permissions_revision_of, resolve
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
-from ..core import db as database
-from ..core.errors import CollabError
 from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .activity import Execution
 from .health import Health
-from .index import MAX_LIMIT, GalleryError, Readable, iso
-from .query import ParsedQuery, QueryError
+from .index import MAX_LIMIT, Readable, iso
+from .query import ParsedQuery
 from .recommend import Recommendation
 from .service import GalleryService
 
@@ -131,18 +129,6 @@ class GalleryHandler(CollabHandlerMixin, APIHandler):
             raise web.HTTPError(404, f"No notebook {api_path!r} in the gallery (yet)")
         return found
 
-    async def guarded(self, work: Any) -> Any:
-        """Await ``work``, mapping the gallery's errors to clear answers."""
-        try:
-            return await work
-        except (QueryError, GalleryError) as e:
-            raise web.HTTPError(400, str(e)) from e
-        except CollabError as e:
-            raise web.HTTPError(e.status, e.message) from e
-        except database.DatabaseBusy as e:
-            self.set_header("Retry-After", "1")
-            raise web.HTTPError(503, database.BUSY_MESSAGE) from e
-
     async def with_open_change_requests(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``rows`` (results with a ``path``), each the caller may edit given its count of
         open change requests as ``open_change_requests`` (one query for the page); rows the
@@ -171,8 +157,8 @@ class SearchHandler(GalleryHandler):
         limit, offset = self.int_argument("limit", 20), self.int_argument("offset", 0)
         readable = await self.readable()
         index = self.gallery.reader_index
-        result = await self.guarded(
-            self.gallery.read(lambda: index.search(query, readable, limit=limit, offset=offset))
+        result = await self.gallery.read(
+            lambda: index.search(query, readable, limit=limit, offset=offset)
         )
         await self.with_open_change_requests(result["results"])
         self.finish(result)
@@ -185,7 +171,7 @@ class NotebookListHandler(GalleryHandler):
     async def get(self) -> None:
         limit, offset = self.int_argument("limit", 100), self.int_argument("offset", 0)
         readable, index = await self.readable(), self.gallery.reader_index
-        page = await self.guarded(self.gallery.read(lambda: index.catalog(readable, limit, offset)))
+        page = await self.gallery.read(lambda: index.catalog(readable, limit, offset))
         following = offset + limit
         page["next"] = following if following < page["total"] else None
         await self.with_open_change_requests(page["notebooks"])
@@ -214,7 +200,7 @@ class TagsHandler(GalleryHandler):
                 activity.remove_tag(file_id, tag)  # type: ignore[arg-type]
             return activity.tags_of(file_id)
 
-        tags = await self.guarded(self.gallery.write(change))
+        tags = await self.gallery.write(change)
         self.finish({"path": api_path, "tags": tags})
 
     async def put(self, path: str = "") -> None:
@@ -250,7 +236,7 @@ class StarsHandler(GalleryHandler):
             return {"starred": activity.has_starred(file_id, person),
                     "stars": activity.counts(file_id)["stars"]}  # fmt: skip
 
-        result = await self.guarded(self.gallery.write(change))
+        result = await self.gallery.write(change)
         self.finish({"path": api_path, **result})
 
     async def put(self, path: str = "") -> None:
@@ -369,7 +355,7 @@ class NotebookHandler(GalleryHandler):
         if what == "views":
             api_path = await self.authorize(path, "read")
             file_id, person = await self.file_id(api_path), self.person
-            await self.guarded(self.gallery.record_view(file_id, person))
+            await self.gallery.record_view(file_id, person)
             self.set_status(204)
             self.finish()
         elif what == "executions":

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..core.errors import Invalid
 from .extract import MARKER_CHARS, NotebookFacts, extract, title_from_path
 from .health import label_for
 from .query import ParsedQuery, parse_query
@@ -60,8 +61,9 @@ _INLINE_GRANTS = 64
 MAX_ACL_TERMS = 64
 
 
-class GalleryError(ValueError):
-    """Bad input to the gallery (a bad tag, a limit out of range); the message is for people."""
+class GalleryError(Invalid, ValueError):
+    """Bad input to the gallery (a bad tag, a limit out of range); the message is for people
+    (an :class:`~collab_server.core.errors.Invalid`: a 400 wherever it escapes a handler)."""
 
 
 def normalize_path(path: str) -> str:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ..core.errors import Invalid
+
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64  # an FTS5 expression with thousands of terms is slow, never useful
 FILTERS = ("tag", "owner", "lang", "package", "updated")
@@ -29,8 +31,9 @@ _DATE_OPS = (">=", "<=", ">", "<")
 _CONTROL_TO_SPACE = {c: " " for c in [*range(32), 127]}
 
 
-class QueryError(ValueError):
-    """A search query we cannot run; the message is shown to the person who typed it."""
+class QueryError(Invalid, ValueError):
+    """A search query we cannot run; the message is shown to the person who typed it (an
+    :class:`~collab_server.core.errors.Invalid`: a 400 wherever it escapes a handler)."""
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from tornado import web
 from ..auth.handlers import off_loop, require_capability
 from ..auth.jupyter import is_allowed, provider_of
 from ..auth.provider import AUDIENCES, ResourceSharing, capability
-from ..core import db as database
 from ..core.errors import CollabError
 from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .service import Published, VersionService, name_from_title, notebook_path
@@ -68,15 +67,6 @@ class VersionsHandler(CollabHandlerMixin, APIHandler):
             verb = {"read": "see", "write": "edit", "share": "publish"}.get(action, action)
             raise web.HTTPError(403, f"You may not {verb} this notebook")
         return api_path
-
-    async def guarded(self, work: Any) -> Any:
-        try:
-            return await work
-        except CollabError as e:
-            raise web.HTTPError(e.status, e.message) from e
-        except database.DatabaseBusy as e:
-            self.set_header("Retry-After", "1")
-            raise web.HTTPError(503, database.BUSY_MESSAGE) from e
 
     def int_argument(self, name: str, default: int | None, low: int = 0) -> int | None:
         value = self.get_query_argument(name, None)
@@ -112,12 +102,12 @@ class VersionListHandler(VersionsHandler):
         api_path = await self.authorize(path, "read")
         limit = self.int_argument("limit", 50, low=1) or 50
         before = self.int_argument("before", None)
-        self.finish(await self.guarded(self.service.list_versions(api_path, limit, before)))
+        self.finish(await self.service.list_versions(api_path, limit, before))
 
     async def post(self, path: str) -> None:
         api_path = await self.authorize(path, "write")
         body = json_object(self) if self.request.body.strip() else {}
-        version = await self.guarded(self.service.label(api_path, body.get("label"), self.author))
+        version = await self.service.label(api_path, body.get("label"), self.author)
         self.created(version.to_json())
 
 
@@ -127,7 +117,7 @@ class VersionHandler(VersionsHandler):
         outputs = self.get_query_argument("outputs", "keep")
         if outputs not in ("keep", "strip"):
             raise web.HTTPError(400, '"outputs" must be keep or strip')
-        nb = await self.guarded(self.service.get(api_path, version_id, outputs == "keep"))
+        nb = await self.service.get(api_path, version_id, outputs == "keep")
         self.finish(nb)
 
     async def patch(self, path: str, version_id: str) -> None:
@@ -135,7 +125,7 @@ class VersionHandler(VersionsHandler):
         body = json_object(self)
         if "label" not in body:
             raise web.HTTPError(400, 'Say the new name: {"label": "…"} (null removes it)')
-        version = await self.guarded(self.service.rename(api_path, version_id, body["label"]))
+        version = await self.service.rename(api_path, version_id, body["label"])
         self.finish(version.to_json())
 
 
@@ -144,13 +134,13 @@ class DiffHandler(VersionsHandler):
         api_path = await self.authorize(path, "read")
         to = self.get_query_argument("to", "current")
         outputs = self.get_query_argument("outputs", "0") in ("1", "true", "yes")
-        self.finish(await self.guarded(self.service.diff(api_path, version_id, to, outputs)))
+        self.finish(await self.service.diff(api_path, version_id, to, outputs))
 
 
 class RestoreHandler(VersionsHandler):
     async def post(self, path: str, version_id: str) -> None:
         api_path = await self.authorize(path, "write")
-        version = await self.guarded(self.service.restore(api_path, version_id, self.author))
+        version = await self.service.restore(api_path, version_id, self.author)
         self.created(version.to_json())
 
 
@@ -158,14 +148,12 @@ class PublishHandler(VersionsHandler):
     async def post(self, path: str) -> None:
         api_path = await self.authorize(path, "share")
         body = json_object(self) if self.request.body.strip() else {}
-        result = await self.guarded(
-            self.service.publish(
-                api_path,
-                self.author,
-                body.get("strip_outputs", True),
-                body.get("title"),
-                body.get("description"),
-            )
+        result = await self.service.publish(
+            api_path,
+            self.author,
+            body.get("strip_outputs", True),
+            body.get("title"),
+            body.get("description"),
         )
         self.created(result)
 
@@ -194,7 +182,7 @@ class PublishedHandler(VersionsHandler):
         row = await self.readable_published(pid, None)  # 404 alike for "not yours to read"
         if not await self.may_withdraw(row):
             raise web.HTTPError(403, "Only people who may share its notebook withdraw a copy")
-        await self.guarded(self.service.unpublish(row.id))
+        await self.service.unpublish(row.id)
         # Grants on the copy and on the app made of it would outlive it: drop them.
         sharing = capability(provider_of(self), ResourceSharing)
         if sharing is not None:
@@ -279,9 +267,7 @@ class CloneHandler(VersionsHandler):
         async def may_write(path: str) -> bool:
             return await is_allowed(self, "write", f"contents:{path}")
 
-        path = await self.guarded(
-            self.service.clone(source, body.get("target", ""), author, may_write, name)
-        )
+        path = await self.service.clone(source, body.get("target", ""), author, may_write, name)
         self.created({"path": path})
 
 
