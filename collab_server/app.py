@@ -27,6 +27,7 @@ from .auth.admin_handlers import admin_handlers
 from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
+from .auth.people import PEOPLE_SETTING, PeopleDirectory
 from .comments import CommentsService
 from .comments.handlers import SERVICE_SETTING as COMMENTS_SETTING
 from .comments.handlers import comments_handlers
@@ -200,6 +201,8 @@ class CollabServer(AppsTraits, VersionsTraits, KernelsTraits, ExtensionApp):
         data_dir = Path(self.data_dir).expanduser()
         self.db = self._open_data_dir(data_dir)
         self.provider = self._make_provider()
+        # Names beside the ids of owners, publishers and runners (recorded as people are seen).
+        self.people = PeopleDirectory(self.db, self.provider, self.log.getChild("people"))
         self.file_ids = FileIdStore(self.db)
         self.store = UpdateStore(self.db)
         self.rooms = RoomManager(
@@ -238,6 +241,7 @@ class CollabServer(AppsTraits, VersionsTraits, KernelsTraits, ExtensionApp):
         self.settings.update(
             {
                 PROVIDER_SETTING: self.provider,
+                PEOPLE_SETTING: self.people,
                 MANAGER_SETTING: self.rooms,
                 COMMENTS_SETTING: self.comments,
                 # JupyterLab (the [lab] extra) starts no kernel for people who may not run code.

@@ -215,8 +215,9 @@ async def test_the_apps_a_person_may_see_are_listed_newest_first(apps_server):
     assert list(mine) == [newer, older]  # newest first
     assert mine[newer] == {
         "id": newer, "title": "Newer", "description": "Adds <b>numbers</b>", "version": 1,
-        "published": mine[newer]["published"], "publisher": "admin", "may_run": True,
-        "inputs": 4, "url": f"/apps/{newer}", "path": "listed-newer.ipynb",
+        "published": mine[newer]["published"], "publisher": "admin",
+        "publisher_name": "Ada Admin", "may_run": True, "inputs": 4, "url": f"/apps/{newer}",
+        "path": "listed-newer.ipynb",
     }  # fmt: skip
     # A runner who reads no notebook sees the app, not where its notebook lives.
     assert await listed("rhea-token") == mine  # the second time from what was recorded

@@ -58,7 +58,7 @@ def test_accounts_provider_capabilities(tmp_path):
     provider = AccountsProvider(database_path=str(tmp_path / "a.sqlite"))
     for name in ("identity", "permissions_revision", "sharing", "tokens", "sessions",
                  "passwords", "sign_in_links", "startup_token", "file_moves", "kernel_env",
-                 "anonymous_access", "shared_with", "groups"):  # fmt: skip
+                 "anonymous_access", "shared_with", "groups", "display_names"):  # fmt: skip
         assert has_capability(provider, CAPABILITIES[name]), name
     link = provider.startup_token()
     assert provider.kernel_env(link) == {"JUPYTER_AUTH_ID": "admin"}  # no token in a kernel

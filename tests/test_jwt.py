@@ -1,5 +1,6 @@
 """The JWT provider against a real server and a real JWKS endpoint: every way a token can be
-wrong is refused with 401, key rotation works, grants come from the claim."""
+wrong is refused with 401, key rotation works, grants come from the claim, people are named by
+the name claim (not the ``sub``)."""
 
 from __future__ import annotations
 
@@ -192,6 +193,33 @@ def test_running_code_needs_the_execute_claim(idp):
             f"{server.http_url}/api/kernels", headers={"Authorization": f"Bearer {token}"}
         )
         assert r.status_code == expected
+
+
+def test_the_gallery_names_an_owner_by_the_name_claim_not_the_sub(idp):
+    server = idp["server"]
+    url, path = server.http_url, "team-a/named.ipynb"
+    nameless = sign(idp["rsa"], "rsa-1", name=None)  # same person, a token without "name"
+    # Saved through the server with a token that names her: she owns it.
+    body = {
+        "type": "notebook",
+        "format": "json",
+        "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+    }
+    headers = {"Authorization": f"Bearer {sign(idp['rsa'], 'rsa-1')}"}
+    assert httpx.put(f"{url}/api/contents/{path}", json=body, headers=headers).status_code == 201
+    # A token without the claim afterwards does not make her a number again.
+    assert get(server, nameless, path) == 200
+    deadline = time.monotonic() + 30
+    while True:
+        results = httpx.get(
+            f"{url}/api/collab/search", headers={"Authorization": f"Bearer {nameless}"}
+        ).json()["results"]
+        found = [(r["owner"], r["owner_name"]) for r in results if r["path"] == path]
+        if found and found[0][0]:
+            break
+        assert time.monotonic() < deadline, results
+        time.sleep(0.1)  # polling the index (it follows saves in the background)
+    assert found == [("u-123", "Jo Tester")]
 
 
 async def test_an_expiring_token_closes_its_socket(idp):

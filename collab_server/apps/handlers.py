@@ -32,6 +32,10 @@
 * ``GET  /api/collab/schedules`` (mine), ``GET``/``DELETE /api/collab/schedules/{id}``;
   a schedule's runs are ``GET /api/collab/runs?schedule={id}``
 
+Beside each person's id, their display name (:mod:`..auth.people`; the id when none is
+known): ``publisher_name`` in the listing and an app's description, ``user_name`` in every
+run.
+
 An app the caller may not see answers 404, the same as no app at all (ids cannot be probed);
 one they may see but not run answers 403 on ``runs``. Another person's run or schedule is 404
 (a run shared with the caller reads, but its cancel and shares stay 404 to them).
@@ -47,6 +51,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..auth.jupyter import token_from_request
+from ..auth.people import people_of
 from ..core.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ..core.http import CollabHandlerMixin, json_object, whole_number
 from ..pages import OUTPUT_FRAME_POLICY, PageHandler
@@ -103,9 +108,19 @@ class AppsHandler(CollabHandlerMixin, APIHandler):
             raise Invalid(f'"{name}" must be a number of at least 0')
         return min(value, high)
 
-    def run_json(self, run: Run) -> dict[str, Any]:
+    async def runs_json(self, runs: list[Run], mine: bool = False) -> list[dict[str, Any]]:
+        """Runs as answered, each with ``user_name`` beside ``user`` (one look-up for all);
+        ``mine`` adds whether each is the caller's."""
         # "mine": the page shows a run shared with the caller read-only, "Run by NAME".
-        return {**run.to_json(), "mine": run.owner == self.caller.username}
+        me = self.caller.username
+        found = [
+            {**r.to_json(), "mine": r.owner == me} if mine else r.to_json() for r in runs
+        ]  # fmt: skip
+        await people_of(self.settings).add_names(found, "user")
+        return found
+
+    async def run_json(self, run: Run, mine: bool = False) -> dict[str, Any]:
+        return (await self.runs_json([run], mine))[0]
 
     def send_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -115,13 +130,17 @@ class AppsHandler(CollabHandlerMixin, APIHandler):
 class AppListHandler(AppsHandler):
     async def get(self) -> None:
         limit = int(self.number_argument("limit", 50, 500))
-        self.send_json({"apps": await self.service.listing(self.caller.token, limit)})
+        apps = await self.service.listing(self.caller.token, limit)
+        await people_of(self.settings).add_names(apps, "publisher")
+        self.send_json({"apps": apps})
 
 
 class AppHandler(AppsHandler):
     async def get(self, pid: str) -> None:
         app, may_run = await self.app_and_access(pid)
-        self.send_json(self.service.describe(app, may_run))
+        described = self.service.describe(app, may_run)
+        await people_of(self.settings).add_names([described], "publisher")
+        self.send_json(described)
 
 
 class OpenAPIHandler(AppsHandler):
@@ -144,13 +163,13 @@ class AppRunsHandler(AppsHandler):
         run = await self.service.submit(self.caller, app, body.get("parameters"))
         await self.service.wait(run.id, wait)
         self.set_header("Location", f"{self.base_url.rstrip('/')}/api/collab/runs/{run.id}")
-        self.send_json(run.to_json(), 200 if wait and run.finished else 202)
+        self.send_json(await self.run_json(run), 200 if wait and run.finished else 202)
 
     async def get(self, pid: str) -> None:
         await self.visible_app(pid)
         limit = int(self.number_argument("limit", 50, 500))
         runs = self.service.runs(self.caller.username, pid, None, limit)
-        self.send_json({"runs": [r.to_json() for r in runs]})
+        self.send_json({"runs": await self.runs_json(runs)})
 
 
 class RunsHandler(AppsHandler):
@@ -166,12 +185,13 @@ class RunsHandler(AppsHandler):
             runs = await self.service.shared_runs(caller, app, limit)
         else:
             runs = self.service.runs(caller.username, app, schedule, limit)
-        self.send_json({"runs": [self.run_json(r) for r in runs]})
+        self.send_json({"runs": await self.runs_json(runs, mine=True)})
 
 
 class RunHandler(AppsHandler):
     async def get(self, run_id: str) -> None:
-        self.send_json(self.run_json(await self.service.readable_run(run_id, self.caller)))
+        run = await self.service.readable_run(run_id, self.caller)
+        self.send_json(await self.run_json(run, mine=True))
 
 
 class RunSharesHandler(AppsHandler):
@@ -198,7 +218,7 @@ class RunSharesHandler(AppsHandler):
 class CancelHandler(AppsHandler):
     async def post(self, run_id: str) -> None:
         run = await self.service.cancel(run_id, self.caller.username)
-        self.send_json(run.to_json())
+        self.send_json(await self.run_json(run))
 
 
 class RunNotebookHandler(AppsHandler):

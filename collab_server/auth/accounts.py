@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import secrets
 import sqlite3
 import threading
@@ -277,6 +278,15 @@ class AccountStore:
     def user(self, name: str) -> dict[str, Any] | None:
         rows = self._query(f"SELECT {self._USER_COLUMNS} FROM auth_users WHERE name = ?", (name,))
         return self._user_row(rows[0]) if rows else None
+
+    def display_names(self, names: Iterable[str]) -> dict[str, str]:
+        """``{name: display name}`` of those of ``names`` that are accounts: one query."""
+        rows = self._query(
+            "SELECT name, display_name FROM auth_users"
+            " WHERE name IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(names))),),
+        )
+        return {str(name): str(display) for name, display in rows}
 
     def users(self) -> list[dict[str, Any]]:
         """Every account (with its password hash: callers show only whether there is one)."""
@@ -810,6 +820,11 @@ class AccountsProvider(AccountAdmin, LoggingConfigurable):
         if user is None:
             return {"name": (user_name or "").title(), "display_name": (user_name or "").title()}
         return {"name": user["display_name"], "display_name": user["display_name"]}
+
+    def display_names(self, person_ids: list[str]) -> dict[str, str]:
+        """The accounts' display names as they are now (capability ``DisplayNames``): an
+        account made or renamed by an administrator shows its name before its first sign-in."""
+        return self.store.display_names(person_ids)
 
     # -- what the rest of the server asks beyond the interface ----------------------------
 

@@ -9,7 +9,8 @@ provider sees the **concrete** resource (``contents:notebooks/a.ipynb``), not on
 ``contents``.
 
 The provider instance lives in the web application's settings under ``collab_provider``
-(put there by the app), which is how these per-request objects find it.
+(put there by the app), which is how these per-request objects find it; the people directory
+(:mod:`.people`, ``collab_people``) is told each caller's display name the same way.
 
 ``?token=`` on a page signs the browser in (as in Jupyter: a pasted link works) only when the
 navigation did not come from another site: ``Sec-Fetch-Site`` is ``none`` (typed, pasted, a
@@ -36,6 +37,7 @@ from traitlets import default
 from ..core.errors import CollabError
 from ..core.http import to_http_error
 from ..core.paths import normalize
+from .people import PEOPLE_SETTING
 from .provider import AnonymousAccess, SignInLinks, capability, identity_of, resolve
 from .signin_pages import CONFIRM_PAGE, send_page
 from .urls import safe_next
@@ -215,6 +217,11 @@ class CollabIdentityProvider(IdentityProvider):
             # as anonymous (which surfaces as a confusing XSRF or permission error).
             raise web.HTTPError(401, reason="Invalid or expired token")
         fields = await identity_of(provider, token, str(user_id))
+        people = handler.settings.get(PEOPLE_SETTING)
+        if people is not None:
+            # Pages name owners, publishers and runners by the name last seen here (a dict
+            # look-up; the database is written only when a name is new or changed).
+            await people.seen(fields["username"], fields["display_name"])
         if _is_page_request(handler):
             # For JupyterLab's page config (lab_page_config_hook), which is built synchronously.
             handler._collab_may_start_kernels = bool(  # type: ignore[attr-defined]

@@ -34,6 +34,10 @@ missing answers 501 with a message.
   ``apps:{id}``), including the audiences :data:`SIGNED_IN` and :data:`EVERYONE`;
 * :class:`Groups` — ``groups_of(token)``: the groups the holder of ``token`` is in, and
   ``group_members(group)``: the user ids in a group (the gallery's "popular in your group");
+* :class:`DisplayNames` — ``display_names(ids)``: the current display names of persistent
+  ids, for people who are not the caller (the gallery's owners, apps' publishers, runs'
+  users); without it the server shows the name each person had when last seen
+  (:mod:`.people`). Built in: local accounts;
 * :class:`KernelEnv` — ``kernel_env(token)``: the environment a kernel started for this person
   gets. Built in: local accounts give ``JUPYTER_AUTH_ID`` (the user name) and nothing else (a
   kernel runs with the server's rights and everyone in the room can read its variables, so no
@@ -438,6 +442,13 @@ class KernelEnv(Protocol):
 
 
 @runtime_checkable
+class DisplayNames(Protocol):
+    def display_names(self, person_ids: list[str]) -> dict[str, str] | Awaitable[dict[str, str]]:
+        """``{id: display name}`` for those of ``person_ids`` the provider knows (one look-up
+        for all; unknown ids are left out). Called on the event loop: keep it quick."""
+
+
+@runtime_checkable
 class Groups(Protocol):
     def groups_of(self, token: str) -> list[str] | Awaitable[list[str]]:
         """The names of the groups the holder of ``token`` belongs to ([] if none)."""
@@ -465,6 +476,7 @@ CAPABILITIES: dict[str, type] = {
     "token_admin": TokenAdmin,
     "resource_sharing": ResourceSharing,
     "groups": Groups,
+    "display_names": DisplayNames,
 }
 
 C = TypeVar("C")

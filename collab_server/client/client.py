@@ -23,13 +23,13 @@ from .transport import Transport, api_path
 PAGE = 100  # the gallery's largest page
 
 NOTEBOOK_COLUMNS: dict[str, Kind] = {
-    "path": "str", "title": "str", "owner": "str", "tags": "object", "stars": "int",
-    "views": "int", "runs": "int", "health": "float", "health_label": "str",
+    "path": "str", "title": "str", "owner": "str", "owner_name": "str", "tags": "object",
+    "stars": "int", "views": "int", "runs": "int", "health": "float", "health_label": "str",
     "language": "str", "last_run": "time", "updated": "time",
 }  # fmt: skip
 SEARCH_COLUMNS: dict[str, Kind] = {
-    "path": "str", "title": "str", "snippet": "str", "owner": "str", "tags": "object",
-    "stars": "int", "health": "float", "updated": "time",
+    "path": "str", "title": "str", "snippet": "str", "owner": "str", "owner_name": "str",
+    "tags": "object", "stars": "int", "health": "float", "updated": "time",
 }  # fmt: skip
 COMMENT_COLUMNS: dict[str, Kind] = {
     "path": "str", "thread": "str", "target_type": "str", "cell": "str", "anchor": "str",
@@ -46,13 +46,14 @@ VERSION_COLUMNS: dict[str, Kind] = {
     "authors": "object", "parent": "str", "size": "int",
 }  # fmt: skip
 RUN_COLUMNS: dict[str, Kind] = {
-    "id": "str", "app": "str", "status": "str", "user": "str", "version": "str",
-    "parameters": "object", "created": "time", "started": "time", "ended": "time",
-    "result": "object", "error": "str", "mine": "bool",
+    "id": "str", "app": "str", "status": "str", "user": "str", "user_name": "str",
+    "version": "str", "parameters": "object", "created": "time", "started": "time",
+    "ended": "time", "result": "object", "error": "str", "mine": "bool",
 }  # fmt: skip
 APP_COLUMNS: dict[str, Kind] = {
     "id": "str", "title": "str", "description": "str", "version": "int", "published": "time",
-    "publisher": "str", "may_run": "bool", "inputs": "int", "path": "str",
+    "publisher": "str", "publisher_name": "str", "may_run": "bool", "inputs": "int",
+    "path": "str",
 }  # fmt: skip
 CHANGE_REQUEST_COLUMNS: dict[str, Kind] = {
     "id": "int", "path": "str", "status": "str", "message": "str", "source": "str",

@@ -31,6 +31,11 @@ Rights are asked on ``contents:{path}`` before the notebook is looked up, so a n
 not read answers 403 whether or not it exists. Listings carry the permission filter into their
 SQL (:class:`~.index.Readable`), so nothing unreadable is ever counted, quoted or named.
 
+Every notebook in a listing (search, the bulk listing, stars, trending, recommendations,
+similar) and the info carry ``owner_name`` beside ``owner`` (the owner's display name, from
+:mod:`..auth.people`; the id when none is known), and the info's published copies
+``publisher_name``.
+
 Every listing of notebooks (search, the bulk listing, stars, trending, recommendations) gives
 each notebook the caller may edit (``write``) its ``open_change_requests`` count, from one query
 per page; a notebook the caller may only read has no such key.
@@ -47,6 +52,7 @@ from tornado import web
 
 from ..auth import Groups, SharedWith, capability, permissions_revision_of, resolve
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
+from ..auth.people import people_of
 from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .activity import Execution
 from .health import Health
@@ -145,6 +151,11 @@ class GalleryHandler(CollabHandlerMixin, APIHandler):
                     row["open_change_requests"] = counts.get(row["path"], 0)
         return rows
 
+    async def named(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` with ``owner_name`` beside each ``owner`` (one look-up for the page)."""
+        await people_of(self.settings).add_names(rows, "owner")
+        return rows
+
     def int_argument(self, name: str, default: int) -> int:
         return whole_number(self.get_query_argument(name, str(default)), name, low=-(2**53))
 
@@ -160,7 +171,7 @@ class SearchHandler(GalleryHandler):
         result = await self.gallery.read(
             lambda: index.search(query, readable, limit=limit, offset=offset)
         )
-        await self.with_open_change_requests(result["results"])
+        await self.with_open_change_requests(await self.named(result["results"]))
         self.finish(result)
 
 
@@ -174,7 +185,7 @@ class NotebookListHandler(GalleryHandler):
         page = await self.gallery.read(lambda: index.catalog(readable, limit, offset))
         following = offset + limit
         page["next"] = following if following < page["total"] else None
-        await self.with_open_change_requests(page["notebooks"])
+        await self.with_open_change_requests(await self.named(page["notebooks"]))
         self.finish(page)
 
 
@@ -220,7 +231,7 @@ class StarsHandler(GalleryHandler):
             ids = self.gallery.reader_activity.starred_by(person)
             return self.gallery.reader_index.listing(ids, readable)
 
-        found = await self.gallery.read(mine)
+        found = await self.named(await self.gallery.read(mine))
         self.finish({"results": await self.with_open_change_requests(found)})
 
     async def _change(self, path: str, add: bool) -> None:
@@ -260,7 +271,7 @@ class TrendingHandler(GalleryHandler):
             people = {r["path"]: r["people"] for r in rows}
             return [{**item, "people": people.get(item["path"], 0)} for item in listed]
 
-        found = await gallery.read(trending)
+        found = await self.named(await gallery.read(trending))
         self.finish({"results": await self.with_open_change_requests(found)})
 
 
@@ -277,6 +288,7 @@ class RecommendationsHandler(GalleryHandler):
         # against ``readable`` (computed for this request).
         found = await gallery.read(lambda: _described(gallery, gallery.recommend(
             person, readable, limit, groups, revision), readable))  # fmt: skip
+        found = await self.named(found)
         self.finish({"results": await self.with_open_change_requests(found)})
 
     async def groups(self) -> dict[str, list[str]]:
@@ -347,7 +359,7 @@ class NotebookHandler(GalleryHandler):
                     gallery, gallery.reader_recommender.similar(file_id, readable), readable
                 )
             )
-            self.finish({"results": found})
+            self.finish({"results": await self.named(found)})
         else:
             raise web.HTTPError(405, f"Use POST for {what}")
 
@@ -430,6 +442,8 @@ class NotebookHandler(GalleryHandler):
             source = await gallery.read(lambda: gallery.reader_file_ids.get_path(origin["file_id"]))
             if source is not None and await is_allowed(self, "read", f"contents:{source}"):
                 found["cloned_from"] = {**origin, "path": source}
+        # The owner's and the publishers' names, in one look-up.
+        await people_of(self.settings).add_names([found, *found["published"]], "owner", "publisher")
         return found
 
     async def _readable_copies(

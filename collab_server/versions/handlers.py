@@ -20,6 +20,9 @@
   who, beyond the people granted one by one, may read the copy
 * ``POST /api/collab/clone`` ``{"source", "target"}`` → 201 ``{"path"}``
 
+A published copy carries ``publisher_name`` beside ``publisher`` (the publisher's display name,
+:mod:`..auth.people`; the id when none is known).
+
 Rights on ``contents:{path}`` are asked before the notebook is looked up, so a notebook one may
 not read answers 403 whether or not it exists. A published copy may be read by whoever the
 provider lets ``read`` resource ``published:{id}``, by whoever may ``share`` its source
@@ -35,6 +38,7 @@ from tornado import web
 
 from ..auth.handlers import off_loop, require_capability
 from ..auth.jupyter import is_allowed, provider_of
+from ..auth.people import people_of
 from ..auth.provider import AUDIENCES, ResourceSharing, capability
 from ..core.errors import CollabError
 from ..core.http import CollabHandlerMixin, json_object, whole_number
@@ -91,6 +95,11 @@ class VersionsHandler(CollabHandlerMixin, APIHandler):
         if row is None or not await self.may_read(row):
             raise web.HTTPError(404, "No such published notebook (or version)")
         return row
+
+    async def named(self, copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Published copies with ``publisher_name`` beside ``publisher`` (one look-up)."""
+        await people_of(self.settings).add_names(copies, "publisher")
+        return copies
 
     def created(self, body: dict[str, Any]) -> None:
         self.set_status(201)
@@ -155,7 +164,8 @@ class PublishHandler(VersionsHandler):
             body.get("title"),
             body.get("description"),
         )
-        self.created(result)
+        (named,) = await self.named([result])
+        self.created(named)
 
 
 class PublishedHandler(VersionsHandler):
@@ -163,13 +173,12 @@ class PublishedHandler(VersionsHandler):
         self.author  # noqa: B018 - 401 first
         if not pid:
             rows = [row for row in self.service.published_ids() if await self.may_read(row)]
-            self.finish({"published": [row.to_json() for row in rows]})
+            self.finish({"published": await self.named([row.to_json() for row in rows])})
             return
         row = await self.readable_published(pid, self.int_argument("version", None))
         notebook = await self.service.published_content(row)
-        self.finish(
-            {**row.to_json(), "notebook": notebook, "may_withdraw": await self.may_withdraw(row)}
-        )
+        (copy,) = await self.named([row.to_json()])
+        self.finish({**copy, "notebook": notebook, "may_withdraw": await self.may_withdraw(row)})
 
     async def may_withdraw(self, row: Published) -> bool:
         source = self.service.source_path(row)

@@ -128,7 +128,9 @@ async def test_fill_the_form_run_and_see_the_result(browser, spawn_server):
     rita = await open_page(browser, server, f"/apps/{pid}", "runner-token")
     await rita.get_by_role("heading", name="Totals report").wait_for()
     await rita.goto(bookmark)
-    await rita.locator('[data-testid="run-by"]:has-text("Run by admin")').wait_for(timeout=30_000)
+    # By the runner's name, not their persistent id ("admin").
+    run_by = rita.locator('[data-testid="run-by"]:has-text("Run by Ada Admin")')
+    await run_by.wait_for(timeout=30_000)
     assert (await result_table(rita))["name"] == "moon"
     await (
         rita.frame_locator('[data-testid="report-frame"]')

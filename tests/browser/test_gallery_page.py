@@ -55,6 +55,10 @@ async def test_search_star_and_open_from_the_discover_page(browser, server):
     card = results.locator('[data-testid="gallery-card"][data-path="gal/aurora.ipynb"]')
     await card.locator("mark").first.wait_for()
     assert (await card.locator("mark").first.inner_text()).lower() == "aurora"
+    # Its owner by name, not by persistent id (the id in the tooltip).
+    owner = card.locator('[data-testid="owner"]')
+    assert await owner.inner_text() == "Alice Editor"
+    assert await owner.get_attribute("title") == "alice"
     # Notebook text is shown as text: no element is ever made from it.
     tricky = results.locator('[data-testid="gallery-card"][data-path="gal/tricky.ipynb"]')
     await tricky.wait_for()

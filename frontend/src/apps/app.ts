@@ -22,7 +22,9 @@ interface AppInfo { id: string; title: string; description: string; version: num
 interface Run {
   id: string; status: string; parameters: Record<string, unknown>; created: string; started: string | null;
   ended: string | null; result: unknown; error: { ename: string; evalue: string; cell?: number | null } | null;
-  progress: { cell: number; of: number } | null; schedule: string | null; user: string; mine?: boolean;
+  progress: { cell: number; of: number } | null; schedule: string | null; user: string;
+  /** The runner's display name (the id when the server knows none). */
+  user_name?: string; mine?: boolean;
 }
 
 const POLL_MS = 400;
@@ -145,7 +147,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
       const brief = parametersBrief(run.parameters || {});
       return el("li", { class: `status-${run.status}` }, link, " ", el("span", { class: "muted" }, STATUS_TEXT[run.status] || run.status),
         ...(run.schedule ? [" ", el("span", { class: "badge" }, "scheduled")] : []),
-        ...(run.mine === false ? [" ", el("span", { class: "muted" }, `by ${run.user}`)] : []),
+        ...(run.mine === false ? [" ", el("span", { class: "muted" }, `by ${run.user_name || run.user}`)] : []),
         el("span", { class: "run-params", title: parametersBrief(run.parameters || {}, 1000), "data-testid": "run-params" }, brief));
   }
 
@@ -185,7 +187,7 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
     shareButton.hidden = !mine || !FINISHED.includes(run.status);
     // Someone else's run, shared with the caller: shown read-only, saying whose it is.
     runBy.hidden = mine;
-    runBy.textContent = mine ? "" : `Run by ${run.user} and shared with you — read-only. Run the app to get your own.`;
+    runBy.textContent = mine ? "" : `Run by ${run.user_name || run.user} and shared with you — read-only. Run the app to get your own.`;
   }
 
   async function showReport(run: Run): Promise<void> {

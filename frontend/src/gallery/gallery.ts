@@ -22,6 +22,8 @@ export interface Item {
   snippet: Segment[];
   tags: string[];
   owner: string;
+  /** The owner's display name (the id when the server knows none). */
+  owner_name?: string;
   stars: number;
   health: number | null;
   updated: string;
@@ -38,6 +40,8 @@ export interface AppItem {
   description: string;
   published: string;
   publisher: string;
+  /** The publisher's display name (the id when the server knows none). */
+  publisher_name?: string;
   may_run: boolean;
   /** The notebook it was published from, only for those who may read it. */
   path?: string;
@@ -192,7 +196,9 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       "aria-label": `Open as app: ${item.title || nameOf(item.path)}` }, icon("run"), "Open as app") : "";
     const title = el("a", { href: base + notebookPage(item.path), class: "title" }, item.title || nameOf(item.path));
     const facts: (Node | string)[] = [item.path];
-    if (item.owner) facts.push(` · by ${item.owner}`);
+    // People are named, not numbered (an id can be an opaque sign-in subject); the id stays in
+    // the tooltip, for an owner:ID search.
+    if (item.owner) facts.push(" · by ", el("span", { class: "owner", title: item.owner, "data-testid": "owner" }, item.owner_name || item.owner));
     if (item.updated) facts.push(` · updated ${when(item.updated)}`);
     const node = el("article", { class: "gallery-card", "data-path": item.path, "data-testid": "gallery-card" },
       el("div", { class: "card-head" }, title, healthBadge(item)),
@@ -214,7 +220,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   function appCard(app: AppItem): HTMLElement {
     const facts: string[] = [];
     if (app.inputs) facts.push(`${app.inputs} input${app.inputs === 1 ? "" : "s"}`);
-    if (app.publisher) facts.push(`Published by ${app.publisher}`);
+    if (app.publisher) facts.push(`Published by ${app.publisher_name || app.publisher}`);
     if (app.published) facts.push(when(app.published));
     const node = el("article", { class: "gallery-card app-card", "data-app": app.id, "data-testid": "app-card" },
       el("div", { class: "card-head" }, el("a", { href: base + appPage(app.id), class: "title" }, app.title || "Untitled app"),

@@ -22,6 +22,8 @@ interface PublishedCopy {
   title: string;
   description: string;
   publisher: string;
+  /** The publisher's display name (the id when the server knows none). */
+  publisher_name?: string;
   created: string;
   strip_outputs: boolean;
   notebook: { cells: (NbCell & { outputs?: any[] })[] };
@@ -50,7 +52,7 @@ export async function showPublished(root: HTMLElement, id: string): Promise<void
   main.append(
     el("h1", { "data-testid": "published-title" }, copy.title),
     copy.description ? el("p", { class: "published-description" }, copy.description) : "",
-    el("p", { class: "muted" }, `Published by ${copy.publisher} · ${when(copy.created)} · version ${copy.version}`,
+    el("p", { class: "muted" }, `Published by ${copy.publisher_name || copy.publisher} · ${when(copy.created)} · version ${copy.version}`,
       ),
     el("div", { class: "row" }, makeCopy, appLink(copy.id, copy.notebook.cells), withdrawButton()), status,
     el("p", { class: "notice", "data-testid": "read-only" }, "A published copy is read-only. Make a copy to edit it."),

@@ -1,0 +1,206 @@
+"""The people directory: the display name last seen for each persistent id.
+
+Gallery cards, app listings, published copies and app runs carry a person's *persistent id*
+(``owner``, ``publisher``, ``user``). With a JWT provider that is an opaque ``sub``; people
+expect a name. This module owns table ``people`` (concern ``people``, ``core.db.migrate``):
+one row per persistent id with the display name the provider gave for it when that person was
+last seen, and the time it was recorded.
+
+* **Recording** (:meth:`PeopleDirectory.seen`) happens where identities are resolved: the
+  Jupyter adapter (``auth.jupyter``) calls it on every request and connection. It is cheap: an
+  in-memory map of what is stored answers "nothing new" without SQL; a person seen for the
+  first time in this process costs one primary-key read; only a new or changed name is
+  written. A write that finds the database locked is given up (the next request tries again)
+  rather than holding the request up; nobody's request fails for a name. A name equal to the
+  id teaches nothing and never replaces a known name (a token without a name claim).
+* **Looking up** (:meth:`PeopleDirectory.names`, :meth:`PeopleDirectory.add_names`): one query
+  for any number of ids. A provider with the optional ``DisplayNames`` capability (the local
+  accounts: ``auth_users.display_name``) is asked too, and its answer wins: it knows people
+  who never signed in since their account was made or renamed, and a rename by an
+  administrator shows at once. An id known to neither is its own name.
+
+Multi-tenant: the directory only answers for ids the caller names, and the handlers only name
+ids they already return to that caller, so a name tells nobody who exists. There is no listing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from ..core.db import Migration, migrate, write
+from ..core.errors import Unavailable
+from ..core.time import now_iso
+from .provider import DisplayNames, capability, resolve
+
+PEOPLE_SETTING = "collab_people"
+
+# Names longer than this are cut (a provider's claim is not ours to trust with megabytes).
+MAX_NAME = 200
+# People whose stored name this process keeps in memory; past it the map starts afresh (the
+# next sighting of each costs one read again, never a write).
+MAX_REMEMBERED = 100_000
+# How long recording a name may wait for a database held by another process, in a request.
+WRITE_BOUND = 1.0
+
+
+def _schema_v1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE people (id TEXT PRIMARY KEY, display_name TEXT NOT NULL,"
+        " updated TEXT NOT NULL) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: list[Migration] = [_schema_v1]
+
+
+def clean_name(person_id: str, display_name: Any) -> str | None:
+    """The name worth recording for ``person_id``, or None when it teaches nothing (empty, or
+    the id itself)."""
+    if not isinstance(display_name, str):
+        return None
+    name = " ".join(display_name.split())[:MAX_NAME]
+    return name if name and name != person_id else None
+
+
+class PeopleDirectory:
+    """Display names by persistent id, in the server's database (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        provider: Any = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        migrate(db, "people", MIGRATIONS)
+        self._conn = db.conn
+        self._provider = provider
+        self._log = log or logging.getLogger(__name__)
+        # id -> the name stored for it, as far as this process knows (written or read).
+        self._known: dict[str, str] = {}
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def seen(self, person_id: str, display_name: Any) -> bool:
+        """Remember that ``person_id`` goes by ``display_name`` now. True when it was written
+        (new or changed); False when nothing needed writing or the write was given up."""
+        name = clean_name(person_id, display_name)
+        if not person_id or name is None or self._known.get(person_id) == name:
+            return False
+        if person_id not in self._known:
+            try:
+                stored = self._stored_one(person_id)
+            except sqlite3.Error:
+                return False  # a database busy even for reading: next request
+            if stored == name:
+                self._remember(person_id, name)
+                return False
+        previous = self._known.get(person_id)
+        # Said before the write: another request of the same person meanwhile writes nothing.
+        self._remember(person_id, name)
+        now = now_iso()
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO people (id, display_name, updated) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name,"
+                " updated = excluded.updated",
+                [person_id, name, now],
+            )
+
+        try:
+            await write(self._conn, work, bound=WRITE_BOUND)
+        except (Unavailable, sqlite3.Error) as e:
+            if self._known.get(person_id) == name:
+                self._forget(person_id, previous)
+            self._log.warning("People: could not record a display name: %s", type(e).__name__)
+            return False
+        return True
+
+    def _remember(self, person_id: str, name: str) -> None:
+        if person_id not in self._known and len(self._known) >= MAX_REMEMBERED:
+            self._known.clear()
+        self._known[person_id] = name
+
+    def _forget(self, person_id: str, previous: str | None) -> None:
+        if previous is None:
+            self._known.pop(person_id, None)
+        else:
+            self._known[person_id] = previous
+
+    def _stored_one(self, person_id: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT display_name FROM people WHERE id = ?", [person_id]
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- looking up -------------------------------------------------------------------------
+
+    def stored_names(self, person_ids: Iterable[str]) -> dict[str, str]:
+        """The recorded names of those of ``person_ids`` that have one: one query."""
+        wanted = sorted({i for i in person_ids if i})
+        if not wanted:
+            return {}
+        rows = self._conn.execute(
+            "SELECT id, display_name FROM people WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(wanted)],
+        ).fetchall()
+        return {str(person_id): str(name) for person_id, name in rows}
+
+    async def names(self, person_ids: Iterable[str]) -> dict[str, str]:
+        """A name for each of ``person_ids``: the provider's current one where it has the
+        ``DisplayNames`` capability and knows the person, else the one last seen, else the id."""
+        wanted = sorted({i for i in person_ids if i})
+        if not wanted:
+            return {}
+        try:
+            found = self.stored_names(wanted)
+        except sqlite3.Error as e:  # a name is never worth failing a listing
+            self._log.warning("People: could not read display names: %s", type(e).__name__)
+            found = {}
+        found.update(await self._provider_names(wanted))
+        return {i: found.get(i) or i for i in wanted}
+
+    async def _provider_names(self, wanted: list[str]) -> dict[str, str]:
+        provider = capability(self._provider, DisplayNames)
+        if provider is None:
+            return {}
+        try:
+            answer = await resolve(provider.display_names(wanted))
+        except Exception as e:  # an operator's provider: its failure costs names, not the page
+            self._log.warning("People: the provider's display_names failed: %s", type(e).__name__)
+            return {}
+        asked = set(wanted)
+        return {
+            str(i): name
+            for i, n in (answer or {}).items()
+            if str(i) in asked and (name := clean_name(str(i), n)) is not None
+        }
+
+    async def add_names(
+        self, rows: Sequence[MutableMapping[str, Any]], *fields: str
+    ) -> Sequence[MutableMapping[str, Any]]:
+        """Give each row, for each of ``fields`` it has (a persistent id, e.g. ``owner``),
+        ``{field}_name`` beside it (the id when no name is known; "" for no one): one look-up
+        for all of them. Only ids already in the rows are named."""
+        ids = [str(row[f]) for row in rows for f in fields if row.get(f)]
+        names = await self.names(ids)
+        for row in rows:
+            for f in fields:
+                if f in row:
+                    value = row[f]
+                    row[f"{f}_name"] = names.get(str(value), str(value)) if value else value
+        return rows
+
+
+def people_of(settings: Mapping[str, Any]) -> PeopleDirectory:
+    """The server's directory, from the web application's settings (put there by the app)."""
+    directory = settings.get(PEOPLE_SETTING)
+    if directory is None:
+        raise RuntimeError("No people directory is configured")
+    return directory  # type: ignore[no-any-return]
