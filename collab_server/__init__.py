@@ -2,7 +2,7 @@
 
 from typing import Any
 
-__version__ = "0.5.1"
+__version__ = "0.6.0"
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
