@@ -173,6 +173,12 @@ async def test_a_reader_sees_no_app_until_its_publisher_opens_it_from_its_page(b
     assert "Everyone signed in may run it as an app." in await state.inner_text()
     assert await alice.locator('[data-testid="audience-error"]').inner_text() == ""
 
+    # On a phone the choices fit the screen (nothing sticks out sideways).
+    phone = await open_page(browser, server, f"/published/{pid}", server.tokens["alice"], 390)
+    await phone.locator('[data-testid="run-audience"][data-saved="signed-in"]').wait_for()
+    wide = await phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, wide
+
     # Now Bob has "Open as app", and it leads to an app he may run.
     await bob.reload()
     button = bob.locator('[data-testid="open-as-app"]')
