@@ -9,6 +9,7 @@
 * :mod:`.executor` — one kernel running one notebook (nbclient), with timeout and cancel;
 * :mod:`.pool` — warm kernels per app, setup cells already run, parked, used once;
 * :mod:`.schedules` — cron expressions and the loop that fires them;
+* :mod:`.audience` — who may run an app as a whole audience (``restricted``, ``signed-in``);
 * :mod:`.service` — the rules: permissions, limits, identity, what a run records;
 * :mod:`.handlers` and :mod:`.wiring` — the REST API and the app's options.
 """

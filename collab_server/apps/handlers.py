@@ -8,6 +8,13 @@
   "parameters", "url", "may_run", "pool"}`` (``parameters``: JSON Schema; ``may_run``: may
   the caller run it, and so schedule it; a kernel is warmed only for callers who may)
 * ``GET  /api/collab/apps/{id}/openapi.json`` → the app as an OpenAPI 3.1 document
+* ``GET|PUT /api/collab/apps/{id}/audience`` ``{"audience": "restricted"|"signed-in"}`` →
+  ``{"id", "audience"}``: who, beyond the people granted one by one, may run the app (role
+  ``runner`` for every signed-in person). Chosen by whoever may ``share`` and ``execute`` in
+  its source notebook, or an administrator (403 for anyone else who may see it); never
+  ``"everyone"`` (422: an app runs code on this server); a provider without resource grants
+  501. ``GET`` for whoever may see the app (``"everyone"`` shows only when an administrator
+  granted it)
 * ``POST /api/collab/apps/{id}/runs`` ``{"parameters": {…}, "version"?}`` (``run``) → 202
   ``{"id", "status": "queued", …}``; ``?wait=S`` → 200 with the run if it ended within S
   seconds (else 202); 422 naming the parameter at fault; 429 when too many runs are under way
@@ -149,6 +156,20 @@ class OpenAPIHandler(AppsHandler):
         self.send_json(openapi(app.to_json(), self.base_url))
 
 
+class AppAudienceHandler(AppsHandler):
+    async def get(self, pid: str) -> None:
+        audience = await self.service.run_audience(self.caller.token, pid)
+        self.send_json({"id": pid, "audience": audience})
+
+    async def put(self, pid: str) -> None:
+        body = json_object(self)
+        unknown = sorted(set(body) - {"audience"})
+        if unknown:
+            raise Invalid(f'Unknown field "{unknown[0]}": send {{"audience": "signed-in"}}')
+        audience = await self.service.set_run_audience(self.caller, pid, body.get("audience"))
+        self.send_json({"id": pid, "audience": audience})
+
+
 class AppRunsHandler(AppsHandler):
     async def post(self, pid: str) -> None:
         body = json_object(self) if self.request.body.strip() else {}
@@ -276,6 +297,7 @@ class ScheduleHandler(AppsHandler):
 def apps_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
     return [
         (rf"/api/collab/apps/({_ID})/openapi\.json", OpenAPIHandler),
+        (rf"/api/collab/apps/({_ID})/audience", AppAudienceHandler),
         (rf"/api/collab/apps/({_ID})/runs", AppRunsHandler),
         (rf"/api/collab/apps/({_ID})/schedules", AppSchedulesHandler),
         (rf"/api/collab/apps/({_ID})", AppHandler),

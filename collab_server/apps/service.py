@@ -9,7 +9,9 @@ it). Never the publisher's: the publisher's rights play no part in a run.
 
 Permission: action ``run`` on ``apps:{published_id}`` (the provider decides); whoever may
 ``share`` and ``execute`` the source notebook (its publishers, if they may run code) may run
-it too. A run and its outputs are visible to the person who ran it, and to those they share
+it too. Those publishers (and administrators) may open it to every signed-in person
+(:meth:`AppsService.set_run_audience`, through the provider's ``ResourceSharing``). A run and
+its outputs are visible to the person who ran it, and to those they share
 it with (``sharing.py``: a person, a group, every signed-in person) who may also ``read`` the
 app — sharing a run never shows an app to someone who may not see it. Only the owner cancels,
 shares or unshares a run; to anyone else who may not read it, it does not exist (404).
@@ -41,13 +43,28 @@ from papermill.parameterize import parameterize_notebook
 
 from ..auth.handlers import off_loop
 from ..auth.jupyter import anonymous_allowed
-from ..auth.provider import GroupAdmin, Groups, UserAdmin, capability, resolve
+from ..auth.provider import (
+    GroupAdmin,
+    Groups,
+    ResourceSharing,
+    UserAdmin,
+    capability,
+    resolve,
+)
 from ..core.datadir import private_key
-from ..core.errors import Conflict, NotFound, RateLimited, Unprocessable
+from ..core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotSupportedByProvider,
+    RateLimited,
+    Unprocessable,
+)
 from ..core.time import iso, now_iso
 from ..kernels.environment import DEFAULT_DROP, inherited_environment
 from ..kernels.service import kernel_env_of
 from ..versions.service import Published, VersionService
+from .audience import RESTRICTED, RUNNER, audiences_to_remove, check_run_audience, run_audience
 from .executor import AppKernel, RunTimedOut, client_for, run_cells, with_timeout
 from .notebook import (
     code_cells,
@@ -293,6 +310,67 @@ class AppsService:
         if self._preload is None:  # someone looks at an app: a report may be asked for soon
             self._preload = asyncio.ensure_future(asyncio.to_thread(preload_report))
         return {**app.to_json(), "may_run": may_run, "pool": self.pool.stats(app.id)}
+
+    # -- who may run it -------------------------------------------------------------------
+
+    async def run_audience(self, token: str, pid: str) -> str:
+        """Who, as a whole audience, may run the app (:mod:`.audience`); for whoever may
+        see it (404 otherwise) or choose it."""
+        row, _ = await self._audience_rights(token, pid)
+        sharing = self._resource_sharing()
+        return run_audience(await off_loop(sharing.list_resource_grants, f"apps:{row.id}"))
+
+    async def set_run_audience(self, caller: Caller, pid: str, wanted: Any) -> str:
+        """Open the app to every signed-in person (role ``runner`` for ``signed-in``) or
+        close it to the people granted one by one (``restricted``). Chosen by whoever may
+        ``share`` and ``execute`` in its source notebook, or an administrator: an app's kernel
+        runs with the server's rights, so publishing must not let someone have others run
+        code they could not run themselves."""
+        row, reason = await self._audience_rights(caller.token, pid)
+        if reason:
+            raise Forbidden(reason)
+        sharing = self._resource_sharing()
+        audience = check_run_audience(wanted)
+        resource = f"apps:{row.id}"
+        grants = await off_loop(sharing.list_resource_grants, resource)
+        for principal in audiences_to_remove(grants, audience):
+            await off_loop(sharing.remove_resource_grant, resource, principal)
+        if audience != RESTRICTED:
+            await off_loop(sharing.add_resource_grant, resource, audience, RUNNER, caller.username)
+        return audience
+
+    async def _audience_rights(self, token: str, pid: str) -> tuple[Published, str]:
+        """(the app's published copy, why the caller may not choose who runs it — "" when
+        they may). 404 when they may not see the app: its publishers (who may ``share`` its
+        notebook) and administrators see it, besides its readers and runners."""
+        try:
+            row = self.versions.published(pid)
+        except NotFound:
+            raise NotFound("No such app") from None
+        if await self.allowed(token, "admin", "server"):
+            return row, ""
+        source = self.versions.source_path(row)
+        resource = f"contents:{source}"
+        publisher = source is not None and await self.allowed(token, "share", resource)
+        if publisher:
+            if await self.allowed(token, "execute", resource):
+                return row, ""
+            return row, (
+                "You may not run code in its notebook, so you may not let others run it as "
+                "an app (an app runs its code on this server)"
+            )
+        if not (await self.access(token, pid, row))[0]:
+            raise NotFound("No such app")
+        return row, "Only people who may share its notebook choose who may run an app"
+
+    def _resource_sharing(self) -> ResourceSharing:
+        sharing = capability(self.provider, ResourceSharing)
+        if sharing is None:
+            raise NotSupportedByProvider(
+                "This server's sign-in system cannot open an app to an audience; "
+                "ask its operator to grant running it"
+            )
+        return sharing
 
     # -- runs -----------------------------------------------------------------------------
 

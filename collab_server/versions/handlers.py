@@ -9,7 +9,8 @@
 * ``POST /api/collab/versions/{path}/{id}/restore`` (``write``) → 201 the ``restore`` version
 * ``POST /api/collab/publish/{path}`` ``{"strip_outputs", "title", "description"}``
   (``share``) → 201 ``{"id", "version", "path", "url", …}``
-* ``GET  /api/collab/published`` → ``{"published": […]}`` (the ones the caller may read)
+* ``GET  /api/collab/published?limit=`` → ``{"published": […]}``: the ones the caller may
+  read, newest first (by their newest version), at most ``limit`` (1–500, 50 by default)
 * ``GET  /api/collab/published/{id}?version=n`` → ``{…, "notebook", "may_withdraw"}``
 * ``DELETE /api/collab/published/{id}`` (``share`` on the source notebook, or a server
   administrator when the source is gone) → 204: the copy is withdrawn, every version of it;
@@ -45,6 +46,8 @@ from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .service import Published, VersionService, name_from_title, notebook_path
 
 SERVICE_SETTING = "collab_versions"
+PUBLISHED_LISTED = 50  # by default
+MAX_PUBLISHED_LISTED = 500
 _VERSION_ID = r"[^/]+"
 
 
@@ -172,7 +175,14 @@ class PublishedHandler(VersionsHandler):
     async def get(self, pid: str = "") -> None:
         self.author  # noqa: B018 - 401 first
         if not pid:
-            rows = [row for row in self.service.published_ids() if await self.may_read(row)]
+            text = self.get_query_argument("limit", str(PUBLISHED_LISTED))
+            limit = whole_number(text, "limit", 1, MAX_PUBLISHED_LISTED)
+            rows: list[Published] = []
+            for row in self.service.published_ids():  # newest first
+                if len(rows) >= limit:
+                    break
+                if await self.may_read(row):
+                    rows.append(row)
             self.finish({"published": await self.named([row.to_json() for row in rows])})
             return
         row = await self.readable_published(pid, self.int_argument("version", None))

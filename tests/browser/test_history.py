@@ -237,7 +237,7 @@ async def test_publish_from_the_more_menu_says_a_parameters_cell_makes_an_app(br
     await ada.click('[data-testid="publish-notebook"]')
     dialog = ada.locator('[data-testid="publish-dialog"]')
     note = dialog.locator('[data-testid="publish-app-note"]')
-    assert "run it as an app with their own values" in await note.inner_text()
+    assert "“parameters” with their own values" in await note.inner_text()
     restricted = dialog.locator(
         "label.choice", has=ada.locator('[data-testid="audience-restricted"]')
     )
@@ -245,13 +245,25 @@ async def test_publish_from_the_more_menu_says_a_parameters_cell_makes_an_app(br
     await check_a11y(ada, "publish dialog from the menu")
     await dialog.locator('[data-testid="publish-submit"]').click()
     await dialog.locator('[data-testid="published-link"]').wait_for()
-    # Without a parameters cell the dialog does not speak of apps.
+    # Code without a parameters cell is an app without a form; the dialog says no more.
     other = write_notebook(server.root, ["x = 1"], "hist/plain.ipynb")
     await ada.goto(f"{server.http_url}/notebooks/{other}")
     await ada.wait_for_selector(".cell .cm-content")
     await ada.click('[data-testid="more"]')
     await ada.click('[data-testid="publish-notebook"]')
+    note = ada.locator('[data-testid="publish-dialog"] [data-testid="publish-app-note"]')
+    assert "parameters" not in await note.inner_text()
+    # Without code it is no app: the dialog does not speak of apps.
+    prose = nbformat.v4.new_notebook()
+    prose.cells = [nbformat.v4.new_markdown_cell("# Only words")]
+    nbformat.write(prose, server.root / "hist/prose.ipynb")
+    await ada.goto(f"{server.http_url}/notebooks/hist/prose.ipynb")
+    await ada.wait_for_selector('[data-testid="connection"][data-state="connected"]')
+    await ada.wait_for_selector(".cell.markdown")
+    await ada.click('[data-testid="more"]')
+    await ada.click('[data-testid="publish-notebook"]')
     await ada.locator('[data-testid="publish-dialog"] [data-testid="publish-title"]').wait_for()
+    assert await ada.locator('[data-testid="runners-choices"]').count() == 0
     assert await ada.locator('[data-testid="publish-app-note"]').count() == 0
     assert alice.errors == [] and ada.errors == []
 

@@ -17,7 +17,7 @@ import { CommentsPanel } from "../comments/panel";
 import { KernelClient } from "../kernel/client";
 import { kernelToolbar } from "../kernel/toolbar";
 import { shareButton } from "../share/share";
-import { historyButton, openPublish } from "../history/history";
+import { historyButton, openPublish, type PublishShape } from "../history/history";
 import { confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -156,12 +156,16 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
       if (cell) page.views.get(cell)?.reveal();
     },
   };
-  const hasParameters = () => notebook.cells.some((c) => {
-    const tags = c.getMetadata("tags");
-    return Array.isArray(tags) && tags.includes("parameters");
+  const publishShape = (): PublishShape => ({
+    hasCode: notebook.cells.some((c) => c.cell_type === "code"),
+    hasParameters: notebook.cells.some((c) => {
+      const tags = c.getMetadata("tags");
+      return Array.isArray(tags) && tags.includes("parameters");
+    }),
+    mayExecute: !!who.permissions.execute,
   });
   const more = moreMenu();
-  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook, hasParameters }), more,
+  header.append(historyButton({ path: () => path, permissions: who.permissions, look: page.personLook, publishShape }), more,
     userMenu(who.identity));
   void changeRequestControls(() => path, who).then((nodes) => more.before(...nodes));
 
@@ -428,7 +432,7 @@ export async function showEditor(root: HTMLElement, initialPath: string): Promis
     // Publishing needs ``share``, as in the History panel.
     const publish = who.permissions.share ? [{ separator: true as const }, {
       label: "Publish…", testid: "publish-notebook",
-      run: () => void openPublish(path, () => undefined, hasParameters()),
+      run: () => void openPublish(path, () => undefined, publishShape()),
     }] : [];
     const rest = who.permissions.write ? [{ separator: true as const }, {
       label: "Delete this notebook…", danger: true, testid: "delete-notebook",

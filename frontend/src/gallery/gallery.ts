@@ -1,12 +1,12 @@
 // The Discover page (/gallery): search with instant results and highlighted snippets, tags,
-// apps (those with inputs), recommended, starred, trending and recently updated notebooks (each
-// notebook in the first of these sections only), health badges (when there is something to
-// say), star and tag buttons; "Open as app" as the main button on the cards of notebooks
-// published as apps. Every text from a notebook is put on the page as text (snippets are
+// apps (those with inputs), published copies the caller may read (those not already among the
+// apps), recommended, starred, trending and recently updated notebooks (each notebook in the
+// first of these sections only), health badges (when there is something to say), star and tag
+// buttons; "Open as app" as the main button on the cards of notebooks published as apps. Every text from a notebook is put on the page as text (snippets are
 // segments; the marked ones become <mark> elements), never parsed as HTML.
 
 import { api, ApiError, base, me } from "../net/api";
-import { apiPath, appPage, nameOf, notebookPage } from "../net/paths";
+import { apiPath, appPage, nameOf, notebookPage, publishedPage } from "../net/paths";
 import { askText } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
@@ -49,8 +49,20 @@ export interface AppItem {
   inputs?: number;
 }
 
+/** A published copy the caller may read (GET /api/collab/published), newest first. */
+export interface PublishedItem {
+  id: string;
+  title: string;
+  description: string;
+  publisher: string;
+  /** The publisher's display name (the id when the server knows none). */
+  publisher_name?: string;
+  created: string;
+}
+
 const SEARCH_DELAY_MS = 200;
 const APPS_SHOWN = 6;
+const PUBLISHED_SHOWN = 6;
 // Enough to link most cards to their apps; a notebook beyond it still has its app one click
 // away on its published page.
 const APPS_LISTED = 200;
@@ -217,6 +229,8 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     return node;
   }
 
+  const readable = new Set<string>();  // published copies the caller may read (listed below)
+
   function appCard(app: AppItem): HTMLElement {
     const facts: string[] = [];
     if (app.inputs) facts.push(`${app.inputs} input${app.inputs === 1 ? "" : "s"}`);
@@ -227,9 +241,32 @@ export async function showGallery(root: HTMLElement): Promise<void> {
         app.may_run ? "" : el("span", { class: "badge", title: "Ask its publisher to let you run it" }, "View only")),
       el("p", { class: "facts muted" }, facts.join(" · ")));
     if (app.description) node.append(el("p", { class: "snippet" }, app.description));
-    node.append(el("div", { class: "card-actions" }, el("span", { class: "grow" }),
+    // Who may also read the published copy reads its code from here (it is not listed again
+    // under Published).
+    const read = readable.has(app.id) ? el("a", { href: base + publishedPage(app.id), class: "button small quiet",
+      "data-testid": "read-published", "aria-label": `Read it: ${app.title || "Untitled app"}`, title: "Read the published notebook" },
+      icon("notebook"), "Read it") : "";
+    node.append(el("div", { class: "card-actions" }, el("span", { class: "grow" }), read,
       el("a", { href: base + appPage(app.id), class: "button small", "data-testid": "open-as-app",
         "aria-label": `Open as app: ${app.title || "Untitled app"}` }, icon("run"), "Open as app")));
+    return node;
+  }
+
+  /** A published copy: its page, what it is, who published it and when; "Open as app" too
+   * when the caller may see the app made of it. */
+  function publishedCard(copy: PublishedItem, app: AppItem | undefined): HTMLElement {
+    const name = copy.title || "Untitled";
+    const facts = [`Published by ${copy.publisher_name || copy.publisher}`];
+    if (copy.created) facts.push(when(copy.created));
+    const node = el("article", { class: "gallery-card published-card", "data-published": copy.id, "data-testid": "published-card" },
+      el("div", { class: "card-head" }, el("a", { href: base + publishedPage(copy.id), class: "title" }, name)),
+      el("p", { class: "facts muted", "data-testid": "publisher" }, facts.join(" · ")));
+    if (copy.description) node.append(el("p", { class: "snippet" }, copy.description.split("\n")[0]));
+    const open = el("a", { href: base + publishedPage(copy.id), class: app ? "button small quiet" : "button small",
+      "data-testid": "open-published", "aria-label": `Read it: ${name}` }, icon("notebook"), "Read it");
+    const openApp = app ? el("a", { href: base + appPage(app.id), class: "button small", "data-testid": "open-as-app",
+      "aria-label": `Open as app: ${name}` }, icon("run"), "Open as app") : "";
+    node.append(el("div", { class: "card-actions" }, el("span", { class: "grow" }), open, openApp));
     return node;
   }
 
@@ -260,8 +297,10 @@ export async function showGallery(root: HTMLElement): Promise<void> {
 
   async function loadSections(): Promise<void> {
     const get = <T>(url: string) => api<T>("GET", url).catch((e) => { showError(`Could not load the gallery: ${e.message}`); return null; });
-    const [apps, mine, recs, trend, recent] = await Promise.all([
+    const [apps, copies, mine, recs, trend, recent] = await Promise.all([
       get<{ apps: AppItem[] }>(`api/collab/apps?limit=${APPS_LISTED}`),
+      // Enough to fill the section after leaving out the copies listed among the apps.
+      get<{ published: PublishedItem[] }>(`api/collab/published?limit=${PUBLISHED_SHOWN + APPS_SHOWN}`),
       get<{ results: Item[] }>("api/collab/stars"),
       get<{ results: Item[] }>("api/collab/recommendations?limit=6"),
       get<{ results: Item[] }>("api/collab/trending?limit=6"),
@@ -274,6 +313,15 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     // Apps to run are those with a form to fill in; any other published notebook still has
     // "Open as app" on its notebook's card.
     const appList = (apps?.apps || []).filter((app) => (app.inputs ?? 0) > 0).slice(0, APPS_SHOWN);
+    readable.clear();
+    for (const copy of copies?.published || []) readable.add(copy.id);
+    // A copy whose app card is above is not listed again: that card links to it ("Read it").
+    const appIds = new Map((apps?.apps || []).map((app) => [app.id, app]));
+    const onAppCards = new Set(appList.map((app) => app.id));
+    const copyList = (copies?.published || []).filter((copy) => !onAppCards.has(copy.id)).slice(0, PUBLISHED_SHOWN);
+    const publishedSection = el("section", { class: "gallery-section", "data-testid": "published" }, el("h2", {}, "Published"),
+      el("p", { class: "muted" }, "Fixed copies of notebooks their authors published for you to read or copy."),
+      el("div", { class: "card-list" }, ...copyList.map((copy) => publishedCard(copy, appIds.get(copy.id)))));
     const appSection = el("section", { class: "gallery-section", "data-testid": "apps" }, el("h2", {}, "Apps"),
       el("p", { class: "muted" }, "Run a published notebook with your own values; you get its results, not its code to edit."),
       el("div", { class: "card-list" }, ...appList.map(appCard)));
@@ -284,7 +332,9 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       section("Trending this week", (trend?.results || []).map((i) => ({ ...i, reason: i.people ? `Opened by ${i.people} ${i.people === 1 ? "person" : "people"} this week` : undefined })),
         "Nothing is trending yet.", "trending"),
       section("Recently updated", recent?.results || [], "No notebooks yet.", "recent"));
-    // Apps come first when there are any: most people here run notebooks others wrote.
+    // Apps come first when there are any: most people here run notebooks others wrote; then
+    // what others published for them to read.
+    if (copyList.length) sections.prepend(publishedSection);
     if (appList.length) sections.prepend(appSection);
     sections.dataset.state = "ready";
   }

@@ -9,6 +9,7 @@ import { askText, confirmAction } from "../ui/dialog";
 import { el } from "../ui/dom";
 import { icon, iconButton } from "../ui/icons";
 import { textOn } from "../editor/presence";
+import { audienceRefusal, audienceState, READ_CHOICES, RUN_CHOICES, type Choice, type Kind } from "./audience";
 import { diffRows, notebookChanges, type DiffEntry, type NbCell, type Row } from "./diffview";
 import "./history.css";
 
@@ -28,8 +29,8 @@ export interface HistoryOptions {
   permissions: Record<string, boolean>;
   /** How a person looks (the presence avatars' colour and initials). */
   look: (id: string, name: string) => { color: string; initials: string };
-  /** Whether the notebook has a cell tagged ``parameters`` (the Publish dialog says what that means). */
-  hasParameters?: () => boolean;
+  /** What the Publish dialog needs to know: code (an app), a ``parameters`` cell, ``execute``. */
+  publishShape?: () => PublishShape;
 }
 
 const KINDS: Record<Version["kind"], string> = {
@@ -99,7 +100,7 @@ export function openHistory(options: HistoryOptions): HTMLDialogElement {
   }
   if (permissions.share) {
     const publish = el("button", { class: "button quiet small", type: "button", "data-testid": "publish" }, icon("upload"), "Publish…");
-    publish.addEventListener("click", () => openPublish(path, () => void load(), !!options.hasParameters?.()));
+    publish.addEventListener("click", () => openPublish(path, () => void load(), options.publishShape?.()));
     tools.append(publish);
   }
   dialog.append(
@@ -309,80 +310,114 @@ export function renderDiff(cells: NbCell[], diff: DiffEntry[], heading: string):
 
 // -- publishing ------------------------------------------------------------------------------
 
-const AUDIENCES = [
-  { value: "", label: "Only people you give access to it (and whoever may share this notebook)" },
-  { value: "signed-in", label: "Everyone who can sign in to this server" },
-  { value: "everyone", label: "Everyone, also people not signed in" },
-];
+/** What the Publish dialog needs to know of the notebook and of the person publishing. */
+export interface PublishShape {
+  /** It has code: its published copy is also an app (run, not read). */
+  hasCode: boolean;
+  /** It has a cell tagged ``parameters``: the app's form. */
+  hasParameters: boolean;
+  /** The person may run code in it: letting others run it as an app needs that. */
+  mayExecute: boolean;
+}
 
-/** The Publish dialog. ``hasParameters``: the notebook has a cell tagged ``parameters``, so
- * its published copy is also an app its readers run with their own values. */
-export function openPublish(path: string, published: () => void, hasParameters = false): HTMLDialogElement {
+const NO_CODE: PublishShape = { hasCode: false, hasParameters: false, mayExecute: false };
+
+function choices(name: string, legend: string, list: Choice[], disabled: string[] = []): HTMLFieldSetElement {
+  return el("fieldset", { class: "audience", "data-testid": `${name}-choices` }, el("legend", {}, legend),
+    ...list.map((a, n) => el("label", { class: "choice" },
+      el("input", { type: "radio", name, value: a.value, ...(n === 0 ? { checked: "" } : {}),
+        ...(disabled.includes(a.value) ? { disabled: "" } : {}), "data-testid": `${name}-${a.value}` }),
+      a.label))) as HTMLFieldSetElement;
+}
+
+/** The Publish dialog: title, description, outputs, who may read the copy and — when the
+ * notebook has code — who may run it as an app; both audiences are applied after publishing,
+ * and a refusal is said in one sentence. */
+export function openPublish(path: string, published: () => void, shape: PublishShape = NO_CODE): HTMLDialogElement {
   const dialog = el("dialog", { class: "dialog publish-dialog", "aria-labelledby": "publish-title", "data-testid": "publish-dialog" }) as HTMLDialogElement;
   const title = el("input", { value: nameOf(path).replace(/\.ipynb$/, ""), maxlength: "200", required: "", "data-testid": "publish-title" }) as HTMLInputElement;
   const description = el("textarea", { rows: "3", maxlength: "5000", "data-testid": "publish-description" }) as HTMLTextAreaElement;
   const strip = el("input", { type: "checkbox", checked: "", "data-testid": "publish-strip" }) as HTMLInputElement;
-  const audience = el("fieldset", { class: "audience" }, el("legend", {}, "Who may read it"),
-    ...AUDIENCES.map((a, n) => el("label", { class: "choice" },
-      el("input", { type: "radio", name: "audience", value: a.value, ...(n === 0 ? { checked: "" } : {}), "data-testid": `audience-${a.value || "restricted"}` }),
-      a.label)));
+  const readers = choices("audience", "Who may read it", READ_CHOICES);
+  // An app runs its code on this server: only someone who may run code here lets others run it.
+  const runners = shape.hasCode
+    ? choices("runners", "Who may run it as an app", RUN_CHOICES, shape.mayExecute ? [] : ["signed-in"])
+    : null;
+  if (runners) {
+    runners.append(el("p", { class: "muted", "data-testid": "publish-app-note" }, shape.hasParameters
+      ? "People who may run it fill in its cell tagged “parameters” with their own values and get the results, without its code."
+      : "People who may run it get its results, without its code."));
+    if (!shape.mayExecute) {
+      runners.append(el("p", { class: "muted", "data-testid": "runners-need-execute" },
+        "You may not run code in this notebook, so you cannot let others run it."));
+    }
+  }
   const error = el("p", { class: "error", role: "alert", "data-testid": "publish-error" });
   const done = el("div", { class: "published", role: "status", "data-testid": "publish-done" });
   const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
   const submit = el("button", { class: "button small", type: "submit", "data-testid": "publish-submit" }, "Publish");
   const form = el("form", {}, el("h2", { id: "publish-title" }, `Publish ${nameOf(path)}`),
     el("p", { class: "muted" }, "A published copy is a fixed snapshot of the notebook as it is now. Publishing again adds a new version of it."),
-    ...(hasParameters ? [el("p", { class: "muted", "data-testid": "publish-app-note" },
-      "It has a cell tagged “parameters”, so readers can also run it as an app with their own values.")] : []),
     el("label", {}, "Title", title), el("label", {}, "Description", description),
     el("label", { class: "choice" }, strip, "Leave out outputs (they may hold data you did not mean to share)"),
-    audience, error, done, el("div", { class: "row end" }, cancel, submit));
+    readers, runners ?? "", error, done, el("div", { class: "row end" }, cancel, submit));
   dialog.append(form);
   cancel.addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => dialog.remove());
+  const picked = (name: string): string =>
+    (form.querySelector(`input[name=${name}]:checked`) as HTMLInputElement | null)?.value ?? "restricted";
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";
     submit.setAttribute("disabled", "");
-    const who = (form.querySelector("input[name=audience]:checked") as HTMLInputElement | null)?.value ?? "";
+    const readAudience = picked("audience");
+    const runAudience = runners ? picked("runners") : "restricted";
+    let result: { id: string; version: number };
     try {
-      const result = await api<{ id: string; version: number }>("POST", apiPath("api/collab/publish", path),
+      result = await api<{ id: string; version: number }>("POST", apiPath("api/collab/publish", path),
         { title: title.value.trim(), description: description.value, strip_outputs: strip.checked });
-      const link = el("a", { href: base + publishedPage(result.id), "data-testid": "published-link" }, "Open the published copy");
-      done.replaceChildren(el("span", {}, `Published (version ${result.version}). `), link, " · ",
-        el("a", { href: base + appPage(result.id), "data-testid": "published-app-link" }, "Open as app"));
-      published();
-      if (who) {
-        try {
-          await api("PUT", `api/collab/published/${segment(result.id)}/audience`, { audience: who });
-          done.append(el("span", {}, ` ${who === "everyone" ? "Everyone" : "Everyone signed in"} may read it.`));
-        } catch (err: any) {
-          error.textContent = audienceRefusal(err, who);
-        }
-      }
-      cancel.textContent = "Close";
-      submit.remove();
     } catch (err: any) {
       error.textContent = `Could not publish: ${err.message}`;
       submit.removeAttribute("disabled");
+      return;
     }
+    const summary = el("p", {}, `Published (version ${result.version}).`);
+    const links = el("p", {}, el("a", { href: base + publishedPage(result.id), "data-testid": "published-link" }, "Open the published copy"));
+    if (runners) links.append(" · ", el("a", { href: base + appPage(result.id), "data-testid": "published-app-link" }, "Open as app"));
+    done.replaceChildren(summary, links);
+    published();
+    cancel.textContent = "Close";
+    submit.remove();
+    // Each audience on its own: one refused does not undo the other.
+    const refusals: string[] = [];
+    const apply = async (kind: Kind, url: string, audience: string): Promise<void> => {
+      const say = (text: string): void => { summary.append(el("span", { "data-testid": `${kind}-state` }, ` ${text}`)); };
+      if (audience === "restricted") {
+        // Nothing to open. A copy published before keeps the audience chosen then: say so
+        // rather than promise it is closed.
+        const before = await api<{ audience: string }>("GET", url).catch(() => null);
+        if (before) {
+          say(audienceState(kind, before.audience).replace(/\.$/, before.audience === "restricted" ? "." : " (as chosen before; change it on its published page)."));
+        }
+        return;
+      }
+      try {
+        await api("PUT", url, { audience });
+        say(audienceState(kind, audience));
+      } catch (err: any) {
+        refusals.push(audienceRefusal(kind, audience, err instanceof ApiError ? err.status : 0, err?.message ?? String(err)));
+      }
+    };
+    await apply("read", `api/collab/published/${segment(result.id)}/audience`, readAudience);
+    if (runners) await apply("run", `api/collab/apps/${segment(result.id)}/audience`, runAudience);
+    error.textContent = refusals.join(" ");
+    done.dataset.state = "applied";  // both audiences answered (a test's barrier)
   });
   document.body.append(dialog);
   dialog.showModal();
   title.focus();
   return dialog;
 }
-
-/** Why the published copy could not be opened to an audience, in one sentence. */
-export function audienceRefusal(err: unknown, who: string): string {
-  const whom = who === "everyone" ? "everyone" : "everyone signed in";
-  const status = err instanceof ApiError ? err.status : 0;
-  if (status === 403 || status === 401) return `Published, but it is not open to ${whom}: you may not choose who reads it.`;
-  if (status === 404 || status === 501) return `Published, but this server's sign-in system cannot open it to ${whom}.`;
-  if (status === 400) return `Published, but it could not be opened to ${whom}: ${(err as Error).message}`;
-  return `Published, but opening it to ${whom} failed: ${(err as Error)?.message || err}`;
-}
-
 
 /** Ask for a version's name ("" removes it); null if cancelled. */
 function askName(value: string): Promise<string | null> {
