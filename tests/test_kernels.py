@@ -111,8 +111,11 @@ async def test_jupyterlab_shape_streams_live_to_both_clients_and_is_saved(kserve
             r = await run
             assert r.status_code == 200, r.text
             assert r.json()["status"] == "ok"
+            # The answer comes on its own connection: the last updates to the document (and
+            # the kernel's last state) may still be on their way over Alice's socket.
+            await wait_until(lambda: stdout_of(outputs_of(alice, 0)) == "0\n1\n2\n3\n4\n5\n", 10)
+            await wait_until(lambda: kernel_states(alice)[-1]["cells"] == [], 10)
             cell = alice.content()["cells"][0]
-            assert stdout_of(cell["outputs"]) == "0\n1\n2\n3\n4\n5\n"
             assert len(cell["outputs"]) == 1  # appended in place, one stream output
             assert cell["execution_count"] == 1
             # The JS client (what JupyterLab runs) sees the same outputs.
@@ -485,8 +488,11 @@ async def test_limits_culling_and_a_crash_leave_no_kernel_behind(spawn_server):
         "--CollabServer.kernel_cull_idle_seconds=1",
     )
     # A kernel that outlives its parent (ipykernel watches its parent; other kernels may not).
+    # Its parent watch still runs and says so in a file: the barrier that it saw the server go.
+    tried = server.root / "tried-to-exit"
     stubborn = (
-        "import os, time\nos._exit = lambda *a: None\nprint('busy', flush=True)\ntime.sleep(120)"
+        f"import os, time\nos._exit = lambda *a: open({str(tried)!r}, 'w').close()\n"
+        "print('busy', flush=True)\ntime.sleep(120)"
     )
     busy = write_notebook(server.root, [stubborn])
     other, third = write_notebook(server.root, ["1"]), write_notebook(server.root, ["1"])
@@ -533,7 +539,8 @@ async def test_limits_culling_and_a_crash_leave_no_kernel_behind(spawn_server):
         server.kill()
         with pytest.raises(httpx.HTTPError):
             await running_cell
-        await asyncio.sleep(1.5)  # past ipykernel's parent poll: this kernel stays
+        # Barrier: ipykernel's parent poll found the server gone (and could not exit).
+        await wait_until(tried.exists, 30)
         assert psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         server.restart()
 

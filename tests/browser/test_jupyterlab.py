@@ -3,13 +3,13 @@ jupyter-collaboration-ui) editing in our rooms, side by side with a pycrdt clien
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 
 import pytest
 
 from conftest import read_notebook, write_notebook
 from support.browser import needs_chromium, open_page
+from support.jupyterlab import settle_kernel_choice
 from support.yclient import YClient, wait_until
 
 pytestmark = [
@@ -25,10 +25,8 @@ async def test_stock_jupyterlab_edits_in_our_room(browser, server):
     page = await open_page(browser, server, f"/lab/tree/{path}", "admin-token")
     editor = ".jp-Notebook .jp-Cell .cm-content"
     await page.wait_for_selector(editor, timeout=60_000)
-    await asyncio.sleep(1)
-    if await page.query_selector(".jp-Dialog"):  # "Select Kernel": not needed to edit
-        await page.keyboard.press("Escape")
-        await page.wait_for_selector(".jp-Dialog", state="detached")
+    # JupyterLab may ask which kernel to use ("Select Kernel"): none is needed to edit.
+    await settle_kernel_choice(page, accept=False)
     python = await YClient.connect(server, path, "bob-token")
     try:
         await page.click(editor)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
 
 import pytest
 
 from conftest import write_notebook
 from support.browser import needs_chromium, open_page
+from support.jupyterlab import kernel_idle, settle_kernel_choice
 from support.yclient import YClient, wait_until
 
 pytestmark = [
@@ -30,13 +32,8 @@ async def test_stock_jupyterlab_runs_a_cell_on_the_server(browser, server):
     try:
         editor = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content"
         await page.wait_for_selector(editor, timeout=60_000)
-        await asyncio.sleep(1)
-        if await page.query_selector(".jp-Dialog"):  # "Select Kernel": take the default
-            await page.click(".jp-Dialog .jp-mod-accept")
-            await page.wait_for_selector(".jp-Dialog", state="detached")
-        await page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
-        )
+        await settle_kernel_choice(page, accept=True)  # "Select Kernel": take the default
+        await kernel_idle(page)
         async with server.client("runner-token") as c:
             state = (await c.get(f"/api/collab/kernels/{path}")).json()
             kernels = (await c.get("/api/kernels")).json()
@@ -72,13 +69,8 @@ async def test_jupyterlab_and_our_page_see_each_others_runs(browser, server):
         await ours.wait_for_selector('[data-testid="kernel-status"]')
         editors = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content"
         await lab.wait_for_selector(editors, timeout=60_000)
-        await asyncio.sleep(1)
-        if await lab.query_selector(".jp-Dialog"):  # "Select Kernel": take the default
-            await lab.click(".jp-Dialog .jp-mod-accept")
-            await lab.wait_for_selector(".jp-Dialog", state="detached")
-        await lab.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
-        )
+        await settle_kernel_choice(lab, accept=True)  # "Select Kernel": take the default
+        await kernel_idle(lab)
         # JupyterLab runs the first cell: our page shows its output and its count.
         await lab.locator(editors).first.click()
         await lab.keyboard.press("Control+Enter")
@@ -103,7 +95,15 @@ async def test_jupyterlab_and_our_page_see_each_others_runs(browser, server):
         async with server.client("runner-token") as c:
             state = (await c.get(f"/api/collab/kernels/{path}")).json()
             sessions = (await c.get("/api/sessions")).json()
-            log = (await c.get("/api/collab/executions", params={"path": path})).json()
+            # A run is logged once it has ended (its reply and the kernel idle), after its
+            # output and count were shown: wait for both entries.
+            deadline = time.monotonic() + 30
+            while True:
+                log = (await c.get("/api/collab/executions", params={"path": path})).json()
+                if len(log["executions"]) >= 2:
+                    break
+                assert time.monotonic() < deadline, log
+                await asyncio.sleep(0.05)
         # Both ran through the server (JupyterLab's run too: serverSideExecution), each as
         # its own person.
         assert [(e["status"], e["who"]) for e in log["executions"]] == [

@@ -19,7 +19,9 @@ pytestmark = needs_chromium
 async def open_notebook(browser: Any, server: Any, path: str, token: str, **kw: Any) -> Any:
     page = await open_page(browser, server, f"/notebooks/{path}", token, **kw)
     await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
-    await page.wait_for_selector(".cell")
+    # A cell is drawn (toolbar and editor) when it scrolls into view; until then it is an
+    # empty placeholder (``.cell.pending``): wait for a drawn one.
+    await page.wait_for_selector(".cell:not(.pending)")
     return page
 
 
@@ -69,7 +71,8 @@ async def test_viewers_see_a_read_only_notebook(browser, server):
 async def test_html_output_runs_sandboxed(browser, server):
     nb = nbformat.v4.new_notebook()
     html = (
-        "<b id='inside'>hi</b><script>try { parent.document.title = 'pwned' } catch (e) {}</script>"
+        "<b id='inside'>hi</b><script>try { parent.document.title = 'pwned' } catch (e) {}"
+        "document.getElementById('inside').dataset.ran = 'yes'</script>"
     )
     nb.cells = [nbformat.v4.new_code_cell("show()", outputs=[
         nbformat.v4.new_output("display_data", data={"text/html": html, "text/plain": "hi"}),
@@ -81,7 +84,8 @@ async def test_html_output_runs_sandboxed(browser, server):
     frame = await page.wait_for_selector("iframe.output.html")
     assert await frame.get_attribute("sandbox") == "allow-scripts"
     inner = await frame.content_frame()
-    await inner.wait_for_selector("#inside")
+    # Barrier: the frame's script ran (it marks the element after trying to reach the page).
+    await inner.wait_for_selector("#inside[data-ran='yes']")
     assert await page.title() != "pwned"
     assert "plain text out" in await page.inner_text(".outputs")
 
@@ -99,7 +103,7 @@ async def test_markdown_and_keyboard(browser, server):
     await page.dblclick(".markdown")
     await page.keyboard.press("Shift+Enter")  # to the next cell
     await page.keyboard.type("bc")
-    assert "bc" in await page.inner_text(".cell.code .cm-content")
+    await page.wait_for_selector(".cell.code .cm-content:has-text('bc')")
     assert "bc" not in await page.inner_text(".cell.markdown")
     await page.keyboard.press("Escape")
     await page.wait_for_selector(".markdown h1:has-text('Title')")
@@ -126,7 +130,9 @@ async def test_comment_on_selected_text_live_reply_resolve(browser, server):
     cora = await open_notebook(browser, server, path, "commenter-token")
     alice = await open_notebook(browser, server, path, "alice-token")
     # A commenter selects "price" and comments on it (her editor takes a selection, not edits).
-    await cora.evaluate("""() => {
+    # The editor reads the page's selection on "selectionchange" (an event of its own, after
+    # the change): the script returns once that event has been handled.
+    await cora.evaluate("""() => new Promise((done) => {
         const line = document.querySelector('.cell .cm-line');
         const node = line.firstChild.nodeType === 3 ? line.firstChild : line.firstChild.firstChild;
         const text = line.textContent, start = text.indexOf('price');
@@ -142,9 +148,17 @@ async def test_comment_on_selected_text_live_reply_resolve(browser, server):
         range.setStart(startNode, startOff); range.setEnd(endNode, endOff);
         document.querySelector('.cell .cm-content').focus();
         const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range);
-    }""")
-    await cora.wait_for_timeout(200)
+        // Listeners run in the order they were added: the editor's (added when it was drawn)
+        // has read the selection before this one runs.
+        const seen = () => {
+          if (String(getSelection()) !== 'price') return;
+          document.removeEventListener('selectionchange', seen);
+          done();
+        };
+        document.addEventListener('selectionchange', seen);
+    })""")
     await cora.click('.cell button[title^="Comment on the selected text"]')
+    await cora.wait_for_selector(".compose .target:has-text('price')")  # the selection, quoted
     await cora.fill(".compose textarea", "Is this **with** tax?")
     await cora.click(".compose button[type=submit]")
     # Alice sees it live, with the quote, highlighted in her editor.

@@ -96,10 +96,16 @@ async def test_delete_a_notebook_from_the_editor(browser, server):
     path = write_notebook(server.root, ["doomed"], "files/doomed.ipynb")
     write_notebook(server.root, ["stays"], "files/stays.ipynb")
     page = await open_notebook(browser, server, path, "alice-token")
+    deletes: list[str] = []
+    page.on(
+        "request",
+        lambda r: deletes.append(r.url) if r.method == "DELETE" and "doomed" in r.url else None,
+    )
     # Cancelling the confirmation keeps it.
     await page.click('[data-testid="more"]')
     await page.click('[data-testid="delete-notebook"]')
     await page.click("dialog[open] button:has-text('Cancel')")
+    await page.wait_for_selector("dialog[open]", state="detached")
     assert (server.root / path).exists()
     await page.click('[data-testid="more"]')
     await page.click('[data-testid="delete-notebook"]')
@@ -107,6 +113,7 @@ async def test_delete_a_notebook_from_the_editor(browser, server):
     await page.wait_for_selector(".entry a:has-text('stays.ipynb')")  # the folder it was in
     assert page.url.endswith("/?path=files")
     assert not (server.root / path).exists()
+    assert len(deletes) == 1  # the confirmed one (after it, the cancelled one sent nothing)
     # A viewer is not offered deletion.
     viewer = await open_notebook(browser, server, "files/stays.ipynb", "viewer-token")
     await viewer.click('[data-testid="more"]')
@@ -182,6 +189,8 @@ async def test_keyboard_shortcuts_on_question_mark_and_in_the_user_menu(browser,
     await page.click(".cell .cm-content")
     await page.keyboard.press("End")
     await page.keyboard.type("?")
+    # Barrier: the key reached the cell (the page's key handler has seen it and let it be).
+    await page.wait_for_selector(".cell .cm-content:has-text('x?')")
     assert await page.query_selector("dialog.shortcuts") is None
     await page.keyboard.press("Escape")
     await page.click('[data-testid="user-menu"]')

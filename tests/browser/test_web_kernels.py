@@ -42,7 +42,8 @@ async def open_notebook(browser: Any, server: Any, path: str, token: str) -> Any
     page = await open_page(browser, server, f"/notebooks/{path}", token)
     await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
     await page.wait_for_selector(".cell .cm-content")
-    # The kernel's state has been fetched (there is none yet: "No kernel").
+    # The kernel's part of the toolbar is drawn. (It says "none" until the kernel's state is
+    # fetched, and after, if there is no kernel yet: tests wait for the state they need.)
     await page.wait_for_selector('[data-testid="kernel-status"]')
     return page
 

@@ -284,7 +284,10 @@ async def test_a_comment_thread_names_its_cell_and_leads_to_it(browser, server):
     await phone.wait_for_selector('[data-testid="comments-jump"]:has-text("Comments (2)")')
     # A reader (no comment button) still sees there is a comment on the cell.
     await phone.wait_for_selector(f'.cell[data-cell-id="{ids[2]}"] .comment-button[data-count="1"]')
-    assert await phone.locator(f'.cell[data-cell-id="{ids[0]}"] .comment-button').is_hidden()
+    # ...and none where there is none (drawn, not merely not drawn yet).
+    quiet = phone.locator(f'.cell[data-cell-id="{ids[0]}"] .comment-button')
+    await quiet.wait_for(state="attached")
+    assert await quiet.is_hidden()
     await jump.click()
     await phone.wait_for_function(
         "() => { const r = document.querySelector('[data-testid=comments]')"

@@ -18,7 +18,9 @@ pytestmark = needs_chromium
 async def open_notebook(browser: Any, server: Any, path: str, token: str, **kw: Any) -> Any:
     page = await open_page(browser, server, f"/notebooks/{path}", token, **kw)
     await page.wait_for_selector('[data-testid="connection"][data-state="connected"]')
-    await page.wait_for_selector(".cell")
+    # A cell is drawn (toolbar and editor) when it scrolls into view; until then it is an
+    # empty placeholder (``.cell.pending``): wait for a drawn one.
+    await page.wait_for_selector(".cell:not(.pending)")
     return page
 
 
@@ -99,9 +101,10 @@ async def test_a_comment_on_selected_text_shows_its_quote_not_the_notebook(brows
         r = await c.post(f"/api/collab/comments/{path}", json={"target": target, "body": "why?"})
         assert r.status_code == 201
     page = await open_notebook(browser, server, path, "alice-token")
-    thread = await page.wait_for_selector(".thread")
-    assert await (await thread.query_selector(".where")).inner_text() == "On text in cell 1"
-    assert await (await thread.query_selector(".quote")).inner_text() == "drop"
+    # The thread names its cell once both the comments and the cells are in ("a cell" before).
+    thread = page.locator(".thread")
+    await thread.locator('.where:text-is("On text in cell 1")').wait_for()
+    assert await thread.locator(".quote").inner_text() == "drop"
 
 
 async def test_html_outputs_take_their_height_in_a_sandbox(browser, server):

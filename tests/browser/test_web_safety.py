@@ -279,7 +279,9 @@ async def test_saved_only_means_saved_on_the_server(browser, server):
     save = page.locator('[data-testid="save-state"]')
     # Barrier: the page asked the server to save (after its debounce); it got no answer.
     await page.wait_for_selector('[data-testid="save-state"][data-state="saving"]')
-    assert any(frame[:1] == b"\x02" for frame in socket.dropped)
+    # The route hears of the frame through its own message, which may come after the page's
+    # state: wait for it.
+    await wait_until(lambda: any(frame[:1] == b"\x02" for frame in socket.dropped), 10)
     assert await save.inner_text() != "All changes saved"
     assert read_notebook(server.root, path).cells[0].source == "kept"
     # The socket drops; the page reconnects, re-syncs, asks again, and only then says saved.

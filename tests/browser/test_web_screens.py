@@ -38,8 +38,9 @@ def sample(root: Path) -> None:
     (root / "screens/data").mkdir(exist_ok=True)
 
 
-async def shoot(browser: Any, server: Any, name: str, url: str, token: str | None, ready: str,
-                size: tuple[int, int], then: Any = None) -> list[str]:  # fmt: skip
+async def shoot(browser: Any, server: Any, name: str, url: str, token: str | None,
+                ready: str | tuple[str, ...], size: tuple[int, int],
+                then: Any = None) -> list[str]:  # fmt: skip
     context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = await context.new_page()
     errors: list[str] = []
@@ -48,10 +49,11 @@ async def shoot(browser: Any, server: Any, name: str, url: str, token: str | Non
         await page.goto(f"{server.http_url}/?token={token}")
         await page.wait_for_selector(".entries")
     await page.goto(f"{server.http_url}{url}")
-    await page.wait_for_selector(ready)
+    for selector in (ready,) if isinstance(ready, str) else ready:
+        await page.wait_for_selector(selector)
     if then:
         await then(page)
-    await page.wait_for_timeout(300)  # let fonts and late layout settle before the picture
+    await page.evaluate(SETTLED)
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENS / f"{name}-{size[0]}.png"))
     wide = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
@@ -86,7 +88,18 @@ async def open_more(page: Any) -> None:
     await page.click('[data-testid="more"]')
 
 
-EDITOR = '[data-testid="connection"][data-state="connected"]'
+# The picture and the measures wait for the fonts, then for two frames to be drawn (the
+# layout of what the last step changed).
+SETTLED = """() => document.fonts.ready.then(() => new Promise((done) =>
+  requestAnimationFrame(() => requestAnimationFrame(() => done(true)))))"""
+
+# The editor is ready for its picture once connected and its cells are drawn (a cell's toolbar
+# and editor come when it scrolls into view; until then it is a placeholder, ``.cell.pending``),
+# or it says it is empty.
+EDITOR = (
+    '[data-testid="connection"][data-state="connected"]',
+    ".cells :is(.cell:not(.pending), .empty)",
+)
 NOT_FOUND = '[data-testid="not-found"]'
 PAGES = [
     ("browser", "/?path=screens", "alice-token", ".entry a", None),

@@ -151,11 +151,17 @@ export async function showApp(root: HTMLElement, pid: string): Promise<void> {
         el("span", { class: "run-params", title: parametersBrief(run.parameters || {}, 1000), "data-testid": "run-params" }, brief));
   }
 
+  // The list is loaded when the page opens, when a run starts and when it ends: answers may
+  // come back out of order, and only the latest request's answer is shown (an older one
+  // would show a finished run as still running, or none at all).
+  let historyRequest = 0;
   async function loadHistory(): Promise<void> {
+    const request = ++historyRequest;
     const [{ runs }, shared] = await Promise.all([
       api<{ runs: Run[] }>("GET", `${appUrl}/runs?limit=20`),
       api<{ runs: Run[] }>("GET", `api/collab/runs?shared=1&limit=20&app=${encodeURIComponent(pid)}`).catch(() => ({ runs: [] as Run[] })),
     ]);
+    if (request !== historyRequest) return;  // a later load is on its way
     history.replaceChildren(...runs.map(runItem));
     if (!runs.length) history.append(el("li", { class: "muted" }, "None yet."));
     sharedHistory.replaceChildren(...shared.runs.map(runItem));

@@ -339,6 +339,10 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     sections.dataset.state = "ready";
   }
 
+  // The cards show the person's stars and each notebook's app, which come with the sections:
+  // a search answered before they are in waits for them (else its cards would show no star
+  // and no "Open as app", and a star clicked then would be forgotten by the sections' load).
+  let sectionsLoaded: Promise<void> = Promise.resolve();
   let sequence = 0;
   async function runSearch(): Promise<void> {
     const q = input.value.trim();
@@ -354,6 +358,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     status.textContent = "Searching…";
     try {
       const answer = await api<{ total: number; results: Item[] }>("GET", `api/collab/search?q=${encodeURIComponent(q)}&limit=30`);
+      await sectionsLoaded;
       if (mine !== sequence) return;  // a later search is on its way
       status.textContent = answer.total === 0 ? "No notebooks match." : `${answer.total} notebook${answer.total === 1 ? "" : "s"} found`;
       results.replaceChildren(...answer.results.map(card));
@@ -380,7 +385,8 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   });
 
   const initial = new URLSearchParams(location.search).get("q") || "";
-  await Promise.all([loadSections(), loadTags()]);
+  sectionsLoaded = loadSections().catch(() => undefined);
+  await Promise.all([sectionsLoaded, loadTags()]);
   if (initial) setQuery(initial);
   // On a touch screen focusing the box would open the keyboard over the page.
   else if (!window.matchMedia("(pointer: coarse)").matches) input.focus();
