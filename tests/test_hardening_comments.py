@@ -272,8 +272,11 @@ async def test_a_comment_on_a_crowded_notebook_does_not_stall_others(server):
                 assert (await a.get("/api/contents/team-a")).status_code == 200
                 latencies.append(time.monotonic() - started)
     await wait_until(lambda: len(file_threads(server.root, "crowded.ipynb")) == 1995, 20)
-    # One outlier is tolerated: the machine running the tests is shared with other work.
-    assert sorted(latencies)[-2] < 1.0, sorted(latencies)[-5:]
+    # Before the fix each of the five saves stalled everyone for about a second. Two slow
+    # answers are tolerated: the machine running the tests is shared with other work (and a
+    # comment on a closed notebook opens its room, a tenth of a second here).
+    slow = [t for t in latencies if t > 0.75]
+    assert len(slow) <= 2, sorted(latencies)[-6:]
 
 
 # -- 5. symbolic links --------------------------------------------------------------------------
