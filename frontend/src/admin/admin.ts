@@ -12,18 +12,13 @@ import { icon, type IconName } from "../ui/icons";
 import { topBar } from "../ui/topbar";
 import { ADMIN, accessUrl, filterUsers, memberUrl, principalText, type Token, tokenText, type User, userUrl } from "./model";
 import "./admin.css";
+import { when } from "../ui/time";
 
 interface Group { name: string; members: string[] }
 interface Link { url: string; expires_at: string | null }
 interface Grant { principal: string; path: string; role: string; inherited?: boolean; members?: string[]; note?: string }
 interface Person { name: string; display_name: string; role: string; via: string[]; disabled: boolean }
 
-
-function when(value: string | null, none = "never"): string {
-  if (!value) return none;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? value : date.toLocaleString();
-}
 
 function button(text: string, iconName: IconName | null, attrs: Record<string, string> = {}): HTMLButtonElement {
   const b = el("button", { class: "button quiet small", type: "button", ...attrs });
@@ -177,7 +172,7 @@ export async function showAdmin(root: HTMLElement): Promise<void> {
       el("th", { scope: "row", "data-label": "Name" }, el("span", { class: "user-label" }, label)),
       el("td", { "data-label": "Groups" }, user.groups.length ? user.groups.join(", ") : el("span", { class: "muted" }, "none")),
       roleCell, statusCell,
-      el("td", { "data-label": "Last sign-in" }, when(user.last_sign_in_at)),
+      el("td", { "data-label": "Last sign-in" }, when(user.last_sign_in_at, "never")),
       el("td", { class: "actions" }, el("div", { class: "row" }, disable, reset, toggleAdmin, runCode, tokens, selfNote)));
   };
 
@@ -478,8 +473,8 @@ function tokensDialog(name: string, say: (text: string, error?: boolean) => void
       body.append(el("tr", { "data-token": token.id, "data-kind": token.kind },
         el("th", { scope: "row", "data-label": "Token" }, what),
         el("td", { "data-label": "Created" }, when(token.created_at, "unknown")),
-        el("td", { "data-label": "Expires" }, when(token.expires_at)),
-        el("td", { "data-label": "Last used" }, when(token.last_used_at ?? null)),
+        el("td", { "data-label": "Expires" }, when(token.expires_at, "never")),
+        el("td", { "data-label": "Last used" }, when(token.last_used_at, "never")),
         el("td", { class: "actions" }, button_)));
     }
     list.replaceChildren(el("table", { class: "tokens" },

@@ -17,6 +17,7 @@ import { buildForm, fromQuery, parametersBrief, toQuery, type Schema } from "./f
 import { scheduleSection } from "./schedules";
 import { openRunShareDialog } from "./share";
 import "./apps.css";
+import { when } from "../ui/time";
 
 interface AppInfo { id: string; title: string; description: string; version: number; parameters: Schema; may_run?: boolean }
 interface Run {
@@ -71,12 +72,6 @@ function resultView(value: unknown): HTMLElement {
   }
   return el("pre", { class: "result-text", "data-testid": "result-text" },
     typeof value === "string" ? value : JSON.stringify(value, null, 2));
-}
-
-function when(iso: string | null): string {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString();
 }
 
 export async function showApp(root: HTMLElement, pid: string): Promise<void> {

@@ -10,6 +10,7 @@ import { icon, iconButton } from "../ui/icons";
 import { menu } from "../ui/menu";
 import { topBar } from "../ui/topbar";
 import "./browser.css";
+import { when } from "../ui/time";
 
 interface Entry {
   name: string;
@@ -250,11 +251,11 @@ async function uploadNotebook(folder: string, file: File, entries: Entry[],
 }
 
 function describe(entry: Entry): string {
-  const when = entry.last_modified ? new Date(entry.last_modified).toLocaleString() : "";
-  if (entry.type === "directory" || entry.size == null) return when;
+  const modified = when(entry.last_modified);
+  if (entry.type === "directory" || entry.size == null) return modified;
   const size = entry.size < 1024 ? `${entry.size} B` : entry.size < 1 << 20 ? `${(entry.size / 1024).toFixed(0)} KB`
     : `${(entry.size / (1 << 20)).toFixed(1)} MB`;
-  return `${when} · ${size}`;
+  return `${modified} · ${size}`;
 }
 
 function emptyNotebook(): unknown {

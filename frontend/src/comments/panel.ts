@@ -13,6 +13,7 @@ import { el } from "../ui/dom";
 import { attempt } from "../ui/toast";
 import { renderMarkdown } from "../ui/markdown";
 import "./comments.css";
+import { when } from "../ui/time";
 
 export interface Thread {
   id: string;
@@ -171,7 +172,7 @@ export class CommentsPanel {
     for (const c of t.comments) {
       const item = el("div", { class: "comment" },
         el("div", { class: "meta" }, el("b", {}, c.author.name), " ",
-          el("time", { datetime: c.createdAt, title: c.createdAt }, new Date(c.createdAt).toLocaleString()),
+          el("time", { datetime: c.createdAt, title: c.createdAt }, when(c.createdAt)),
           c.editedAt && !c.deleted ? " (edited)" : ""));
       const body = el("div", { class: "body" });
       if (c.deleted) body.append(el("i", {}, "deleted"));

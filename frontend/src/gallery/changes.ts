@@ -15,6 +15,7 @@ import { attempt } from "../ui/toast";
 import type { DiffEntry, NbCell } from "../history/diffview";
 import { renderDiff } from "../history/history";
 import { notebookApi } from "./gallery";
+import { when } from "../ui/time";
 
 export interface ChangeRequest {
   id: number;
@@ -31,11 +32,6 @@ export interface ChangeRequest {
 }
 
 const requestsUrl = (path: string, ...rest: string[]): string => apiPath("api/collab/notebooks", path, "change-requests", ...rest);
-
-function when(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString();
-}
 
 /** The dialog a writer reviews open requests in; ``changed`` runs after each decision. */
 async function reviewDialog(path: string, changed: () => void): Promise<void> {

@@ -13,6 +13,7 @@ import { icon, iconButton } from "../ui/icons";
 import { attempt, showError } from "../ui/toast";
 import { topBar } from "../ui/topbar";
 import "./gallery.css";
+import { day } from "../ui/time";
 
 export interface Segment { text: string; mark: boolean }
 
@@ -88,11 +89,6 @@ export function healthLabel(score: number | null): string {
 /** Snippet segments as nodes: marked segments in <mark>, every segment as text. */
 export function snippetNodes(segments: Segment[]): Node[] {
   return segments.map((s) => (s.mark ? el("mark", {}, s.text) : document.createTextNode(s.text)));
-}
-
-function when(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 }
 
 export async function showGallery(root: HTMLElement): Promise<void> {
@@ -211,7 +207,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     // People are named, not numbered (an id can be an opaque sign-in subject); the id stays in
     // the tooltip, for an owner:ID search.
     if (item.owner) facts.push(" · by ", el("span", { class: "owner", title: item.owner, "data-testid": "owner" }, item.owner_name || item.owner));
-    if (item.updated) facts.push(` · updated ${when(item.updated)}`);
+    if (item.updated) facts.push(` · updated ${day(item.updated)}`);
     const node = el("article", { class: "gallery-card", "data-path": item.path, "data-testid": "gallery-card" },
       el("div", { class: "card-head" }, title, healthBadge(item)),
       el("p", { class: "facts muted" }, ...facts));
@@ -235,7 +231,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     const facts: string[] = [];
     if (app.inputs) facts.push(`${app.inputs} input${app.inputs === 1 ? "" : "s"}`);
     if (app.publisher) facts.push(`Published by ${app.publisher_name || app.publisher}`);
-    if (app.published) facts.push(when(app.published));
+    if (app.published) facts.push(day(app.published));
     const node = el("article", { class: "gallery-card app-card", "data-app": app.id, "data-testid": "app-card" },
       el("div", { class: "card-head" }, el("a", { href: base + appPage(app.id), class: "title" }, app.title || "Untitled app"),
         app.may_run ? "" : el("span", { class: "badge", title: "Ask its publisher to let you run it" }, "View only")),
@@ -257,7 +253,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
   function publishedCard(copy: PublishedItem, app: AppItem | undefined): HTMLElement {
     const name = copy.title || "Untitled";
     const facts = [`Published by ${copy.publisher_name || copy.publisher}`];
-    if (copy.created) facts.push(when(copy.created));
+    if (copy.created) facts.push(day(copy.created));
     const node = el("article", { class: "gallery-card published-card", "data-published": copy.id, "data-testid": "published-card" },
       el("div", { class: "card-head" }, el("a", { href: base + publishedPage(copy.id), class: "title" }, name)),
       el("p", { class: "facts muted", "data-testid": "publisher" }, facts.join(" · ")));

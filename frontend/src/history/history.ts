@@ -12,6 +12,7 @@ import { textOn } from "../editor/presence";
 import { audienceRefusal, audienceState, READ_CHOICES, RUN_CHOICES, type Choice, type Kind } from "./audience";
 import { diffRows, notebookChanges, type DiffEntry, type NbCell, type Row } from "./diffview";
 import "./history.css";
+import { when } from "../ui/time";
 
 export interface Version {
   id: string;
@@ -42,11 +43,6 @@ const KINDS: Record<Version["kind"], string> = {
 };
 
 export const versionsUrl = (path: string, ...ids: string[]): string => apiPath("api/collab/versions", path, ...ids);
-
-export function when(created: string): string {
-  const date = new Date(created);
-  return isNaN(date.getTime()) ? created : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
 
 const PALETTE = ["#1f6feb", "#8250df", "#bf3989", "#cf222e", "#bc4c00", "#1a7f37", "#0969da", "#6639ba"];
 

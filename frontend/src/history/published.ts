@@ -15,7 +15,7 @@ import { renderMarkdown } from "../ui/markdown";
 import { topBar } from "../ui/topbar";
 import { audienceRefusal, audienceState, audienceUnknown, READ_CHOICES, RUN_BY_EVERYONE, RUN_CHOICES, type Choice, type Kind } from "./audience";
 import { sourceOf, type NbCell } from "./diffview";
-import { when } from "./history";
+import { when } from "../ui/time";
 import "./history.css";
 
 interface PublishedCopy {

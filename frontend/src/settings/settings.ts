@@ -9,6 +9,7 @@ import { el } from "../ui/dom";
 import { iconButton } from "../ui/icons";
 import { topBar } from "../ui/topbar";
 import "./settings.css";
+import { when } from "../ui/time";
 
 interface Token {
   id: string;
@@ -19,12 +20,6 @@ interface Token {
 }
 
 /** A stored time (ISO text or seconds since 1970) in words; "—" for none. */
-export function when(value: string | number | null | undefined, none = "—"): string {
-  if (value === null || value === undefined || value === "") return none;
-  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
-}
-
 const EXPIRIES: [string, string][] = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "Never"]];
 
 export async function showSettings(root: HTMLElement): Promise<void> {
@@ -97,7 +92,7 @@ export async function showSettings(root: HTMLElement): Promise<void> {
       });
       body.append(el("tr", { "data-token-id": token.id },
         el("td", { "data-label": "Label" }, name),
-        el("td", { "data-label": "Created" }, when(token.created_at)),
+        el("td", { "data-label": "Created" }, when(token.created_at, "—")),
         el("td", { "data-label": "Expires" }, when(token.expires_at, "never")),
         el("td", { "data-label": "Last used" }, when(token.last_used_at, "never")),
         el("td", {}, revoke)));
