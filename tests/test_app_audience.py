@@ -51,24 +51,16 @@ class People:
 
 @pytest.fixture(scope="module")
 def people(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People]:
-    server = ServerProcess(
+    server = ServerProcess.with_accounts(
         tmp_path_factory.mktemp("app-audience"),
+        PASSWORDS,
+        FLAGS,
         ["--CollabServer.apps_pool_size=0"],
-        provider=None,
-        ready_token=None,
     )
-    for name, password in PASSWORDS.items():
-        made = server.create_user(name, password, *FLAGS.get(name, []))
-        assert made.returncode == 0, made.stderr
     (server.root / "lab").mkdir()
     server.start()
     found = People(server)
-    for name, password in PASSWORDS.items():
-        r = httpx.post(
-            f"{server.http_url}/api/collab/login", json={"username": name, "password": password}
-        )
-        assert r.status_code == 200, r.text
-        found.tokens[name] = r.json()["token"]
+    found.tokens.update(server.sign_in_all(PASSWORDS))
     for name in ("alice", "nora"):
         r = found.call("POST", "/api/collab/shares/lab", "root",
                        json={"principal": f"user:{name}", "role": "owner"})  # fmt: skip

@@ -4,11 +4,10 @@ quoted or named), tags, stars, info, health from executions, recommendations."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from support.notebooks import notebook_json as notebook
 from support.server import ServerProcess
+from support.yclient import wait_until
 
 SEARCH = "/api/collab/search"
 
@@ -59,17 +59,6 @@ async def search(srv: ServerProcess, q: str, token: str = "alice-token", **param
     return body
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 15) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not true within {timeout}s"
-        await asyncio.sleep(0.1)
-
-
 async def indexed(srv: ServerProcess, path: str, q: str = "", token: str = "admin-token") -> bool:
     body = await search(srv, q, token, limit=100)
     return any(r["path"] == path for r in body["results"])
@@ -85,7 +74,7 @@ async def test_ranking_phrases_filters_packages_and_snippets(gallery: ServerProc
                        ("code", "import numpy"))  # fmt: skip
     other = "# Other\nForecasting a storm; an eruption of applause."
     await put_notebook(gallery, "bob-token", "rank/other.ipynb", ("md", other))
-    await until(lambda: indexed(gallery, "rank/other.ipynb"))
+    await wait_until(lambda: indexed(gallery, "rank/other.ipynb"))
 
     found = await search(gallery, "volcano")
     assert found["total"] == 2
@@ -124,8 +113,8 @@ async def test_nothing_unreadable_is_returned_counted_or_quoted(gallery: ServerP
                        ("md", "# Zebracorn plan\nThe zebracorn budget."))  # fmt: skip
     await put_notebook(gallery, "tenant-a-token", "team-a/ok.ipynb",
                        ("md", "# Team zebracorn\nOur zebracorn notes."))  # fmt: skip
-    await until(lambda: indexed(gallery, "team-a/ok.ipynb"))
-    await until(lambda: indexed(gallery, "secret/plan.ipynb"))
+    await wait_until(lambda: indexed(gallery, "team-a/ok.ipynb"))
+    await wait_until(lambda: indexed(gallery, "secret/plan.ipynb"))
     status, _ = await call(gallery, "admin-token", "PUT", "/api/collab/tags/secret/plan.ipynb",
                            json={"tag": "zebratag"})  # fmt: skip
     assert status == 200
@@ -171,7 +160,7 @@ async def test_index_follows_create_rename_delete_and_outside_changes(
     gallery: ServerProcess,
 ) -> None:
     await put_notebook(gallery, "alice-token", "moves/first.ipynb", ("md", "# Quokka census"))
-    await until(lambda: indexed(gallery, "moves/first.ipynb", "quokka"))
+    await wait_until(lambda: indexed(gallery, "moves/first.ipynb", "quokka"))
     status, _ = await call(gallery, "alice-token", "PUT", "/api/collab/tags/moves/first.ipynb",
                            json={"tag": "marsupials"})  # fmt: skip
     assert status == 200
@@ -179,7 +168,7 @@ async def test_index_follows_create_rename_delete_and_outside_changes(
     async with gallery.client("alice-token") as c:
         r = await c.patch("/api/contents/moves/first.ipynb", json={"path": "moves/renamed.ipynb"})
         assert r.status_code == 200, r.text
-    await until(lambda: indexed(gallery, "moves/renamed.ipynb", "quokka"))
+    await wait_until(lambda: indexed(gallery, "moves/renamed.ipynb", "quokka"))
     found = await search(gallery, "quokka")
     assert [r["path"] for r in found["results"]] == ["moves/renamed.ipynb"]
     assert found["results"][0]["tags"] == ["marsupials"]  # tags follow the file
@@ -190,26 +179,26 @@ async def test_index_follows_create_rename_delete_and_outside_changes(
     async def gone() -> bool:
         return (await search(gallery, "quokka"))["total"] == 0
 
-    await until(gone)
+    await wait_until(gone)
 
     # Outside the server: written, changed and removed on disk.
     outside: Path = gallery.root / "moves" / "outside.ipynb"
     nbformat.write(nbformat.from_dict(notebook(("md", "# Wombat burrows"))), outside)
-    await until(lambda: indexed(gallery, "moves/outside.ipynb", "wombat"))
+    await wait_until(lambda: indexed(gallery, "moves/outside.ipynb", "wombat"))
     nbformat.write(nbformat.from_dict(notebook(("md", "# Numbat burrows"))), outside)
-    await until(lambda: indexed(gallery, "moves/outside.ipynb", "numbat"))
+    await wait_until(lambda: indexed(gallery, "moves/outside.ipynb", "numbat"))
     assert (await search(gallery, "wombat"))["total"] == 0
     outside.unlink()
 
     async def numbat_gone() -> bool:
         return (await search(gallery, "numbat"))["total"] == 0
 
-    await until(numbat_gone)
+    await wait_until(numbat_gone)
 
 
 async def test_tags_need_write_and_stars_need_read(gallery: ServerProcess) -> None:
     await put_notebook(gallery, "alice-token", "marks/one.ipynb", ("md", "# Kiwi"))
-    await until(lambda: indexed(gallery, "marks/one.ipynb"))
+    await wait_until(lambda: indexed(gallery, "marks/one.ipynb"))
     url = "/api/collab/tags/marks/one.ipynb"
     status, body = await call(gallery, "viewer-token", "PUT", url, json={"tag": "birds"})
     assert status == 403 and body["message"]
@@ -242,7 +231,7 @@ async def test_info_and_health_from_executions(gallery: ServerProcess) -> None:
                        good_md, ("code", "a = 1"), ("code", "b = 2"))  # fmt: skip
     await put_notebook(gallery, "alice-token", "health/bad.ipynb",
                        ("md", "# Bad one"), ("code", "1/0"), ("code", "a = 1"))  # fmt: skip
-    await until(lambda: indexed(gallery, "health/bad.ipynb"))
+    await wait_until(lambda: indexed(gallery, "health/bad.ipynb"))
     now = time.time()
 
     def runs(ok: bool) -> list[dict[str, Any]]:
@@ -292,7 +281,7 @@ async def test_info_and_health_from_executions(gallery: ServerProcess) -> None:
         results = (await search(gallery, "good one"))["results"]
         return bool(results) and results[0]["health"] is not None
 
-    await until(scored)  # the stored score (debounced) reaches search results
+    await wait_until(scored)  # the stored score (debounced) reaches search results
 
 
 async def test_recommendations_reasons_and_exclusions(gallery: ServerProcess) -> None:
@@ -304,7 +293,7 @@ async def test_recommendations_reasons_and_exclusions(gallery: ServerProcess) ->
     await put_notebook(gallery, "alice-token", "recs/a.ipynb", ("md", texts["recs/a.ipynb"]))
     await put_notebook(gallery, "alice-token", "recs/b.ipynb", ("md", texts["recs/b.ipynb"]))
     await put_notebook(gallery, "carol-token", "recs/c.ipynb", ("md", texts["recs/c.ipynb"]))
-    await until(lambda: indexed(gallery, "recs/c.ipynb"))
+    await wait_until(lambda: indexed(gallery, "recs/c.ipynb"))
 
     # A new person gets a starter set, each with a reason, none of their own.
     _, body = await call(gallery, "carol-token", "GET", "/api/collab/recommendations")
@@ -329,7 +318,7 @@ async def test_recommendations_reasons_and_exclusions(gallery: ServerProcess) ->
                               "/api/collab/notebooks/recs/a.ipynb/similar")  # fmt: skip
         return "recs/b.ipynb" in [r["path"] for r in found["results"]]
 
-    await until(similar)
+    await wait_until(similar)
 
 
 async def test_built_in_accounts_search_only_what_is_shared(tmp_path: Path) -> None:
@@ -348,7 +337,9 @@ async def test_built_in_accounts_search_only_what_is_shared(tmp_path: Path) -> N
             r = httpx.post(f"{srv.http_url}/api/collab/login",
                            json={"username": name, "password": f"{name}-password-1"})  # fmt: skip
             tokens[name] = r.json()["token"]
-        assert await until(lambda: indexed(srv, "team-b/secret.ipynb", "ocelot", tokens["root"]))
+        assert await wait_until(
+            lambda: indexed(srv, "team-b/secret.ipynb", "ocelot", tokens["root"])
+        )
         assert (await search(srv, "ocelot", tokens["olga"]))["total"] == 0
         share = "/api/collab/shares/team-a"
         status, _ = await call(srv, tokens["root"], "POST", share,
@@ -383,7 +374,7 @@ async def test_owner_is_the_first_person_seen_saving(gallery: ServerProcess) -> 
                 return str(r["owner"])
         return None
 
-    await until(lambda: indexed(gallery, path))
+    await wait_until(lambda: indexed(gallery, path))
     assert await owner() == ""
     # A comment is saved into the file, but commenting is no authorship: still no owner.
     async with gallery.client("commenter-token") as c:
@@ -398,7 +389,7 @@ async def test_owner_is_the_first_person_seen_saving(gallery: ServerProcess) -> 
                 return datetime.fromisoformat(r["updated"]).timestamp() > last_year + 86400
         return False
 
-    await until(comment_saved_and_indexed)
+    await wait_until(comment_saved_and_indexed)
     assert await owner() == ""
     client = await YClient.connect(gallery, path, "bob-token")
     try:
@@ -407,9 +398,9 @@ async def test_owner_is_the_first_person_seen_saving(gallery: ServerProcess) -> 
         async def owned() -> bool:
             return await owner() == "bob"
 
-        await until(owned)
+        await wait_until(owned)
     finally:
         await client.close()
     await put_notebook(gallery, "carol-token", path, ("code", "pangolin = 2"))
-    await until(lambda: indexed(gallery, path, "pangolin"))
+    await wait_until(lambda: indexed(gallery, path, "pangolin"))
     assert await owner() == "bob"

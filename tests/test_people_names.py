@@ -5,9 +5,7 @@ carry the display name last seen for that id (``owner_name``, ``publisher_name``
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 from support import server as server_support
 from support.notebooks import notebook_json
 from support.server import ServerProcess
+from support.yclient import wait_until
 
 PUBLISHER, RUNNER, FRIEND = "u-5f2c9a41", "u-9b7e03d6", "u-31a0c7ee"
 PEOPLE: dict[str, dict[str, Any]] = {
@@ -52,17 +51,6 @@ async def call(srv: ServerProcess, token: str, method: str, url: str, **kw: Any)
     return r.json()
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not true within {timeout}s"
-        await asyncio.sleep(0.1)
-
-
 def app_notebook() -> dict[str, Any]:
     nb = notebook_json(("md", "# Quarterly totals"), ("code", "n = 2"), ("code", "n * 21"))
     nb["cells"][1]["metadata"]["tags"] = ["parameters"]
@@ -79,7 +67,7 @@ async def test_owners_publishers_and_runners_are_named_not_numbered(named_server
         body = await call(srv, "rui-token", "GET", "/api/collab/search", params={"q": "totals"})
         return [r for r in body["results"] if r["path"] == "totals.ipynb" and r["owner"]]
 
-    (card,) = await until(found)
+    (card,) = await wait_until(found)
     assert (card["owner"], card["owner_name"]) == (PUBLISHER, "Pia Publisher")
     listed = await call(srv, "rui-token", "GET", "/api/collab/notebooks")
     assert {(n["owner"], n["owner_name"]) for n in listed["notebooks"]} == {
@@ -130,7 +118,7 @@ async def test_names_outlive_a_restart_and_follow_a_rename(named_server):
         body = await call(srv, "rui-token", "GET", "/api/collab/search", params={"q": "totals"})
         return str(body["results"][0]["owner_name"]) if body["results"] else ""
 
-    assert await until(owner_name) == "Pia Publisher"
+    assert await wait_until(owner_name) == "Pia Publisher"
     # The provider now calls her otherwise: her next request updates the directory.
     srv.stop()
     server_support.USERS["pia-token"] = {**PEOPLE["pia-token"], "name": "Pia P. Publisher"}

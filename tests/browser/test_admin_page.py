@@ -32,13 +32,7 @@ def accounts(tmp_path_factory) -> Any:
         assert made.returncode == 0, made.stderr
     write_notebook(server.root, ["the budget"], "finance/budget.ipynb")
     server.start()
-    tokens = {}
-    for name, password in PASSWORDS.items():
-        r = httpx.post(f"{server.http_url}/api/collab/login",
-                       json={"username": name, "password": password})  # fmt: skip
-        assert r.status_code == 200, r.text
-        tokens[name] = r.json()["token"]
-    server.tokens = tokens  # type: ignore[attr-defined]
+    server.tokens = server.sign_in_all(PASSWORDS)  # type: ignore[attr-defined]
     yield server
     server.stop()
 

@@ -38,24 +38,15 @@ def app_notebook() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def accounts(tmp_path_factory) -> Any:
-    server = ServerProcess(
+    server = ServerProcess.with_accounts(
         tmp_path_factory.mktemp("appaudience"),
+        PASSWORDS,
+        FLAGS,
         ["--CollabServer.apps_pool_size=0"],
-        provider=None,
-        ready_token=None,
     )
-    for name, password in PASSWORDS.items():
-        made = server.create_user(name, password, *FLAGS.get(name, []))
-        assert made.returncode == 0, made.stderr
     (server.root / "lab").mkdir()
     server.start()
-    tokens = {}
-    for name, password in PASSWORDS.items():
-        r = httpx.post(f"{server.http_url}/api/collab/login",
-                       json={"username": name, "password": password})  # fmt: skip
-        assert r.status_code == 200, r.text
-        tokens[name] = r.json()["token"]
-    server.tokens = tokens  # type: ignore[attr-defined]
+    server.tokens = tokens = server.sign_in_all(PASSWORDS)  # type: ignore[attr-defined]
     for name in ("alice", "nora"):
         r = httpx.post(f"{server.http_url}/api/collab/shares/lab",
                        headers={"Authorization": f"token {tokens['root']}"},

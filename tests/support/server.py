@@ -197,6 +197,32 @@ class ServerProcess:
             timeout=60,
         )  # fmt: skip
 
+    @classmethod
+    def with_accounts(
+        cls,
+        base: Path,
+        passwords: dict[str, str],
+        flags: dict[str, list[str]],
+        extra_args: list[str] | None = None,
+    ) -> ServerProcess:
+        """A server on the built-in local accounts (not started yet), with these accounts
+        made by ``create-user`` (``flags``: e.g. ``{"root": ["--admin"]}``)."""
+        server = cls(base, extra_args, provider=None, ready_token=None)
+        for name, password in passwords.items():
+            made = server.create_user(name, password, *flags.get(name, []))
+            assert made.returncode == 0, made.stderr
+        return server
+
+    def sign_in_all(self, passwords: dict[str, str]) -> dict[str, str]:
+        """Sign each local account in (``POST /api/collab/login``): session tokens by name."""
+        tokens = {}
+        for name, password in passwords.items():
+            r = httpx.post(f"{self.http_url}/api/collab/login",
+                           json={"username": name, "password": password})  # fmt: skip
+            assert r.status_code == 200, r.text
+            tokens[name] = r.json()["token"]
+        return tokens
+
     def client(self, token: str = "alice-token") -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.http_url, headers={"Authorization": f"token {token}"}, timeout=10

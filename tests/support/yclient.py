@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -258,14 +259,20 @@ class YClient:
 
 
 async def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02
+    predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.02
 ) -> Any:
-    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
+    """Poll ``predicate`` (a function, or a coroutine function such as a REST check: asked
+    at most ten times a second) until it is truthy; fail the test after ``timeout`` seconds
+    (generous: it only delays a test that fails anyway)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        pause = interval
+        if inspect.isawaitable(value):
+            value = await value
+            pause = max(interval, 0.1)
         if value:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(pause)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,7 @@ from collab_server.core.db import open_database
 from collab_server.gallery.extract import source_hash
 from collab_server.gallery.index import Readable
 from collab_server.gallery.service import GalleryService
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := await check()):
-        assert time.monotonic() < deadline, f"not true within {timeout}s"
-        await asyncio.sleep(0.02)
-    return value
+from support.yclient import wait_until
 
 
 async def test_executions_from_another_thread_reach_the_log_and_health(tmp_path: Path) -> None:
@@ -36,7 +28,7 @@ async def test_executions_from_another_thread_reach_the_log_and_health(tmp_path:
                              similar_interval=3600, health_delay=0.05)  # fmt: skip
     service.start()
     try:
-        file_id = await until(
+        file_id = await wait_until(
             lambda: service.read(lambda: service.reader_index.file_id_at("a.ipynb"))
         )
         for person in ("p1", "p2"):
@@ -48,13 +40,13 @@ async def test_executions_from_another_thread_reach_the_log_and_health(tmp_path:
             rows = await service.read(lambda: service.reader_activity.executions(file_id, 0))
             return len(rows) == 2
 
-        await until(logged)
+        await wait_until(logged)
 
         async def scored() -> Any:
             facts = await service.read(lambda: service.reader_index.notebook(file_id))
             return facts is not None and facts["health"] is not None and facts["runs"] == 1
 
-        await until(scored)
+        await wait_until(scored)
     finally:
         await service.stop()
 
@@ -82,9 +74,9 @@ async def test_kept_recommendations_are_checked_again_and_follow_views(tmp_path:
 
             return await service.read(ids)
 
-        ids: dict[str, str] = await until(all_indexed)
+        ids: dict[str, str] = await wait_until(all_indexed)
         # The first similarity refresh (after the first scan) drops kept candidates: let it pass.
-        await until(lambda: _true(service._similar_generation >= 0))
+        await wait_until(lambda: _true(service._similar_generation >= 0))
         for person, name in (("bob", "a"), ("bob", "b"), ("erin", "c"), ("erin", "d"),
                              ("carol", "a")):  # fmt: skip
             await service.record_view(ids[name], person)
@@ -140,7 +132,7 @@ async def test_an_index_of_an_older_text_version_is_built_again(tmp_path: Path) 
                              similar_interval=3600)  # fmt: skip
     service.start()
     try:
-        file_id = await until(
+        file_id = await wait_until(
             lambda: service.read(lambda: service.reader_index.file_id_at("a.ipynb"))
         )
         indexed = "SELECT markdown FROM gallery_fts WHERE rowid ="
