@@ -220,8 +220,8 @@ class CollabIdentityProvider(IdentityProvider):
         people = handler.settings.get(PEOPLE_SETTING)
         if people is not None:
             # Pages name owners, publishers and runners by the name last seen here (a dict
-            # look-up; the database is written only when a name is new or changed).
-            await people.seen(fields["username"], fields["display_name"])
+            # look-up; a new or changed name is written in the background, never waited for).
+            people.notice(fields["username"], fields["display_name"])
         if _is_page_request(handler):
             # For JupyterLab's page config (lab_page_config_hook), which is built synchronously.
             handler._collab_may_start_kernels = bool(  # type: ignore[attr-defined]

@@ -6,13 +6,15 @@ expect a name. This module owns table ``people`` (concern ``people``, ``core.db.
 one row per persistent id with the display name the provider gave for it when that person was
 last seen, and the time it was recorded.
 
-* **Recording** (:meth:`PeopleDirectory.seen`) happens where identities are resolved: the
-  Jupyter adapter (``auth.jupyter``) calls it on every request and connection. It is cheap: an
-  in-memory map of what is stored answers "nothing new" without SQL; a person seen for the
-  first time in this process costs one primary-key read; only a new or changed name is
-  written. A write that finds the database locked is given up (the next request tries again)
-  rather than holding the request up; nobody's request fails for a name. A name equal to the
-  id teaches nothing and never replaces a known name (a token without a name claim).
+* **Recording** (:meth:`PeopleDirectory.notice`) happens where identities are resolved: the
+  Jupyter adapter (``auth.jupyter``) calls it on every request and connection. It never holds
+  the request up: an in-memory map of what is stored answers "nothing new" without SQL, and a
+  new or changed name is written by a background task (:meth:`PeopleDirectory.seen`; one per
+  person at a time). A person seen for the first time in this process costs one primary-key
+  read. A write that finds the database locked is given up after :data:`WRITE_BOUND` (the
+  next request tries again); a request never waits for it: while another process held the
+  lock, every request of a person not yet named waited for that bound. A name equal to the id
+  teaches nothing and never replaces a known name (a token without a name claim).
 * **Looking up** (:meth:`PeopleDirectory.names`, :meth:`PeopleDirectory.add_names`): one query
   for any number of ids. A provider with the optional ``DisplayNames`` capability (the local
   accounts: ``auth_users.display_name``) is asked too, and its answer wins: it knows people
@@ -25,6 +27,7 @@ ids they already return to that caller, so a name tells nobody who exists. There
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -81,10 +84,40 @@ class PeopleDirectory:
         self._conn = db.conn
         self._provider = provider
         self._log = log or logging.getLogger(__name__)
-        # id -> the name stored for it, as far as this process knows (written or read).
+        # id -> the name stored for it, as far as this process knows (written, being written
+        # or read): look-ups see it at once, before a background write lands.
         self._known: dict[str, str] = {}
+        # id -> the name a background task is writing (shown by look-ups meanwhile).
+        self._writing: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[bool]] = set()
 
     # -- recording --------------------------------------------------------------------------
+
+    def notice(self, person_id: str, display_name: Any) -> None:
+        """:meth:`seen`, without making the caller wait: a name to write is written by a
+        background task (one per person at a time)."""
+        name = clean_name(person_id, display_name)
+        if not person_id or name is None or self._known.get(person_id) == name:
+            return
+        if person_id in self._writing:
+            return  # the next request after this write sees whether the name changed again
+        self._writing[person_id] = name
+        task = asyncio.ensure_future(self.seen(person_id, name))
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[bool]) -> None:
+            self._tasks.discard(finished)
+            self._writing.pop(person_id, None)
+            if not finished.cancelled() and finished.exception() is not None:
+                error = finished.exception()
+                self._log.warning("People: recording a name failed: %s", type(error).__name__)
+
+        task.add_done_callback(done)
+
+    async def settled(self) -> None:
+        """Wait for the names being written (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def seen(self, person_id: str, display_name: Any) -> bool:
         """Remember that ``person_id`` goes by ``display_name`` now. True when it was written
@@ -163,6 +196,9 @@ class PeopleDirectory:
         except sqlite3.Error as e:  # a name is never worth failing a listing
             self._log.warning("People: could not read display names: %s", type(e).__name__)
             found = {}
+        # What this process saw last, also while it is being written.
+        found.update({i: self._known[i] for i in wanted if i in self._known})
+        found.update({i: self._writing[i] for i in wanted if i in self._writing})
         found.update(await self._provider_names(wanted))
         return {i: found.get(i) or i for i in wanted}
 

@@ -109,6 +109,28 @@ async def test_a_busy_database_costs_the_write_never_the_request(db, tmp_path, m
     assert rows(db) == {"sub-1": "Ann"}
 
 
+async def test_a_request_never_waits_for_a_name_to_be_written(db, tmp_path):
+    """With the write lock held by another process, noticing a new name returns at once (a
+    request used to wait for the write's bound), look-ups name the person already, and the
+    name is stored once the lock is free; one write per person at a time."""
+    people = PeopleDirectory(db)
+    holder = sqlite3.connect(tmp_path / "server.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        people.notice("sub-1", "Ann")  # synchronous: nothing to wait for
+        people.notice("sub-1", "Ann")
+        assert len(people._tasks) == 1
+        assert await people.names(["sub-1"]) == {"sub-1": "Ann"}
+        assert rows(db) == {}
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    await people.settled()
+    assert rows(db) == {"sub-1": "Ann"}
+    people.notice("sub-1", "Ann")  # known: no task at all
+    assert not people._tasks
+
+
 class NamingProvider:
     """A provider with the optional ``DisplayNames`` capability (async, as some are)."""
 
