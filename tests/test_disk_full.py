@@ -51,16 +51,18 @@ def fill(disk: Path, leave: int) -> Path:
     """Fill the file system of ``disk`` with one file, leaving ``leave`` bytes free."""
     filler = disk / "filler"
     chunk = b"\0" * (64 * 1024)
-    with open(filler, "wb") as f:
-        try:
-            for _ in range(10_000):  # bounded: 640 MB, far above the tmpfs size
-                f.write(chunk)
-                f.flush()
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-        else:
-            raise AssertionError("the tmpfs never filled")
+    # Unbuffered writes: a buffered file keeps the bytes a full disk refused and raises
+    # ENOSPC again when it is closed (newer kernels accept part of the last chunk).
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(10_000):  # bounded: 640 MB, far above the tmpfs size
+            os.write(fd, chunk)
+        raise AssertionError("the tmpfs never filled")
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
     # Give back just enough for the free space to be ``leave`` bytes.
     size = filler.stat().st_size
     os.truncate(filler, max(0, size - leave))
