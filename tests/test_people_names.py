@@ -69,6 +69,16 @@ async def test_owners_publishers_and_runners_are_named_not_numbered(named_server
 
     (card,) = await wait_until(found)
     assert (card["owner"], card["owner_name"]) == (PUBLISHER, "Pia Publisher")
+
+    # owner: takes the name on the card (any case) as well as the id; -owner: leaves it out.
+    async def paths(q: str) -> list[str]:
+        body = await call(srv, "rui-token", "GET", "/api/collab/search", params={"q": q})
+        return [r["path"] for r in body["results"]]
+
+    for q in ('owner:"pia publisher"', f"owner:{PUBLISHER}", 'totals owner:"Pia  Publisher"'):
+        assert await paths(q) == ["totals.ipynb"], q
+    assert await paths('owner:"Rui Runner"') == []
+    assert await paths('-owner:"Pia Publisher"') == []
     listed = await call(srv, "rui-token", "GET", "/api/collab/notebooks")
     assert {(n["owner"], n["owner_name"]) for n in listed["notebooks"]} == {
         (PUBLISHER, "Pia Publisher")

@@ -16,7 +16,8 @@ last seen, and the time it was recorded.
   lock, every request of a person not yet named waited for that bound. A name equal to the id
   teaches nothing and never replaces a known name (a token without a name claim).
 * **Looking up** (:meth:`PeopleDirectory.names`, :meth:`PeopleDirectory.add_names`): one query
-  for any number of ids. A provider with the optional ``DisplayNames`` capability (the local
+  for any number of ids; :meth:`PeopleDirectory.ids_named` goes the other way for the
+  gallery's ``owner:`` filter. A provider with the optional ``DisplayNames`` capability (the local
   accounts: ``auth_users.display_name``) is asked too, and its answer wins: it knows people
   who never signed in since their account was made or renamed, and a rename by an
   administrator shows at once. An id known to neither is its own name.
@@ -59,7 +60,12 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_schema_v1]
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    # Searching the gallery for ``owner:"Ana Lopez"`` finds people by name (ids_named).
+    conn.execute("CREATE INDEX people_by_name ON people (display_name COLLATE NOCASE)")
+
+
+MIGRATIONS: list[Migration] = [_schema_v1, _schema_v2]
 
 
 def clean_name(person_id: str, display_name: Any) -> str | None:
@@ -184,6 +190,28 @@ class PeopleDirectory:
             [json.dumps(wanted)],
         ).fetchall()
         return {str(person_id): str(name) for person_id, name in rows}
+
+    def ids_named(self, names: Iterable[str]) -> dict[str, list[str]]:
+        """For each of ``names``, the ids of the people last seen going by it (case and
+        spacing aside): the gallery's ``owner:NAME`` filter, which a person types with the
+        name they see on a card rather than an id. Only what was recorded (or is being
+        written) is searched; a provider's ``DisplayNames`` cannot be asked by name."""
+        found: dict[str, list[str]] = {}
+        for typed in {n for n in names if n}:
+            name = " ".join(typed.split())
+            try:
+                rows = self._conn.execute(
+                    "SELECT id FROM people WHERE display_name = ? COLLATE NOCASE ORDER BY id",
+                    [name],
+                ).fetchall()
+                ids = {str(row[0]) for row in rows}
+            except sqlite3.Error as e:  # a search without names still answers with ids
+                self._log.warning("People: could not look names up: %s", type(e).__name__)
+                ids = set()
+            folded = name.casefold()  # and the names still on their way to the table
+            ids.update(i for i, n in self._writing.items() if n.casefold() == folded)
+            found[typed] = sorted(ids)
+        return found
 
     async def names(self, person_ids: Iterable[str]) -> dict[str, str]:
         """A name for each of ``person_ids``: the provider's current one where it has the

@@ -57,7 +57,7 @@ from ..core.http import CollabHandlerMixin, json_object, whole_number
 from .activity import Execution
 from .health import Health
 from .index import MAX_LIMIT, Readable, iso
-from .query import ParsedQuery
+from .query import ParsedQuery, parse_query
 from .recommend import Recommendation
 from .service import GalleryService
 
@@ -164,12 +164,16 @@ class SearchHandler(GalleryHandler):
     async def get(self) -> None:
         text = self.get_query_argument("q", "")
         # No words: every readable notebook, most recently updated first ("Recent").
-        query: str | ParsedQuery = text if text.strip() else ParsedQuery(match=None)
+        query = parse_query(text) if text.strip() else ParsedQuery(match=None)
         limit, offset = self.int_argument("limit", 20), self.int_argument("offset", 0)
         readable = await self.readable()
+        # owner:NAME takes the name on a card as well as an id (an opaque one with JWT).
+        owners = people_of(self.settings).ids_named(
+            f.value for f in query.filters if f.field == "owner"
+        )
         index = self.gallery.reader_index
         result = await self.gallery.read(
-            lambda: index.search(query, readable, limit=limit, offset=offset)
+            lambda: index.search(query, readable, limit=limit, offset=offset, owners=owners)
         )
         await self.with_open_change_requests(await self.named(result["results"]))
         self.finish(result)

@@ -18,9 +18,10 @@ Ranking is FTS5's ``bm25()`` with per-column weights (:data:`COLUMN_WEIGHTS`).
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -589,8 +590,13 @@ class GalleryIndex:
         *,
         limit: int = 20,
         offset: int = 0,
+        owners: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, Any]:
         """Search what ``readable`` allows; ``{"total", "results": [...]}``, best first.
+
+        ``owners`` maps an ``owner:`` filter's value to more ids it stands for (the people
+        going by that name, from the people directory); the value itself always matches as
+        an id.
 
         Raises :class:`~.query.QueryError` for a query that cannot be parsed and
         :class:`GalleryError` for a bad ``limit``/``offset``.
@@ -601,7 +607,7 @@ class GalleryIndex:
             raise GalleryError("offset must not be negative.")
         parsed = parse_query(query) if isinstance(query, str) else query
         conn = self.db.conn
-        where, params = self._conditions(parsed, readable)
+        where, params = self._conditions(parsed, readable, owners or {})
         match = None
         if parsed.match is not None:
             # The person's terms look at the text columns only; the permission, when the
@@ -667,11 +673,13 @@ class GalleryIndex:
         ]
         return {"total": total, "results": results}
 
-    def _conditions(self, parsed: ParsedQuery, readable: Readable) -> tuple[str, list[Any]]:
+    def _conditions(
+        self, parsed: ParsedQuery, readable: Readable, owners: Mapping[str, Sequence[str]]
+    ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         for f in parsed.filters:
-            value = f.value if f.field == "owner" else f.value.lower()
+            value: Any = f.value.lower()
             if f.field == "tag":
                 sql = (
                     "EXISTS (SELECT 1 FROM gallery_tags t"
@@ -683,7 +691,8 @@ class GalleryIndex:
                     " WHERE p.file_id = n.file_id AND p.package = ?)"
                 )
             elif f.field == "owner":
-                sql = "n.owner = ?"
+                sql = "n.owner IN (SELECT value FROM json_each(?))"
+                value = json.dumps([f.value, *owners.get(f.value, ())])
             else:  # lang
                 sql = "n.language = ?"
             clauses.append(f"NOT {sql}" if f.negated else sql)

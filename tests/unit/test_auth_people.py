@@ -174,3 +174,24 @@ async def test_local_accounts_name_people_who_never_signed_in(db, tmp_path):
         assert (await people.names(["olga"]))["olga"] == "Olga O. Owner"
     finally:
         accounts.store.db.conn.close()
+
+
+async def test_people_are_found_by_the_name_they_go_by(db):
+    people = PeopleDirectory(db)
+    await people.seen("sub-1", "Ann Lee")
+    await people.seen("sub-2", "ann  lee")  # two people may share a name
+    await people.seen("sub-3", "Bo")
+    found = people.ids_named(["ANN LEE", " Bo ", "Nobody", "sub-3"])
+    assert found == {"ANN LEE": ["sub-1", "sub-2"], " Bo ": ["sub-3"], "Nobody": [], "sub-3": []}
+    # A name still being written is found too; a renamed person no longer by the old name.
+    people.notice("sub-4", "Cy")
+    assert people.ids_named(["cy"]) == {"cy": ["sub-4"]}
+    await people.settled()
+    await people.seen("sub-1", "Ann Lee-Park")
+    assert people.ids_named(["Ann Lee"]) == {"Ann Lee": ["sub-2"]}
+    # The look-up uses the name index rather than reading every person.
+    plan = db.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM people WHERE display_name = ? COLLATE NOCASE",
+        ["x"],
+    ).fetchall()
+    assert "people_by_name" in str(plan)
