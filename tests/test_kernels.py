@@ -103,10 +103,9 @@ async def test_jupyterlab_shape_streams_live_to_both_clients_and_is_saved(kserve
             # Live: part of the output is there while the cell still runs.
             await wait_until(lambda: "1\n" in stdout_of(outputs_of(alice, 0)), 20)
             assert not run.done()
-            # The waiting request blocks nobody: another request answers meanwhile.
-            started = time.monotonic()
+            # The waiting request blocks nobody: another request is answered while it waits
+            # (the order proves it; a time bound would only measure the machine).
             assert (await c.get("/api/status")).status_code == 200
-            assert time.monotonic() - started < 0.5
             assert not run.done()
             r = await run
             assert r.status_code == 200, r.text
@@ -118,14 +117,16 @@ async def test_jupyterlab_shape_streams_live_to_both_clients_and_is_saved(kserve
             cell = alice.content()["cells"][0]
             assert len(cell["outputs"]) == 1  # appended in place, one stream output
             assert cell["execution_count"] == 1
+
             # The JS client (what JupyterLab runs) sees the same outputs.
-            for _ in range(100):
-                js_cells = (await js.content())["cells"]
-                if js_cells[0].get("outputs") == cell["outputs"]:
-                    break
-                await asyncio.sleep(0.05)
-            assert js_cells[0]["outputs"] == cell["outputs"]
-            assert js_cells[0]["execution_count"] == 1
+            async def js_cells() -> list[dict[str, Any]]:
+                return list((await js.content())["cells"])
+
+            async def js_has_outputs() -> bool:
+                return (await js_cells())[0].get("outputs") == cell["outputs"]
+
+            await wait_until(js_has_outputs, 10)
+            assert (await js_cells())[0]["execution_count"] == 1
             # Transient state reached the clients, never the notebook.
             states = kernel_states(alice)
             assert any(s["cells"] and s["cells"][0]["state"] == "running" for s in states)
