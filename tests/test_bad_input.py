@@ -289,6 +289,10 @@ async def test_numbers_too_large_for_the_database_are_refused_not_500(server, ma
             ("GET", f"/api/collab/search?q=x&offset={huge}", None, 400),
             ("GET", f"/api/collab/notebooks?offset={huge}", None, 400),
             ("GET", f"/api/collab/activity?offset={huge}", None, 400),
+            ("GET", "/api/collab/search?q=x&limit=101", None, 400),
+            ("GET", "/api/collab/trending?limit=0", None, 400),
+            ("GET", "/api/collab/recommendations?limit=-3", None, 400),
+            ("GET", "/api/collab/published?limit=501", None, 400),
             ("GET", f"/api/collab/notebooks/{path}/change-requests/{huge}", None, 404),
             ("POST", f"/api/collab/notebooks/{path}/change-requests/{huge}/decline", {}, 404),
         ]
@@ -296,6 +300,8 @@ async def test_numbers_too_large_for_the_database_are_refused_not_500(server, ma
             r = await c.request(method, url, json=body)
             assert r.status_code == status, (url, r.status_code, r.text)
             assert r.json()["message"], url
+            if "limit=" in url:  # names what was wrong
+                assert '"limit" must be' in r.json()["message"], r.text
         # Still answering, and still reading ordinary numbers.
         r = await c.get(f"/api/collab/published/{pid}?version=1")
         assert r.status_code == 200, r.text

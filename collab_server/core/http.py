@@ -32,7 +32,7 @@ import logging
 import math
 import re
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
@@ -79,6 +79,24 @@ def retry_after_header(error: CollabError) -> str | None:
 
 class CollabHandlerMixin(web.RequestHandler):
     """Maps :class:`CollabError` to HTTP for a handler (see the module docstring)."""
+
+    @overload
+    def int_argument(
+        self, name: str, default: int, low: int = 0, high: int = MAX_WHOLE_NUMBER
+    ) -> int: ...
+
+    @overload
+    def int_argument(
+        self, name: str, default: None, low: int = 0, high: int = MAX_WHOLE_NUMBER
+    ) -> int | None: ...
+
+    def int_argument(
+        self, name: str, default: int | None, low: int = 0, high: int = MAX_WHOLE_NUMBER
+    ) -> int | None:
+        """Query argument ``name`` as a whole number in ``[low, high]`` (``default`` when
+        absent); anything else answers 400 naming the argument and its bounds."""
+        value = self.get_query_argument(name, None)
+        return default if value is None else whole_number(value, name, low, high)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")

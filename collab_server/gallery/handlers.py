@@ -53,10 +53,10 @@ from tornado import web
 from ..auth import Groups, SharedWith, capability, permissions_revision_of, resolve
 from ..auth.jupyter import is_allowed, normalize_api_path, provider_of, token_from_request
 from ..auth.people import people_of
-from ..core.http import CollabHandlerMixin, json_object, whole_number
+from ..core.http import CollabHandlerMixin, json_object
 from .activity import Execution
 from .health import Health
-from .index import MAX_LIMIT, Readable, iso
+from .index import MAX_CATALOG, MAX_LIMIT, Readable, iso
 from .query import ParsedQuery, parse_query
 from .recommend import Recommendation
 from .service import GalleryService
@@ -156,16 +156,14 @@ class GalleryHandler(CollabHandlerMixin, APIHandler):
         await people_of(self.settings).add_names(rows, "owner")
         return rows
 
-    def int_argument(self, name: str, default: int) -> int:
-        return whole_number(self.get_query_argument(name, str(default)), name, low=-(2**53))
-
 
 class SearchHandler(GalleryHandler):
     async def get(self) -> None:
         text = self.get_query_argument("q", "")
         # No words: every readable notebook, most recently updated first ("Recent").
         query = parse_query(text) if text.strip() else ParsedQuery(match=None)
-        limit, offset = self.int_argument("limit", 20), self.int_argument("offset", 0)
+        limit = self.int_argument("limit", 20, 1, MAX_LIMIT)
+        offset = self.int_argument("offset", 0)
         readable = await self.readable()
         # owner:NAME takes the name on a card as well as an id (an opaque one with JWT).
         owners = people_of(self.settings).ids_named(
@@ -184,7 +182,8 @@ class NotebookListHandler(GalleryHandler):
     ``notebooks()``: one request per page instead of one per notebook)."""
 
     async def get(self) -> None:
-        limit, offset = self.int_argument("limit", 100), self.int_argument("offset", 0)
+        limit = self.int_argument("limit", 100, 1, MAX_CATALOG)
+        offset = self.int_argument("offset", 0)
         readable, index = await self.readable(), self.gallery.reader_index
         page = await self.gallery.read(lambda: index.catalog(readable, limit, offset))
         following = offset + limit
@@ -263,9 +262,7 @@ class StarsHandler(GalleryHandler):
 
 class TrendingHandler(GalleryHandler):
     async def get(self) -> None:
-        limit = self.int_argument("limit", 20)
-        if not 1 <= limit <= MAX_LIMIT:
-            raise web.HTTPError(400, f"limit must be between 1 and {MAX_LIMIT}.")
+        limit = self.int_argument("limit", 20, 1, MAX_LIMIT)
         readable, gallery = await self.readable(), self.gallery
         since = time.time() - gallery.trending_days * 86400
 
@@ -281,9 +278,7 @@ class TrendingHandler(GalleryHandler):
 
 class RecommendationsHandler(GalleryHandler):
     async def get(self) -> None:
-        limit = self.int_argument("limit", 20)
-        if not 1 <= limit <= MAX_LIMIT:
-            raise web.HTTPError(400, f"limit must be between 1 and {MAX_LIMIT}.")
+        limit = self.int_argument("limit", 20, 1, MAX_LIMIT)
         person, readable, gallery = self.person, await self.readable(), self.gallery
         revision_of = permissions_revision_of(provider_of(self))
         revision = await resolve(revision_of()) if revision_of else None
@@ -314,9 +309,8 @@ class ActivityHandler(GalleryHandler):
 
     async def get(self) -> None:
         person = self.person
-        limit, offset = self.int_argument("limit", 1000), self.int_argument("offset", 0)
-        if not 1 <= limit <= MAX_ACTIVITY or offset < 0:
-            raise web.HTTPError(400, f"limit is 1 to {MAX_ACTIVITY}; offset is not negative")
+        limit = self.int_argument("limit", 1000, 1, MAX_ACTIVITY)
+        offset = self.int_argument("offset", 0)
         since = _day_argument(self.get_query_argument("since", ""))
         path = self.get_query_argument("path", "")
         file_id = await self.file_id(await self.authorize(path, "read")) if path else None

@@ -75,12 +75,6 @@ class VersionsHandler(CollabHandlerMixin, APIHandler):
             raise web.HTTPError(403, f"You may not {verb} this notebook")
         return api_path
 
-    def int_argument(self, name: str, default: int | None, low: int = 0) -> int | None:
-        value = self.get_query_argument(name, None)
-        if value is None:
-            return default
-        return whole_number(value, name, low)
-
     async def may_read(self, row: Published) -> bool:
         """Readers of a published copy: the provider's grant on ``published:{id}``, else
         whoever may ``share`` the source (its publishers); administrators through either."""
@@ -112,7 +106,7 @@ class VersionsHandler(CollabHandlerMixin, APIHandler):
 class VersionListHandler(VersionsHandler):
     async def get(self, path: str) -> None:
         api_path = await self.authorize(path, "read")
-        limit = self.int_argument("limit", 50, low=1) or 50
+        limit = self.int_argument("limit", 50, low=1)
         before = self.int_argument("before", None)
         self.finish(await self.service.list_versions(api_path, limit, before))
 
@@ -175,8 +169,7 @@ class PublishedHandler(VersionsHandler):
     async def get(self, pid: str = "") -> None:
         self.author  # noqa: B018 - 401 first
         if not pid:
-            text = self.get_query_argument("limit", str(PUBLISHED_LISTED))
-            limit = whole_number(text, "limit", 1, MAX_PUBLISHED_LISTED)
+            limit = self.int_argument("limit", PUBLISHED_LISTED, 1, MAX_PUBLISHED_LISTED)
             rows: list[Published] = []
             for row in self.service.published_ids():  # newest first
                 if len(rows) >= limit:
