@@ -117,6 +117,16 @@ async def test_owners_publishers_and_runners_are_named_not_numbered(named_server
     mine = (await call(srv, "rui-token", "GET", "/api/collab/runs"))["runs"]
     assert [r["user_name"] for r in mine] == ["Rui Runner"]
 
+    # Activity (an administrator sees everyone's): each row names its person.
+    async with srv.client("rui-token") as c:
+        assert (await c.post("/api/collab/notebooks/totals.ipynb/views")).status_code == 204
+
+    async def viewers() -> set[tuple[str, str]]:
+        rows = (await call(srv, "pia-token", "GET", "/api/collab/activity"))["activity"]
+        return {(r["person"], r["person_name"]) for r in rows if r["views"]}
+
+    assert (RUNNER, "Rui Runner") in await wait_until(viewers)
+
 
 async def test_names_outlive_a_restart_and_follow_a_rename(named_server):
     srv = named_server

@@ -61,7 +61,8 @@ CHANGE_REQUEST_COLUMNS: dict[str, Kind] = {
     "decided_by": "str", "comment": "str", "version": "str",
 }  # fmt: skip
 ACTIVITY_COLUMNS: dict[str, Kind] = {
-    "day": "time", "path": "str", "person": "str", "views": "int", "runs": "int",
+    "day": "time", "path": "str", "person": "str", "person_name": "str", "views": "int",
+    "runs": "int",
 }  # fmt: skip
 
 FINISHED = ("succeeded", "failed", "timed_out")

@@ -323,8 +323,9 @@ class ActivityHandler(GalleryHandler):
                 file_id=file_id, limit=limit + 1, offset=offset,
             )
         )  # fmt: skip
-        more = len(rows) > limit
-        self.finish({"activity": rows[:limit], "next": offset + limit if more else None})
+        more, page = len(rows) > limit, rows[:limit]
+        await people_of(self.settings).add_names(page, "person")
+        self.finish({"activity": page, "next": offset + limit if more else None})
 
 
 def _day_argument(value: str) -> str:
