@@ -100,7 +100,7 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     "aria-label": "Search notebooks", "aria-describedby": "search-help", "data-testid": "gallery-search", autocomplete: "off" });
   const help = el("p", { class: "search-help muted", id: "search-help", "data-testid": "search-help" },
     "Type words, \"a phrase\" in quotes, tag:NAME for a tag or owner:NAME for whose notebooks.");
-  const status = el("p", { class: "status muted", role: "status", "aria-live": "polite" });
+  const status = el("p", { class: "status muted", role: "status", "aria-live": "polite", "data-testid": "gallery-status" });
   const results = el("div", { class: "gallery-results", "data-testid": "gallery-results" });
   const sections = el("div", { class: "gallery-sections", "data-testid": "gallery-sections", "data-state": "loading" });
   const tagCloud = el("nav", { class: "tag-cloud", "aria-label": "Tags" });
@@ -179,6 +179,14 @@ export async function showGallery(root: HTMLElement): Promise<void> {
     }));
   }
 
+  function ownerLink(id: string, name: string): HTMLElement {
+    if (id.includes('"')) return el("span", { class: "owner", title: id, "data-testid": "owner" }, name);
+    const link = el("button", { class: "owner link-button", type: "button", title: `${id} — find their notebooks`,
+      "data-testid": "owner" }, name);
+    link.addEventListener("click", () => setQuery(/[\s()]/.test(id) ? `owner:"${id}"` : `owner:${id}`));
+    return link;
+  }
+
   function card(item: Item): HTMLElement {
     const tags = el("span", { class: "tags" });
     tagChips(item, tags);
@@ -204,9 +212,9 @@ export async function showGallery(root: HTMLElement): Promise<void> {
       "aria-label": `Open as app: ${item.title || nameOf(item.path)}` }, icon("run"), "Open as app") : "";
     const title = el("a", { href: base + notebookPage(item.path), class: "title" }, item.title || nameOf(item.path));
     const facts: (Node | string)[] = [item.path];
-    // People are named, not numbered (an id can be an opaque sign-in subject); the id stays in
-    // the tooltip, for an owner:ID search.
-    if (item.owner) facts.push(" · by ", el("span", { class: "owner", title: item.owner, "data-testid": "owner" }, item.owner_name || item.owner));
+    // People are named, not numbered (an id can be an opaque sign-in subject). The name finds
+    // their other notebooks by id: two people may share a name, never an id.
+    if (item.owner) facts.push(" · by ", ownerLink(item.owner, item.owner_name || item.owner));
     if (item.updated) facts.push(` · updated ${day(item.updated)}`);
     const node = el("article", { class: "gallery-card", "data-path": item.path, "data-testid": "gallery-card" },
       el("div", { class: "card-head" }, title, healthBadge(item)),
