@@ -24,7 +24,6 @@ from . import __version__, logs
 from .apps.wiring import AppsTraits, apps_handlers, start_apps
 from .auth import FileMoves, StartupToken, capability
 from .auth.admin_handlers import admin_handlers
-from .auth.cli import SUBCOMMANDS, print_help
 from .auth.handlers import auth_handlers
 from .auth.jupyter import PROVIDER_SETTING, lab_page_config_hook
 from .auth.people import PEOPLE_SETTING, PeopleDirectory
@@ -383,15 +382,9 @@ class CollabServer(AppsTraits, VersionsTraits, KernelsTraits, ExtensionApp):
         super().start()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """The ``collab-server`` command (and its sub-commands, such as ``create-user``)."""
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in SUBCOMMANDS:
-        raise SystemExit(SUBCOMMANDS[args[0]](args[1:]))
-    if args and args[0] in ("-h", "--help", "help"):
-        print_help()
-        if args[0] == "help":
-            return
+def serve(argv: list[str] | None = None) -> None:
+    """Start the server (the ``collab-server`` command without a sub-command, see
+    :mod:`.command`)."""
     CollabServer.launch_instance(argv)
     _let_pending_callbacks_run()
 
