@@ -6,12 +6,16 @@ import asyncio
 import json
 
 from support.jsclient import JsClient
-from support.notebooks import read_notebook
+from support.notebooks import read_notebook, write_notebook
 from support.yclient import YClient, open_session, wait_until
 
 
-async def test_session_endpoint_gives_stable_ids(server, make_notebook):
-    path = make_notebook()
+async def test_session_endpoint_gives_stable_ids(spawn_server):
+    # 201 means "this file got its id now": the gallery's scan gives ids too, so this server
+    # scans once, at start (the log says when), and the notebook is written after that.
+    server = spawn_server("--GalleryService.scan_interval=0")
+    await wait_until(lambda: "notebooks indexed or forgotten" in server.log())
+    path = write_notebook(server.root, ["x = 1"])
     first = await open_session(server.http_url, path, "alice-token")
     assert first.status_code == 201
     again = await open_session(server.http_url, path, "alice-token")
