@@ -185,6 +185,48 @@ async def test_comment_on_selected_text_live_reply_resolve(browser, server):
     )
 
 
+async def test_a_reply_or_edit_being_typed_survives_a_collaborators_comment(browser, server):
+    """Any change to any thread redraws the list: a half-typed reply or edit keeps its text,
+    focus and caret."""
+    path = write_notebook(server.root, ["x = 1"], "web/drafts.ipynb")
+    api = f"/api/collab/comments/{path}"
+    async with server.client("alice-token") as c:
+        r = await c.post(api, json={"target": {"type": "notebook"}, "body": "first thought"})
+        assert r.status_code == 201
+        thread = r.json()["id"]
+    alice = await open_notebook(browser, server, path, "alice-token")
+    await alice.wait_for_selector(".thread:has-text('first thought')")
+    reply = alice.locator(".thread .reply input")
+    await reply.click()
+    await alice.keyboard.type("half a rep")
+
+    async def bob_replies(body: str) -> None:
+        async with server.client("bob-token") as c:
+            answer = await c.post(f"{api}/{thread}/replies", json={"body": body})
+            assert answer.status_code == 201, answer.text
+        await alice.wait_for_selector(f".thread:has-text('{body}')")  # the redraw came
+
+    await bob_replies("from bob")
+    assert await reply.input_value() == "half a rep"
+    assert await reply.evaluate("e => e === document.activeElement && e.selectionStart") == 10
+    await alice.keyboard.type("ly")
+    await alice.keyboard.press("Enter")
+    await alice.wait_for_selector(".thread .comment:has-text('half a reply')")
+    await alice.wait_for_function("() => !document.querySelector('.thread .reply input').value")
+
+    # Editing her first comment while Bob answers again: the edit box stays, then saves.
+    await alice.locator(
+        ".thread .comment:has-text('first thought') button:has-text('Edit')"
+    ).click()
+    box = alice.locator('.thread textarea[aria-label="Edit comment"]')
+    await box.fill("second thought")
+    await bob_replies("bob again")
+    assert await box.input_value() == "second thought"
+    await alice.locator(".thread form.compose button[type=submit]").click()
+    await alice.wait_for_selector(".thread .comment:has-text('second thought')")
+    assert await box.count() == 0
+
+
 async def test_deleted_text_shows_a_detached_thread_with_its_quote(browser, server):
     path = write_notebook(server.root, ["keep drop keep"], "web/detached.ipynb")
     cell = read_notebook(server.root, path).cells[0].id

@@ -53,6 +53,11 @@ export class CommentsPanel {
   private list: HTMLElement;
   private showResolved = false;
   private listeners: (() => void)[] = [];
+  /** Forms a person is typing in, kept across renders (any change to any thread redraws the
+   * list: a collaborator's reply must not wipe a half-typed one): reply forms by thread id,
+   * edit forms by comment id. */
+  private replies = new Map<string, HTMLFormElement>();
+  private editing = new Map<string, HTMLFormElement>();
   readonly room: Room;
   /** Set by the editor: threads then name their cell by its position, and lead to it. */
   cells: CellLocator | null = null;
@@ -154,11 +159,24 @@ export class CommentsPanel {
   }
 
   render(): void {
-    const composing = [...this.list.querySelectorAll("form.compose")];
+    // Moving a focused field out of the page and back drops its focus and caret: put them back.
+    const active = document.activeElement;
+    const field = (active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement)
+      && this.list.contains(active) ? active : null;
+    const caret = field ? [field.selectionStart, field.selectionEnd] as const : null;
+    const composing = [...this.list.querySelectorAll(":scope > form.compose")];
+    const ids = new Set(this.threads.map((t) => t.id));
+    for (const id of this.replies.keys()) if (!ids.has(id)) this.replies.delete(id);
+    const comments = new Set(this.threads.flatMap((t) => t.comments.filter((c) => !c.deleted).map((c) => c.id)));
+    for (const id of this.editing.keys()) if (!comments.has(id)) this.editing.delete(id);
     const shown = this.threads.filter((t) => this.showResolved || t.status === "open");
     this.list.replaceChildren(...composing, ...shown.map((t) => this.thread(t)));
     if (!shown.length && !composing.length) {
       this.list.append(el("p", { class: "empty" }, this.threads.length ? "No open comments." : "No comments yet."));
+    }
+    if (field && field.isConnected && document.activeElement !== field) {
+      field.focus({ preventScroll: true });
+      if (caret) field.setSelectionRange(caret[0], caret[1]);
     }
   }
 
@@ -170,6 +188,11 @@ export class CommentsPanel {
     if (t.status === "resolved") head.append(el("span", { class: "badge" }, `resolved by ${t.resolvedBy?.name ?? "?"}`));
     node.append(head);
     for (const c of t.comments) {
+      const editing = this.editing.get(c.id);
+      if (editing && !c.deleted) {
+        node.append(editing);
+        continue;
+      }
       const item = el("div", { class: "comment" },
         el("div", { class: "meta" }, el("b", {}, c.author.name), " ",
           el("time", { datetime: c.createdAt, title: c.createdAt }, when(c.createdAt)),
@@ -189,15 +212,7 @@ export class CommentsPanel {
       node.append(item);
     }
     if (this.canComment) {
-      const reply = el("form", { class: "reply" });
-      const input = el("input", { placeholder: "Reply…", "aria-label": "Reply" });
-      reply.append(input);
-      reply.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        if (!input.value.trim()) return;
-        await attempt("Could not send the reply",
-          () => api("POST", commentsUrl(this.path(), t.id, "replies"), { body: input.value }));
-      });
+      const reply = this.replyForm(t.id);
       const status = el("button", { class: "button quiet small" }, t.status === "open" ? "Resolve" : "Reopen");
       status.addEventListener("click", () => attempt(`Could not ${t.status === "open" ? "resolve" : "reopen"} the thread`,
         () => api("PATCH", commentsUrl(this.path(), t.id), { status: t.status === "open" ? "resolved" : "open" })));
@@ -215,20 +230,51 @@ export class CommentsPanel {
     return node;
   }
 
+  /** The reply box of thread ``id``: one per thread, moved into each redraw of it. */
+  private replyForm(id: string): HTMLFormElement {
+    const known = this.replies.get(id);
+    if (known) return known;
+    const reply = el("form", { class: "reply" });
+    const input = el("input", { placeholder: "Reply…", "aria-label": "Reply" });
+    reply.append(input);
+    reply.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = input.value;
+      if (!body.trim()) return;
+      const sent = await attempt("Could not send the reply", async () => {
+        await api("POST", commentsUrl(this.path(), id, "replies"), { body });
+        return true;
+      });
+      // Cleared only once sent, and only if nothing was typed meanwhile.
+      if (sent !== undefined && input.value === body) input.value = "";
+    });
+    this.replies.set(id, reply);
+    return reply;
+  }
+
   private edit(t: Thread, commentId: string, body: string, item: HTMLElement): void {
     const form = el("form", { class: "compose" });
     const input = el("textarea", { rows: "3", "aria-label": "Edit comment" });
     input.value = body;
     const error = el("p", { class: "error", role: "alert" });
-    form.append(input, el("button", { class: "button small", type: "submit" }, "Save"), error);
+    const cancel = el("button", { class: "button quiet small", type: "button" }, "Cancel");
+    form.append(input, el("div", { class: "row" },
+      el("button", { class: "button small", type: "submit" }, "Save"), cancel), error);
+    const close = () => {
+      this.editing.delete(commentId);
+      this.render();
+    };
+    cancel.addEventListener("click", close);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
         await api("PATCH", commentsUrl(this.path(), t.id, "replies", commentId), { body: input.value });
+        close();
       } catch (err: any) {
         error.textContent = err.message;
       }
     });
+    this.editing.set(commentId, form);
     item.replaceWith(form);
     input.focus();
   }
