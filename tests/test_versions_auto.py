@@ -65,7 +65,9 @@ async def test_save_cuts_a_save_version_with_its_authors(slow_server):
             original = (await c.get(f"{API}/{path}/{baseline[0]['id']}")).json()
         assert "".join(original["cells"][0]["source"]) == "a = 1"
         reply = await alice.save()
-        assert reply["status"] == "success"
+        # "skipped" when an autosave (its debounce elapsed on a loaded machine) wrote the file
+        # first: the save still cuts its version, which is what this proves.
+        assert reply["status"] in ("success", "skipped")
         listed = await versions(server, path)
         assert [v["kind"] for v in listed] == ["save", "auto"]
         assert ids(listed[0]) == ["alice", "bob"] and listed[0]["parent"] == baseline[0]["id"]
